@@ -1,0 +1,382 @@
+// AST → checked program. Every error a user can make before anything runs is found here:
+// unknown or duplicate PHB and device names, `machine` not first or twice, tables that can
+// never exist, zero-sized windows, page sizes that are not powers of two, values of the wrong kind.
+import type * as A from "./ast.js";
+import { PROFILES } from "./ast.js";
+import { diagnostic, type Diagnostic } from "./diagnostics.js";
+import type { CompiledSpec, Expected, Probe, Program, Step } from "./program.js";
+import { liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
+import { geometry, hex, isHcallCode, isRtasStatus } from "../values.js";
+
+const MAX_PHB_INDEX = 255n; // SPAPR_PCI_MAX_INDEX: the index must fit the LIOBN's byte.
+
+function isPowerOfTwo(value: bigint): boolean {
+  return value > 0n && (value & (value - 1n)) === 0n;
+}
+function log2(value: bigint): number {
+  return value.toString(2).length - 1;
+}
+
+/** Per-spec scope: PHBs and devices as the statements declare them, in order. */
+class Scope {
+  readonly phbs = new Map<string, PhbConfig>();
+  readonly liveDevices = new Map<string, "vfio" | "emulated">();
+  readonly everPlugged = new Set<string>();
+  machineSeen = false;
+  statementsSeen = 0;
+  defaultPhb = false;
+}
+
+export class Checker {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(private readonly file: string, private readonly sourceLines?: (line: number) => string) {}
+
+  private error(pos: A.Pos, message: string): void {
+    this.diagnostics.push(diagnostic(this.file, pos, message));
+  }
+
+  program(ast: A.SpecFile): Program {
+    const suite = ast.suite ?? this.file.replace(/^.*[\\/]/, "").replace(/\.tce$/, "");
+    const names = new Set<string>();
+    const specs: CompiledSpec[] = [];
+    // The setup's own errors are reported once, not once per spec.
+    let reportSetup = true;
+    for (const block of ast.specs) {
+      if (names.has(block.name)) this.error(block, `a second spec named "${block.name}" in this file`);
+      names.add(block.name);
+      specs.push(this.spec(ast, suite, block, reportSetup));
+      reportSetup = false;
+    }
+    return { file: this.file, suite, specs };
+  }
+
+  private spec(ast: A.SpecFile, suite: string, block: A.SpecBlock, reportSetup: boolean): CompiledSpec {
+    const scope = new Scope();
+    const spec: CompiledSpec = {
+      file: this.file,
+      suite,
+      name: block.name,
+      tags: block.tags,
+      profiles: block.profiles?.names ?? [...PROFILES],
+      machine: { accel: "tcg", caps: [] },
+      steps: [],
+      line: block.line,
+      column: block.column,
+    };
+    const before = this.diagnostics.length;
+    for (const statement of ast.setup) this.statement(statement, scope, spec);
+    if (!reportSetup) this.diagnostics.length = before;
+    // A spec that declares no PHB has QEMU's default one, phb0 with index 0.
+    const declaresPhb = [...ast.setup, ...block.statements].some((s) => s.kind === "phb");
+    if (!declaresPhb) {
+      const phb0: PhbConfig = { name: "phb0", index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
+      scope.phbs.set("phb0", phb0);
+      scope.defaultPhb = true;
+      spec.steps.push({ kind: "do", operation: { kind: "add_phb", phb: phb0 }, source: "(default phb0)", line: block.line, column: block.column });
+    }
+    for (const statement of block.statements) this.statement(statement, scope, spec);
+    // Default PHB first: it exists from the start, before any other step.
+    if (scope.defaultPhb) {
+      const index = spec.steps.findIndex((s) => s.kind === "do" && s.operation.kind === "add_phb");
+      const [phbStep] = spec.steps.splice(index, 1);
+      spec.steps.unshift(phbStep!);
+    }
+    return spec;
+  }
+
+  private statement(statement: A.Statement, scope: Scope, spec: CompiledSpec): void {
+    const counted = scope.statementsSeen++;
+    switch (statement.kind) {
+      case "machine":
+        if (scope.machineSeen) this.error(statement, "'machine' appears twice: a spec has one machine");
+        else if (counted > 0) this.error(statement, "'machine' must come first in a spec (a setup block counts as its start)");
+        scope.machineSeen = true;
+        spec.machine = { accel: statement.accel, caps: statement.caps };
+        return;
+      case "phb":
+        return this.phb(statement, scope, spec);
+      case "plug": {
+        const phb = this.phbNamed(statement.phb, statement.phbPos, scope);
+        let name = statement.name;
+        if (name === undefined) {
+          const prefix = statement.device === "vfio" ? "vfio" : "emu";
+          let n = 0;
+          while (scope.liveDevices.has(`${prefix}${n}`) || scope.everPlugged.has(`${prefix}${n}`)) n++;
+          name = `${prefix}${n}`;
+        } else if (scope.liveDevices.has(name)) {
+          this.error(statement, `a device named '${name}' is already plugged`);
+        } else if (scope.phbs.has(name)) {
+          this.error(statement, `'${name}' is a PHB's name; give the device another`);
+        }
+        scope.liveDevices.set(name, statement.device);
+        scope.everPlugged.add(name);
+        if (phb) spec.steps.push(this.doStep({ kind: "plug", device: statement.device, name, phbIndex: phb.index }, statement, `plug ${statement.device} ${name} on ${phb.name}`));
+        return;
+      }
+      case "unplug":
+        if (!this.device(statement.name, statement, scope)) return;
+        scope.liveDevices.delete(statement.name);
+        spec.steps.push(this.doStep({ kind: "unplug", name: statement.name }, statement, `unplug ${statement.name}`));
+        return;
+      case "action": {
+        const operation = this.operation(statement.action, scope);
+        if (operation) spec.steps.push(this.doStep(operation, statement, this.describe(operation)));
+        return;
+      }
+      case "expect":
+        return this.expectation(statement, scope, spec);
+    }
+  }
+
+  private doStep(operation: Operation, pos: A.Pos, source: string): Step {
+    return { kind: "do", operation, source, line: pos.line, column: pos.column };
+  }
+
+  private phb(statement: A.PhbStmt, scope: Scope, spec: CompiledSpec): void {
+    if (scope.phbs.has(statement.name)) {
+      this.error(statement, `a second PHB named '${statement.name}'`);
+      return;
+    }
+    if (statement.index.value > MAX_PHB_INDEX) {
+      this.error(statement.index, `a PHB index is at most ${MAX_PHB_INDEX}, not ${statement.index.text}`);
+      return;
+    }
+    const index = Number(statement.index.value);
+    for (const other of scope.phbs.values()) {
+      if (other.index === index) {
+        this.error(statement.index, `PHB index ${index} is already taken by '${other.name}'`);
+        return;
+      }
+    }
+    const pageSize = statement.page?.value ?? 4096n;
+    const dma32 = statement.dma32?.value ?? 1n << 30n;
+    let ok = true;
+    if (statement.page && !isPowerOfTwo(pageSize)) {
+      this.error(statement.page, `the page size ${statement.page.text} is not a power of two`);
+      ok = false;
+    }
+    if (statement.dma32 && dma32 === 0n) {
+      this.error(statement.dma32, "a DMA window of size 0");
+      ok = false;
+    } else if (ok && dma32 % pageSize !== 0n) {
+      this.error(statement.dma32 ?? statement, `the window size ${statement.dma32?.text ?? "1G"} is not a whole number of ${statement.page?.text ?? "4K"} pages`);
+      ok = false;
+    }
+    const phb: PhbConfig = { name: statement.name, index, dma32, pageShift: ok ? log2(pageSize) : 12, ddw: statement.ddw };
+    scope.phbs.set(statement.name, phb);
+    if (ok) spec.steps.push(this.doStep({ kind: "add_phb", phb }, statement, `phb ${statement.name} index ${index}`));
+  }
+
+  private phbNamed(name: string, pos: A.Pos, scope: Scope): PhbConfig | undefined {
+    const phb = scope.phbs.get(name);
+    if (!phb) {
+      const known = [...scope.phbs.keys()];
+      this.error(pos, `unknown PHB '${name}'${known.length ? ` (declared: ${known.join(", ")})` : ""}`);
+    }
+    return phb;
+  }
+
+  private liobn(table: A.TableRef, scope: Scope): bigint | undefined {
+    if (table.kind === "liobn") return table.liobn;
+    const phb = this.phbNamed(table.phb, table, scope);
+    return phb && liobnOf(phb.index, table.window);
+  }
+
+  private device(name: string, pos: A.Pos, scope: Scope): boolean {
+    if (scope.liveDevices.has(name)) return true;
+    this.error(pos, scope.everPlugged.has(name) ? `device '${name}' was unplugged before this line` : `unknown device '${name}'`);
+    return false;
+  }
+
+  private operation(action: A.Action, scope: Scope): Operation | undefined {
+    switch (action.kind) {
+      case "put_tce": {
+        const liobn = this.liobn(action.table, scope);
+        return liobn === undefined ? undefined : { kind: "put_tce", liobn, ioba: action.ioba.value, tce: action.tce.value };
+      }
+      case "get_tce": {
+        const liobn = this.liobn(action.table, scope);
+        return liobn === undefined ? undefined : { kind: "get_tce", liobn, ioba: action.ioba.value };
+      }
+      case "stuff_tce": {
+        const liobn = this.liobn(action.table, scope);
+        return liobn === undefined ? undefined : { kind: "stuff_tce", liobn, ioba: action.ioba.value, tce: action.tce.value, count: action.count.value };
+      }
+      case "put_tce_indirect": {
+        const liobn = this.liobn(action.table, scope);
+        if (action.tces.length > 4096) this.error(action, "a TCE list of more than 4096 entries (H_PUT_TCE_INDIRECT takes at most 512)");
+        return liobn === undefined
+          ? undefined
+          : { kind: "put_tce_indirect", liobn, ioba: action.ioba.value, tces: action.tces.map((t) => t.value), listAddress: action.listAddress?.value ?? 0x10000n };
+      }
+      case "create_window": {
+        const phb = this.phbNamed(action.phb, action.phbPos, scope);
+        let ok = true;
+        if (!isPowerOfTwo(action.pageSize.value)) {
+          this.error(action.pageSize, `the page size ${action.pageSize.text} is not a power of two`);
+          ok = false;
+        }
+        if (action.windowSize.value === 0n) {
+          this.error(action.windowSize, "a DMA window of size 0");
+          ok = false;
+        } else if (!isPowerOfTwo(action.windowSize.value)) {
+          this.error(action.windowSize, `the window size ${action.windowSize.text} is not a power of two (RTAS takes its log2)`);
+          ok = false;
+        }
+        return phb && ok ? { kind: "create_window", phbIndex: phb.index, pageSize: action.pageSize.value, windowSize: action.windowSize.value } : undefined;
+      }
+      case "remove_window": {
+        const liobn = this.liobn(action.table, scope);
+        return liobn === undefined ? undefined : { kind: "remove_window", liobn };
+      }
+      case "reset_windows":
+      case "query_window": {
+        const phb = this.phbNamed(action.phb, action.phbPos, scope);
+        return phb && { kind: action.kind, phbIndex: phb.index };
+      }
+      case "dma":
+        return this.device(action.device, action.devicePos, scope) ? { kind: "dma", device: action.device, access: action.access, ioba: action.ioba.value } : undefined;
+      case "reset":
+        return { kind: "reset" };
+      case "migrate":
+        return { kind: "migrate" };
+    }
+  }
+
+  describe(operation: Operation): string {
+    switch (operation.kind) {
+      case "put_tce":
+        return `put_tce ${hex(operation.liobn)} ${hex(operation.ioba)} ${hex(operation.tce)}`;
+      case "get_tce":
+        return `get_tce ${hex(operation.liobn)} ${hex(operation.ioba)}`;
+      case "stuff_tce":
+        return `stuff_tce ${hex(operation.liobn)} ${hex(operation.ioba)} ${hex(operation.tce)} ${operation.count}`;
+      case "put_tce_indirect":
+        return `put_tce_indirect ${hex(operation.liobn)} ${hex(operation.ioba)} [${operation.tces.map(hex).join(", ")}]`;
+      case "create_window":
+        return `create_window phb#${operation.phbIndex} page ${operation.pageSize} size ${operation.windowSize}`;
+      case "remove_window":
+        return `remove_window ${hex(operation.liobn)}`;
+      case "reset_windows":
+      case "query_window":
+        return `${operation.kind} phb#${operation.phbIndex}`;
+      case "dma":
+        return `dma ${operation.device} ${operation.access} ${hex(operation.ioba)}`;
+      case "plug":
+        return `plug ${operation.device} ${operation.name} on phb#${operation.phbIndex}`;
+      case "unplug":
+        return `unplug ${operation.name}`;
+      case "add_phb":
+        return `phb ${operation.phb.name} index ${operation.phb.index}`;
+      default:
+        return operation.kind;
+    }
+  }
+
+  private expectation(statement: A.Expectation, scope: Scope, spec: CompiledSpec): void {
+    const resolved = this.probe(statement.check, scope);
+    if (!resolved) return;
+    const [probe, expected] = resolved;
+    spec.steps.push({
+      kind: "expect",
+      probe,
+      expected,
+      when: statement.when?.profiles,
+      xfail: statement.xfail?.reason,
+      source: this.sourceLines?.(statement.line)?.trim() ?? "expect",
+      line: statement.line,
+      column: statement.column,
+    });
+  }
+
+  /** The expected value in canonical form, or a diagnostic when it cannot be what `what` answers. */
+  private value(value: A.ExpectedValue, op: A.Comparison, what: string, accepts: ("hcall" | "rtas" | "number" | "tce" | "fault" | "migrate")[]): Expected | undefined {
+    const fail = (kinds: string) => {
+      this.error(value, `${what} answers ${kinds}`);
+      return undefined;
+    };
+    const kinds = accepts
+      .map((k) => ({ hcall: "a return code (H_…)", rtas: "an RTAS status (RTAS_…)", number: "a number", tce: "a TCE value", fault: "an address or 'fault'", migrate: "'ok' or 'blocked'" })[k])
+      .join(" or ");
+    switch (value.kind) {
+      case "code":
+        if (isHcallCode(value.code) && accepts.includes("hcall")) return { op, text: value.code };
+        if (isRtasStatus(value.code) && accepts.includes("rtas")) return { op, text: value.code };
+        if (!isHcallCode(value.code) && !isRtasStatus(value.code)) {
+          this.error(value, `unknown return code '${value.code}'`);
+          return undefined;
+        }
+        return fail(kinds);
+      case "number":
+        if (accepts.includes("tce") || (accepts.includes("fault") && !value.hasPermission)) return { op, text: hex(value.value) };
+        if (accepts.includes("number") && !value.hasPermission) return { op, text: value.value.toString() };
+        return fail(kinds);
+      case "word":
+        if (value.word === "fault" && accepts.includes("fault")) return { op, text: "fault" };
+        if (value.word !== "fault" && accepts.includes("migrate")) return { op, text: value.word };
+        return fail(kinds);
+    }
+  }
+
+  private probe(check: A.Check, scope: Scope): [Probe, Expected] | undefined {
+    switch (check.kind) {
+      case "action": {
+        const operation = this.operation(check.action, scope);
+        const accepts = ({
+          put_tce: ["hcall"],
+          stuff_tce: ["hcall"],
+          put_tce_indirect: ["hcall"],
+          get_tce: ["hcall", "tce"],
+          create_window: ["rtas", "tce"],
+          remove_window: ["rtas"],
+          reset_windows: ["rtas"],
+          query_window: ["rtas", "number"],
+          dma: ["fault"],
+          reset: [],
+          migrate: ["migrate"],
+        } as const)[check.action.kind];
+        if (accepts.length === 0) {
+          this.error(check.action, `'${check.action.kind}' answers nothing to compare; write it as a bare statement`);
+          return undefined;
+        }
+        const expected = this.value(check.value, check.op, check.action.kind, [...accepts]);
+        return operation && expected && [{ kind: "operation", operation }, expected];
+      }
+      case "placement": {
+        const liobn = this.liobn(check.table, scope);
+        return liobn === undefined ? undefined : [{ kind: "placement", liobn }, { op: "==", text: check.placement }];
+      }
+      case "geometry": {
+        const liobn = this.liobn(check.table, scope);
+        if (!isPowerOfTwo(check.pageSize.value)) this.error(check.pageSize, `the page size ${check.pageSize.text} is not a power of two`);
+        if (check.windowSize.value === 0n) this.error(check.windowSize, "a DMA window of size 0");
+        const text = geometry(check.windowSize.value, check.pageSize.value, check.offset?.value);
+        return liobn === undefined ? undefined : [{ kind: "geometry", liobn, withOffset: check.offset !== undefined }, { op: "==", text }];
+      }
+      case "guest":
+      case "hw-entry": {
+        const liobn = this.liobn(check.table, scope);
+        const expected = this.value(check.value, check.op, `${check.kind === "guest" ? "guest" : "hw"}(T, IOBA)`, ["tce"]);
+        return liobn === undefined || !expected ? undefined : [{ kind: check.kind, liobn, ioba: check.ioba.value }, expected];
+      }
+      case "hw-state": {
+        const liobn = this.liobn(check.table, scope);
+        return liobn === undefined ? undefined : [{ kind: "hw-state", liobn }, { op: "==", text: check.state }];
+      }
+      case "vfio": {
+        const phb = this.phbNamed(check.phb, check.phbPos, scope);
+        return phb && [{ kind: "vfio", phbIndex: phb.index }, { op: "==", text: check.present ? "yes" : "no" }];
+      }
+      case "windows": {
+        const phb = this.phbNamed(check.phb, check.phbPos, scope);
+        const expected = this.value(check.value, check.op, "windows(PHB)", ["number"]);
+        return phb && expected && [{ kind: "windows", phbIndex: phb.index }, expected];
+      }
+      case "notifiers": {
+        const liobn = this.liobn(check.table, scope);
+        const expected = this.value(check.value, check.op, "notifiers(T)", ["number"]);
+        return liobn === undefined || !expected ? undefined : [{ kind: "notifiers", liobn }, expected];
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// Text → checked program, with every diagnostic the front end can find.
+import { specLexer } from "../../grammar/tokens.js";
+import { specParser } from "../../grammar/parser.js";
+import { AstBuilder } from "./to-ast.js";
+import { Checker } from "./check.js";
+import { diagnostic, type Diagnostic } from "./diagnostics.js";
+import type { Program } from "./program.js";
+import type { SpecFile } from "./ast.js";
+
+export const MAX_DIAGNOSTICS_PER_FILE = 50;
+
+export interface CompileResult {
+  file: string;
+  source: string;
+  ast?: SpecFile;
+  program?: Program;
+  diagnostics: Diagnostic[];
+}
+
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** Parse only: the AST and syntax diagnostics. */
+export function parseSource(file: string, text: string): { ast?: SpecFile; diagnostics: Diagnostic[]; source: string } {
+  // A byte-order mark is not part of the spec.
+  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const diagnostics: Diagnostic[] = [];
+  const lexed = specLexer.tokenize(source);
+  for (const error of lexed.errors) {
+    const found = source.slice(error.offset, error.offset + Math.min(error.length, 1));
+    diagnostics.push(diagnostic(file, { line: error.line ?? 1, column: error.column ?? 1 }, `unexpected character '${printable(found)}'`));
+  }
+  specParser.input = lexed.tokens;
+  const cst = specParser.file();
+  const seenLines = new Set<number>();
+  for (const error of specParser.errors) {
+    let line = error.token.startLine;
+    let column = error.token.startColumn;
+    if (line === undefined || Number.isNaN(line)) {
+      // The end of the file: point just after the last token.
+      const last = lexed.tokens[lexed.tokens.length - 1];
+      line = last?.endLine ?? 1;
+      column = (last?.endColumn ?? 0) + 1;
+    }
+    // One error per line: recovery can cascade, and the first is the one that helps.
+    if (seenLines.has(line)) continue;
+    seenLines.add(line);
+    diagnostics.push(diagnostic(file, { line, column: column ?? 1 }, error.message));
+  }
+  if (diagnostics.length > 0) return { diagnostics: sortAndCap(diagnostics), source };
+  const builder = new AstBuilder(file);
+  const ast = builder.file(cst);
+  return { ast, diagnostics: sortAndCap(builder.diagnostics), source };
+}
+
+export function compileSource(file: string, text: string): CompileResult {
+  const parsed = parseSource(file, text);
+  if (!parsed.ast) return { file, source: parsed.source, diagnostics: parsed.diagnostics };
+  const lines = parsed.source.split(/\r\n|\r|\n/);
+  const checker = new Checker(file, (line) => lines[line - 1] ?? "");
+  const program = checker.program(parsed.ast);
+  const diagnostics = sortAndCap([...parsed.diagnostics, ...checker.diagnostics]);
+  return diagnostics.length > 0
+    ? { file, source: parsed.source, ast: parsed.ast, diagnostics }
+    : { file, source: parsed.source, ast: parsed.ast, program, diagnostics };
+}
+
+function sortAndCap(diagnostics: Diagnostic[]): Diagnostic[] {
+  const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
+  const unique = sorted.filter((d, i) => i === 0 || d.line !== sorted[i - 1]!.line || d.column !== sorted[i - 1]!.column || d.message !== sorted[i - 1]!.message);
+  if (unique.length <= MAX_DIAGNOSTICS_PER_FILE) return unique;
+  const kept = unique.slice(0, MAX_DIAGNOSTICS_PER_FILE);
+  const next = unique[MAX_DIAGNOSTICS_PER_FILE]!;
+  kept.push({ ...next, message: `${unique.length - MAX_DIAGNOSTICS_PER_FILE} more errors not shown` });
+  return kept;
+}

@@ -1,0 +1,41 @@
+// The checked program: what the runner executes. Names are resolved to PHB indices and LIOBNs.
+import type { MachineConfig, Operation, ProfileName } from "../engine/types.js";
+import type { Comparison, Pos } from "./ast.js";
+
+/** What an expectation observes; the runner asks the engine for it. */
+export type Probe =
+  | { kind: "operation"; operation: Operation }
+  | { kind: "placement"; liobn: bigint }
+  | { kind: "geometry"; liobn: bigint; withOffset: boolean }
+  | { kind: "guest"; liobn: bigint; ioba: bigint }
+  | { kind: "hw-entry"; liobn: bigint; ioba: bigint }
+  | { kind: "hw-state"; liobn: bigint }
+  | { kind: "vfio"; phbIndex: number }
+  | { kind: "windows"; phbIndex: number }
+  | { kind: "notifiers"; liobn: bigint };
+
+/** An expected value in its canonical printed form, the form actual values take too. */
+export interface Expected {
+  op: Comparison;
+  text: string;
+}
+
+export type Step =
+  | ({ kind: "do"; operation: Operation; source: string } & Pos)
+  | ({ kind: "expect"; probe: Probe; expected: Expected; when?: ProfileName[]; xfail?: string; source: string } & Pos);
+
+export interface CompiledSpec extends Pos {
+  file: string;
+  suite: string;
+  name: string;
+  tags: string[];
+  profiles: ProfileName[];
+  machine: MachineConfig;
+  steps: Step[];
+}
+
+export interface Program {
+  file: string;
+  suite: string;
+  specs: CompiledSpec[];
+}

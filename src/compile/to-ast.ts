@@ -1,0 +1,397 @@
+// CST → typed AST. Numbers become bigints here (sizes expanded, `_` removed, > 2^64-1 rejected).
+import type { CstElement, CstNode, IToken } from "chevrotain";
+import type * as A from "./ast.js";
+import { diagnostic, type Diagnostic } from "./diagnostics.js";
+import { describeToken } from "../../grammar/messages.js";
+import { PROFILES, CAPABILITIES } from "./ast.js";
+
+const PROFILE_SET = new Set<string>(PROFILES);
+const PROFILE_LIST = PROFILES.join(", ");
+const CAPABILITY_SET = new Set<string>(CAPABILITIES);
+
+const MAX_U64 = (1n << 64n) - 1n;
+const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n };
+export const PERMISSION_BITS: Record<A.Permission, bigint> = { none: 0n, r: 1n, w: 2n, rw: 3n };
+
+type Children = Record<string, CstElement[] | undefined>;
+
+function isToken(element: CstElement): element is IToken {
+  return (element as IToken).image !== undefined;
+}
+function offsetOf(element: CstElement): number {
+  return isToken(element) ? element.startOffset : (element.location?.startOffset ?? 0);
+}
+function posOf(token: IToken): A.Pos {
+  return { line: token.startLine ?? 1, column: token.startColumn ?? 1 };
+}
+
+/** The first token under a node, for its position. */
+function firstToken(node: CstNode): IToken | undefined {
+  let best: IToken | undefined;
+  for (const list of Object.values(node.children as Children)) {
+    for (const element of list ?? []) {
+      const token = isToken(element) ? element : firstToken(element);
+      if (token && (best === undefined || token.startOffset < best.startOffset)) best = token;
+    }
+  }
+  return best;
+}
+
+export function parseNumber(text: string): bigint | string {
+  let digits = text.replace(/_/g, "");
+  let scale = 1n;
+  const last = digits[digits.length - 1]!;
+  if (!/^0[xX]/.test(digits) && SUFFIX[last] !== undefined) {
+    scale = SUFFIX[last]!;
+    digits = digits.slice(0, -1);
+  }
+  const value = BigInt(digits) * scale;
+  if (value > MAX_U64) return `the number ${text} does not fit in 64 bits`;
+  return value;
+}
+
+export class AstBuilder {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(private readonly path: string) {}
+
+  private error(pos: A.Pos, message: string): void {
+    this.diagnostics.push(diagnostic(this.path, pos, message));
+  }
+
+  private tok(node: CstNode, name: string, index = 0): IToken {
+    const element = (node.children as Children)[name]?.[index];
+    if (!element || !isToken(element)) throw new Error(`internal: no token ${name} in ${node.name}`);
+    return element;
+  }
+  private maybeTok(node: CstNode, name: string, index = 0): IToken | undefined {
+    const element = (node.children as Children)[name]?.[index];
+    return element && isToken(element) ? element : undefined;
+  }
+  private sub(node: CstNode, name: string, index = 0): CstNode {
+    const element = (node.children as Children)[name]?.[index];
+    if (!element || isToken(element)) throw new Error(`internal: no node ${name} in ${node.name}`);
+    return element;
+  }
+  private maybeSub(node: CstNode, name: string, index = 0): CstNode | undefined {
+    const element = (node.children as Children)[name]?.[index];
+    return element && !isToken(element) ? element : undefined;
+  }
+  private all(node: CstNode, name: string): CstElement[] {
+    return (node.children as Children)[name] ?? [];
+  }
+
+  /** Items of a list in source order, checking that statements are separated. */
+  private items(node: CstNode, kinds: string[]): CstNode[] {
+    const merged = kinds.flatMap((kind) => this.all(node, kind)).filter((e): e is CstNode => !isToken(e));
+    merged.sort((a, b) => offsetOf(a) - offsetOf(b));
+    const result: CstNode[] = [];
+    let needSeparator = false;
+    for (const item of merged) {
+      if (item.name === "separator") {
+        needSeparator = false;
+        continue;
+      }
+      if (needSeparator) {
+        const token = firstToken(item);
+        if (token) this.error(posOf(token), `expected ';' or a new line before ${describeToken(token)}`);
+      }
+      result.push(item);
+      needSeparator = true;
+    }
+    return result;
+  }
+
+  file(cst: CstNode): A.SpecFile {
+    const file: A.SpecFile = { path: this.path, setup: [], specs: [] };
+    const loose: A.Statement[] = [];
+    let setupSeen: A.Pos | undefined;
+    let suiteSeen = false;
+    for (const item of this.items(cst, ["separator", "suiteDecl", "setupBlock", "specBlock", "statement"])) {
+      const first = posOf(firstToken(item)!);
+      switch (item.name) {
+        case "suiteDecl":
+          if (suiteSeen) this.error(first, "a file has one 'suite' name");
+          suiteSeen = true;
+          file.suite = this.string(this.tok(item, "StringLiteral"));
+          break;
+        case "setupBlock":
+          if (setupSeen) this.error(first, "a file has one 'setup' block");
+          setupSeen = first;
+          file.setup.push(...this.block(this.sub(item, "block")));
+          break;
+        case "specBlock":
+          file.specs.push(this.specBlock(item));
+          break;
+        default: {
+          const statement = this.statement(item);
+          if (statement) loose.push(statement);
+        }
+      }
+    }
+    if (file.specs.length === 0) {
+      const name = this.path.replace(/^.*[\\/]/, "").replace(/\.tce$/, "");
+      file.specs.push({ name, tags: [], statements: loose, line: 1, column: 1 });
+    } else if (loose.length > 0) {
+      this.error(loose[0]!, "a statement outside a spec block: put it in 'setup { … }' or in a spec");
+    }
+    return file;
+  }
+
+  private string(token: IToken): string {
+    return token.image.slice(1, -1).replace(/\\(["\\])/g, "$1");
+  }
+
+  private block(node: CstNode): A.Statement[] {
+    const statements: A.Statement[] = [];
+    for (const item of this.items(node, ["separator", "statement"])) {
+      const statement = this.statement(item);
+      if (statement) statements.push(statement);
+    }
+    return statements;
+  }
+
+  private specBlock(node: CstNode): A.SpecBlock {
+    const keyword = this.tok(node, "Kw_spec");
+    const spec: A.SpecBlock = { name: this.string(this.tok(node, "StringLiteral")), tags: [], statements: [], ...posOf(keyword) };
+    for (const list of this.all(node, "tagList") as CstNode[]) spec.tags.push(...this.words(list).map((w) => w.image));
+    const profileLists = this.all(node, "profileList") as CstNode[];
+    if (profileLists.length > 0) {
+      const words = profileLists.flatMap((list) => this.words(list));
+      spec.profiles = { names: this.profiles(words), ...posOf(words[0]!) };
+    }
+    spec.statements = this.block(this.sub(node, "block"));
+    return spec;
+  }
+
+  private words(list: CstNode): IToken[] {
+    return (this.all(list, "word") as CstNode[]).map((w) => this.maybeTok(w, "Name") ?? this.tok(w, "DottedName"));
+  }
+
+  private profiles(words: IToken[]): A.ProfileName[] {
+    const names: A.ProfileName[] = [];
+    for (const word of words) {
+      if ((PROFILE_SET as Set<string>).has(word.image)) names.push(word.image as A.ProfileName);
+      else this.error(posOf(word), `unknown profile '${word.image}' (profiles: ${PROFILE_LIST})`);
+    }
+    return names;
+  }
+
+  private number(token: IToken): A.NumberNode {
+    const parsed = parseNumber(token.image);
+    if (typeof parsed === "string") {
+      this.error(posOf(token), parsed);
+      return { value: 0n, text: token.image, ...posOf(token) };
+    }
+    return { value: parsed, text: token.image, ...posOf(token) };
+  }
+
+  private numberRule(node: CstNode): A.NumberNode {
+    return this.number(this.tok(node, "NumberLiteral"));
+  }
+
+  private tce(node: CstNode): A.TceNode {
+    const number = this.numberRule(node);
+    const permission = (["Kw_rw", "Kw_r", "Kw_w", "Kw_none"] as const).map((k) => this.maybeTok(node, k)).find(Boolean);
+    if (!permission) return number;
+    const bits = PERMISSION_BITS[permission.image as A.Permission];
+    return { value: number.value | bits, text: `${number.text} ${permission.image}`, line: number.line, column: number.column };
+  }
+
+  private tableRef(node: CstNode): A.TableRef {
+    const liobn = this.maybeTok(node, "NumberLiteral");
+    if (liobn) {
+      const n = this.number(liobn);
+      return { kind: "liobn", liobn: n.value, text: liobn.image, ...posOf(liobn) };
+    }
+    const name = this.tok(node, "Name");
+    const windowToken = this.maybeTok(node, "window");
+    let window = 0;
+    if (windowToken) {
+      const n = this.number(windowToken).value;
+      if (n > 1n) this.error(posOf(windowToken), `a PHB has DMA windows 0 and 1, not ${windowToken.image}`);
+      window = Number(n > 1n ? 0n : n);
+    }
+    return { kind: "phb", phb: name.image, window, text: windowToken ? `${name.image}[${windowToken.image}]` : name.image, ...posOf(name) };
+  }
+
+  private statement(wrapper: CstNode): A.Statement | undefined {
+    const node = Object.values(wrapper.children as Children)[0]?.[0] as CstNode | undefined;
+    if (!node) return undefined;
+    const first = posOf(firstToken(node)!);
+    switch (node.name) {
+      case "machineStmt": {
+        if (this.maybeTok(node, "Kw_tcg")) return { kind: "machine", accel: "tcg", caps: [], ...first };
+        const capNodes = this.all(node, "capability") as CstNode[];
+        const caps: A.Capability[] = capNodes.length === 0 ? ["spapr_tce", "multi_tce"] : [];
+        for (const capNode of capNodes) {
+          const token = this.tok(capNode, "Name");
+          if ((CAPABILITY_SET as Set<string>).has(token.image)) caps.push(token.image as A.Capability);
+          else this.error(posOf(token), `unknown capability '${token.image}' (capabilities: ${[...CAPABILITY_SET].join(", ")})`);
+        }
+        return { kind: "machine", accel: "kvm", caps, ...first };
+      }
+      case "phbStmt": {
+        const ddwOff = this.maybeTok(node, "Kw_off") !== undefined;
+        const dma32 = this.maybeSub(node, "dma32");
+        const page = this.maybeSub(node, "page");
+        return {
+          kind: "phb",
+          name: this.tok(node, "Name").image,
+          index: this.numberRule(this.sub(node, "number")),
+          dma32: dma32 && this.numberRule(dma32),
+          page: page && this.numberRule(page),
+          ddw: !ddwOff,
+          ...first,
+        };
+      }
+      case "plugStmt": {
+        const phb = this.tok(node, "phb");
+        return {
+          kind: "plug",
+          device: this.maybeTok(node, "Kw_vfio") ? "vfio" : "emulated",
+          name: this.maybeTok(node, "Name")?.image,
+          phb: phb.image,
+          phbPos: posOf(phb),
+          ...first,
+        };
+      }
+      case "unplugStmt":
+        return { kind: "unplug", name: this.tok(node, "Name").image, ...first };
+      case "action":
+        return { kind: "action", action: this.action(node), ...first };
+      case "expectStmt":
+        return this.expectation(node, first);
+      default:
+        throw new Error(`internal: unknown statement ${node.name}`);
+    }
+  }
+
+  private action(node: CstNode): A.Action {
+    const first = posOf(firstToken(node)!);
+    const table = () => this.tableRef(this.sub(node, "tableRef"));
+    const ioba = () => this.numberRule(this.sub(node, "ioba"));
+    const name = (): [string, A.Pos] => {
+      const token = this.tok(node, "Name");
+      return [token.image, posOf(token)];
+    };
+    if (this.maybeTok(node, "Kw_put_tce")) return { kind: "put_tce", table: table(), ioba: ioba(), tce: this.tce(this.sub(node, "tce")), ...first };
+    if (this.maybeTok(node, "Kw_get_tce")) return { kind: "get_tce", table: table(), ioba: ioba(), ...first };
+    if (this.maybeTok(node, "Kw_stuff_tce")) {
+      return { kind: "stuff_tce", table: table(), ioba: ioba(), tce: this.tce(this.sub(node, "tce")), count: this.numberRule(this.sub(node, "count")), ...first };
+    }
+    if (this.maybeTok(node, "Kw_put_tce_indirect")) {
+      const list = this.sub(node, "tceList");
+      const address = this.maybeSub(node, "listAddress");
+      return {
+        kind: "put_tce_indirect",
+        table: table(),
+        ioba: ioba(),
+        tces: (this.all(list, "tce") as CstNode[]).map((t) => this.tce(t)),
+        listAddress: address && this.numberRule(address),
+        ...first,
+      };
+    }
+    if (this.maybeTok(node, "Kw_create_window")) {
+      const [phb, phbPos] = name();
+      return {
+        kind: "create_window",
+        phb,
+        phbPos,
+        pageSize: this.numberRule(this.sub(node, "pageSize")),
+        windowSize: this.numberRule(this.sub(node, "windowSize")),
+        ...first,
+      };
+    }
+    if (this.maybeTok(node, "Kw_remove_window")) return { kind: "remove_window", table: table(), ...first };
+    if (this.maybeTok(node, "Kw_reset_windows")) {
+      const [phb, phbPos] = name();
+      return { kind: "reset_windows", phb, phbPos, ...first };
+    }
+    if (this.maybeTok(node, "Kw_query_window")) {
+      const [phb, phbPos] = name();
+      return { kind: "query_window", phb, phbPos, ...first };
+    }
+    if (this.maybeTok(node, "Kw_dma")) {
+      const [device, devicePos] = name();
+      return { kind: "dma", device, devicePos, access: this.maybeTok(node, "Kw_read") ? "read" : "write", ioba: ioba(), ...first };
+    }
+    if (this.maybeTok(node, "Kw_reset")) return { kind: "reset", ...first };
+    return { kind: "migrate", ...first };
+  }
+
+  private comparison(node: CstNode): { op: A.Comparison; value: A.ExpectedValue } {
+    const op: A.Comparison = this.maybeTok(node, "Equals") ? "==" : "!=";
+    const valueNode = this.sub(node, "value");
+    const code = this.maybeTok(valueNode, "ReturnCode");
+    if (code) return { op, value: { kind: "code", code: code.image, ...posOf(code) } };
+    const tceNode = this.maybeSub(valueNode, "tce");
+    if (tceNode) {
+      const tce = this.tce(tceNode);
+      return { op, value: { kind: "number", value: tce.value, text: tce.text, hasPermission: tce.text.includes(" "), line: tce.line, column: tce.column } };
+    }
+    for (const word of ["fault", "ok", "blocked"] as const) {
+      const token = this.maybeTok(valueNode, `Kw_${word}`);
+      if (token) return { op, value: { kind: "word", word, ...posOf(token) } };
+    }
+    throw new Error("internal: empty value");
+  }
+
+  private expectation(node: CstNode, first: A.Pos): A.Expectation {
+    const expectation: A.Expectation = { kind: "expect", check: this.check(node), ...first };
+    const whens = this.all(node, "Kw_when") as IToken[];
+    const lists = this.all(node, "profileList") as CstNode[];
+    if (whens.length > 1) this.error(posOf(whens[1]!), "an expectation takes one 'when profile' clause");
+    if (lists.length > 0) expectation.when = { profiles: this.profiles(this.words(lists[0]!)), ...posOf(whens[0]!) };
+    const xfails = this.all(node, "Kw_xfail") as IToken[];
+    if (xfails.length > 1) this.error(posOf(xfails[1]!), "an expectation takes one 'xfail' clause");
+    if (xfails.length > 0) expectation.xfail = { reason: this.string(this.tok(node, "StringLiteral")), ...posOf(xfails[0]!) };
+    return expectation;
+  }
+
+  private check(node: CstNode): A.Check {
+    if (this.maybeTok(node, "Kw_table")) {
+      const table = this.tableRef(this.sub(this.sub(node, "tableArg"), "tableRef"));
+      for (const placement of ["kvm", "userspace", "absent"] as const) {
+        if (this.maybeTok(node, `Kw_${placement}`)) return { kind: "placement", table, placement };
+      }
+      const offset = this.maybeSub(node, "offset");
+      return {
+        kind: "geometry",
+        table,
+        windowSize: this.numberRule(this.sub(node, "windowSize")),
+        pageSize: this.numberRule(this.sub(node, "pageSize")),
+        offset: offset && this.numberRule(offset),
+      };
+    }
+    if (this.maybeTok(node, "Kw_guest")) {
+      const entry = this.sub(node, "entryArg");
+      return { kind: "guest", table: this.tableRef(this.sub(entry, "tableRef")), ioba: this.numberRule(this.sub(entry, "ioba")), ...this.comparison(this.sub(node, "comparison")) };
+    }
+    if (this.maybeTok(node, "Kw_hw")) {
+      const table = this.tableRef(this.sub(node, "tableRef"));
+      const iobaNode = this.maybeSub(node, "ioba");
+      const state = this.maybeTok(node, "Kw_in_sync") ? "in_sync" : this.maybeTok(node, "Kw_absent") ? "absent" : undefined;
+      if (iobaNode) {
+        if (state) this.error(posOf(firstToken(iobaNode)!), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
+        else return { kind: "hw-entry", table, ioba: this.numberRule(iobaNode), ...this.comparison(this.sub(node, "comparison")) };
+      }
+      if (!state) {
+        this.error(table, "hw(T) takes 'in_sync' or 'absent'; compare an entry with hw(T, IOBA) == VALUE");
+        return { kind: "hw-state", table, state: "in_sync" };
+      }
+      return { kind: "hw-state", table, state };
+    }
+    if (this.maybeTok(node, "Kw_vfio")) {
+      const phb = this.tok(this.sub(node, "phbArg"), "Name");
+      return { kind: "vfio", phb: phb.image, phbPos: posOf(phb), present: this.maybeTok(node, "Kw_yes") !== undefined };
+    }
+    if (this.maybeTok(node, "Kw_windows")) {
+      const phb = this.tok(this.sub(node, "phbArg"), "Name");
+      return { kind: "windows", phb: phb.image, phbPos: posOf(phb), ...this.comparison(this.sub(node, "comparison")) };
+    }
+    if (this.maybeTok(node, "Kw_notifiers")) {
+      return { kind: "notifiers", table: this.tableRef(this.sub(this.sub(node, "tableArg"), "tableRef")), ...this.comparison(this.sub(node, "comparison")) };
+    }
+    return { kind: "action", action: this.action(this.sub(node, "action")), ...this.comparison(this.sub(node, "comparison")) };
+  }
+}

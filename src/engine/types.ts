@@ -1,0 +1,83 @@
+// What crosses into the engine: machine configuration and operations. No syntax here.
+
+export type Capability = "spapr_tce" | "spapr_tce_64" | "spapr_tce_vfio" | "multi_tce";
+export type ProfileName = "pre-fix" | "seed-v10" | "qemu-2.7" | "qemu-7.2";
+
+export interface MachineConfig {
+  accel: "kvm" | "tcg";
+  caps: readonly Capability[];
+}
+
+export interface PhbConfig {
+  name: string;
+  index: number;
+  /** Size of the default 32-bit window (window 0). */
+  dma32: bigint;
+  pageShift: number;
+  ddw: boolean;
+}
+
+export type DeviceKind = "vfio" | "emulated";
+
+/** An operation the guest or the management layer performs. */
+export type Operation =
+  | { kind: "put_tce"; liobn: bigint; ioba: bigint; tce: bigint }
+  | { kind: "get_tce"; liobn: bigint; ioba: bigint }
+  | { kind: "stuff_tce"; liobn: bigint; ioba: bigint; tce: bigint; count: bigint }
+  | { kind: "put_tce_indirect"; liobn: bigint; ioba: bigint; tces: readonly bigint[]; listAddress: bigint }
+  | { kind: "create_window"; phbIndex: number; pageSize: bigint; windowSize: bigint }
+  | { kind: "remove_window"; liobn: bigint }
+  | { kind: "reset_windows"; phbIndex: number }
+  | { kind: "query_window"; phbIndex: number }
+  | { kind: "dma"; device: string; access: "read" | "write"; ioba: bigint }
+  | { kind: "plug"; device: DeviceKind; name: string; phbIndex: number }
+  | { kind: "unplug"; name: string }
+  | { kind: "add_phb"; phb: PhbConfig }
+  | { kind: "reset" }
+  | { kind: "migrate" };
+
+export const HCALL_RC = {
+  H_SUCCESS: 0n,
+  H_HARDWARE: -1n,
+  H_FUNCTION: -2n,
+  H_PRIVILEGE: -3n,
+  H_PARAMETER: -4n,
+  H_P2: -55n,
+  H_P3: -56n,
+  H_P4: -57n,
+  H_TOO_HARD: 9999n,
+} as const;
+export type HcallRc = keyof typeof HCALL_RC;
+
+export const RTAS_STATUS = {
+  RTAS_OK: 0n,
+  RTAS_HW_ERROR: -1n,
+  RTAS_BUSY: -2n,
+  RTAS_PARAM_ERROR: -3n,
+  RTAS_NOT_SUPPORTED: -3n,
+} as const;
+export type RtasStatus = keyof typeof RTAS_STATUS;
+
+/** What an operation answered. `code` is a hypercall return code or RTAS status name. */
+export type Outcome =
+  | { kind: "hcall"; code: HcallRc; value?: bigint }
+  | { kind: "rtas"; code: RtasStatus; liobn?: bigint; busOffset?: bigint; free?: number; pageMask?: bigint }
+  | { kind: "dma"; address?: bigint }
+  | { kind: "migrate"; ok: boolean }
+  | { kind: "done" };
+
+export const TCE_READ = 1n;
+export const TCE_WRITE = 2n;
+export const TCE_RW = 3n;
+
+export function liobnOf(phbIndex: number, window: number): bigint {
+  return 0x80000000n | (BigInt(phbIndex) << 8n) | BigInt(window);
+}
+
+export function buidOf(phbIndex: number): bigint {
+  return 0x800000020000000n + BigInt(phbIndex);
+}
+
+/** Bus offset of the 64-bit DDW window (2^59), seen on QEMU 7.2. */
+export const DMA64_WINDOW_ADDR = 0x800000000000000n;
+export const MAX_WINDOWS = 2;

@@ -19,13 +19,13 @@ export class SpecParser extends CstParser {
   // which sees token offsets (a statement list is "item (sep+ item)*").
   public file = this.RULE("file", () => {
     this.MANY(() => {
-      this.OR([
+      this.OR({ DEF: [
         { ALT: () => this.SUBRULE(this.separator) },
         { ALT: () => this.SUBRULE(this.suiteDecl) },
         { ALT: () => this.SUBRULE(this.setupBlock) },
         { ALT: () => this.SUBRULE(this.specBlock) },
         { ALT: () => this.SUBRULE(this.statement) },
-      ], { ERR_MSG: "a statement" });
+      ], ERR_MSG: "a statement" });
     });
   });
 
@@ -59,10 +59,10 @@ export class SpecParser extends CstParser {
     this.MANY(() => this.CONSUME(T.Newline));
     this.CONSUME(T.LBrace);
     this.MANY2(() => {
-      this.OR([
+      this.OR({ DEF: [
         { ALT: () => this.SUBRULE(this.separator) },
         { ALT: () => this.SUBRULE(this.statement) },
-      ], { ERR_MSG: "a statement or '}'" });
+      ], ERR_MSG: "a statement or '}'" });
     });
     this.CONSUME(T.RBrace);
   });
@@ -76,23 +76,23 @@ export class SpecParser extends CstParser {
   });
 
   private word = this.RULE("word", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Name) }, { ALT: () => this.CONSUME(T.DottedName) }], { ERR_MSG: "a name" });
+    this.OR({ DEF: [{ ALT: () => this.CONSUME(T.Name) }, { ALT: () => this.CONSUME(T.DottedName) }], ERR_MSG: "a name" });
   });
 
   private statement = this.RULE("statement", () => {
-    this.OR([
+    this.OR({ DEF: [
       { ALT: () => this.SUBRULE(this.machineStmt) },
       { ALT: () => this.SUBRULE(this.phbStmt) },
       { ALT: () => this.SUBRULE(this.plugStmt) },
       { ALT: () => this.SUBRULE(this.unplugStmt) },
       { ALT: () => this.SUBRULE(this.expectStmt) },
       { ALT: () => this.SUBRULE(this.action) },
-    ], { ERR_MSG: "a statement" });
+    ], ERR_MSG: "a statement" });
   });
 
   private machineStmt = this.RULE("machineStmt", () => {
     this.CONSUME(T.Machine);
-    this.OR([
+    this.OR({ DEF: [
       {
         ALT: () => {
           this.CONSUME(T.Kvm);
@@ -103,7 +103,7 @@ export class SpecParser extends CstParser {
         },
       },
       { ALT: () => this.CONSUME(T.Tcg) },
-    ], { ERR_MSG: "'kvm' or 'tcg' after 'machine'" });
+    ], ERR_MSG: "'kvm' or 'tcg' after 'machine'" });
   });
 
   private capability = this.RULE("capability", () => {
@@ -122,7 +122,7 @@ export class SpecParser extends CstParser {
         {
           ALT: () => {
             this.CONSUME(T.Ddw);
-            this.OR2([{ ALT: () => this.CONSUME(T.On) }, { ALT: () => this.CONSUME(T.Off) }], { ERR_MSG: "'on' or 'off' after 'ddw'" });
+            this.OR2({ DEF: [{ ALT: () => this.CONSUME(T.On) }, { ALT: () => this.CONSUME(T.Off) }], ERR_MSG: "'on' or 'off' after 'ddw'" });
           },
         },
       ]);
@@ -131,9 +131,7 @@ export class SpecParser extends CstParser {
 
   private plugStmt = this.RULE("plugStmt", () => {
     this.CONSUME(T.Plug);
-    this.OR([{ ALT: () => this.CONSUME(T.Vfio) }, { ALT: () => this.CONSUME(T.Emulated) }], {
-      ERR_MSG: "'vfio' or 'emulated' after 'plug'",
-    });
+    this.OR({ DEF: [{ ALT: () => this.CONSUME(T.Vfio) }, { ALT: () => this.CONSUME(T.Emulated) }], ERR_MSG: "'vfio' or 'emulated' after 'plug'" });
     this.OPTION(() => this.CONSUME(T.Name));
     this.CONSUME(T.On);
     this.CONSUME2(T.Name, { LABEL: "phb" });
@@ -146,7 +144,7 @@ export class SpecParser extends CstParser {
 
   // Every action a spec may run bare or put under `expect … == RC`.
   private action = this.RULE("action", () => {
-    this.OR([
+    this.OR({ DEF: [
       { ALT: () => { this.CONSUME(T.PutTce); this.SUBRULE(this.tableRef); this.SUBRULE(this.ioba); this.SUBRULE(this.tce); } },
       { ALT: () => { this.CONSUME(T.GetTce); this.SUBRULE2(this.tableRef); this.SUBRULE2(this.ioba); } },
       {
@@ -184,25 +182,23 @@ export class SpecParser extends CstParser {
         ALT: () => {
           this.CONSUME(T.Dma);
           this.CONSUME4(T.Name);
-          this.OR2([{ ALT: () => this.CONSUME(T.Read) }, { ALT: () => this.CONSUME(T.Write) }], {
-            ERR_MSG: "'read' or 'write' after the device",
-          });
+          this.OR2({ DEF: [{ ALT: () => this.CONSUME(T.Read) }, { ALT: () => this.CONSUME(T.Write) }], ERR_MSG: "'read' or 'write' after the device" });
           this.SUBRULE5(this.ioba);
         },
       },
       { ALT: () => this.CONSUME(T.Reset) },
       { ALT: () => this.CONSUME(T.Migrate) },
-    ], { ERR_MSG: "an action" });
+    ], ERR_MSG: "an action" });
   });
 
   private expectStmt = this.RULE("expectStmt", () => {
     this.CONSUME(T.Expect);
-    this.OR([
+    this.OR({ DEF: [
       {
         ALT: () => {
           this.CONSUME(T.Table);
           this.SUBRULE(this.tableArg);
-          this.OR2([
+          this.OR2({ DEF: [
             { ALT: () => this.CONSUME(T.Kvm) },
             { ALT: () => this.CONSUME(T.Userspace) },
             { ALT: () => this.CONSUME(T.Absent) },
@@ -215,7 +211,7 @@ export class SpecParser extends CstParser {
                 this.OPTION(() => { this.CONSUME(T.Offset); this.SUBRULE3(this.number, { LABEL: "offset" }); });
               },
             },
-          ], { ERR_MSG: "'kvm', 'userspace', 'absent' or 'size' after table(…)" });
+          ], ERR_MSG: "'kvm', 'userspace', 'absent' or 'size' after table(…)" });
         },
       },
       {
@@ -232,24 +228,24 @@ export class SpecParser extends CstParser {
           this.SUBRULE(this.tableRef);
           this.OPTION2(() => { this.CONSUME(T.Comma); this.SUBRULE(this.ioba); });
           this.CONSUME(T.RParen);
-          this.OR3([
+          this.OR3({ DEF: [
             { ALT: () => this.CONSUME(T.InSync) },
             { ALT: () => this.CONSUME2(T.Absent) },
             { ALT: () => this.SUBRULE2(this.comparison) },
-          ], { ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)" });
+          ], ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)" });
         },
       },
       {
         ALT: () => {
           this.CONSUME(T.Vfio);
           this.SUBRULE(this.phbArg);
-          this.OR4([{ ALT: () => this.CONSUME(T.Yes) }, { ALT: () => this.CONSUME(T.No) }], { ERR_MSG: "'yes' or 'no' after vfio(…)" });
+          this.OR4({ DEF: [{ ALT: () => this.CONSUME(T.Yes) }, { ALT: () => this.CONSUME(T.No) }], ERR_MSG: "'yes' or 'no' after vfio(…)" });
         },
       },
       { ALT: () => { this.CONSUME(T.Windows); this.SUBRULE2(this.phbArg); this.SUBRULE3(this.comparison); } },
       { ALT: () => { this.CONSUME(T.Notifiers); this.SUBRULE2(this.tableArg); this.SUBRULE4(this.comparison); } },
       { ALT: () => { this.SUBRULE(this.action); this.SUBRULE5(this.comparison); } },
-    ], { ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…))" });
+    ], ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…))" });
     this.MANY(() => {
       this.OR5([
         { ALT: () => { this.CONSUME(T.When); this.CONSUME(T.Profile); this.SUBRULE(this.profileList); } },
@@ -279,22 +275,22 @@ export class SpecParser extends CstParser {
   });
 
   private comparison = this.RULE("comparison", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Equals) }, { ALT: () => this.CONSUME(T.NotEquals) }], { ERR_MSG: "'==' or '!='" });
+    this.OR({ DEF: [{ ALT: () => this.CONSUME(T.Equals) }, { ALT: () => this.CONSUME(T.NotEquals) }], ERR_MSG: "'==' or '!='" });
     this.SUBRULE(this.value);
   });
 
   private value = this.RULE("value", () => {
-    this.OR([
+    this.OR({ DEF: [
       { ALT: () => this.CONSUME(T.ReturnCode) },
       { ALT: () => this.SUBRULE(this.tce) },
       { ALT: () => this.CONSUME(T.Fault) },
       { ALT: () => this.CONSUME(T.Ok) },
       { ALT: () => this.CONSUME(T.Blocked) },
-    ], { ERR_MSG: "a value (a return code, a number or TCE, 'fault', 'ok' or 'blocked')" });
+    ], ERR_MSG: "a value (a return code, a number or TCE, 'fault', 'ok' or 'blocked')" });
   });
 
   private tableRef = this.RULE("tableRef", () => {
-    this.OR([
+    this.OR({ DEF: [
       { ALT: () => this.CONSUME(T.NumberLiteral) },
       {
         ALT: () => {
@@ -302,7 +298,7 @@ export class SpecParser extends CstParser {
           this.OPTION(() => { this.CONSUME(T.LBracket); this.CONSUME2(T.NumberLiteral, { LABEL: "window" }); this.CONSUME(T.RBracket); });
         },
       },
-    ], { ERR_MSG: "a table (a LIOBN, a PHB name or PHB[N])" });
+    ], ERR_MSG: "a table (a LIOBN, a PHB name or PHB[N])" });
   });
 
   private tceList = this.RULE("tceList", () => {

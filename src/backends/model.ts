@@ -1,0 +1,52 @@
+// The model backend: the engine plays the profile.
+import type { CompiledSpec, Probe } from "../compile/program.js";
+import { Engine } from "../engine/engine.js";
+import type { ProfileName } from "../engine/types.js";
+import { PROFILE_NAMES } from "../engine/profiles.js";
+import { evaluate, type Target } from "../run/evaluate.js";
+import type { RunResult } from "../run/outcome.js";
+import { geometry, hex } from "../values.js";
+import type { Backend } from "./backend.js";
+
+export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation" }>): string {
+  switch (probe.kind) {
+    case "placement":
+      return engine.placement(probe.liobn);
+    case "geometry": {
+      const g = engine.geometry(probe.liobn);
+      return g ? geometry(g.windowSize, g.pageSize, probe.withOffset ? g.offset : undefined) : "absent";
+    }
+    case "guest": {
+      const entry = engine.guestEntry(probe.liobn, probe.ioba);
+      return entry === undefined ? (engine.placement(probe.liobn) === "absent" ? "absent" : "outside the window") : hex(entry);
+    }
+    case "hw-entry": {
+      const entry = engine.hardwareEntry(probe.liobn, probe.ioba);
+      return entry === undefined ? "outside the window" : entry === "absent" ? "absent" : hex(entry);
+    }
+    case "hw-state":
+      return engine.hardwareState(probe.liobn);
+    case "vfio":
+      return engine.hasVfio(probe.phbIndex) ? "yes" : "no";
+    case "windows":
+      return String(engine.windowCount(probe.phbIndex));
+    case "notifiers":
+      return String(engine.notifierCount(probe.liobn));
+  }
+}
+
+export class ModelBackend implements Backend {
+  readonly name = "model";
+  readonly profiles = PROFILE_NAMES;
+  constructor(private readonly bail = false) {}
+
+  async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
+    return this.runSync(spec, profile);
+  }
+
+  runSync(spec: CompiledSpec, profile: ProfileName): RunResult {
+    const engine = new Engine(profile, spec.machine);
+    const target: Target = { apply: (operation) => engine.apply(operation), observe: (probe) => observe(engine, probe) };
+    return evaluate(spec, profile, target, this.name, this.bail);
+  }
+}

@@ -1,0 +1,161 @@
+// The pseries machine's IOMMU state: PHBs, their tables, where each guest view lives,
+// and the vfio-pci side. Hypercall and RTAS rules live in their own files; this file
+// decides placement and keeps the hardware tables fed.
+import type { Capability, DeviceKind, MachineConfig, PhbConfig } from "./types.js";
+import { TCE_READ, TCE_WRITE } from "./types.js";
+import { Phb } from "./phb.js";
+import { TceTable } from "./table.js";
+import type { PlacementContext, Profile } from "./profiles.js";
+import type { KvmHardwareHook } from "./kvm.js";
+
+const FOUR_GIB = 1n << 32n;
+
+export class Machine {
+  readonly caps: ReadonlySet<Capability>;
+  readonly phbs = new Map<number, Phb>();
+  readonly deviceHome = new Map<string, Phb>();
+
+  constructor(readonly profile: Profile, readonly config: MachineConfig) {
+    this.caps = new Set(config.accel === "kvm" ? config.caps : []);
+  }
+
+  get kvm(): boolean {
+    return this.config.accel === "kvm";
+  }
+
+  addPhb(config: PhbConfig): Phb {
+    const phb = new Phb(config);
+    this.phbs.set(config.index, phb);
+    this.enableDefaultWindow(phb);
+    return phb;
+  }
+
+  /** The enabled table with this LIOBN: SPAPR_PCI_LIOBN(index, window). */
+  findTable(liobn: bigint): TceTable | undefined {
+    if ((liobn & ~0xffffn) !== 0x80000000n) return undefined;
+    const phb = this.phbs.get(Number((liobn >> 8n) & 0xffn));
+    return phb?.windows[Number(liobn & 0xffn)];
+  }
+
+  phbOfTable(table: TceTable): Phb {
+    return this.phbs.get(Number((table.liobn >> 8n) & 0xffn))!;
+  }
+
+  // ---- placement ------------------------------------------------------------------------
+
+  private context(phb: Phb, table: TceTable): PlacementContext {
+    return { table, phbHasVfio: phb.hasVfio, caps: this.caps };
+  }
+
+  /**
+   * kvmppc_create_spapr_tce: KVM on, the host has spapr_tce, the window fits the kernel
+   * (before spapr_tce_64: under 4 GiB at bus offset 0), and the profile allows it.
+   */
+  canLiveInKvm(phb: Phb, table: TceTable): boolean {
+    if (!this.kvm || !this.caps.has("spapr_tce")) return false;
+    if (!this.caps.has("spapr_tce_64") && (table.busOffset !== 0n || table.windowSize >= FOUR_GIB)) return false;
+    return this.profile.mayLiveInKvm(this.context(phb, table));
+  }
+
+  /** spapr_tce_table_enable: allocate the table, then let vfio listen if the PHB has a device. */
+  enableWindow(phb: Phb, window: number, busOffset: bigint, pageShift: number, entryCount: bigint): TceTable {
+    const table = new TceTable(phb.liobn(window), window, busOffset, pageShift, entryCount);
+    table.placement = this.canLiveInKvm(phb, table) ? "kvm" : "userspace";
+    phb.windows[window] = table;
+    // A new window is empty: vfio creates its hardware window without a replay (skipping_replay).
+    if (phb.hasVfio) this.attachVfio(phb, table);
+    return table;
+  }
+
+  /** spapr_tce_table_disable: the window and its entries are gone; vfio stops listening. */
+  disableWindow(phb: Phb, window: number): void {
+    const table = phb.windows[window];
+    if (!table) return;
+    this.detachVfio(table);
+    phb.windows[window] = undefined;
+  }
+
+  enableDefaultWindow(phb: Phb): TceTable {
+    const { dma32, pageShift } = phb.config;
+    return this.enableWindow(phb, 0, 0n, pageShift, dma32 >> BigInt(pageShift));
+  }
+
+  // ---- vfio -------------------------------------------------------------------------------
+
+  /** vfio's listener: a hardware table built from the current entries, and its notifier. */
+  private attachVfio(phb: Phb, table: TceTable): void {
+    if (!table.notifier) {
+      table.notifier = true;
+      // spapr_tce_set_need_vfio: the copy happens once, when vfio first listens.
+      table.needVfio = true;
+      if (table.placement === "kvm" && this.profile.reallocOnNotifier(this.context(phb, table))) {
+        table.placement = this.canLiveInKvm(phb, table) ? "kvm" : "userspace";
+      }
+    }
+    table.replayIntoHardware();
+  }
+
+  private detachVfio(table: TceTable): void {
+    table.hardware = undefined;
+    table.notifier = false;
+    // need_vfio goes back to false, but nothing moves back to KVM.
+    table.needVfio = false;
+  }
+
+  plug(kind: DeviceKind, name: string, phbIndex: number): void {
+    const phb = this.phbs.get(phbIndex)!;
+    const first = kind === "vfio" && !phb.hasVfio;
+    phb.devices.set(name, kind);
+    this.deviceHome.set(name, phb);
+    if (!first) return;
+    // spapr_phb_hotplug_dma_sync (seed-v10): every table of the PHB moves to userspace first.
+    if (this.profile.reallocOnHotplug) for (const table of phb.enabledTables()) table.placement = "userspace";
+    for (const table of phb.enabledTables()) this.attachVfio(phb, table);
+  }
+
+  unplug(name: string): void {
+    const phb = this.deviceHome.get(name)!;
+    phb.devices.delete(name);
+    this.deviceHome.delete(name);
+    if (!phb.hasVfio) for (const table of phb.enabledTables()) this.detachVfio(table);
+  }
+
+  /** How KVM treats the hardware table on puts it answers itself. */
+  kvmHardwareHook(table: TceTable): KvmHardwareHook | undefined {
+    if (!table.hardware || !this.profile.kvmUpdatesHardware(this.caps)) return undefined;
+    return (t, index, tce) => t.notify(index, tce);
+  }
+
+  // ---- DMA --------------------------------------------------------------------------------
+
+  /** A device's DMA: emulated devices read the guest view, vfio-pci devices the hardware table. */
+  translate(device: string, access: "read" | "write", ioba: bigint): bigint | undefined {
+    const phb = this.deviceHome.get(device);
+    if (!phb) return undefined;
+    const table = phb.tableFor(ioba);
+    if (!table) return undefined;
+    const index = table.indexOf(ioba)!;
+    const entry = phb.devices.get(device) === "vfio" ? table.hardware?.get(index) : table.get(index);
+    if (entry === undefined) return undefined;
+    const needed = access === "read" ? TCE_READ : TCE_WRITE;
+    if ((entry & needed) === 0n) return undefined;
+    return (entry & table.pageMask) | (ioba & (table.pageSize - 1n));
+  }
+
+  // ---- reset ------------------------------------------------------------------------------
+
+  /** Machine reset (spapr_phb_dma_reset on every PHB): windows disabled, the default one back, empty. */
+  reset(): void {
+    for (const phb of this.phbs.values()) this.resetWindows(phb);
+  }
+
+  resetWindows(phb: Phb): void {
+    phb.windows.forEach((_, window) => this.disableWindow(phb, window));
+    this.enableDefaultWindow(phb);
+  }
+
+  get vfioPresent(): boolean {
+    for (const phb of this.phbs.values()) if (phb.hasVfio) return true;
+    return false;
+  }
+}

@@ -1,0 +1,73 @@
+// Migration: the machine's IOMMU state serialised to JSON, checked against the stream's schema,
+// and loaded into a fresh machine of the same profile. Placement is decided afresh there.
+import { migrationSchema } from "../schema/migration.js";
+import { validator } from "../schema/validate.js";
+import { Machine } from "./machine.js";
+import { PROFILES } from "./profiles.js";
+import type { Capability, MachineConfig, ProfileName } from "./types.js";
+import { hex } from "../values.js";
+
+export interface MigrationStream {
+  version: 1;
+  profile: ProfileName;
+  machine: { accel: "kvm" | "tcg"; caps: Capability[] };
+  phbs: {
+    name: string;
+    index: number;
+    dma32: string;
+    pageShift: number;
+    ddw: boolean;
+    windows: { window: number; busOffset: string; pageShift: number; entryCount: string; entries: [number, string][] }[];
+    devices: { name: string; kind: "emulated" }[];
+  }[];
+}
+
+const validStream = validator<MigrationStream>(migrationSchema);
+
+/** The outgoing side: mapped entries only, in index order so the stream is deterministic. */
+export function save(machine: Machine): MigrationStream {
+  return {
+    version: 1,
+    profile: machine.profile.name,
+    machine: { accel: machine.config.accel, caps: [...machine.config.caps] },
+    phbs: [...machine.phbs.values()].map((phb) => ({
+      name: phb.config.name,
+      index: phb.index,
+      dma32: hex(phb.config.dma32),
+      pageShift: phb.config.pageShift,
+      ddw: phb.config.ddw,
+      windows: phb.enabledTables().map((table) => ({
+        window: table.window,
+        busOffset: hex(table.busOffset),
+        pageShift: table.pageShift,
+        entryCount: hex(table.entryCount),
+        entries: [...table.entries].sort((a, b) => a[0] - b[0]).map(([index, tce]): [number, string] => [index, hex(tce)]),
+      })),
+      devices: [...phb.devices].map(([name]) => ({ name, kind: "emulated" as const })),
+    })),
+  };
+}
+
+/** The incoming side: a fresh machine of the same profile, built from a validated stream. */
+export function load(json: string): Machine {
+  const stream: unknown = JSON.parse(json);
+  if (!validStream(stream)) throw new Error(`invalid migration stream: ${validStream.explain(stream)}`);
+  const config: MachineConfig = { accel: stream.machine.accel, caps: stream.machine.caps };
+  const machine = new Machine(PROFILES[stream.profile], config);
+  for (const saved of stream.phbs) {
+    const phb = machine.addPhb({ name: saved.name, index: saved.index, dma32: BigInt(saved.dma32), pageShift: saved.pageShift, ddw: saved.ddw });
+    machine.disableWindow(phb, 0);
+    for (const device of saved.devices) machine.plug(device.kind, device.name, phb.index);
+    for (const window of saved.windows) {
+      const table = machine.enableWindow(phb, window.window, BigInt(window.busOffset), window.pageShift, BigInt(window.entryCount));
+      for (const [index, tce] of window.entries) table.set(index, BigInt(tce));
+    }
+  }
+  return machine;
+}
+
+/** A real round trip through JSON text; refused while a vfio-pci device is present. */
+export function migrate(machine: Machine): Machine | undefined {
+  if (machine.vfioPresent) return undefined;
+  return load(JSON.stringify(save(machine)));
+}

@@ -1,0 +1,70 @@
+// The four QEMU behaviours the engine plays. A profile is data plus a few decisions;
+// the engine asks them at the points where QEMU versions differ, and nowhere else.
+import type { Capability, ProfileName } from "./types.js";
+import type { TceTable } from "./table.js";
+
+export interface PlacementContext {
+  table: TceTable;
+  phbHasVfio: boolean;
+  caps: ReadonlySet<Capability>;
+}
+
+export interface Profile {
+  name: ProfileName;
+  /** DDW page shifts the PHB accepts (the PHB's page_size_mask). */
+  ddwPageShifts: readonly number[];
+  /** spapr_tce_alloc_table: may this table be created in KVM now (all other limits aside)? */
+  mayLiveInKvm(context: PlacementContext): boolean;
+  /** On the first vfio-pci hotplug onto a PHB: move every table of the PHB to userspace and replay. */
+  reallocOnHotplug: boolean;
+  /** spapr_tce_set_need_vfio: when vfio's notifier is first registered, a KVM table is reallocated. */
+  reallocOnNotifier(context: PlacementContext): boolean;
+  /** KVM keeps the hardware table in step itself (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE). */
+  kvmUpdatesHardware(caps: ReadonlySet<Capability>): boolean;
+}
+
+const BASE_PAGE_SHIFTS = [12, 16, 24];
+
+export const PROFILES: Record<ProfileName, Profile> = {
+  // Before the fix: nothing moves; KVM answers later puts and the hardware table misses them.
+  "pre-fix": {
+    name: "pre-fix",
+    ddwPageShifts: BASE_PAGE_SHIFTS,
+    mayLiveInKvm: () => true,
+    reallocOnHotplug: false,
+    reallocOnNotifier: () => false,
+    kvmUpdatesHardware: () => false,
+  },
+  // The seed's patch (spapr_tce_realloc_userspace from spapr_phb_hotplug_dma_sync): on the first
+  // vfio-pci hotplug every table of the PHB moves to userspace. The model also allocates a table
+  // enabled later on such a PHB (a new DDW window, the default window after reset) in userspace.
+  "seed-v10": {
+    name: "seed-v10",
+    ddwPageShifts: BASE_PAGE_SHIFTS,
+    mayLiveInKvm: ({ phbHasVfio }) => !phbHasVfio,
+    reallocOnHotplug: true,
+    reallocOnNotifier: () => false,
+    kvmUpdatesHardware: () => false,
+  },
+  // QEMU 2.7: need_vfio; cap_spapr_vfio was hard-wired off, so vfio always means userspace.
+  "qemu-2.7": {
+    name: "qemu-2.7",
+    ddwPageShifts: BASE_PAGE_SHIFTS,
+    mayLiveInKvm: ({ table }) => !table.needVfio,
+    reallocOnHotplug: false,
+    reallocOnNotifier: () => true,
+    kvmUpdatesHardware: () => false,
+  },
+  // QEMU 7.2: as 2.7, but with the host's spapr_tce_vfio the table stays in KVM and KVM
+  // programs the hardware table itself. The PHB also offers 2M pages.
+  "qemu-7.2": {
+    name: "qemu-7.2",
+    ddwPageShifts: [12, 16, 21, 24],
+    mayLiveInKvm: ({ table, caps }) => !table.needVfio || caps.has("spapr_tce_vfio"),
+    reallocOnHotplug: false,
+    reallocOnNotifier: ({ caps }) => !caps.has("spapr_tce_vfio"),
+    kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),
+  },
+};
+
+export const PROFILE_NAMES: readonly ProfileName[] = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"];

@@ -1,0 +1,89 @@
+// Evaluating a compiled spec against anything that can apply operations and answer probes.
+import type { CompiledSpec, Expected, Probe, Step } from "../compile/program.js";
+import type { Operation, Outcome, ProfileName } from "../engine/types.js";
+import { hex, isHcallCode, isRtasStatus, sameValue } from "../values.js";
+import { MAX_STEPS, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
+
+/** The engine (or a recording of QEMU) as the evaluator sees it. */
+export interface Target {
+  apply(operation: Operation): Outcome;
+  /** The actual value of a non-operation probe, in the language's printed form. */
+  observe(probe: Exclude<Probe, { kind: "operation" }>): string;
+}
+
+function isCode(text: string): boolean {
+  return isHcallCode(text) || isRtasStatus(text);
+}
+
+/** An operation's answer in the form the expectation is written in. */
+export function actualOf(outcome: Outcome, expected: Expected): string {
+  switch (outcome.kind) {
+    case "hcall":
+      if (isCode(expected.text) || outcome.code !== "H_SUCCESS" || outcome.value === undefined) return outcome.code;
+      return hex(outcome.value);
+    case "rtas":
+      if (isCode(expected.text) || outcome.code !== "RTAS_OK") return outcome.code;
+      if (outcome.liobn !== undefined) return hex(outcome.liobn);
+      if (outcome.free !== undefined) return String(outcome.free);
+      return outcome.code;
+    case "dma":
+      return outcome.address === undefined ? "fault" : hex(outcome.address);
+    case "migrate":
+      return outcome.ok ? "ok" : "blocked";
+    case "done":
+      return "done";
+  }
+}
+
+/** What a bare action must answer, and whether it did. */
+export function bareSuccess(outcome: Outcome): { expected: string; actual: string; ok: boolean } {
+  switch (outcome.kind) {
+    case "hcall":
+      return { expected: "H_SUCCESS", actual: outcome.code, ok: outcome.code === "H_SUCCESS" };
+    case "rtas":
+      return { expected: "RTAS_OK", actual: outcome.code, ok: outcome.code === "RTAS_OK" };
+    case "dma":
+      return { expected: "an address", actual: outcome.address === undefined ? "fault" : hex(outcome.address), ok: outcome.address !== undefined };
+    case "migrate":
+      return { expected: "ok", actual: outcome.ok ? "ok" : "blocked", ok: outcome.ok };
+    case "done":
+      return { expected: "done", actual: "done", ok: true };
+  }
+}
+
+export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Target, backend: string, bail = false): RunResult {
+  const expectations: ExpectationOutcome[] = [];
+  const history: string[] = [];
+  const record = (step: Step) => history.push(`${step.line}:${step.column} ${step.source}`);
+  const withSteps = (outcome: ExpectationOutcome): ExpectationOutcome => {
+    const steps = history.slice(-MAX_STEPS);
+    return { ...outcome, steps, stepsOmitted: history.length - steps.length };
+  };
+  for (const step of spec.steps) {
+    if (step.kind === "do") {
+      const outcome = target.apply(step.operation);
+      const verdict = bareSuccess(outcome);
+      record(step);
+      if (!verdict.ok) {
+        expectations.push(withSteps({ line: step.line, column: step.column, outcome: "diverged", source: step.source, expected: verdict.expected, actual: verdict.actual, op: "==", action: true }));
+        if (bail) break;
+      }
+      continue;
+    }
+    const base = { line: step.line, column: step.column, source: step.source, expected: step.expected.text, op: step.expected.op, xfail: step.xfail };
+    if (step.when && !step.when.includes(profile)) {
+      expectations.push({ ...base, outcome: "skipped", actual: "" });
+      continue;
+    }
+    const actual = step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation), step.expected) : target.observe(step.probe);
+    record(step);
+    const equal = sameValue(step.expected.text, actual);
+    const holds = step.expected.op === "==" ? equal : !equal;
+    let outcome: ExpectationOutcome;
+    if (step.xfail !== undefined) outcome = holds ? withSteps({ ...base, actual, outcome: "xpass" }) : { ...base, actual, outcome: "xfail" };
+    else outcome = holds ? { ...base, actual, outcome: "matched" } : withSteps({ ...base, actual, outcome: "diverged" });
+    expectations.push(outcome);
+    if (bail && (outcome.outcome === "diverged" || outcome.outcome === "xpass")) break;
+  }
+  return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend, status: statusOf(expectations), expectations };
+}

@@ -1,0 +1,42 @@
+// Verdicts: what a run of one spec under one profile produced, expectation by expectation.
+import type { ProfileName } from "../engine/types.js";
+
+export type ExpectationVerdict = "matched" | "diverged" | "skipped" | "xfail" | "xpass";
+export type RunStatus = "passed" | "diverged" | "error" | "unsupported";
+
+export interface ExpectationOutcome {
+  line: number;
+  column: number;
+  outcome: ExpectationVerdict;
+  /** The source of the statement, as written. */
+  source: string;
+  expected: string;
+  actual: string;
+  /** `==` or `!=`. */
+  op: "==" | "!=";
+  /** Set for a bare action: what it had to do. */
+  action?: boolean;
+  xfail?: string;
+  /** Steps run before this one (the last MAX_STEPS of them), for diverged and xpass outcomes. */
+  steps?: string[];
+  stepsOmitted?: number;
+}
+
+export interface RunResult {
+  file: string;
+  suite: string;
+  spec: string;
+  tags: string[];
+  profile: ProfileName;
+  backend: string;
+  status: RunStatus;
+  /** Why a run errored or is unsupported on its backend. */
+  reason?: string;
+  expectations: ExpectationOutcome[];
+}
+
+export const MAX_STEPS = 50;
+
+export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
+  return expectations.some((e) => e.outcome === "diverged" || e.outcome === "xpass") ? "diverged" : "passed";
+}

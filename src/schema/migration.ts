@@ -1,0 +1,67 @@
+// The migration stream: the whole IOMMU state a destination QEMU receives.
+export const migrationSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://tcespec.dev/schema/migration.schema.json",
+  title: "tcespec migration stream",
+  type: "object",
+  additionalProperties: false,
+  required: ["version", "profile", "machine", "phbs"],
+  properties: {
+    version: { const: 1 },
+    profile: { enum: ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"] },
+    machine: {
+      type: "object",
+      additionalProperties: false,
+      required: ["accel", "caps"],
+      properties: {
+        accel: { enum: ["kvm", "tcg"] },
+        caps: { type: "array", items: { enum: ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"] } },
+      },
+    },
+    phbs: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "index", "dma32", "pageShift", "ddw", "windows", "devices"],
+        properties: {
+          name: { type: "string" },
+          index: { type: "integer", minimum: 0, maximum: 255 },
+          dma32: { $ref: "#/definitions/hex" },
+          pageShift: { type: "integer", minimum: 0, maximum: 63 },
+          ddw: { type: "boolean" },
+          windows: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["window", "busOffset", "pageShift", "entryCount", "entries"],
+              properties: {
+                window: { type: "integer", minimum: 0, maximum: 1 },
+                busOffset: { $ref: "#/definitions/hex" },
+                pageShift: { type: "integer", minimum: 0, maximum: 63 },
+                entryCount: { $ref: "#/definitions/hex" },
+                entries: {
+                  type: "array",
+                  items: { type: "array", items: [{ type: "integer", minimum: 0 }, { $ref: "#/definitions/hex" }], minItems: 2, maxItems: 2 },
+                },
+              },
+            },
+          },
+          devices: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "kind"],
+              properties: { name: { type: "string" }, kind: { const: "emulated" } },
+            },
+          },
+        },
+      },
+    },
+  },
+  definitions: {
+    hex: { type: "string", pattern: "^0x[0-9a-f]+$" },
+  },
+} as const;

@@ -128,8 +128,23 @@ export class Checker {
     }
   }
 
-  private doStep(operation: Operation, pos: A.Pos, source: string): Step {
-    return { kind: "do", operation, source, line: pos.line, column: pos.column };
+  private doStep(operation: Operation, pos: A.Pos, fallback: string): Step {
+    return { kind: "do", operation, source: this.sourceAt(pos) ?? fallback, line: pos.line, column: pos.column };
+  }
+
+  /** A statement's text as written: from its column to the next ';' outside a string, or the line's end. */
+  private sourceAt(pos: A.Pos): string | undefined {
+    const line = this.sourceLines?.(pos.line);
+    if (line === undefined) return undefined;
+    const rest = line.slice(pos.column - 1);
+    let inString = false;
+    for (let i = 0; i < rest.length; i++) {
+      const c = rest[i];
+      if (inString && c === "\\") i++;
+      else if (c === '"') inString = !inString;
+      else if (!inString && (c === ";" || c === "#")) return rest.slice(0, i).trim();
+    }
+    return rest.trim();
   }
 
   private phb(statement: A.PhbStmt, scope: Scope, spec: CompiledSpec): void {
@@ -283,7 +298,7 @@ export class Checker {
       expected,
       when: statement.when?.profiles,
       xfail: statement.xfail?.reason,
-      source: this.sourceLines?.(statement.line)?.trim() ?? "expect",
+      source: this.sourceAt(statement) ?? "expect",
       line: statement.line,
       column: statement.column,
     });

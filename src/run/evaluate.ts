@@ -63,11 +63,11 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
     if (step.kind === "do") {
       const outcome = target.apply(step.operation);
       const verdict = bareSuccess(outcome);
-      record(step);
       if (!verdict.ok) {
         expectations.push(withSteps({ line: step.line, column: step.column, outcome: "diverged", source: step.source, expected: verdict.expected, actual: verdict.actual, op: "==", action: true }));
-        if (bail) break;
       }
+      record(step);
+      if (!verdict.ok && bail) break;
       continue;
     }
     const base = { line: step.line, column: step.column, source: step.source, expected: step.expected.text, op: step.expected.op, xfail: step.xfail };
@@ -76,13 +76,13 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
       continue;
     }
     const actual = step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation), step.expected) : target.observe(step.probe);
-    record(step);
     const equal = sameValue(step.expected.text, actual);
     const holds = step.expected.op === "==" ? equal : !equal;
     let outcome: ExpectationOutcome;
     if (step.xfail !== undefined) outcome = holds ? withSteps({ ...base, actual, outcome: "xpass" }) : { ...base, actual, outcome: "xfail" };
     else outcome = holds ? { ...base, actual, outcome: "matched" } : withSteps({ ...base, actual, outcome: "diverged" });
     expectations.push(outcome);
+    record(step);
     if (bail && (outcome.outcome === "diverged" || outcome.outcome === "xpass")) break;
   }
   return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend, status: statusOf(expectations), expectations };

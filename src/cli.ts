@@ -1,0 +1,189 @@
+// The command line: run, check, matrix. Exit 0 all matched, 1 some diverged, 2 usage or spec errors.
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import kleur from "kleur";
+import { run, compileFiles, type Report, type RunOptions } from "./run/runner.js";
+import { formatDiagnostic } from "./compile/diagnostics.js";
+import { exitCode } from "./report/summary.js";
+import { formatPretty } from "./report/pretty.js";
+import { formatJson } from "./report/json.js";
+import { formatJunit } from "./report/junit.js";
+import { formatTap } from "./report/tap.js";
+import { formatMatrixHtml, formatMatrixMarkdown } from "./report/matrix.js";
+import { PROFILE_NAMES } from "./engine/profiles.js";
+import type { ProfileName } from "./engine/types.js";
+import { ModelBackend } from "./backends/model.js";
+import type { Backend } from "./backends/backend.js";
+import { VERSION } from "./version.js";
+
+const USAGE = `usage: tcespec <command> [options] PATH…
+
+commands:
+  run PATH…      run every .tce file under the paths
+  check PATH…    report syntax and semantic errors only
+  matrix PATH…   print the semantics matrix (a row per spec, a column per profile)
+
+run options:
+  --profile P        run under profile P only (repeatable; ${PROFILE_NAMES.join(", ")})
+  --reporter R       pretty (default), json, junit or tap
+  --output FILE      write the report to FILE instead of standard output
+  --tag T            only specs tagged T (repeatable)
+  --grep TEXT        only specs whose name contains TEXT
+  --bail             stop at the first divergence
+  --jobs N           worker threads / QEMU processes (default: the number of cores)
+  --shard i/n        run the i-th of n stable parts of the suite
+  --backend B        model (default), qemu, or model,qemu to compare the two
+  --qemu PATH        the qemu-system-ppc64 binary (default: from PATH)
+  --timeout MS       per-spec timeout on the qemu backend (default 10000)
+matrix options:
+  --format F         markdown (default) or html; --output FILE
+general:
+  --version, --help, --debug (stack traces for internal errors)
+`;
+
+class UsageError extends Error {}
+
+type Writer = (text: string) => void;
+
+function parseShard(text: string): { index: number; count: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index < 1 || index > count) throw new UsageError(`--shard takes i/n with 1 ≤ i ≤ n, not '${text}'`);
+  return { index, count };
+}
+
+function parseProfiles(values: string[] | undefined): ProfileName[] | undefined {
+  if (!values) return undefined;
+  for (const p of values) if (!(PROFILE_NAMES as string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
+  return values as ProfileName[];
+}
+
+async function backendsFor(names: string, options: { qemu?: string; timeout?: number; bail: boolean }): Promise<Backend[]> {
+  const backends: Backend[] = [];
+  for (const name of names.split(",").map((s) => s.trim())) {
+    if (name === "model") backends.push(new ModelBackend(options.bail));
+    else if (name === "qemu") {
+      const { QemuBackend } = await import("./backends/qemu/backend.js");
+      backends.push(new QemuBackend({ binary: options.qemu, timeoutMs: options.timeout }));
+    } else throw new UsageError(`unknown backend '${name}' (backends: model, qemu)`);
+  }
+  return backends;
+}
+
+function output(path: string | undefined, write: Writer): Writer {
+  return path ? (text) => writeFileSync(path, text) : write;
+}
+
+export async function main(argv: string[], write: Writer = (t) => process.stdout.write(t), writeError: Writer = (t) => process.stderr.write(t)): Promise<number> {
+  const debug = argv.includes("--debug");
+  try {
+    return await dispatch(argv, write, writeError);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      writeError(`tcespec: ${error.message}\n${USAGE}`);
+      return 2;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    writeError(`tcespec: internal error: ${message}${debug && error instanceof Error ? `\n${error.stack}` : " (run with --debug for the stack trace)"}\n`);
+    return 2;
+  }
+}
+
+async function dispatch(argv: string[], write: Writer, writeError: Writer): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        profile: { type: "string", multiple: true },
+        reporter: { type: "string" },
+        output: { type: "string" },
+        tag: { type: "string", multiple: true },
+        grep: { type: "string" },
+        bail: { type: "boolean" },
+        jobs: { type: "string" },
+        shard: { type: "string" },
+        backend: { type: "string" },
+        qemu: { type: "string" },
+        timeout: { type: "string" },
+        format: { type: "string" },
+        version: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        debug: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    write(`tcespec ${VERSION}\n`);
+    return 0;
+  }
+  if (values.help) {
+    write(USAGE);
+    return 0;
+  }
+  const [command, ...paths] = positionals;
+  if (!command) throw new UsageError("a command is needed");
+  if (!["run", "check", "matrix"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
+  // Colour for a terminal only; never into a file, never with NO_COLOR.
+  kleur.enabled = !("NO_COLOR" in process.env) && !values.output && (process.stdout.isTTY === true || (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== "0"));
+
+  if (command === "check") {
+    const { files, missing } = compileFiles(paths);
+    for (const m of missing) writeError(`${m}: no such file or directory\n`);
+    let errors = missing.length;
+    for (const file of files) {
+      for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
+      errors += file.diagnostics.length;
+    }
+    write(`${files.length} files checked, ${errors} error${errors === 1 ? "" : "s"}\n`);
+    return errors > 0 ? 2 : 0;
+  }
+
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs takes a positive whole number, not '${values.jobs}'`);
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0)) throw new UsageError(`--timeout takes milliseconds, not '${values.timeout}'`);
+  const options: RunOptions = {
+    profiles: parseProfiles(values.profile),
+    tags: values.tag,
+    grep: values.grep,
+    bail: values.bail ?? false,
+    jobs,
+    shard: values.shard === undefined ? undefined : parseShard(values.shard),
+    backends: await backendsFor(command === "matrix" ? "model" : (values.backend ?? "model"), { qemu: values.qemu, timeout, bail: values.bail ?? false }),
+  };
+
+  if (command === "matrix") {
+    const format = values.format ?? "markdown";
+    if (format !== "markdown" && format !== "html") throw new UsageError(`--format takes markdown or html, not '${format}'`);
+    const report = await run(paths, options);
+    for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
+    output(values.output, write)(format === "html" ? formatMatrixHtml(report) : formatMatrixMarkdown(report));
+    return report.files.some((f) => f.diagnostics.length > 0) || report.missing.length > 0 ? 2 : 0;
+  }
+
+  const reporter = values.reporter ?? "pretty";
+  const formats: Record<string, (report: Report) => string> = { pretty: formatPretty, json: formatJson, junit: formatJunit, tap: formatTap };
+  const format = formats[reporter];
+  if (!format) throw new UsageError(`unknown reporter '${reporter}' (reporters: ${Object.keys(formats).join(", ")})`);
+  const report = await run(paths, options);
+  try {
+    output(values.output, write)(format(report));
+  } finally {
+    await Promise.all(options.backends!.map((b) => b.close?.()));
+  }
+  return exitCode(report);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /[\\/]cli\.(ts|js)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,52 @@
+// JUnit XML as GitLab and Jenkins read it: a testsuite per file, a testcase per spec × profile.
+import type { Report } from "../run/runner.js";
+import { attributes, escapeXml } from "./xml.js";
+import { caseName, testCases, type TestCase } from "./cases.js";
+
+function body(c: TestCase): string {
+  if (c.skipped) return `<skipped${attributes({ message: c.skipped })}/>`;
+  const run = c.run!;
+  if (run.status === "unsupported") return `<skipped${attributes({ message: `unsupported on ${run.backend}: ${run.reason ?? ""}` })}/>`;
+  if (run.status === "error") return `<error${attributes({ message: run.reason ?? "error", type: "error" })}/>`;
+  const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
+  if (failures.length === 0) return "";
+  const first = failures[0]!;
+  const message = `${run.file}:${first.line}:${first.column}: expected ${first.op === "!=" ? "not " : ""}${first.expected}, actual ${first.actual}`;
+  const details = failures
+    .map((e) => `${run.file}:${e.line}:${e.column}: ${e.source}\n  ${e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : `expected ${e.op === "!=" ? "not " : ""}${e.expected}\n  actual   ${e.actual}`}${e.steps?.length ? `\n  after:\n    ${e.steps.slice(-10).join("\n    ")}` : ""}`)
+    .join("\n\n");
+  return `<failure${attributes({ message, type: first.outcome })}>${escapeXml(details)}</failure>`;
+}
+
+export function formatJunit(report: Report): string {
+  const cases = testCases(report);
+  const files = [...new Set([...report.files.map((f) => f.file), ...cases.map((c) => c.file)])];
+  const count = (list: TestCase[]) => ({
+    tests: list.length,
+    failures: list.filter((c) => c.run?.status === "diverged").length,
+    errors: list.filter((c) => c.run?.status === "error").length,
+    skipped: list.filter((c) => c.skipped || c.run?.status === "unsupported").length,
+  });
+  const lines: string[] = [];
+  const diagnostics = report.files.flatMap((f) => f.diagnostics);
+  const totals = count(cases);
+  lines.push('<?xml version="1.0" encoding="UTF-8"?>');
+  lines.push(`<testsuites${attributes({ name: "tcespec", tests: totals.tests + diagnostics.length, failures: totals.failures, errors: totals.errors + diagnostics.length, skipped: totals.skipped })}>`);
+  for (const file of files) {
+    const own = cases.filter((c) => c.file === file);
+    const fileDiagnostics = report.files.find((f) => f.file === file)?.diagnostics ?? [];
+    const n = count(own);
+    const suite = own[0]?.suite ?? file;
+    lines.push(`  <testsuite${attributes({ name: suite, file, tests: n.tests + fileDiagnostics.length, failures: n.failures, errors: n.errors + fileDiagnostics.length, skipped: n.skipped })}>`);
+    for (const d of fileDiagnostics) {
+      lines.push(`    <testcase${attributes({ name: `${file}:${d.line}:${d.column}`, classname: file, file })}><error${attributes({ message: `${d.file}:${d.line}:${d.column}: ${d.message}`, type: "spec error" })}/></testcase>`);
+    }
+    for (const c of own) {
+      const line = c.run?.expectations.find((e) => e.outcome === "diverged" || e.outcome === "xpass")?.line;
+      lines.push(`    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c)}</testcase>`);
+    }
+    lines.push("  </testsuite>");
+  }
+  lines.push("</testsuites>");
+  return `${lines.join("\n")}\n`;
+}

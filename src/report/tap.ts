@@ -1,0 +1,49 @@
+// TAP 14: a plan, a test point per spec × profile, YAML diagnostics under divergences.
+import type { Report } from "../run/runner.js";
+import { caseName, testCases } from "./cases.js";
+
+function yamlString(text: string): string {
+  return JSON.stringify(text); // a JSON string is a valid YAML double-quoted scalar
+}
+
+export function formatTap(report: Report): string {
+  const cases = testCases(report);
+  const diagnostics = report.files.flatMap((f) => f.diagnostics);
+  const lines = ["TAP version 14", `1..${cases.length + diagnostics.length + report.missing.length}`];
+  let n = 0;
+  for (const missing of report.missing) lines.push(`not ok ${++n} - ${missing}: no such file or directory`);
+  for (const d of diagnostics) {
+    lines.push(`not ok ${++n} - ${d.file}:${d.line}:${d.column}`);
+    lines.push("  ---", `  message: ${yamlString(d.message)}`, "  severity: error", "  at:", `    file: ${yamlString(d.file)}`, `    line: ${d.line}`, `    column: ${d.column}`, "  ...");
+  }
+  for (const c of cases) {
+    const title = `${c.file} › ${caseName(c)}`.replace(/#/g, "\\#");
+    if (c.skipped) {
+      lines.push(`ok ${++n} - ${title} # SKIP ${c.skipped}`);
+      continue;
+    }
+    const run = c.run!;
+    if (run.status === "unsupported") {
+      lines.push(`ok ${++n} - ${title} # SKIP unsupported on ${run.backend}: ${(run.reason ?? "").replace(/\n/g, " ")}`);
+      continue;
+    }
+    if (run.status === "passed") {
+      lines.push(`ok ${++n} - ${title}`);
+      continue;
+    }
+    lines.push(`not ok ${++n} - ${title}`);
+    const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
+    lines.push("  ---");
+    if (run.status === "error") lines.push(`  message: ${yamlString(run.reason ?? "error")}`, "  severity: error");
+    else {
+      lines.push(`  message: ${yamlString(`${failures.length} expectation${failures.length === 1 ? "" : "s"} diverged`)}`, "  severity: fail", "  divergences:");
+      for (const e of failures) {
+        lines.push(`    - at: { file: ${yamlString(run.file)}, line: ${e.line}, column: ${e.column} }`);
+        lines.push(`      source: ${yamlString(e.source)}`, `      outcome: ${e.outcome}`, `      expected: ${yamlString(`${e.op === "!=" ? "not " : ""}${e.expected}`)}`, `      actual: ${yamlString(e.actual)}`);
+        if (e.steps?.length) lines.push("      steps:", ...e.steps.slice(-10).map((s) => `        - ${yamlString(s)}`));
+      }
+    }
+    lines.push("  ...");
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,101 @@
+// The JSON report (LANGUAGE.md, "The command line and the JSON report"), with added fields.
+const expectation = {
+  type: "object",
+  additionalProperties: false,
+  required: ["line", "column", "outcome", "expected", "actual"],
+  properties: {
+    line: { type: "integer", minimum: 1 },
+    column: { type: "integer", minimum: 1 },
+    outcome: { enum: ["matched", "diverged", "skipped", "xfail", "xpass"] },
+    expected: { type: "string" },
+    actual: { type: "string" },
+    op: { enum: ["==", "!="] },
+    source: { type: "string" },
+    action: { type: "boolean" },
+    xfail: { type: "string" },
+    steps: { type: "array", items: { type: "string" } },
+    stepsOmitted: { type: "integer", minimum: 0 },
+  },
+} as const;
+
+export const resultsSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://tcespec.dev/schema/results.schema.json",
+  title: "tcespec results",
+  type: "object",
+  additionalProperties: false,
+  required: ["summary", "runs", "errors"],
+  properties: {
+    tool: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "version"],
+      properties: { name: { const: "tcespec" }, version: { type: "string" } },
+    },
+    summary: {
+      type: "object",
+      additionalProperties: false,
+      required: ["files", "specs", "runs", "passed", "diverged", "errors"],
+      properties: {
+        files: { type: "integer", minimum: 0 },
+        specs: { type: "integer", minimum: 0 },
+        runs: { type: "integer", minimum: 0 },
+        passed: { type: "integer", minimum: 0 },
+        diverged: { type: "integer", minimum: 0 },
+        errors: { type: "integer", minimum: 0 },
+        unsupported: { type: "integer", minimum: 0 },
+        disagreements: { type: "integer", minimum: 0 },
+      },
+    },
+    runs: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["file", "spec", "profile", "status", "expectations"],
+        properties: {
+          file: { type: "string" },
+          suite: { type: "string" },
+          spec: { type: "string" },
+          tags: { type: "array", items: { type: "string" } },
+          profile: { enum: ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"] },
+          backend: { type: "string" },
+          status: { enum: ["passed", "diverged", "error", "unsupported"] },
+          reason: { type: "string" },
+          expectations: { type: "array", items: expectation },
+        },
+      },
+    },
+    disagreements: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["file", "spec", "line", "column", "model", "qemu"],
+        properties: {
+          file: { type: "string" },
+          spec: { type: "string" },
+          line: { type: "integer", minimum: 1 },
+          column: { type: "integer", minimum: 1 },
+          source: { type: "string" },
+          model: { type: "string" },
+          qemu: { type: "string" },
+        },
+      },
+    },
+    errors: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["file", "line", "column", "message"],
+        properties: {
+          file: { type: "string" },
+          line: { type: "integer", minimum: 1 },
+          column: { type: "integer", minimum: 1 },
+          message: { type: "string" },
+        },
+      },
+    },
+  },
+} as const;

@@ -28,27 +28,35 @@ export function qemuGetTce(table: TceTable | undefined, ioba: bigint): { rc: Hca
   return { rc: "H_SUCCESS", value: table.get(index) };
 }
 
-/** h_stuff_tce: entry after entry; stops at the first failure, entries already written stay. */
+/**
+ * h_stuff_tce: a count larger than the whole table is refused before anything is written;
+ * otherwise entry after entry, stopping at the first failure (entries already written stay).
+ * The answer starts as H_PARAMETER, so a count of 0 answers H_PARAMETER (seen on QEMU 7.2).
+ */
 export function qemuStuffTce(table: TceTable | undefined, ioba: bigint, tce: bigint, count: bigint): HcallRc {
-  if (!table) return "H_PARAMETER";
+  if (!table || count > table.entryCount) return "H_PARAMETER";
+  let rc: HcallRc = "H_PARAMETER";
   let at = ioba & table.pageMask;
-  // Past the window's end every further entry fails too: stop there, whatever the count.
   for (let i = 0n; i < count; i++, at = (at + table.pageSize) & U64) {
-    const rc = putEntry(table, at, tce);
+    rc = putEntry(table, at, tce);
     if (rc !== "H_SUCCESS") return rc;
   }
-  return "H_SUCCESS";
+  return rc;
 }
 
-/** h_put_tce_indirect: the list must be 4 KiB aligned and hold at most 512 entries. */
+/**
+ * h_put_tce_indirect: the list must be 4 KiB aligned and hold at most 512 entries; then entry
+ * after entry, stopping at the first failure. Like H_STUFF_TCE, an empty list answers H_PARAMETER.
+ */
 export function qemuPutTceIndirect(table: TceTable | undefined, ioba: bigint, tces: readonly bigint[], listAddress: bigint): HcallRc {
   if (!table) return "H_PARAMETER";
   if (tces.length > 512 || (listAddress & 0xfffn) !== 0n) return "H_PARAMETER";
+  let rc: HcallRc = "H_PARAMETER";
   let at = ioba & table.pageMask;
   for (const tce of tces) {
-    const rc = putEntry(table, at, tce);
+    rc = putEntry(table, at, tce);
     if (rc !== "H_SUCCESS") return rc;
     at = (at + table.pageSize) & U64;
   }
-  return "H_SUCCESS";
+  return rc;
 }

@@ -8,6 +8,7 @@ const QUERY_MASK_BITS: [number, bigint][] = [
   [12, 0x01n],
   [16, 0x02n],
   [24, 0x04n],
+  [21, 0x100n], // 2M: reported by QEMU 7.2 (seen: mask 0x107)
   [25, 0x08n],
   [26, 0x10n],
   [27, 0x20n],

@@ -1,0 +1,161 @@
+// A spec's hypercalls and RTAS calls as a bare-metal guest program. The guest makes each call
+// and prints what came back as a line of 32 hex digits (two registers); the host reads the lines.
+import { elf64 } from "./elf.js";
+import { loadImmediate, ppc } from "./ppc.js";
+
+export const H_PUT_TERM_CHAR = 0x58n;
+export const H_RTAS = 0xf000n;
+const VTY_UNIT = 0x7100; // the default vty's unit address 0x71000000, as `lis`
+export const BEGIN_MARKER = "TCESPEC-BEGIN";
+export const END_MARKER = "TCESPEC-END";
+
+export type GuestCall =
+  | { kind: "hcall"; opcode: bigint; args: readonly bigint[]; list?: { tces: readonly bigint[]; offsetInPage: bigint } }
+  | { kind: "rtas"; token: bigint; args: readonly bigint[]; nret: number };
+
+/** Lines a call prints: one per two returned values. */
+export function linesOf(call: GuestCall): number {
+  return call.kind === "hcall" ? 1 : Math.ceil(call.nret / 2);
+}
+
+const R_BASE = 30; // runtime address of BASE_LABEL: the program is position independent
+const R_TMP = 29;
+const R_HEX = 12;
+const R_RTAS = 22;
+const BASE_LABEL = 4;
+const HEX_DIGITS = "0123456789abcdef";
+const MAX_LIST = 512; // QEMU never reads past 512 entries: it refuses the call first
+
+function textRegister(text: string): bigint {
+  const bytes = Buffer.alloc(8);
+  bytes.write(text.slice(0, 8), "latin1");
+  return bytes.readBigUInt64BE(0);
+}
+
+class Assembler {
+  readonly words: number[] = [];
+  get here(): number {
+    return this.words.length * 4;
+  }
+  emit(...words: number[]): void {
+    this.words.push(...words);
+  }
+  load(reg: number, value: bigint): void {
+    this.emit(...loadImmediate(reg, value));
+  }
+  /** reg = runtime address of an offset in the image. */
+  address(reg: number, imageOffset: number): void {
+    this.load(R_TMP, BigInt(imageOffset - BASE_LABEL));
+    this.emit(ppc.add(reg, R_BASE, R_TMP));
+  }
+  callTo(target: number): void {
+    this.emit(ppc.b(target - this.here, true));
+  }
+  print(text: string): void {
+    this.emit(ppc.li(3, Number(H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, text.length));
+    this.load(6, textRegister(text));
+    this.load(7, textRegister(text.slice(8)));
+    this.emit(ppc.hcall());
+  }
+}
+
+/** The guest image for these calls, as an ELF64 file. */
+export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
+  const a = new Assembler();
+  a.emit(ppc.b(4, true)); // bl to the next instruction…
+  a.emit(ppc.mflr(R_BASE)); // …whose address lands in R_BASE
+  const jumpToMain = a.words.length;
+  a.emit(ppc.nop()); // patched: b main
+
+  // hex64: prints r20 as 16 hex digits; r20 comes back unchanged (rotated by 64 bits).
+  const hex64 = a.here;
+  a.emit(ppc.li(6, 0), ppc.li(7, 0));
+  for (const reg of [6, 7]) {
+    for (let i = 0; i < 8; i++) a.emit(ppc.rotldi(20, 20, 4), ppc.andiDot(11, 20, 15), ppc.lbzx(11, R_HEX, 11), ppc.sldi(reg, reg, 8), ppc.or(reg, reg, 11));
+  }
+  a.emit(ppc.li(3, Number(H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, 16), ppc.hcall(), ppc.blr());
+
+  const main = a.here;
+  a.words[jumpToMain] = ppc.b(main - jumpToMain * 4);
+  // Data offsets are known once the code size is; code is emitted against a fixed layout instead.
+  const layout = dataLayout(calls);
+  a.address(R_HEX, layout.hexDigits);
+  a.print(`\n${BEGIN_MARKER}\n`);
+  let listIndex = 0;
+  const printPair = () => {
+    a.callTo(hex64);
+    a.emit(ppc.mr(20, 21));
+    a.callTo(hex64);
+    a.print("\n");
+  };
+  for (const call of calls) {
+    if (call.kind === "hcall") {
+      a.load(3, call.opcode);
+      call.args.forEach((value, i) => a.load(4 + i, value));
+      if (call.list) {
+        // H_PUT_TCE_INDIRECT's third argument (r6) is the list's guest address.
+        a.address(6, layout.lists + listIndex++ * 0x1000 + Number(call.list.offsetInPage));
+      }
+      a.emit(ppc.hcall(), ppc.mr(20, 3), ppc.mr(21, 4));
+      printPair();
+    } else {
+      a.address(R_RTAS, layout.rtas);
+      const words = [call.token, BigInt(call.args.length), BigInt(call.nret), ...call.args];
+      words.forEach((word, i) => {
+        a.load(23, word);
+        a.emit(ppc.stw(23, i * 4, R_RTAS));
+      });
+      a.load(3, H_RTAS);
+      a.emit(ppc.mr(4, R_RTAS), ppc.hcall());
+      const rets = 4 * (3 + call.args.length);
+      for (let r = 0; r < call.nret; r += 2) {
+        // The first return word is the status, a signed int; the others are unsigned.
+        a.emit(ppc.lwz(20, rets + r * 4, R_RTAS), ...(r === 0 ? [ppc.extsw(20, 20)] : []));
+        if (r + 1 < call.nret) a.emit(ppc.lwz(21, rets + (r + 1) * 4, R_RTAS));
+        else a.emit(ppc.li(21, 0));
+        // hex64 clobbers r20 only by rotation, but r21 is consumed before the second call.
+        printPair();
+      }
+    }
+  }
+  a.print(`${END_MARKER}\n`);
+  a.emit(ppc.b(0)); // spin until the host stops the machine
+  if (a.here > layout.codeLimit) throw new Error(`internal: guest code (${a.here} bytes) overran its layout`);
+  return elf64(image(a.words, layout, calls), 0n, 0n);
+}
+
+interface Layout {
+  codeLimit: number;
+  hexDigits: number;
+  rtas: number;
+  lists: number;
+  size: number;
+}
+
+/** Code first, then the hex digits, the RTAS buffer, and one 4 KiB page per TCE list. */
+function dataLayout(calls: readonly GuestCall[]): Layout {
+  // A generous bound on code size: every call costs well under 1 KiB of instructions.
+  const codeLimit = align(0x2000 + calls.length * 1024, 0x1000);
+  const hexDigits = codeLimit;
+  const rtas = codeLimit + 0x100;
+  const lists = codeLimit + 0x1000;
+  const listCount = calls.filter((c) => c.kind === "hcall" && c.list).length;
+  return { codeLimit, hexDigits, rtas, lists, size: lists + listCount * 0x1000 };
+}
+
+function align(value: number, to: number): number {
+  return Math.ceil(value / to) * to;
+}
+
+function image(words: number[], layout: Layout, calls: readonly GuestCall[]): Uint8Array {
+  const bytes = Buffer.alloc(layout.size);
+  words.forEach((word, i) => bytes.writeUInt32BE(word, i * 4));
+  bytes.write(HEX_DIGITS, layout.hexDigits, "latin1");
+  let listIndex = 0;
+  for (const call of calls) {
+    if (call.kind !== "hcall" || !call.list) continue;
+    const base = layout.lists + listIndex++ * 0x1000;
+    call.list.tces.slice(0, MAX_LIST).forEach((tce, i) => bytes.writeBigUInt64BE(BigInt.asUintN(64, tce), base + i * 8));
+  }
+  return bytes;
+}

@@ -1,0 +1,53 @@
+// The few 64-bit PowerPC instructions the guest program needs, encoded by hand (Power ISA 3.0,
+// big-endian). No cross toolchain: the spec compiles straight to machine code.
+
+export type Reg = number;
+
+const u16 = (value: number) => value & 0xffff;
+
+function dForm(opcode: number, rt: Reg, ra: Reg, immediate: number): number {
+  return ((opcode << 26) | (rt << 21) | (ra << 16) | u16(immediate)) >>> 0;
+}
+
+function xForm(rs: Reg, ra: Reg, rb: Reg, xo: number, rc = 0): number {
+  return ((31 << 26) | (rs << 21) | (ra << 16) | (rb << 11) | (xo << 1) | rc) >>> 0;
+}
+
+/** MD-form rotates: rldicl (xo 0) and rldicr (xo 1). */
+function mdForm(rs: Reg, ra: Reg, sh: number, mask: number, xo: number): number {
+  const maskField = ((mask & 0x1f) << 1) | (mask >> 5);
+  return ((30 << 26) | (rs << 21) | (ra << 16) | ((sh & 0x1f) << 11) | (maskField << 5) | (xo << 2) | ((sh >> 5) << 1)) >>> 0;
+}
+
+export const ppc = {
+  addi: (rt: Reg, ra: Reg, simm: number) => dForm(14, rt, ra, simm),
+  li: (rt: Reg, simm: number) => dForm(14, rt, 0, simm),
+  lis: (rt: Reg, simm: number) => dForm(15, rt, 0, simm),
+  ori: (ra: Reg, rs: Reg, uimm: number) => dForm(24, rs, ra, uimm),
+  oris: (ra: Reg, rs: Reg, uimm: number) => dForm(25, rs, ra, uimm),
+  andiDot: (ra: Reg, rs: Reg, uimm: number) => dForm(28, rs, ra, uimm),
+  lwz: (rt: Reg, d: number, ra: Reg) => dForm(32, rt, ra, d),
+  stw: (rs: Reg, d: number, ra: Reg) => dForm(36, rs, ra, d),
+  lbzx: (rt: Reg, ra: Reg, rb: Reg) => xForm(rt, ra, rb, 87),
+  or: (ra: Reg, rs: Reg, rb: Reg) => xForm(rs, ra, rb, 444),
+  add: (rt: Reg, ra: Reg, rb: Reg) => xForm(rt, ra, rb, 266),
+  mr: (ra: Reg, rs: Reg) => xForm(rs, ra, rs, 444),
+  extsw: (ra: Reg, rs: Reg) => xForm(rs, ra, 0, 986),
+  sldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 63 - n, 1),
+  rotldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 0, 0),
+  mflr: (rt: Reg) => ((31 << 26) | (rt << 21) | (8 << 16) | (339 << 1)) >>> 0,
+  mtlr: (rs: Reg) => ((31 << 26) | (rs << 21) | (8 << 16) | (467 << 1)) >>> 0,
+  /** Branch relative to this instruction, optionally linking. */
+  b: (offset: number, link = false) => ((18 << 26) | (offset & 0x03fffffc) | (link ? 1 : 0)) >>> 0,
+  blr: () => 0x4e800020,
+  /** `sc 1`: a hypercall. */
+  hcall: () => 0x44000022,
+  nop: () => 0x60000000,
+};
+
+/** Load any 64-bit value: lis, ori, sldi 32, oris, ori. */
+export function loadImmediate(rt: Reg, value: bigint): number[] {
+  const v = BigInt.asUintN(64, value);
+  const part = (shift: bigint) => Number((v >> shift) & 0xffffn);
+  return [ppc.lis(rt, part(48n)), ppc.ori(rt, rt, part(32n)), ppc.sldi(rt, rt, 32), ppc.oris(rt, rt, part(16n)), ppc.ori(rt, rt, part(0n))];
+}

@@ -67,8 +67,13 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.RBrace);
   });
 
+  // A tag may be any word, keywords included: `tags kvm, reset, hotplug`.
   private tagList = this.RULE("tagList", () => {
-    this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.word) });
+    this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.tag) });
+  });
+
+  private tag = this.RULE("tag", () => {
+    this.OR({ DEF: [T.Name, T.DottedName, ...T.keywords].map((tokenType) => ({ ALT: () => this.CONSUME(tokenType) })), ERR_MSG: "a tag" });
   });
 
   private profileList = this.RULE("profileList", () => {

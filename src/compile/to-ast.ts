@@ -153,7 +153,9 @@ export class AstBuilder {
   private specBlock(node: CstNode): A.SpecBlock {
     const keyword = this.tok(node, "Kw_spec");
     const spec: A.SpecBlock = { name: this.string(this.tok(node, "StringLiteral")), tags: [], statements: [], ...posOf(keyword) };
-    for (const list of this.all(node, "tagList") as CstNode[]) spec.tags.push(...this.words(list).map((w) => w.image));
+    for (const list of this.all(node, "tagList") as CstNode[]) {
+      for (const tag of this.all(list, "tag") as CstNode[]) spec.tags.push(firstToken(tag)!.image);
+    }
     const profileLists = this.all(node, "profileList") as CstNode[];
     if (profileLists.length > 0) {
       const words = profileLists.flatMap((list) => this.words(list));

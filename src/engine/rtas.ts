@@ -42,7 +42,11 @@ export function createWindow(machine: Machine, phbIndex: number, pageSize: bigin
   const active = phb.enabledTables().length;
   if (free < 0 || active === MAX_WINDOWS) return { kind: "rtas", code: "RTAS_HW_ERROR" };
   const busOffset = active === 0 ? 0n : DMA64_WINDOW_ADDR;
-  const table = machine.enableWindow(phb, free, busOffset, pageShift, 1n << BigInt(windowShift - pageShift));
+  // spapr_tce_table_enable takes the entry count as a uint32_t: 2^32 entries or more truncate to
+  // zero, and an empty table is a failed create (seen: 1P of 64K pages → RTAS_HW_ERROR).
+  const entryCount = 1n << BigInt(windowShift - pageShift);
+  if (entryCount > 0xffff_ffffn) return { kind: "rtas", code: "RTAS_HW_ERROR" };
+  const table = machine.enableWindow(phb, free, busOffset, pageShift, entryCount);
   return { kind: "rtas", code: "RTAS_OK", liobn: table.liobn, busOffset };
 }
 

@@ -109,14 +109,15 @@ async function execute(planned: Planned[], options: RunOptions): Promise<RunResu
   return results.filter((r): r is RunResult => r !== undefined);
 }
 
-function workerUrl(): { url: URL; execArgv: string[] } {
+/** The compiled worker; from TypeScript sources (tests, development) it is loaded through tsx. */
+function startWorker(): Worker {
   const self = import.meta.url;
-  if (self.endsWith(".ts")) return { url: new URL("./worker.ts", self), execArgv: ["--import", "tsx"] };
-  return { url: new URL("./worker.js", self), execArgv: [] };
+  if (!self.endsWith(".ts")) return new Worker(new URL("./worker.js", self));
+  const source = `import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(new URL("./worker.ts", self).href)}); });`;
+  return new Worker(source, { eval: true });
 }
 
 async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): Promise<void> {
-  const { url, execArgv } = workerUrl();
   const count = Math.min(jobs, tasks.length);
   // Contiguous chunks: each worker gets its share once, so messages stay few.
   const size = Math.ceil(tasks.length / count);
@@ -125,7 +126,7 @@ async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): 
       const chunk = tasks.slice(w * size, (w + 1) * size);
       if (chunk.length === 0) return Promise.resolve();
       return new Promise<void>((resolvePromise, reject) => {
-        const worker = new Worker(url, { execArgv });
+        const worker = startWorker();
         worker.once("message", (done: { id: number; result: RunResult }[]) => {
           for (const { id, result } of done) results[id] = result;
           void worker.terminate();

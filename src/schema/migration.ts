@@ -26,7 +26,7 @@ export const migrationSchema = {
         required: ["name", "index", "dma32", "pageShift", "ddw", "windows", "devices"],
         properties: {
           name: { type: "string" },
-          index: { type: "integer", minimum: 0, maximum: 255 },
+          index: { type: "integer", minimum: 0, maximum: 30 },
           dma32: { $ref: "#/definitions/hex" },
           pageShift: { type: "integer", minimum: 0, maximum: 63 },
           ddw: { type: "boolean" },

@@ -3,12 +3,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CompiledSpec, Probe } from "../../compile/program.js";
+import type { CompiledSpec } from "../../compile/program.js";
 import type { HcallRc, Operation, Outcome, ProfileName, RtasStatus } from "../../engine/types.js";
 import { HCALL_RC, RTAS_STATUS } from "../../engine/types.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
 import type { RunResult } from "../../run/outcome.js";
-import { hex } from "../../values.js";
 import type { Backend } from "../backend.js";
 import { buildGuest, linesOf, type GuestCall } from "./guest.js";
 import { planFor } from "./plan.js";
@@ -70,18 +69,23 @@ export class QemuBackend implements Backend {
     const dir = mkdtempSync(join(tmpdir(), "tcespec-"));
     try {
       const kernel = join(dir, "guest.elf");
-      writeFileSync(kernel, buildGuest(plan.calls));
+      const calls = plan.steps.flatMap((step) => step.calls);
+      writeFileSync(kernel, buildGuest(calls));
       const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...plan.args, "-kernel", kernel], this.timeoutMs);
       if ("error" in result) return { ...base, status: "error", reason: result.error };
-      const expectedLines = plan.calls.reduce((n, c) => n + linesOf(c), 0);
+      const expectedLines = calls.reduce((n, c) => n + linesOf(c), 0);
       if (result.lines.length !== expectedLines) return { ...base, status: "error", reason: `the guest printed ${result.lines.length} result lines, ${expectedLines} were due` };
-      const outcomes: Outcome[] = [];
-      let at = 0;
-      for (const call of plan.calls) {
-        outcomes.push(decode(call, result.lines.slice(at, at + linesOf(call))));
-        at += linesOf(call);
-      }
-      return evaluate(spec, profile, replay(outcomes), this.name);
+      let line = 0;
+      const answers = plan.steps.map((step) =>
+        step.read(
+          step.calls.map((call) => {
+            const outcome = decode(call, result.lines.slice(line, line + linesOf(call)));
+            line += linesOf(call);
+            return outcome;
+          }),
+        ),
+      );
+      return evaluate(spec, profile, replay(answers), this.name);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -89,22 +93,23 @@ export class QemuBackend implements Backend {
 }
 
 /** The recorded answers, handed out in the order the evaluator asks for them. */
-function replay(outcomes: Outcome[]): Target {
+function replay(answers: (Outcome | string)[]): Target {
   let next = 0;
-  const take = (): Outcome => {
-    const outcome = outcomes[next++];
-    if (!outcome) throw new Error("internal: the evaluator asked QEMU more than the plan holds");
-    return outcome;
+  const take = (): Outcome | string => {
+    if (next >= answers.length) throw new Error("internal: the evaluator asked QEMU more than the plan holds");
+    return answers[next++]!;
   };
   return {
-    apply: (operation: Operation) => (operation.kind === "add_phb" ? { kind: "done" } : take()),
-    observe: (probe: Exclude<Probe, { kind: "operation" }>) => {
-      const outcome = take();
-      if (probe.kind === "guest") {
-        return outcome.kind === "hcall" && outcome.code === "H_SUCCESS" ? hex(outcome.value ?? 0n) : `no entry (${outcome.kind === "hcall" ? outcome.code : "?"})`;
-      }
-      // windows(PHB): the query's free windows, of two.
-      return outcome.kind === "rtas" && outcome.free !== undefined ? String(2 - outcome.free) : `query failed (${outcome.kind === "rtas" ? outcome.code : "?"})`;
+    apply: (operation: Operation) => {
+      if (operation.kind === "add_phb") return { kind: "done" };
+      const answer = take();
+      if (typeof answer === "string") throw new Error("internal: an operation was planned as a probe");
+      return answer;
+    },
+    observe: () => {
+      const answer = take();
+      if (typeof answer !== "string") throw new Error("internal: a probe was planned as an operation");
+      return answer;
     },
   };
 }

@@ -10,7 +10,16 @@ export const BEGIN_MARKER = "TCESPEC-BEGIN";
 export const END_MARKER = "TCESPEC-END";
 
 export type GuestCall =
-  | { kind: "hcall"; opcode: bigint; args: readonly bigint[]; list?: { tces: readonly bigint[]; offsetInPage: bigint } }
+  | {
+      kind: "hcall";
+      opcode: bigint;
+      args: readonly bigint[];
+      list?: { tces: readonly bigint[]; offsetInPage: bigint };
+      /** Keep the value this call returns (r4) for a later call. */
+      saveValue?: boolean;
+      /** Pass the kept value as this argument instead of args[i] (restoring an entry). */
+      savedAsArg?: number;
+    }
   | { kind: "rtas"; token: bigint; args: readonly bigint[]; nret: number };
 
 /** Lines a call prints: one per two returned values. */
@@ -22,6 +31,7 @@ const R_BASE = 30; // runtime address of BASE_LABEL: the program is position ind
 const R_TMP = 29;
 const R_HEX = 12;
 const R_RTAS = 22;
+const R_SAVED = 25;
 const BASE_LABEL = 4;
 const HEX_DIGITS = "0123456789abcdef";
 const MAX_LIST = 512; // QEMU never reads past 512 entries: it refuses the call first
@@ -96,7 +106,9 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
         // H_PUT_TCE_INDIRECT's third argument (r6) is the list's guest address.
         a.address(6, layout.lists + listIndex++ * 0x1000 + Number(call.list.offsetInPage));
       }
+      if (call.savedAsArg !== undefined) a.emit(ppc.mr(4 + call.savedAsArg, R_SAVED));
       a.emit(ppc.hcall(), ppc.mr(20, 3), ppc.mr(21, 4));
+      if (call.saveValue) a.emit(ppc.mr(R_SAVED, 4));
       printPair();
     } else {
       a.address(R_RTAS, layout.rtas);

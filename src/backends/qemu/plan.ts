@@ -1,8 +1,9 @@
 // A compiled spec as the real machine can run it: the guest calls in evaluation order, the
 // QEMU command line for its PHBs, or the reason the spec cannot run on QEMU here.
 import type { CompiledSpec, Probe } from "../../compile/program.js";
-import type { Operation, PhbConfig, ProfileName } from "../../engine/types.js";
-import { buidOf } from "../../engine/types.js";
+import type { Operation, Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
+import { buidOf, DMA64_WINDOW_ADDR } from "../../engine/types.js";
+import { geometry, hex } from "../../values.js";
 import type { GuestCall } from "./guest.js";
 
 export const H_GET_TCE = 0x1cn;
@@ -14,8 +15,14 @@ export const RTAS_TOKENS = { query: 0x2026n, create: 0x2027n, remove: 0x2028n, r
 
 const DEFAULT_DMA32 = 1n << 30n;
 
-export interface QemuPlan {
+/** The guest calls one step needs, and how their answers read as the step's outcome or value. */
+export interface PlannedStep {
   calls: GuestCall[];
+  read: (outcomes: Outcome[]) => Outcome | string;
+}
+
+export interface QemuPlan {
+  steps: PlannedStep[];
   args: string[];
 }
 
@@ -67,18 +74,84 @@ export function callFor(operation: Operation): GuestCall | string {
   }
 }
 
-function probeCall(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<number, PhbConfig>): GuestCall | string {
+const U64_LIMIT = 1n << 64n;
+/** The only bus offsets QEMU gives windows: the 32-bit window's and the 64-bit one. */
+const WINDOW_BASES = [0n, DMA64_WINDOW_ADDR];
+const MARKER = 0x7ee0_0000_0003n;
+
+const get = (liobn: bigint, ioba: bigint, saveValue = false): GuestCall => ({ kind: "hcall", opcode: H_GET_TCE, args: [liobn, ioba], saveValue });
+const put = (liobn: bigint, ioba: bigint, tce: bigint): GuestCall => ({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, ioba, tce] });
+const succeeded = (o: Outcome | undefined) => o?.kind === "hcall" && o.code === "H_SUCCESS";
+const valueOf = (o: Outcome | undefined) => (o?.kind === "hcall" ? o.value : undefined);
+
+/**
+ * table(T) size S page P [offset O], read by the guest: the window starts at B, its last byte is
+ * at B+S-1 and B+S is outside; a marker put at B is read back at B+P-1 but not at B+P; then the
+ * entry at B gets its old value back. Every candidate base is probed; the first that holds a
+ * window is the answer.
+ */
+function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint | undefined, withOffset: boolean): PlannedStep {
+  const bases = offset === undefined ? WINDOW_BASES : [offset];
+  const groups = bases.map((base) => {
+    const calls = [get(liobn, base, true), get(liobn, base + size - 1n)];
+    const past = base + size < U64_LIMIT;
+    if (past) calls.push(get(liobn, base + size));
+    calls.push(put(liobn, base, MARKER), get(liobn, base + page - 1n));
+    const nextPage = page < size;
+    if (nextPage) calls.push(get(liobn, base + page));
+    calls.push({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, base, 0n], savedAsArg: 2 });
+    return { base, calls, past, nextPage };
+  });
+  return {
+    calls: groups.flatMap((g) => g.calls),
+    read: (outcomes) => {
+      let at = 0;
+      for (const g of groups) {
+        const o = outcomes.slice(at, at + g.calls.length);
+        at += g.calls.length;
+        if (!succeeded(o[0])) continue;
+        let i = 1;
+        const end = o[i++];
+        const beyond = g.past ? o[i++] : undefined;
+        i++; // the marker put
+        const samePage = o[i++];
+        const otherPage = g.nextPage ? o[i++] : undefined;
+        if (!succeeded(end)) return `a window at ${hex(g.base)} smaller than ${geometry(size, page)}`;
+        if (succeeded(beyond)) return `a window at ${hex(g.base)} larger than ${geometry(size, page)}`;
+        if (valueOf(samePage) !== MARKER) return `a window at ${hex(g.base)} with pages smaller than ${geometry(0n, page).replace("size 0 ", "")}`;
+        if (otherPage && valueOf(otherPage) === MARKER) return `a window at ${hex(g.base)} with pages larger than ${geometry(0n, page).replace("size 0 ", "")}`;
+        return geometry(size, page, withOffset ? g.base : undefined);
+      }
+      return "absent";
+    },
+  };
+}
+
+function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<number, PhbConfig>, expected: string): PlannedStep | string {
   switch (probe.kind) {
     case "guest":
-      return { kind: "hcall", opcode: H_GET_TCE, args: [probe.liobn, probe.ioba] };
+      return {
+        calls: [get(probe.liobn, probe.ioba)],
+        read: ([o]) => (succeeded(o) ? hex(valueOf(o) ?? 0n) : `no entry (${o?.kind === "hcall" ? o.code : "?"})`),
+      };
     case "windows": {
       if (phbs.get(probe.phbIndex)?.ddw === false) return "windows(…) on a PHB with ddw off: RTAS query is refused there";
-      return { kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(probe.phbIndex), nret: 5 };
+      return {
+        calls: [{ kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(probe.phbIndex), nret: 5 }],
+        read: ([o]) => (o?.kind === "rtas" && o.free !== undefined ? String(2 - o.free) : `query failed (${o?.kind === "rtas" ? o.code : "?"})`),
+      };
     }
     case "placement":
-      return "table(…) kvm|userspace|absent: where the table lives is not visible to the guest";
-    case "geometry":
-      return "table(…) size … page …: the window's geometry is not visible to the guest";
+      // Under TCG every table lives in userspace: the question is only whether the window exists.
+      return {
+        calls: WINDOW_BASES.map((base) => get(probe.liobn, base)),
+        read: (outcomes) => (outcomes.some(succeeded) ? "userspace" : "absent"),
+      };
+    case "geometry": {
+      const match = /^size (\S+) page (\S+)(?: offset (\S+))?$/.exec(expected);
+      if (!match) return "table(…) geometry: internal: unreadable expectation";
+      return geometryProbe(probe.liobn, parseSize(match[1]!), parseSize(match[2]!), match[3] === undefined ? undefined : BigInt(match[3]), probe.withOffset);
+    }
     case "hw-entry":
     case "hw-state":
       return "hw(…): there is no vfio-pci device, so no hardware table";
@@ -87,6 +160,12 @@ function probeCall(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
     case "notifiers":
       return "notifiers(…): IOMMU notifiers are not visible to the guest";
   }
+}
+
+const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n };
+function parseSize(text: string): bigint {
+  const unit = SUFFIX[text[text.length - 1]!];
+  return unit === undefined ? BigInt(text) : BigInt(text.slice(0, -1)) * unit;
 }
 
 function phbArgs(phbs: PhbConfig[]): string[] | string {
@@ -107,18 +186,23 @@ function phbArgs(phbs: PhbConfig[]): string[] | string {
 export function planFor(spec: CompiledSpec, profile: ProfileName): QemuPlan | { unsupported: string } {
   if (spec.machine.accel === "kvm") return { unsupported: "machine kvm: this backend runs QEMU under TCG, without KVM" };
   const phbs = new Map<number, PhbConfig>();
-  const calls: GuestCall[] = [];
+  const steps: PlannedStep[] = [];
   for (const step of spec.steps) {
     if (step.kind === "do" && step.operation.kind === "add_phb") {
       phbs.set(step.operation.phb.index, step.operation.phb);
       continue;
     }
     if (step.kind === "expect" && step.when && !step.when.includes(profile)) continue;
-    const call = step.kind === "do" ? callFor(step.operation) : step.probe.kind === "operation" ? callFor(step.probe.operation) : probeCall(step.probe, phbs);
-    if (typeof call === "string") return { unsupported: `line ${step.line}: ${call}` };
-    calls.push(call);
+    let planned: PlannedStep | string;
+    if (step.kind === "expect" && step.probe.kind !== "operation") planned = probeStep(step.probe, phbs, step.expected.text);
+    else {
+      const call = callFor(step.kind === "do" ? step.operation : (step.probe as { operation: Operation }).operation);
+      planned = typeof call === "string" ? call : { calls: [call], read: ([o]) => o! };
+    }
+    if (typeof planned === "string") return { unsupported: `line ${step.line}: ${planned}` };
+    steps.push(planned);
   }
   const args = phbArgs([...phbs.values()]);
   if (typeof args === "string") return { unsupported: args };
-  return { calls, args };
+  return { steps, args };
 }

@@ -22,6 +22,8 @@ export function describeToken(token: IToken): string {
 }
 
 function labelOf(tokenType: TokenType): string {
+  // Where the parser wants the end of the file, it has just failed to read another statement.
+  if (tokenType === EOF) return "a statement";
   return tokenType.LABEL ?? tokenType.name;
 }
 
@@ -41,7 +43,7 @@ export const errorMessages: IParserErrorMessageProvider = {
     return `expected ${wanted}, found ${describeToken(actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
-    return `unexpected ${describeToken(firstRedundant)}`;
+    return `expected a statement, found ${describeToken(firstRedundant)}`;
   },
   buildNoViableAltMessage({ expectedPathsPerAlt, actual, customUserDescription, ruleName }) {
     const found = describeToken(actual[0]!);

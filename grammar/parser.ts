@@ -10,7 +10,7 @@ export class SpecParser extends CstParser {
       recoveryEnabled: true,
       errorMessageProvider: errorMessages,
       maxLookahead: 3,
-      nodeLocationTracking: "onlyOffset",
+      nodeLocationTracking: "full",
     });
     this.performSelfAnalysis();
   }

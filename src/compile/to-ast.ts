@@ -21,11 +21,22 @@ function isToken(element: CstElement): element is IToken {
 function offsetOf(element: CstElement): number {
   return isToken(element) ? element.startOffset : (element.location?.startOffset ?? 0);
 }
+function mergeByOffset(a: CstNode[], b: CstNode[]): CstNode[] {
+  const out: CstNode[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = offsetOf(a[i]!) <= offsetOf(b[j]!) ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
+
 function posOf(token: IToken): A.Pos {
   return { line: token.startLine ?? 1, column: token.startColumn ?? 1 };
 }
 
-/** The first token under a node, for its position. */
+/** The first token under a node, for messages that quote it. */
 function firstToken(node: CstNode): IToken | undefined {
   let best: IToken | undefined;
   for (const list of Object.values(node.children as Children)) {
@@ -35,6 +46,11 @@ function firstToken(node: CstNode): IToken | undefined {
     }
   }
   return best;
+}
+
+/** Where a node starts: the parser tracks it (nodeLocationTracking "full"). */
+function nodePos(node: CstNode): A.Pos {
+  return { line: node.location?.startLine ?? 1, column: node.location?.startColumn ?? 1 };
 }
 
 export function parseNumber(text: string): bigint | string {
@@ -82,8 +98,13 @@ export class AstBuilder {
 
   /** Items of a list in source order, checking that statements are separated. */
   private items(node: CstNode, kinds: string[]): CstNode[] {
-    const merged = kinds.flatMap((kind) => this.all(node, kind)).filter((e): e is CstNode => !isToken(e));
-    merged.sort((a, b) => offsetOf(a) - offsetOf(b));
+    // Each kind's list is already in source order: merge them rather than sort.
+    let merged: CstNode[] = [];
+    for (const kind of kinds) {
+      const list = this.all(node, kind) as CstNode[];
+      if (list.length === 0) continue;
+      merged = merged.length === 0 ? list : mergeByOffset(merged, list);
+    }
     const result: CstNode[] = [];
     let needSeparator = false;
     for (const item of merged) {
@@ -107,7 +128,7 @@ export class AstBuilder {
     let setupSeen: A.Pos | undefined;
     let suiteSeen = false;
     for (const item of this.items(cst, ["separator", "suiteDecl", "setupBlock", "specBlock", "statement"])) {
-      const first = posOf(firstToken(item)!);
+      const first = nodePos(item);
       switch (item.name) {
         case "suiteDecl":
           if (suiteSeen) this.error(first, "a file has one 'suite' name");
@@ -219,7 +240,7 @@ export class AstBuilder {
   private statement(wrapper: CstNode): A.Statement | undefined {
     const node = Object.values(wrapper.children as Children)[0]?.[0] as CstNode | undefined;
     if (!node) return undefined;
-    const first = posOf(firstToken(node)!);
+    const first = nodePos(node);
     switch (node.name) {
       case "machineStmt": {
         if (this.maybeTok(node, "Kw_tcg")) return { kind: "machine", accel: "tcg", caps: [], ...first };
@@ -269,7 +290,7 @@ export class AstBuilder {
   }
 
   private action(node: CstNode): A.Action {
-    const first = posOf(firstToken(node)!);
+    const first = nodePos(node);
     const table = () => this.tableRef(this.sub(node, "tableRef"));
     const ioba = () => this.numberRule(this.sub(node, "ioba"));
     const name = (): [string, A.Pos] => {
@@ -374,7 +395,7 @@ export class AstBuilder {
       const iobaNode = this.maybeSub(node, "ioba");
       const state = this.maybeTok(node, "Kw_in_sync") ? "in_sync" : this.maybeTok(node, "Kw_absent") ? "absent" : undefined;
       if (iobaNode) {
-        if (state) this.error(posOf(firstToken(iobaNode)!), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
+        if (state) this.error(nodePos(iobaNode), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
         else return { kind: "hw-entry", table, ioba: this.numberRule(iobaNode), ...this.comparison(this.sub(node, "comparison")) };
       }
       if (!state) {

@@ -1,0 +1,113 @@
+// Every error class is reported at its exact line and column, with the message users read.
+import { describe, expect, it } from "vitest";
+import { compileSource } from "../../src/compile/index.js";
+import { formatDiagnostic } from "../../src/compile/diagnostics.js";
+
+function errors(text: string): string[] {
+  return compileSource("t.tce", text).diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`);
+}
+
+describe("syntax errors", () => {
+  it.each([
+    ["put_tce phb0 0x1000 == 3", "1:21: expected a TCE value after the IOBA, found '=='"],
+    ["put_tce phb0", "1:13: expected an IOBA, found the end of the file"],
+    ["put_tce phb0\nreset", "1:13: expected an IOBA, found the end of the line"],
+    ["stuff_tce phb0 0 0x3 rw", "1:24: expected a count after the TCE, found the end of the file"],
+    ["expect table(phb0) maybe", "1:20: expected 'kvm', 'userspace', 'absent' or 'size' after table(…), found 'maybe'"],
+    ["machine qemu", "1:9: expected 'kvm' or 'tcg' after 'machine', found 'qemu'"],
+    ["plug pci on phb0", "1:6: expected 'vfio' or 'emulated' after 'plug', found 'pci'"],
+    ["expect get_tce phb0 0 = 3", "1:23: unexpected character '='"],
+    ["frobnicate phb0", "1:1: expected a statement, found 'frobnicate'"],
+    ["expect hw(phb0) stale", "1:17: expected 'in_sync', 'absent', '==' or '!=' after hw(…), found 'stale'"],
+    ["phb phb0 index 0 ddw maybe", "1:22: expected 'on' or 'off' after 'ddw', found 'maybe'"],
+    ["reset reset", "1:7: expected ';' or a new line before 'reset'"],
+    ['spec "x" { reset', "1:17: expected '}', found the end of the file"],
+    ["put_tce phb0 0x1g 0", "1:17: expected a TCE value after the IOBA, found 'g'"],
+  ])("%s", (text, expected) => {
+    expect(errors(text)[0]).toBe(expected);
+  });
+
+  it("several errors in one file, each on its line", () => {
+    expect(errors("reset\nput_tce phb0 == 1\nreset\nmachine qemu\nreset")).toEqual([
+      "2:14: expected an IOBA, found '=='",
+      "4:9: expected 'kvm' or 'tcg' after 'machine', found 'qemu'",
+    ]);
+  });
+
+  it("an unterminated string", () => {
+    expect(errors('suite "abc\nreset')[0]).toBe("1:7: unexpected character '\"'");
+  });
+});
+
+describe("numbers", () => {
+  it("a literal over 2^64-1 is rejected", () => {
+    expect(errors("put_tce phb0 0x1_0000_0000_0000_0000 0")).toEqual(["1:14: the number 0x1_0000_0000_0000_0000 does not fit in 64 bits"]);
+    expect(errors("put_tce phb0 18446744073709551616 0")).toEqual(["1:14: the number 18446744073709551616 does not fit in 64 bits"]);
+    expect(errors("put_tce phb0 16384P 0")).toEqual(["1:14: the number 16384P does not fit in 64 bits"]);
+    expect(errors("put_tce phb0 18446744073709551615 0")).toEqual([]);
+  });
+});
+
+describe("semantic errors", () => {
+  it.each([
+    ["phb phb0 index 0\nexpect table(phb9) kvm", "2:14: unknown PHB 'phb9' (declared: phb0)"],
+    ["expect table(phb1) kvm", "1:14: unknown PHB 'phb1' (declared: phb0)"],
+    ["phb a index 0\nphb a index 1", "2:1: a second PHB named 'a'"],
+    ["phb a index 0\nphb b index 0", "2:13: PHB index 0 is already taken by 'a'"],
+    ["phb a index 31", "1:13: a PHB index is at most 30, not 31"],
+    ["reset\nmachine tcg", "2:1: 'machine' must come first in a spec (a setup block counts as its start)"],
+    ["machine tcg\nmachine tcg", "2:1: 'machine' appears twice: a spec has one machine"],
+    ["machine kvm caps spapr_tce, warp_drive", "1:29: unknown capability 'warp_drive' (capabilities: spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce)"],
+    ['spec "s" profiles qemu-9.0 { reset }', "1:19: unknown profile 'qemu-9.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2)"],
+    ["expect migrate == ok when profile qemu-1.0", "1:35: unknown profile 'qemu-1.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2)"],
+    ["phb p index 0 dma32 0", "1:21: a DMA window of size 0"],
+    ["phb p index 0 page 3000", "1:20: the page size 3000 is not a power of two"],
+    ["create_window phb0 page 12K size 1G", "1:25: the page size 12K is not a power of two"],
+    ["create_window phb0 page 4K size 0", "1:33: a DMA window of size 0"],
+    ["create_window phb0 page 4K size 3G", "1:33: the window size 3G is not a power of two (RTAS takes its log2)"],
+    ["expect table(phb0) size 1G page 5K", "1:33: the page size 5K is not a power of two"],
+    ["put_tce phb0[2] 0 0", "1:14: a PHB has DMA windows 0 and 1, not 2"],
+    ["unplug dev0", "1:1: unknown device 'dev0'"],
+    ["plug vfio d on phb0\nunplug d\nunplug d", "3:1: device 'd' was unplugged before this line"],
+    ["plug vfio d on phb0\nplug vfio d on phb0", "2:1: a device named 'd' is already plugged"],
+    ["expect dma net0 read 0 == fault", "1:12: unknown device 'net0'"],
+    ["expect put_tce phb0 0 0 == RTAS_OK", "1:28: put_tce answers a return code (H_…)"],
+    ["expect get_tce phb0 0 == H_NONSENSE", "1:26: unknown return code 'H_NONSENSE'"],
+    ["expect create_window phb0 page 4K size 1G == H_PARAMETER", "1:46: create_window answers an RTAS status (RTAS_…) or a TCE value"],
+    ["expect migrate == fault", "1:19: migrate answers 'ok' or 'blocked'"],
+    ["expect windows(phb0) == 0x1000 rw", "1:25: windows(PHB) answers a number"],
+    ["expect reset == ok", "1:8: 'reset' answers nothing to compare; write it as a bare statement"],
+    ['spec "a" { reset }\nspec "a" { reset }', '2:1: a second spec named "a" in this file'],
+    ['reset\nspec "a" { reset }', "1:1: a statement outside a spec block: put it in 'setup { … }' or in a spec"],
+    ['suite "a"\nsuite "b"', "2:1: a file has one 'suite' name"],
+  ])("%s", (text, expected) => {
+    expect(errors(text)).toContain(expected);
+  });
+
+  it("setup errors are reported once, not once per spec", () => {
+    const text = 'setup { phb p index 0 page 3000 }\nspec "a" { reset }\nspec "b" { reset }';
+    expect(errors(text)).toEqual(["1:28: the page size 3000 is not a power of two"]);
+  });
+
+  it("a spec without PHBs has QEMU's default phb0", () => {
+    expect(errors("put_tce phb0 0 0x3\nexpect table(phb0) userspace")).toEqual([]);
+  });
+});
+
+describe("formatting", () => {
+  it("path:line:col: message, the source line and a caret", () => {
+    const result = compileSource("specs/x.tce", "reset\n\tput_tce phb0 0x1000 == 3\n");
+    expect(formatDiagnostic(result.diagnostics[0]!, result.source)).toBe(
+      "specs/x.tce:2:22: expected a TCE value after the IOBA, found '=='\n  \tput_tce phb0 0x1000 == 3\n  \t                    ^",
+    );
+  });
+
+  it("a 1 MB line is shown as a window around the column", () => {
+    const text = `${"reset;".repeat(200_000)} put_tce`;
+    const result = compileSource("big.tce", text);
+    const shown = formatDiagnostic(result.diagnostics[0]!, result.source).split("\n");
+    expect(shown[0]).toMatch(/^big\.tce:1:1200009: expected a table/);
+    expect(shown[1]!.length).toBeLessThanOrEqual(102);
+    expect(shown[2]!.indexOf("^") - 2).toBe(shown[1]!.indexOf("put_tce") - 2 + 7);
+  });
+});

@@ -1,0 +1,37 @@
+// Shared test helpers: compile spec text and run it on the model.
+import { compileSource } from "../src/compile/index.js";
+import type { CompiledSpec } from "../src/compile/program.js";
+import { ModelBackend } from "../src/backends/model.js";
+import type { ProfileName } from "../src/engine/types.js";
+import type { RunResult } from "../src/run/outcome.js";
+import { main } from "../src/cli.js";
+
+export function compile(text: string, file = "t.tce") {
+  return compileSource(file, text);
+}
+
+/** The one compiled spec of a text; fails the test on diagnostics. */
+export function specOf(text: string, name?: string): CompiledSpec {
+  const result = compile(text);
+  if (result.diagnostics.length > 0) throw new Error(result.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`).join("\n"));
+  const specs = result.program!.specs;
+  return name === undefined ? specs[0]! : specs.find((s) => s.name === name)!;
+}
+
+export function runText(text: string, profile: ProfileName, name?: string): RunResult {
+  return new ModelBackend().runSync(specOf(text, name), profile);
+}
+
+/** The outcomes of a run as "line:outcome" strings, for compact assertions. */
+export function outcomes(run: RunResult): string[] {
+  return run.expectations.map((e) => `${e.line}:${e.outcome}`);
+}
+
+export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(args, (t) => (out += t), (t) => (err += t));
+  return { code, out, err };
+}
+
+export const PROFILES: ProfileName[] = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"];

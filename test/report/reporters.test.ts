@@ -1,0 +1,120 @@
+// Each reporter's output, parsed back: JSON against its schema, JUnit as XML, TAP's plan.
+import { beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { XMLParser } from "fast-xml-parser";
+import { run, type Report } from "../../src/run/runner.js";
+import { formatJson } from "../../src/report/json.js";
+import { formatJunit } from "../../src/report/junit.js";
+import { formatTap } from "../../src/report/tap.js";
+import { formatPretty } from "../../src/report/pretty.js";
+import { resultsSchema } from "../../src/schema/results.js";
+import { migrationSchema } from "../../src/schema/migration.js";
+import { validator } from "../../src/schema/validate.js";
+import { schemaText, SCHEMA_FILES } from "../../src/schema/write.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+let report: Report;
+let dir: string;
+const validResults = validator(resultsSchema);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tcespec-report-"));
+  writeFileSync(
+    join(dir, "mixed.tce"),
+    [
+      'suite "mixed <&> suite"',
+      'spec "passes" { expect table(phb0) userspace }',
+      'spec "diverges" { put_tce phb0 0 0x3\n expect get_tce phb0 0 == 0x5\n expect get_tce phb0 0 == 0x3 }',
+      'spec "xfails" { expect table(phb0) kvm xfail "tcg" }',
+      'spec "xpasses" { expect table(phb0) userspace xfail "fixed already" }',
+      'spec "only 7.2" profiles qemu-7.2 { expect table(phb0) userspace when profile qemu-7.2 }',
+    ].join("\n"),
+  );
+  writeFileSync(join(dir, "broken.tce"), "put_tce phb0 == 1");
+  report = await run([dir], { jobs: 1 });
+});
+
+describe("json", () => {
+  it("validates against schema/results.schema.json", () => {
+    const document = JSON.parse(formatJson(report));
+    expect(validResults.explain(document)).toBeUndefined();
+    expect(document.summary).toMatchObject({ files: 2, specs: 5, runs: 17, passed: 9, diverged: 8, errors: 1 });
+    expect(document.errors[0]).toMatchObject({ line: 1, column: 14, message: "expected an IOBA, found '=='" });
+    const diverged = document.runs.find((r: { spec: string; profile: string }) => r.spec === "diverges" && r.profile === "pre-fix");
+    expect(diverged.expectations[0]).toMatchObject({ line: 4, column: 2, outcome: "diverged", expected: "0x5", actual: "0x3" });
+  });
+  it("the same input gives byte-identical JSON", async () => {
+    const again = await run([dir], { jobs: 3 });
+    expect(formatJson(again)).toBe(formatJson(report));
+  });
+  it("an invalid document fails the schema", () => {
+    expect(validResults({ summary: {}, runs: [], errors: [] })).toBe(false);
+  });
+});
+
+describe("junit", () => {
+  it("one testsuite per file, one testcase per spec × profile, failures and skips", () => {
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (name) => ["testsuite", "testcase"].includes(name) }).parse(formatJunit(report));
+    const suites = xml.testsuites.testsuite;
+    expect(suites).toHaveLength(2);
+    const mixed = suites.find((s: { name: string }) => s.name === "mixed <&> suite");
+    expect(mixed.testcase).toHaveLength(20);
+    expect(Number(mixed.tests)).toBe(20);
+    const failing = mixed.testcase.filter((c: { failure?: unknown }) => c.failure);
+    expect(failing).toHaveLength(8);
+    expect(failing[0].failure.message).toMatch(/mixed\.tce:4:2: expected 0x5, actual 0x3/);
+    const skipped = mixed.testcase.filter((c: { skipped?: unknown }) => c.skipped !== undefined);
+    expect(skipped.map((c: { name: string }) => c.name)).toEqual(["only 7.2 [pre-fix]", "only 7.2 [seed-v10]", "only 7.2 [qemu-2.7]"]);
+    const broken = suites.find((s: { file: string }) => s.file.endsWith("broken.tce"));
+    expect(broken.testcase[0].error.message).toMatch(/broken\.tce:1:14/);
+  });
+});
+
+describe("tap", () => {
+  it("TAP 14 with a plan that matches the test points", () => {
+    const lines = formatTap(report).trimEnd().split("\n");
+    expect(lines[0]).toBe("TAP version 14");
+    const plan = /^1\.\.(\d+)$/.exec(lines[1]!);
+    const points = lines.filter((l) => /^(not )?ok \d+ /.test(l));
+    expect(Number(plan![1])).toBe(points.length);
+    expect(points.map((l) => Number(/ok (\d+)/.exec(l)![1]))).toEqual(points.map((_, i) => i + 1));
+    expect(points.filter((l) => l.startsWith("not ok"))).toHaveLength(9);
+    expect(points.filter((l) => l.includes("# SKIP"))).toHaveLength(3);
+    const yaml = lines.slice(lines.findIndex((l) => l.includes("diverges [pre-fix]")) + 1);
+    expect(yaml.slice(0, 6)).toEqual([
+      "  ---",
+      '  message: "1 expectation diverged"',
+      "  severity: fail",
+      "  divergences:",
+      expect.stringMatching(/^    - at: \{ file: ".*mixed\.tce", line: 4, column: 2 \}$/),
+      '      source: "expect get_tce phb0 0 == 0x5"',
+    ]);
+  });
+});
+
+describe("pretty", () => {
+  it("a line per spec, a cell per profile, the divergence with a caret, and a summary", () => {
+    const text = formatPretty(report);
+    expect(text).toMatch(/✗ diverges\s+pre-fix ✗ {2}seed-v10 ✗ {2}qemu-2.7 ✗ {2}qemu-7.2 ✗/);
+    expect(text).toMatch(/✓ only 7\.2\s+pre-fix · {2}seed-v10 · {2}qemu-2\.7 · {2}qemu-7\.2 ✓/);
+    expect(text).toContain(" expect get_tce phb0 0 == 0x5\n       ^");
+    expect(text).toMatch(/expected 0x5\s+actual 0x3/);
+    expect(text).toMatch(/unexpectedly matched \(xfail "fixed already"\)/);
+    expect(text.trimEnd().split("\n").pop()).toBe("5 specs, 17 runs, 9 passed, 8 diverged, 1 error (2 files)");
+  });
+});
+
+describe("schemas", () => {
+  it("the schema files users read are the ones the code uses", () => {
+    for (const [path, schema] of Object.entries(SCHEMA_FILES)) {
+      expect(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), `${path} is stale: run npm run schemas`).toBe(schemaText(schema));
+    }
+  });
+  it("the migration stream schema rejects a tampered stream", () => {
+    const valid = validator(migrationSchema);
+    expect(valid({ version: 1, profile: "qemu-7.2", machine: { accel: "tcg", caps: [] }, phbs: [] })).toBe(true);
+    expect(valid({ version: 1, profile: "qemu-7.2", machine: { accel: "tcg", caps: [] }, phbs: [{ name: "p", index: 0, dma32: "1G", pageShift: 12, ddw: true, windows: [], devices: [] }] })).toBe(false);
+  });
+});

@@ -1,0 +1,126 @@
+// The command line: exit statuses, filters, sharding, --jobs determinism, check and matrix.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFileSync, spawnSync } from "node:child_process";
+import { cli } from "../helpers.js";
+
+let dir: string;
+const path = (name: string) => join(dir, name);
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "tcespec-cli-"));
+  mkdirSync(path("ok"));
+  writeFileSync(path("ok/a.tce"), 'spec "one" tags t1 { put_tce phb0 0 0x3\n expect get_tce phb0 0 == 0x3 }\nspec "two" tags t2 { expect windows(phb0) == 1 }');
+  writeFileSync(path("ok/b.tce"), "expect table(phb0) userspace");
+  writeFileSync(path("diverges.tce"), 'spec "bad" { expect table(phb0) kvm }');
+  writeFileSync(path("broken.tce"), "put_tce phb0 == 1");
+  mkdirSync(path("many"));
+  for (let i = 0; i < 40; i++) writeFileSync(path(`many/f${i}.tce`), `spec "s${i}" { put_tce phb0 0x${(i * 4096).toString(16)} 0x3\n expect get_tce phb0 0x${(i * 4096).toString(16)} == 0x3 }`);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("exit status", () => {
+  it("0 when every spec passed under every profile", async () => {
+    const r = await cli(["run", path("ok")]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/3 specs, 12 runs, 12 passed, 0 diverged, 0 errors \(2 files\)/);
+  });
+  it("1 when something diverged", async () => {
+    expect((await cli(["run", path("ok"), path("diverges.tce")])).code).toBe(1);
+  });
+  it("2 when a spec file has errors, and the other files still run", async () => {
+    const r = await cli(["run", path("broken.tce"), path("ok")]);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain("broken.tce:1:14: expected an IOBA, found '=='");
+    expect(r.out).toMatch(/12 passed/);
+  });
+  it("2 on bad usage", async () => {
+    for (const args of [["run"], ["frob", "x"], ["run", "x", "--reporter", "xml"], ["run", "x", "--jobs", "0"], ["run", "x", "--shard", "3/2"], ["run", "x", "--profile", "qemu-9"], ["run", "x", "--nope"], []]) {
+      const r = await cli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).toMatch(/^tcespec: /);
+    }
+  });
+  it("2 for a path that does not exist", async () => {
+    expect((await cli(["run", path("nowhere")])).code).toBe(2);
+  });
+  it("--version and --help", async () => {
+    expect((await cli(["--version"])).out).toMatch(/^tcespec \d+\.\d+\.\d+\n$/);
+    expect((await cli(["--help"])).out).toMatch(/usage: tcespec/);
+  });
+});
+
+describe("check", () => {
+  it("prints diagnostics and exits 2, or 0 when clean", async () => {
+    const bad = await cli(["check", path("broken.tce")]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("broken.tce:1:14: expected an IOBA, found '=='\n  put_tce phb0 == 1\n               ^");
+    expect((await cli(["check", path("ok")])).code).toBe(0);
+  });
+});
+
+describe("selection", () => {
+  it("--profile, --tag and --grep", async () => {
+    const runs = async (...args: string[]) => JSON.parse((await cli(["run", path("ok"), "--reporter", "json", ...args])).out).runs.map((r: { spec: string; profile: string }) => `${r.spec}/${r.profile}`);
+    expect(await runs("--profile", "pre-fix", "--profile", "qemu-7.2", "--tag", "t1")).toEqual(["one/pre-fix", "one/qemu-7.2"]);
+    expect(await runs("--grep", "TWO", "--profile", "qemu-2.7")).toEqual(["two/qemu-2.7"]);
+  });
+  it("--bail stops at the first divergence", async () => {
+    const r = JSON.parse((await cli(["run", path("diverges.tce"), path("ok"), "--bail", "--reporter", "json", "--jobs", "1"])).out);
+    expect(r.runs).toHaveLength(1);
+    expect(r.runs[0].status).toBe("diverged");
+  });
+  it("shards are disjoint and together the whole suite", async () => {
+    const specsOf = async (...args: string[]) => JSON.parse((await cli(["run", path("many"), "--reporter", "json", "--profile", "qemu-7.2", ...args])).out).runs.map((r: { spec: string }) => r.spec) as string[];
+    const all = await specsOf();
+    const shards = [await specsOf("--shard", "1/3"), await specsOf("--shard", "2/3"), await specsOf("--shard", "3/3")];
+    expect(shards.every((s) => s.length > 0)).toBe(true);
+    expect(shards.flat().sort()).toEqual([...all].sort());
+    expect(new Set(shards.flat()).size).toBe(all.length);
+  });
+  it("--jobs gives byte-identical reports whatever N", async () => {
+    const report = async (jobs: string) => (await cli(["run", path("many"), path("ok"), "--reporter", "json", "--jobs", jobs])).out;
+    const one = await report("1");
+    expect(JSON.parse(one).runs.length).toBeGreaterThanOrEqual(64);
+    expect(await report("2")).toBe(one);
+    expect(await report("7")).toBe(one);
+  });
+});
+
+describe("matrix", () => {
+  it("markdown: a row per spec, a column per profile", async () => {
+    writeFileSync(path("m.tce"), 'spec "fixed only" profiles qemu-7.2 { reset }\nspec "known bug" { expect table(phb0) kvm xfail "tcg" }\nspec "broken" { expect table(phb0) kvm }');
+    const r = await cli(["matrix", path("m.tce")]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("| spec | file | pre-fix | seed-v10 | qemu-2.7 | qemu-7.2 |");
+    expect(r.out).toMatch(/\| fixed only \| `.*m\.tce` \| — \| — \| — \| passed \|/);
+    expect(r.out).toMatch(/\| known bug \| .* \| xfail \| xfail \| xfail \| xfail \|/);
+    expect(r.out).toMatch(/\| broken \| .* \| diverged \| diverged \| diverged \| diverged \|/);
+  });
+  it("html", async () => {
+    const r = await cli(["matrix", path("m.tce"), "--format", "html"]);
+    expect(r.out).toMatch(/^<!doctype html>/);
+    expect(r.out).toContain('<td class="xfail">xfail</td>');
+  });
+});
+
+describe("the installed binary", () => {
+  const bin = new URL("../../bin/tcespec.js", import.meta.url).pathname;
+  it("runs compiled JavaScript, with colour off for a pipe and for NO_COLOR", () => {
+    const out = execFileSync("node", [bin, "run", path("ok")], { encoding: "utf8" });
+    expect(out).toMatch(/12 passed/);
+    expect(out).not.toMatch(/\x1b\[/);
+    const forced = spawnSync("node", [bin, "run", path("ok")], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "1" } });
+    expect(forced.stdout).toMatch(/\x1b\[/);
+    const none = spawnSync("node", [bin, "run", path("ok")], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "1", NO_COLOR: "1" } });
+    expect(none.stdout).not.toMatch(/\x1b\[/);
+  });
+  it("exit statuses through the process", () => {
+    expect(spawnSync("node", [bin, "run", path("diverges.tce")]).status).toBe(1);
+    expect(spawnSync("node", [bin, "run", path("broken.tce")]).status).toBe(2);
+    expect(spawnSync("node", [bin, "run", path("ok"), "--output", path("out.json"), "--reporter", "json"]).status).toBe(0);
+    expect(JSON.parse(readFileSync(path("out.json"), "utf8")).summary.passed).toBe(12);
+  });
+});

@@ -1,0 +1,140 @@
+// The qemu backend on the real qemu-system-ppc64 (CI installs Debian's qemu-system-ppc).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { QemuBackend } from "../../src/backends/qemu/backend.js";
+import { liveQemuProcesses } from "../../src/backends/qemu/process.js";
+import { ModelBackend } from "../../src/backends/model.js";
+import { run } from "../../src/run/runner.js";
+import { disagreements } from "../../src/report/differential.js";
+import { specOf } from "../helpers.js";
+
+function hasQemu(): boolean {
+  try {
+    execFileSync("qemu-system-ppc64", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const QEMU = hasQemu();
+if (!QEMU) console.warn("qemu-system-ppc64 is not installed: the real-QEMU tests do not run (.ci/run installs it)");
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "tcespec-qemu-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Gone, or a zombie nobody has reaped yet (a container's init may not): it runs no more. */
+function isGone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** A stand-in for qemu-system-ppc64: a shell script. */
+function fakeQemu(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+const qemu = new QemuBackend();
+const tcgSpec = (body: string) => specOf(`machine tcg\nphb phb0 index 0\n${body}`);
+
+describe.skipIf(!QEMU)("real QEMU", () => {
+  it("answers the hypercalls as the model does", async () => {
+    const spec = tcgSpec("put_tce phb0 0x1001 0xffffffffffffffff\nexpect get_tce phb0 0x1000 == 0xffffffffffffffff\nexpect get_tce phb0 0x4000_0000 == H_PARAMETER\nexpect create_window phb0 page 64K size 1T == 0x80000001\nexpect windows(phb0) == 2");
+    const result = await qemu.run(spec, "qemu-7.2");
+    expect(result.status).toBe("passed");
+    expect(result.expectations.map((e) => e.actual)).toEqual(["0xffffffffffffffff", "H_PARAMETER", "0x80000001", "2"]);
+  });
+
+  it("reports what QEMU answered when a spec is wrong", async () => {
+    const result = await qemu.run(tcgSpec("expect stuff_tce phb0 0x0 0x3 0 == H_SUCCESS"), "qemu-7.2");
+    expect(result.status).toBe("diverged");
+    expect(result.expectations[0]).toMatchObject({ expected: "H_SUCCESS", actual: "H_PARAMETER" });
+  });
+
+  it("reads a window's geometry from the guest, and notices a wrong one", async () => {
+    const result = await qemu.run(tcgSpec("create_window phb0 page 64K size 1T\nexpect table(phb0[1]) size 1T page 64K offset 0x800000000000000\nexpect table(phb0) size 2G page 4K\nexpect table(phb0) size 1G page 64K\nexpect table(phb0) size 1G page 4K\nremove_window phb0[1]\nexpect table(phb0[1]) absent"), "qemu-7.2");
+    expect(result.expectations.map((e) => `${e.outcome} ${e.actual}`)).toEqual([
+      "matched size 1T page 64K offset 0x800000000000000",
+      "diverged a window at 0x0 smaller than size 2G page 4K",
+      "diverged a window at 0x0 with pages smaller than page 64K",
+      "matched size 1G page 4K",
+      "matched absent",
+    ]);
+  });
+
+  it("marks steps it cannot express unsupported, with the reason", async () => {
+    const kvm = await qemu.run(specOf("machine kvm\nput_tce phb0 0 0x3"), "qemu-7.2");
+    expect(kvm).toMatchObject({ status: "unsupported", reason: expect.stringMatching(/machine kvm/) });
+    const hw = await qemu.run(tcgSpec("plug vfio d on phb0\nexpect hw(phb0) in_sync"), "qemu-7.2");
+    expect(hw).toMatchObject({ status: "unsupported", reason: expect.stringMatching(/^line 3: plug vfio/) });
+  });
+
+  it("every expressible library spec agrees with the model", async () => {
+    const report = await run(["specs"], { profiles: ["qemu-7.2"], backends: [new ModelBackend(), qemu], jobs: 2 });
+    const onQemu = report.runs.filter((r) => r.backend === "qemu");
+    expect(onQemu.filter((r) => r.status === "error").map((r) => `${r.spec}: ${r.reason}`)).toEqual([]);
+    expect(onQemu.filter((r) => r.status === "diverged").map((r) => r.spec)).toEqual([]);
+    expect(onQemu.filter((r) => r.status === "passed").length).toBeGreaterThanOrEqual(30);
+    expect(disagreements(report.runs)).toEqual([]);
+  });
+
+  it("runs several QEMU processes in parallel, with results in a fixed order", async () => {
+    const a = await run(["specs/hcalls", "specs/windows"], { profiles: ["qemu-7.2"], backends: [qemu], jobs: 1 });
+    const b = await run(["specs/hcalls", "specs/windows"], { profiles: ["qemu-7.2"], backends: [qemu], jobs: 4 });
+    expect(b.runs).toEqual(a.runs);
+    expect(liveQemuProcesses()).toBe(0);
+  });
+});
+
+describe("when QEMU misbehaves", () => {
+  const spec = tcgSpec("put_tce phb0 0 0x3");
+
+  it("a missing binary is an error outcome with the reason", async () => {
+    const result = await new QemuBackend({ binary: join(dir, "no-such-qemu") }).run(spec, "qemu-7.2");
+    expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/not found: install Debian's qemu-system-ppc/) });
+  });
+
+  it("a crash is an error outcome with QEMU's last words", async () => {
+    const binary = fakeQemu("crash", 'echo "qemu-system-ppc64: something broke" >&2; exit 1');
+    const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");
+    expect(result).toMatchObject({ status: "error", reason: "QEMU exited (code 1) before the guest finished: qemu-system-ppc64: something broke" });
+  });
+
+  it("a hang hits the timeout, and the process is reaped", async () => {
+    const pidFile = join(dir, "hang.pid");
+    const binary = fakeQemu("hang", `echo $$ > ${pidFile}; exec sleep 60`);
+    const started = Date.now();
+    const result = await new QemuBackend({ binary, timeoutMs: 500 }).run(spec, "qemu-7.2");
+    expect(result).toMatchObject({ status: "error", reason: "timed out after 500 ms (the guest did not finish)" });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(liveQemuProcesses()).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(isGone(Number(readFileSync(pidFile, "utf8")))).toBe(true);
+  });
+
+  it("Ctrl-C on tcespec leaves no QEMU behind", async () => {
+    const pidFile = join(dir, "sigint.pid");
+    const binary = fakeQemu("slow", `echo $$ > ${pidFile}; exec sleep 60`);
+    writeFileSync(join(dir, "one.tce"), "machine tcg\nput_tce phb0 0 0x3");
+    const bin = new URL("../../bin/tcespec.js", import.meta.url).pathname;
+    const child = spawn("node", [bin, "run", join(dir, "one.tce"), "--backend", "qemu", "--qemu", binary, "--timeout", "60000"], { stdio: "ignore" });
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    const qemuPid = Number(readFileSync(pidFile, "utf8"));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(code).toBe(130);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(isGone(qemuPid)).toBe(true);
+  });
+});

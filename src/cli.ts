@@ -2,19 +2,16 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import kleur from "kleur";
-import { run, compileFiles, type Report, type RunOptions } from "./run/runner.js";
-import { formatDiagnostic } from "./compile/diagnostics.js";
-import { exitCode } from "./report/summary.js";
-import { formatPretty } from "./report/pretty.js";
-import { formatJson } from "./report/json.js";
-import { formatJunit } from "./report/junit.js";
-import { formatTap } from "./report/tap.js";
-import { formatMatrixHtml, formatMatrixMarkdown } from "./report/matrix.js";
-import { PROFILE_NAMES } from "./engine/profiles.js";
+import type { Report, RunOptions } from "./run/runner.js";
 import type { ProfileName } from "./engine/types.js";
-import { ModelBackend } from "./backends/model.js";
 import type { Backend } from "./backends/backend.js";
 import { VERSION } from "./version.js";
+
+import { PROFILE_NAMES } from "./engine/profiles.js";
+
+// Only what --version and --help need is loaded up front; the parser, the engine and the
+// reporters come in when a command runs, so start-up stays close to node's own.
+const REPORTERS = ["pretty", "json", "junit", "tap"] as const;
 
 const USAGE = `usage: tcespec <command> [options] PATH…
 
@@ -61,6 +58,7 @@ function parseProfiles(values: string[] | undefined): ProfileName[] | undefined 
 
 async function backendsFor(names: string, options: { qemu?: string; timeout?: number; bail: boolean }): Promise<Backend[]> {
   const backends: Backend[] = [];
+  const { ModelBackend } = await import("./backends/model.js");
   for (const name of names.split(",").map((s) => s.trim())) {
     if (name === "model") backends.push(new ModelBackend(options.bail));
     else if (name === "qemu") {
@@ -130,6 +128,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   if (!command) throw new UsageError("a command is needed");
   if (!["run", "check", "matrix"].includes(command)) throw new UsageError(`unknown command '${command}'`);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
+  const { run, compileFiles } = await import("./run/runner.js");
+  const { formatDiagnostic } = await import("./compile/diagnostics.js");
   // Colour for a terminal only; never into a file, never with NO_COLOR.
   kleur.enabled = !("NO_COLOR" in process.env) && !values.output && (process.stdout.isTTY === true || (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== "0"));
 
@@ -145,6 +145,10 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return errors > 0 ? 2 : 0;
   }
 
+  const reporter = values.reporter ?? "pretty";
+  if (!(REPORTERS as readonly string[]).includes(reporter)) throw new UsageError(`unknown reporter '${reporter}' (reporters: ${REPORTERS.join(", ")})`);
+  const format = values.format ?? "markdown";
+  if (format !== "markdown" && format !== "html") throw new UsageError(`--format takes markdown or html, not '${format}'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs takes a positive whole number, not '${values.jobs}'`);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
@@ -160,21 +164,22 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   };
 
   if (command === "matrix") {
-    const format = values.format ?? "markdown";
-    if (format !== "markdown" && format !== "html") throw new UsageError(`--format takes markdown or html, not '${format}'`);
+    const { formatMatrixHtml, formatMatrixMarkdown } = await import("./report/matrix.js");
     const report = await run(paths, options);
     for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
     output(values.output, write)(format === "html" ? formatMatrixHtml(report) : formatMatrixMarkdown(report));
     return report.files.some((f) => f.diagnostics.length > 0) || report.missing.length > 0 ? 2 : 0;
   }
 
-  const reporter = values.reporter ?? "pretty";
+  const { formatPretty } = await import("./report/pretty.js");
+  const { formatJson } = await import("./report/json.js");
+  const { formatJunit } = await import("./report/junit.js");
+  const { formatTap } = await import("./report/tap.js");
+  const { exitCode } = await import("./report/summary.js");
   const formats: Record<string, (report: Report) => string> = { pretty: formatPretty, json: formatJson, junit: formatJunit, tap: formatTap };
-  const format = formats[reporter];
-  if (!format) throw new UsageError(`unknown reporter '${reporter}' (reporters: ${Object.keys(formats).join(", ")})`);
   const report = await run(paths, options);
   try {
-    output(values.output, write)(format(report));
+    output(values.output, write)(formats[reporter]!(report));
   } finally {
     await Promise.all(options.backends!.map((b) => b.close?.()));
   }

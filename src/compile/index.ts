@@ -21,36 +21,85 @@ function printable(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
+/** A file's text cut into chunks of whole top-level items, at line starts outside any block. */
+export function* chunks(source: string, size = 64 * 1024): Generator<{ text: string; lineOffset: number }> {
+  let start = 0;
+  let line = 0;
+  let startLine = 0;
+  let depth = 0;
+  let i = 0;
+  const n = source.length;
+  while (i < n) {
+    const c = source.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // A string ends at its quote or, unterminated, at the end of the line.
+      for (i++; i < n; i++) {
+        const d = source.charCodeAt(i);
+        if (d === 0x5c /* \\ */) i++;
+        else if (d === 0x22 || d === 0x0a || d === 0x0d) break;
+      }
+      if (i < n && source.charCodeAt(i) === 0x22) i++;
+      continue;
+    }
+    if (c === 0x23 /* # */) {
+      while (i < n && source.charCodeAt(i) !== 0x0a && source.charCodeAt(i) !== 0x0d) i++;
+      continue;
+    }
+    if (c === 0x7b /* { */) depth++;
+    else if (c === 0x7d /* } */) depth = Math.max(0, depth - 1);
+    else if (c === 0x0a || (c === 0x0d && source.charCodeAt(i + 1) !== 0x0a)) {
+      line++;
+      if (depth === 0 && i + 1 - start >= size) {
+        yield { text: source.slice(start, i + 1), lineOffset: startLine };
+        start = i + 1;
+        startLine = line;
+      }
+    }
+    i++;
+  }
+  if (start < n || n === 0) yield { text: source.slice(start), lineOffset: startLine };
+}
+
 /** Parse only: the AST and syntax diagnostics. */
 export function parseSource(file: string, text: string): { ast?: SpecFile; diagnostics: Diagnostic[]; source: string } {
   // A byte-order mark is not part of the spec.
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const diagnostics: Diagnostic[] = [];
-  const lexed = specLexer.tokenize(source);
-  for (const error of lexed.errors) {
-    const found = source.slice(error.offset, error.offset + Math.min(error.length, 1));
-    diagnostics.push(diagnostic(file, { line: error.line ?? 1, column: error.column ?? 1 }, `unexpected character '${printable(found)}'`));
-  }
-  specParser.input = lexed.tokens;
-  const cst = specParser.file();
-  const seenLines = new Set<number>();
-  for (const error of specParser.errors) {
-    let line = error.token.startLine;
-    let column = error.token.startColumn;
-    if (line === undefined || Number.isNaN(line)) {
-      // The end of the file: point just after the last token.
-      const last = lexed.tokens[lexed.tokens.length - 1];
-      line = last?.endLine ?? 1;
-      column = (last?.endColumn ?? 0) + 1;
+  const builder = new AstBuilder(file);
+  let lastLine = 1;
+  let lastColumn = 1;
+  for (const chunk of chunks(source)) {
+    const lexed = specLexer.tokenize(chunk.text);
+    for (const error of lexed.errors) {
+      if (diagnostics.length > MAX_DIAGNOSTICS_PER_FILE) break;
+      const found = chunk.text.slice(error.offset, error.offset + Math.min(error.length, 1));
+      diagnostics.push(diagnostic(file, { line: (error.line ?? 1) + chunk.lineOffset, column: error.column ?? 1 }, `unexpected character '${printable(found)}'`));
     }
-    // One error per line: recovery can cascade, and the first is the one that helps.
-    if (seenLines.has(line)) continue;
-    seenLines.add(line);
-    diagnostics.push(diagnostic(file, { line, column: column ?? 1 }, error.message));
+    const last = lexed.tokens[lexed.tokens.length - 1];
+    if (last) {
+      lastLine = (last.endLine ?? 1) + chunk.lineOffset;
+      lastColumn = (last.endColumn ?? 0) + 1;
+    }
+    specParser.input = lexed.tokens;
+    const cst = specParser.file();
+    const seenLines = new Set<number>();
+    for (const error of specParser.errors) {
+      let line = error.token.startLine;
+      let column = error.token.startColumn;
+      if (line === undefined || Number.isNaN(line)) {
+        // The end of the file: point just after the last token.
+        line = lastLine;
+        column = lastColumn;
+      } else line += chunk.lineOffset;
+      // One error per line: recovery can cascade, and the first is the one that helps.
+      if (seenLines.has(line)) continue;
+      seenLines.add(line);
+      diagnostics.push(diagnostic(file, { line, column: column ?? 1 }, error.message));
+    }
+    if (diagnostics.length === 0) builder.add(cst, chunk.lineOffset);
   }
   if (diagnostics.length > 0) return { diagnostics: sortAndCap(diagnostics), source };
-  const builder = new AstBuilder(file);
-  const ast = builder.file(cst);
+  const ast = builder.finish();
   return { ast, diagnostics: sortAndCap(builder.diagnostics), source };
 }
 

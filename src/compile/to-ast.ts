@@ -32,9 +32,7 @@ function mergeByOffset(a: CstNode[], b: CstNode[]): CstNode[] {
   return out;
 }
 
-function posOf(token: IToken): A.Pos {
-  return { line: token.startLine ?? 1, column: token.startColumn ?? 1 };
-}
+
 
 /** The first token under a node, for messages that quote it. */
 function firstToken(node: CstNode): IToken | undefined {
@@ -48,10 +46,7 @@ function firstToken(node: CstNode): IToken | undefined {
   return best;
 }
 
-/** Where a node starts: the parser tracks it (nodeLocationTracking "full"). */
-function nodePos(node: CstNode): A.Pos {
-  return { line: node.location?.startLine ?? 1, column: node.location?.startColumn ?? 1 };
-}
+
 
 export function parseNumber(text: string): bigint | string {
   let digits = text.replace(/_/g, "");
@@ -66,9 +61,30 @@ export function parseNumber(text: string): bigint | string {
   return value;
 }
 
+/**
+ * Builds the AST of a file from the CSTs of its chunks, one after the other, so a big file's
+ * tokens and CST never live all at once. Positions are shifted by the chunk's first line.
+ */
 export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
-  constructor(private readonly path: string) {}
+  private lineOffset = 0;
+  private readonly ast: A.SpecFile;
+  private readonly loose: A.Statement[] = [];
+  private setupSeen = false;
+  private suiteSeen = false;
+
+  constructor(private readonly path: string) {
+    this.ast = { path, setup: [], specs: [] };
+  }
+
+  private posOf(token: IToken): A.Pos {
+    return { line: (token.startLine ?? 1) + this.lineOffset, column: token.startColumn ?? 1 };
+  }
+
+  /** Where a node starts: the parser tracks it (nodeLocationTracking "full"). */
+  private nodePos(node: CstNode): A.Pos {
+    return { line: (node.location?.startLine ?? 1) + this.lineOffset, column: node.location?.startColumn ?? 1 };
+  }
 
   private error(pos: A.Pos, message: string): void {
     this.diagnostics.push(diagnostic(this.path, pos, message));
@@ -114,7 +130,7 @@ export class AstBuilder {
       }
       if (needSeparator) {
         const token = firstToken(item);
-        if (token) this.error(posOf(token), `expected ';' or a new line before ${describeToken(token)}`);
+        if (token) this.error(this.posOf(token), `expected ';' or a new line before ${describeToken(token)}`);
       }
       result.push(item);
       needSeparator = true;
@@ -122,22 +138,21 @@ export class AstBuilder {
     return result;
   }
 
-  file(cst: CstNode): A.SpecFile {
-    const file: A.SpecFile = { path: this.path, setup: [], specs: [] };
-    const loose: A.Statement[] = [];
-    let setupSeen: A.Pos | undefined;
-    let suiteSeen = false;
+  /** Adds the items of one chunk, whose first line is line `lineOffset + 1` of the file. */
+  add(cst: CstNode, lineOffset: number): void {
+    this.lineOffset = lineOffset;
+    const file = this.ast;
     for (const item of this.items(cst, ["separator", "suiteDecl", "setupBlock", "specBlock", "statement"])) {
-      const first = nodePos(item);
+      const first = this.nodePos(item);
       switch (item.name) {
         case "suiteDecl":
-          if (suiteSeen) this.error(first, "a file has one 'suite' name");
-          suiteSeen = true;
+          if (this.suiteSeen) this.error(first, "a file has one 'suite' name");
+          this.suiteSeen = true;
           file.suite = this.string(this.tok(item, "StringLiteral"));
           break;
         case "setupBlock":
-          if (setupSeen) this.error(first, "a file has one 'setup' block");
-          setupSeen = first;
+          if (this.setupSeen) this.error(first, "a file has one 'setup' block");
+          this.setupSeen = true;
           file.setup.push(...this.block(this.sub(item, "block")));
           break;
         case "specBlock":
@@ -145,17 +160,26 @@ export class AstBuilder {
           break;
         default: {
           const statement = this.statement(item);
-          if (statement) loose.push(statement);
+          if (statement) this.loose.push(statement);
         }
       }
     }
+  }
+
+  finish(): A.SpecFile {
+    const file = this.ast;
     if (file.specs.length === 0) {
       const name = this.path.replace(/^.*[\\/]/, "").replace(/\.tce$/, "");
-      file.specs.push({ name, tags: [], statements: loose, line: 1, column: 1 });
-    } else if (loose.length > 0) {
-      this.error(loose[0]!, "a statement outside a spec block: put it in 'setup { … }' or in a spec");
+      file.specs.push({ name, tags: [], statements: this.loose, line: 1, column: 1 });
+    } else if (this.loose.length > 0) {
+      this.error(this.loose[0]!, "a statement outside a spec block: put it in 'setup { … }' or in a spec");
     }
     return file;
+  }
+
+  file(cst: CstNode): A.SpecFile {
+    this.add(cst, 0);
+    return this.finish();
   }
 
   private string(token: IToken): string {
@@ -173,14 +197,14 @@ export class AstBuilder {
 
   private specBlock(node: CstNode): A.SpecBlock {
     const keyword = this.tok(node, "Kw_spec");
-    const spec: A.SpecBlock = { name: this.string(this.tok(node, "StringLiteral")), tags: [], statements: [], ...posOf(keyword) };
+    const spec: A.SpecBlock = { name: this.string(this.tok(node, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
     for (const list of this.all(node, "tagList") as CstNode[]) {
       for (const tag of this.all(list, "tag") as CstNode[]) spec.tags.push(firstToken(tag)!.image);
     }
     const profileLists = this.all(node, "profileList") as CstNode[];
     if (profileLists.length > 0) {
       const words = profileLists.flatMap((list) => this.words(list));
-      spec.profiles = { names: this.profiles(words), ...posOf(words[0]!) };
+      spec.profiles = { names: this.profiles(words), ...this.posOf(words[0]!) };
     }
     spec.statements = this.block(this.sub(node, "block"));
     return spec;
@@ -194,7 +218,7 @@ export class AstBuilder {
     const names: A.ProfileName[] = [];
     for (const word of words) {
       if ((PROFILE_SET as Set<string>).has(word.image)) names.push(word.image as A.ProfileName);
-      else this.error(posOf(word), `unknown profile '${word.image}' (profiles: ${PROFILE_LIST})`);
+      else this.error(this.posOf(word), `unknown profile '${word.image}' (profiles: ${PROFILE_LIST})`);
     }
     return names;
   }
@@ -202,10 +226,10 @@ export class AstBuilder {
   private number(token: IToken): A.NumberNode {
     const parsed = parseNumber(token.image);
     if (typeof parsed === "string") {
-      this.error(posOf(token), parsed);
-      return { value: 0n, text: token.image, ...posOf(token) };
+      this.error(this.posOf(token), parsed);
+      return { value: 0n, text: token.image, ...this.posOf(token) };
     }
-    return { value: parsed, text: token.image, ...posOf(token) };
+    return { value: parsed, text: token.image, ...this.posOf(token) };
   }
 
   private numberRule(node: CstNode): A.NumberNode {
@@ -224,23 +248,23 @@ export class AstBuilder {
     const liobn = this.maybeTok(node, "NumberLiteral");
     if (liobn) {
       const n = this.number(liobn);
-      return { kind: "liobn", liobn: n.value, text: liobn.image, ...posOf(liobn) };
+      return { kind: "liobn", liobn: n.value, text: liobn.image, ...this.posOf(liobn) };
     }
     const name = this.tok(node, "Name");
     const windowToken = this.maybeTok(node, "window");
     let window = 0;
     if (windowToken) {
       const n = this.number(windowToken).value;
-      if (n > 1n) this.error(posOf(windowToken), `a PHB has DMA windows 0 and 1, not ${windowToken.image}`);
+      if (n > 1n) this.error(this.posOf(windowToken), `a PHB has DMA windows 0 and 1, not ${windowToken.image}`);
       window = Number(n > 1n ? 0n : n);
     }
-    return { kind: "phb", phb: name.image, window, text: windowToken ? `${name.image}[${windowToken.image}]` : name.image, ...posOf(name) };
+    return { kind: "phb", phb: name.image, window, text: windowToken ? `${name.image}[${windowToken.image}]` : name.image, ...this.posOf(name) };
   }
 
   private statement(wrapper: CstNode): A.Statement | undefined {
     const node = Object.values(wrapper.children as Children)[0]?.[0] as CstNode | undefined;
     if (!node) return undefined;
-    const first = nodePos(node);
+    const first = this.nodePos(node);
     switch (node.name) {
       case "machineStmt": {
         if (this.maybeTok(node, "Kw_tcg")) return { kind: "machine", accel: "tcg", caps: [], ...first };
@@ -249,7 +273,7 @@ export class AstBuilder {
         for (const capNode of capNodes) {
           const token = this.tok(capNode, "Name");
           if ((CAPABILITY_SET as Set<string>).has(token.image)) caps.push(token.image as A.Capability);
-          else this.error(posOf(token), `unknown capability '${token.image}' (capabilities: ${[...CAPABILITY_SET].join(", ")})`);
+          else this.error(this.posOf(token), `unknown capability '${token.image}' (capabilities: ${[...CAPABILITY_SET].join(", ")})`);
         }
         return { kind: "machine", accel: "kvm", caps, ...first };
       }
@@ -274,7 +298,7 @@ export class AstBuilder {
           device: this.maybeTok(node, "Kw_vfio") ? "vfio" : "emulated",
           name: this.maybeTok(node, "Name")?.image,
           phb: phb.image,
-          phbPos: posOf(phb),
+          phbPos: this.posOf(phb),
           ...first,
         };
       }
@@ -290,12 +314,12 @@ export class AstBuilder {
   }
 
   private action(node: CstNode): A.Action {
-    const first = nodePos(node);
+    const first = this.nodePos(node);
     const table = () => this.tableRef(this.sub(node, "tableRef"));
     const ioba = () => this.numberRule(this.sub(node, "ioba"));
     const name = (): [string, A.Pos] => {
       const token = this.tok(node, "Name");
-      return [token.image, posOf(token)];
+      return [token.image, this.posOf(token)];
     };
     if (this.maybeTok(node, "Kw_put_tce")) return { kind: "put_tce", table: table(), ioba: ioba(), tce: this.tce(this.sub(node, "tce")), ...first };
     if (this.maybeTok(node, "Kw_get_tce")) return { kind: "get_tce", table: table(), ioba: ioba(), ...first };
@@ -346,7 +370,7 @@ export class AstBuilder {
     const op: A.Comparison = this.maybeTok(node, "Equals") ? "==" : "!=";
     const valueNode = this.sub(node, "value");
     const code = this.maybeTok(valueNode, "ReturnCode");
-    if (code) return { op, value: { kind: "code", code: code.image, ...posOf(code) } };
+    if (code) return { op, value: { kind: "code", code: code.image, ...this.posOf(code) } };
     const tceNode = this.maybeSub(valueNode, "tce");
     if (tceNode) {
       const tce = this.tce(tceNode);
@@ -354,7 +378,7 @@ export class AstBuilder {
     }
     for (const word of ["fault", "ok", "blocked"] as const) {
       const token = this.maybeTok(valueNode, `Kw_${word}`);
-      if (token) return { op, value: { kind: "word", word, ...posOf(token) } };
+      if (token) return { op, value: { kind: "word", word, ...this.posOf(token) } };
     }
     throw new Error("internal: empty value");
   }
@@ -363,11 +387,11 @@ export class AstBuilder {
     const expectation: A.Expectation = { kind: "expect", check: this.check(node), ...first };
     const whens = this.all(node, "Kw_when") as IToken[];
     const lists = this.all(node, "profileList") as CstNode[];
-    if (whens.length > 1) this.error(posOf(whens[1]!), "an expectation takes one 'when profile' clause");
-    if (lists.length > 0) expectation.when = { profiles: this.profiles(this.words(lists[0]!)), ...posOf(whens[0]!) };
+    if (whens.length > 1) this.error(this.posOf(whens[1]!), "an expectation takes one 'when profile' clause");
+    if (lists.length > 0) expectation.when = { profiles: this.profiles(this.words(lists[0]!)), ...this.posOf(whens[0]!) };
     const xfails = this.all(node, "Kw_xfail") as IToken[];
-    if (xfails.length > 1) this.error(posOf(xfails[1]!), "an expectation takes one 'xfail' clause");
-    if (xfails.length > 0) expectation.xfail = { reason: this.string(this.tok(node, "StringLiteral")), ...posOf(xfails[0]!) };
+    if (xfails.length > 1) this.error(this.posOf(xfails[1]!), "an expectation takes one 'xfail' clause");
+    if (xfails.length > 0) expectation.xfail = { reason: this.string(this.tok(node, "StringLiteral")), ...this.posOf(xfails[0]!) };
     return expectation;
   }
 
@@ -395,7 +419,7 @@ export class AstBuilder {
       const iobaNode = this.maybeSub(node, "ioba");
       const state = this.maybeTok(node, "Kw_in_sync") ? "in_sync" : this.maybeTok(node, "Kw_absent") ? "absent" : undefined;
       if (iobaNode) {
-        if (state) this.error(nodePos(iobaNode), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
+        if (state) this.error(this.nodePos(iobaNode), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
         else return { kind: "hw-entry", table, ioba: this.numberRule(iobaNode), ...this.comparison(this.sub(node, "comparison")) };
       }
       if (!state) {
@@ -406,11 +430,11 @@ export class AstBuilder {
     }
     if (this.maybeTok(node, "Kw_vfio")) {
       const phb = this.tok(this.sub(node, "phbArg"), "Name");
-      return { kind: "vfio", phb: phb.image, phbPos: posOf(phb), present: this.maybeTok(node, "Kw_yes") !== undefined };
+      return { kind: "vfio", phb: phb.image, phbPos: this.posOf(phb), present: this.maybeTok(node, "Kw_yes") !== undefined };
     }
     if (this.maybeTok(node, "Kw_windows")) {
       const phb = this.tok(this.sub(node, "phbArg"), "Name");
-      return { kind: "windows", phb: phb.image, phbPos: posOf(phb), ...this.comparison(this.sub(node, "comparison")) };
+      return { kind: "windows", phb: phb.image, phbPos: this.posOf(phb), ...this.comparison(this.sub(node, "comparison")) };
     }
     if (this.maybeTok(node, "Kw_notifiers")) {
       return { kind: "notifiers", table: this.tableRef(this.sub(this.sub(node, "tableArg"), "tableRef")), ...this.comparison(this.sub(node, "comparison")) };

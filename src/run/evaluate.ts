@@ -1,5 +1,5 @@
 // Evaluating a compiled spec against anything that can apply operations and answer probes.
-import type { CompiledSpec, Expected, Probe, Step } from "../compile/program.js";
+import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
 import type { Operation, Outcome, ProfileName } from "../engine/types.js";
 import { hex, isHcallCode, isRtasStatus, sameValue } from "../values.js";
 import { MAX_STEPS, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
@@ -53,20 +53,25 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
 
 export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Target, backend: string, bail = false): RunResult {
   const expectations: ExpectationOutcome[] = [];
-  const history: string[] = [];
-  const record = (step: Step) => history.push(`${step.line}:${step.column} ${step.source}`);
+  // The steps run so far, as indices: their text is made only for a divergence.
+  const history: number[] = [];
+  const record = (index: number) => history.push(index);
   const withSteps = (outcome: ExpectationOutcome): ExpectationOutcome => {
-    const steps = history.slice(-MAX_STEPS);
+    const steps = history.slice(-MAX_STEPS).map((i) => {
+      const step = spec.steps[i]!;
+      return `${step.line}:${step.column} ${step.source}`;
+    });
     return { ...outcome, steps, stepsOmitted: history.length - steps.length };
   };
-  for (const step of spec.steps) {
+  for (let index = 0; index < spec.steps.length; index++) {
+    const step = spec.steps[index]!;
     if (step.kind === "do") {
       const outcome = target.apply(step.operation);
       const verdict = bareSuccess(outcome);
       if (!verdict.ok) {
         expectations.push(withSteps({ line: step.line, column: step.column, outcome: "diverged", source: step.source, expected: verdict.expected, actual: verdict.actual, op: "==", action: true }));
       }
-      record(step);
+      record(index);
       if (!verdict.ok && bail) break;
       continue;
     }
@@ -82,7 +87,7 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
     if (step.xfail !== undefined) outcome = holds ? withSteps({ ...base, actual, outcome: "xpass" }) : { ...base, actual, outcome: "xfail" };
     else outcome = holds ? { ...base, actual, outcome: "matched" } : withSteps({ ...base, actual, outcome: "diverged" });
     expectations.push(outcome);
-    record(step);
+    record(index);
     if (bail && (outcome.outcome === "diverged" || outcome.outcome === "xpass")) break;
   }
   return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend, status: statusOf(expectations), expectations };

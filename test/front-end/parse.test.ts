@@ -225,3 +225,13 @@ describe("expectations", () => {
     expect(s[1]!.check.value).toMatchObject({ line: 2, column: 31 });
   });
 });
+
+describe("railroad diagrams", () => {
+  it("docs/grammar.html is generated from the grammar", async () => {
+    const { createSyntaxDiagramsCode } = await import("chevrotain");
+    const { specParser } = await import("../../grammar/parser.js");
+    const html = createSyntaxDiagramsCode(specParser.getSerializedGastProductions());
+    expect(html).toContain("expectStmt");
+    expect(readFileSync(new URL("../../docs/grammar.html", import.meta.url), "utf8"), "run npm run diagrams").toBe(html);
+  });
+});

@@ -10,7 +10,9 @@ export class SpecParser extends CstParser {
       recoveryEnabled: true,
       errorMessageProvider: errorMessages,
       maxLookahead: 3,
-      nodeLocationTracking: "full",
+      // Offsets only: the AST builder turns them into lines and columns, which is cheaper than
+      // the parser tracking them for every node.
+      nodeLocationTracking: "onlyOffset",
     });
     this.performSelfAnalysis();
   }

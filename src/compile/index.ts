@@ -96,7 +96,7 @@ export function parseSource(file: string, text: string): { ast?: SpecFile; diagn
       seenLines.add(line);
       diagnostics.push(diagnostic(file, { line, column: column ?? 1 }, error.message));
     }
-    if (diagnostics.length === 0) builder.add(cst, chunk.lineOffset);
+    if (diagnostics.length === 0) builder.add(cst, chunk.lineOffset, chunk.text);
   }
   if (diagnostics.length > 0) return { diagnostics: sortAndCap(diagnostics), source };
   const ast = builder.finish();

@@ -21,6 +21,33 @@ function isToken(element: CstElement): element is IToken {
 function offsetOf(element: CstElement): number {
   return isToken(element) ? element.startOffset : (element.location?.startOffset ?? 0);
 }
+
+/** The token a node starts with (for messages that quote it): each list of children is in order. */
+function startToken(node: CstNode): IToken | undefined {
+  let best: IToken | undefined;
+  const children = node.children as Children;
+  for (const key in children) {
+    const element = children[key]![0];
+    if (element === undefined) continue;
+    const token = isToken(element) ? element : startToken(element);
+    if (token && (best === undefined || token.startOffset < best.startOffset)) best = token;
+  }
+  return best;
+}
+/** Offsets where each line starts; a line ends at \n, \r\n or a lone \r, as the lexer counts them. */
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a) starts.push(i + 1);
+    else if (c === 0x0d) {
+      if (text.charCodeAt(i + 1) === 0x0a) i++;
+      starts.push(i + 1);
+    }
+  }
+  return starts;
+}
+
 function mergeByOffset(a: CstNode[], b: CstNode[]): CstNode[] {
   const out: CstNode[] = new Array(a.length + b.length);
   let i = 0;
@@ -34,17 +61,6 @@ function mergeByOffset(a: CstNode[], b: CstNode[]): CstNode[] {
 
 
 
-/** The first token under a node, for messages that quote it. */
-function firstToken(node: CstNode): IToken | undefined {
-  let best: IToken | undefined;
-  for (const list of Object.values(node.children as Children)) {
-    for (const element of list ?? []) {
-      const token = isToken(element) ? element : firstToken(element);
-      if (token && (best === undefined || token.startOffset < best.startOffset)) best = token;
-    }
-  }
-  return best;
-}
 
 
 
@@ -68,6 +84,7 @@ export function parseNumber(text: string): bigint | string {
 export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
   private lineOffset = 0;
+  private lineStarts: number[] = [0];
   private readonly ast: A.SpecFile;
   private readonly loose: A.Statement[] = [];
   private setupSeen = false;
@@ -81,9 +98,18 @@ export class AstBuilder {
     return { line: (token.startLine ?? 1) + this.lineOffset, column: token.startColumn ?? 1 };
   }
 
-  /** Where a node starts: the parser tracks it (nodeLocationTracking "full"). */
+  /** Where a node starts, from its offset in the chunk and the chunk's line starts. */
   private nodePos(node: CstNode): A.Pos {
-    return { line: (node.location?.startLine ?? 1) + this.lineOffset, column: node.location?.startColumn ?? 1 };
+    const offset = node.location?.startOffset ?? 0;
+    const starts = this.lineStarts;
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (starts[mid]! <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1 + this.lineOffset, column: offset - starts[low]! + 1 };
   }
 
   private error(pos: A.Pos, message: string): void {
@@ -129,7 +155,7 @@ export class AstBuilder {
         continue;
       }
       if (needSeparator) {
-        const token = firstToken(item);
+        const token = startToken(item);
         if (token) this.error(this.posOf(token), `expected ';' or a new line before ${describeToken(token)}`);
       }
       result.push(item);
@@ -139,8 +165,9 @@ export class AstBuilder {
   }
 
   /** Adds the items of one chunk, whose first line is line `lineOffset + 1` of the file. */
-  add(cst: CstNode, lineOffset: number): void {
+  add(cst: CstNode, lineOffset: number, text: string): void {
     this.lineOffset = lineOffset;
+    this.lineStarts = lineStartsOf(text);
     const file = this.ast;
     for (const item of this.items(cst, ["separator", "suiteDecl", "setupBlock", "specBlock", "statement"])) {
       const first = this.nodePos(item);
@@ -177,8 +204,8 @@ export class AstBuilder {
     return file;
   }
 
-  file(cst: CstNode): A.SpecFile {
-    this.add(cst, 0);
+  file(cst: CstNode, text: string): A.SpecFile {
+    this.add(cst, 0, text);
     return this.finish();
   }
 
@@ -199,7 +226,7 @@ export class AstBuilder {
     const keyword = this.tok(node, "Kw_spec");
     const spec: A.SpecBlock = { name: this.string(this.tok(node, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
     for (const list of this.all(node, "tagList") as CstNode[]) {
-      for (const tag of this.all(list, "tag") as CstNode[]) spec.tags.push(firstToken(tag)!.image);
+      for (const tag of this.all(list, "tag") as CstNode[]) spec.tags.push(startToken(tag)!.image);
     }
     const profileLists = this.all(node, "profileList") as CstNode[];
     if (profileLists.length > 0) {

@@ -17,22 +17,19 @@ export class SpecParser extends CstParser {
     this.performSelfAnalysis();
   }
 
-  // A file is a sequence of items; separators are checked between items by the AST builder,
-  // which sees token offsets (a statement list is "item (sep+ item)*").
+  // A file is a sequence of items and separators (new lines, ';'); that items are separated is
+  // checked by the AST builder, which sees offsets (a statement list is "item (sep+ item)*").
   public file = this.RULE("file", () => {
     this.MANY(() => {
       this.OR({ DEF: [
-        { ALT: () => this.SUBRULE(this.separator) },
+        { ALT: () => this.CONSUME(T.Newline) },
+        { ALT: () => this.CONSUME(T.Semicolon) },
         { ALT: () => this.SUBRULE(this.suiteDecl) },
         { ALT: () => this.SUBRULE(this.setupBlock) },
         { ALT: () => this.SUBRULE(this.specBlock) },
         { ALT: () => this.SUBRULE(this.statement) },
       ], ERR_MSG: "a statement" });
     });
-  });
-
-  private separator = this.RULE("separator", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Newline) }, { ALT: () => this.CONSUME(T.Semicolon) }]);
   });
 
   private suiteDecl = this.RULE("suiteDecl", () => {
@@ -62,7 +59,8 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.LBrace);
     this.MANY2(() => {
       this.OR({ DEF: [
-        { ALT: () => this.SUBRULE(this.separator) },
+        { ALT: () => this.CONSUME2(T.Newline) },
+        { ALT: () => this.CONSUME(T.Semicolon) },
         { ALT: () => this.SUBRULE(this.statement) },
       ], ERR_MSG: "a statement or '}'" });
     });

@@ -4,7 +4,14 @@ import { createToken, Lexer, type TokenType } from "chevrotain";
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\f\v]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /#[^\r\n]*/, group: Lexer.SKIPPED });
-export const Newline = createToken({ name: "Newline", pattern: /\r\n|\r|\n/, line_breaks: true, label: "a new line" });
+// One token for a line end and every blank or comment-only line after it: a file of blank lines
+// costs one token, not one per line.
+export const Newline = createToken({
+  name: "Newline",
+  pattern: /(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*/,
+  line_breaks: true,
+  label: "a new line",
+});
 export const Semicolon = createToken({ name: "Semicolon", pattern: /;/, label: "';'" });
 export const LBrace = createToken({ name: "LBrace", pattern: /\{/, label: "'{'" });
 export const RBrace = createToken({ name: "RBrace", pattern: /\}/, label: "'}'" });

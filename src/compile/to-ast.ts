@@ -48,8 +48,8 @@ function lineStartsOf(text: string): number[] {
   return starts;
 }
 
-function mergeByOffset(a: CstNode[], b: CstNode[]): CstNode[] {
-  const out: CstNode[] = new Array(a.length + b.length);
+function mergeByOffset(a: CstElement[], b: CstElement[]): CstElement[] {
+  const out: CstElement[] = new Array(a.length + b.length);
   let i = 0;
   let j = 0;
   let k = 0;
@@ -141,16 +141,16 @@ export class AstBuilder {
   /** Items of a list in source order, checking that statements are separated. */
   private items(node: CstNode, kinds: string[]): CstNode[] {
     // Each kind's list is already in source order: merge them rather than sort.
-    let merged: CstNode[] = [];
-    for (const kind of kinds) {
-      const list = this.all(node, kind) as CstNode[];
+    let merged: CstElement[] = [];
+    for (const kind of [...kinds, "Newline", "Semicolon"]) {
+      const list = this.all(node, kind);
       if (list.length === 0) continue;
       merged = merged.length === 0 ? list : mergeByOffset(merged, list);
     }
     const result: CstNode[] = [];
     let needSeparator = false;
     for (const item of merged) {
-      if (item.name === "separator") {
+      if (isToken(item)) {
         needSeparator = false;
         continue;
       }
@@ -169,7 +169,7 @@ export class AstBuilder {
     this.lineOffset = lineOffset;
     this.lineStarts = lineStartsOf(text);
     const file = this.ast;
-    for (const item of this.items(cst, ["separator", "suiteDecl", "setupBlock", "specBlock", "statement"])) {
+    for (const item of this.items(cst, ["suiteDecl", "setupBlock", "specBlock", "statement"])) {
       const first = this.nodePos(item);
       switch (item.name) {
         case "suiteDecl":
@@ -215,7 +215,7 @@ export class AstBuilder {
 
   private block(node: CstNode): A.Statement[] {
     const statements: A.Statement[] = [];
-    for (const item of this.items(node, ["separator", "statement"])) {
+    for (const item of this.items(node, ["statement"])) {
       const statement = this.statement(item);
       if (statement) statements.push(statement);
     }

@@ -75,7 +75,8 @@ export function runQemu(binary: string, args: string[], timeoutMs: number): Prom
         error: error.code === "ENOENT" ? `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH` : `cannot start ${binary}: ${error.message}`,
       });
     });
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": the last of stderr has been read by then.
+    child.on("close", (code, signal) => {
       if (settled) return;
       const why = stderr.split("\n").filter((l) => l && !l.includes("warning:")).slice(-3).join(" | ");
       finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });

@@ -4,78 +4,12 @@ import type * as A from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import { describeToken } from "../../grammar/messages.js";
 import { PROFILES, CAPABILITIES } from "./ast.js";
+import { all, isToken, lineStartsOf, onlyChild, maybeSub, maybeTok, mergeByOffset, positionAt, startToken, sub, tok } from "./cst.js";
+import { parseNumber, PERMISSION_BITS } from "./literals.js";
 
 const PROFILE_SET = new Set<string>(PROFILES);
 const PROFILE_LIST = PROFILES.join(", ");
 const CAPABILITY_SET = new Set<string>(CAPABILITIES);
-
-const MAX_U64 = (1n << 64n) - 1n;
-const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n };
-export const PERMISSION_BITS: Record<A.Permission, bigint> = { none: 0n, r: 1n, w: 2n, rw: 3n };
-
-type Children = Record<string, CstElement[] | undefined>;
-
-function isToken(element: CstElement): element is IToken {
-  return (element as IToken).image !== undefined;
-}
-function offsetOf(element: CstElement): number {
-  return isToken(element) ? element.startOffset : (element.location?.startOffset ?? 0);
-}
-
-/** The token a node starts with (for messages that quote it): each list of children is in order. */
-function startToken(node: CstNode): IToken | undefined {
-  let best: IToken | undefined;
-  const children = node.children as Children;
-  for (const key in children) {
-    const element = children[key]![0];
-    if (element === undefined) continue;
-    const token = isToken(element) ? element : startToken(element);
-    if (token && (best === undefined || token.startOffset < best.startOffset)) best = token;
-  }
-  return best;
-}
-/** Offsets where each line starts; a line ends at \n, \r\n or a lone \r, as the lexer counts them. */
-function lineStartsOf(text: string): number[] {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0a) starts.push(i + 1);
-    else if (c === 0x0d) {
-      if (text.charCodeAt(i + 1) === 0x0a) i++;
-      starts.push(i + 1);
-    }
-  }
-  return starts;
-}
-
-function mergeByOffset(a: CstElement[], b: CstElement[]): CstElement[] {
-  const out: CstElement[] = new Array(a.length + b.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < a.length && j < b.length) out[k++] = offsetOf(a[i]!) <= offsetOf(b[j]!) ? a[i++]! : b[j++]!;
-  while (i < a.length) out[k++] = a[i++]!;
-  while (j < b.length) out[k++] = b[j++]!;
-  return out;
-}
-
-
-
-
-
-
-export function parseNumber(text: string): bigint | string {
-  let digits = text.replace(/_/g, "");
-  let scale = 1n;
-  const last = digits[digits.length - 1]!;
-  if (!/^0[xX]/.test(digits) && SUFFIX[last] !== undefined) {
-    scale = SUFFIX[last]!;
-    digits = digits.slice(0, -1);
-  }
-  const value = BigInt(digits) * scale;
-  if (value > MAX_U64) return `the number ${text} does not fit in 64 bits`;
-  return value;
-}
 
 /**
  * Builds the AST of a file from the CSTs of its chunks, one after the other, so a big file's
@@ -100,42 +34,12 @@ export class AstBuilder {
 
   /** Where a node starts, from its offset in the chunk and the chunk's line starts. */
   private nodePos(node: CstNode): A.Pos {
-    const offset = node.location?.startOffset ?? 0;
-    const starts = this.lineStarts;
-    let low = 0;
-    let high = starts.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >> 1;
-      if (starts[mid]! <= offset) low = mid;
-      else high = mid - 1;
-    }
-    return { line: low + 1 + this.lineOffset, column: offset - starts[low]! + 1 };
+    const { line, column } = positionAt(this.lineStarts, node.location?.startOffset ?? 0);
+    return { line: line + this.lineOffset, column };
   }
 
   private error(pos: A.Pos, message: string): void {
     this.diagnostics.push(diagnostic(this.path, pos, message));
-  }
-
-  private tok(node: CstNode, name: string, index = 0): IToken {
-    const element = (node.children as Children)[name]?.[index];
-    if (!element || !isToken(element)) throw new Error(`internal: no token ${name} in ${node.name}`);
-    return element;
-  }
-  private maybeTok(node: CstNode, name: string, index = 0): IToken | undefined {
-    const element = (node.children as Children)[name]?.[index];
-    return element && isToken(element) ? element : undefined;
-  }
-  private sub(node: CstNode, name: string, index = 0): CstNode {
-    const element = (node.children as Children)[name]?.[index];
-    if (!element || isToken(element)) throw new Error(`internal: no node ${name} in ${node.name}`);
-    return element;
-  }
-  private maybeSub(node: CstNode, name: string, index = 0): CstNode | undefined {
-    const element = (node.children as Children)[name]?.[index];
-    return element && !isToken(element) ? element : undefined;
-  }
-  private all(node: CstNode, name: string): CstElement[] {
-    return (node.children as Children)[name] ?? [];
   }
 
   /** Items of a list in source order, checking that statements are separated. */
@@ -143,7 +47,7 @@ export class AstBuilder {
     // Each kind's list is already in source order: merge them rather than sort.
     let merged: CstElement[] = [];
     for (const kind of [...kinds, "Newline", "Semicolon"]) {
-      const list = this.all(node, kind);
+      const list = all(node, kind);
       if (list.length === 0) continue;
       merged = merged.length === 0 ? list : mergeByOffset(merged, list);
     }
@@ -175,12 +79,12 @@ export class AstBuilder {
         case "suiteDecl":
           if (this.suiteSeen) this.error(first, "a file has one 'suite' name");
           this.suiteSeen = true;
-          file.suite = this.string(this.tok(item, "StringLiteral"));
+          file.suite = this.string(tok(item, "StringLiteral"));
           break;
         case "setupBlock":
           if (this.setupSeen) this.error(first, "a file has one 'setup' block");
           this.setupSeen = true;
-          file.setup.push(...this.block(this.sub(item, "block")));
+          file.setup.push(...this.block(sub(item, "block")));
           break;
         case "specBlock":
           file.specs.push(this.specBlock(item));
@@ -223,22 +127,22 @@ export class AstBuilder {
   }
 
   private specBlock(node: CstNode): A.SpecBlock {
-    const keyword = this.tok(node, "Kw_spec");
-    const spec: A.SpecBlock = { name: this.string(this.tok(node, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
-    for (const list of this.all(node, "tagList") as CstNode[]) {
-      for (const tag of this.all(list, "tag") as CstNode[]) spec.tags.push(startToken(tag)!.image);
+    const keyword = tok(node, "Kw_spec");
+    const spec: A.SpecBlock = { name: this.string(tok(node, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
+    for (const list of all(node, "tagList") as CstNode[]) {
+      for (const tag of all(list, "tag") as CstNode[]) spec.tags.push(startToken(tag)!.image);
     }
-    const profileLists = this.all(node, "profileList") as CstNode[];
+    const profileLists = all(node, "profileList") as CstNode[];
     if (profileLists.length > 0) {
       const words = profileLists.flatMap((list) => this.words(list));
       spec.profiles = { names: this.profiles(words), ...this.posOf(words[0]!) };
     }
-    spec.statements = this.block(this.sub(node, "block"));
+    spec.statements = this.block(sub(node, "block"));
     return spec;
   }
 
   private words(list: CstNode): IToken[] {
-    return (this.all(list, "word") as CstNode[]).map((w) => this.maybeTok(w, "Name") ?? this.tok(w, "DottedName"));
+    return (all(list, "word") as CstNode[]).map((w) => maybeTok(w, "Name") ?? tok(w, "DottedName"));
   }
 
   private profiles(words: IToken[]): A.ProfileName[] {
@@ -260,25 +164,25 @@ export class AstBuilder {
   }
 
   private numberRule(node: CstNode): A.NumberNode {
-    return this.number(this.tok(node, "NumberLiteral"));
+    return this.number(tok(node, "NumberLiteral"));
   }
 
   private tce(node: CstNode): A.TceNode {
     const number = this.numberRule(node);
-    const permission = (["Kw_rw", "Kw_r", "Kw_w", "Kw_none"] as const).map((k) => this.maybeTok(node, k)).find(Boolean);
+    const permission = (["Kw_rw", "Kw_r", "Kw_w", "Kw_none"] as const).map((k) => maybeTok(node, k)).find(Boolean);
     if (!permission) return number;
     const bits = PERMISSION_BITS[permission.image as A.Permission];
     return { value: number.value | bits, text: `${number.text} ${permission.image}`, line: number.line, column: number.column };
   }
 
   private tableRef(node: CstNode): A.TableRef {
-    const liobn = this.maybeTok(node, "NumberLiteral");
+    const liobn = maybeTok(node, "NumberLiteral");
     if (liobn) {
       const n = this.number(liobn);
       return { kind: "liobn", liobn: n.value, text: liobn.image, ...this.posOf(liobn) };
     }
-    const name = this.tok(node, "Name");
-    const windowToken = this.maybeTok(node, "window");
+    const name = tok(node, "Name");
+    const windowToken = maybeTok(node, "window");
     let window = 0;
     if (windowToken) {
       const n = this.number(windowToken).value;
@@ -289,29 +193,29 @@ export class AstBuilder {
   }
 
   private statement(wrapper: CstNode): A.Statement | undefined {
-    const node = Object.values(wrapper.children as Children)[0]?.[0] as CstNode | undefined;
+    const node = onlyChild(wrapper);
     if (!node) return undefined;
     const first = this.nodePos(node);
     switch (node.name) {
       case "machineStmt": {
-        if (this.maybeTok(node, "Kw_tcg")) return { kind: "machine", accel: "tcg", caps: [], ...first };
-        const capNodes = this.all(node, "capability") as CstNode[];
+        if (maybeTok(node, "Kw_tcg")) return { kind: "machine", accel: "tcg", caps: [], ...first };
+        const capNodes = all(node, "capability") as CstNode[];
         const caps: A.Capability[] = capNodes.length === 0 ? ["spapr_tce", "multi_tce"] : [];
         for (const capNode of capNodes) {
-          const token = this.tok(capNode, "Name");
+          const token = tok(capNode, "Name");
           if ((CAPABILITY_SET as Set<string>).has(token.image)) caps.push(token.image as A.Capability);
           else this.error(this.posOf(token), `unknown capability '${token.image}' (capabilities: ${[...CAPABILITY_SET].join(", ")})`);
         }
         return { kind: "machine", accel: "kvm", caps, ...first };
       }
       case "phbStmt": {
-        const ddwOff = this.maybeTok(node, "Kw_off") !== undefined;
-        const dma32 = this.maybeSub(node, "dma32");
-        const page = this.maybeSub(node, "page");
+        const ddwOff = maybeTok(node, "Kw_off") !== undefined;
+        const dma32 = maybeSub(node, "dma32");
+        const page = maybeSub(node, "page");
         return {
           kind: "phb",
-          name: this.tok(node, "Name").image,
-          index: this.numberRule(this.sub(node, "number")),
+          name: tok(node, "Name").image,
+          index: this.numberRule(sub(node, "number")),
           dma32: dma32 && this.numberRule(dma32),
           page: page && this.numberRule(page),
           ddw: !ddwOff,
@@ -319,18 +223,18 @@ export class AstBuilder {
         };
       }
       case "plugStmt": {
-        const phb = this.tok(node, "phb");
+        const phb = tok(node, "phb");
         return {
           kind: "plug",
-          device: this.maybeTok(node, "Kw_vfio") ? "vfio" : "emulated",
-          name: this.maybeTok(node, "Name")?.image,
+          device: maybeTok(node, "Kw_vfio") ? "vfio" : "emulated",
+          name: maybeTok(node, "Name")?.image,
           phb: phb.image,
           phbPos: this.posOf(phb),
           ...first,
         };
       }
       case "unplugStmt":
-        return { kind: "unplug", name: this.tok(node, "Name").image, ...first };
+        return { kind: "unplug", name: tok(node, "Name").image, ...first };
       case "action":
         return { kind: "action", action: this.action(node), ...first };
       case "expectStmt":
@@ -342,69 +246,69 @@ export class AstBuilder {
 
   private action(node: CstNode): A.Action {
     const first = this.nodePos(node);
-    const table = () => this.tableRef(this.sub(node, "tableRef"));
-    const ioba = () => this.numberRule(this.sub(node, "ioba"));
+    const table = () => this.tableRef(sub(node, "tableRef"));
+    const ioba = () => this.numberRule(sub(node, "ioba"));
     const name = (): [string, A.Pos] => {
-      const token = this.tok(node, "Name");
+      const token = tok(node, "Name");
       return [token.image, this.posOf(token)];
     };
-    if (this.maybeTok(node, "Kw_put_tce")) return { kind: "put_tce", table: table(), ioba: ioba(), tce: this.tce(this.sub(node, "tce")), ...first };
-    if (this.maybeTok(node, "Kw_get_tce")) return { kind: "get_tce", table: table(), ioba: ioba(), ...first };
-    if (this.maybeTok(node, "Kw_stuff_tce")) {
-      return { kind: "stuff_tce", table: table(), ioba: ioba(), tce: this.tce(this.sub(node, "tce")), count: this.numberRule(this.sub(node, "count")), ...first };
+    if (maybeTok(node, "Kw_put_tce")) return { kind: "put_tce", table: table(), ioba: ioba(), tce: this.tce(sub(node, "tce")), ...first };
+    if (maybeTok(node, "Kw_get_tce")) return { kind: "get_tce", table: table(), ioba: ioba(), ...first };
+    if (maybeTok(node, "Kw_stuff_tce")) {
+      return { kind: "stuff_tce", table: table(), ioba: ioba(), tce: this.tce(sub(node, "tce")), count: this.numberRule(sub(node, "count")), ...first };
     }
-    if (this.maybeTok(node, "Kw_put_tce_indirect")) {
-      const list = this.sub(node, "tceList");
-      const address = this.maybeSub(node, "listAddress");
+    if (maybeTok(node, "Kw_put_tce_indirect")) {
+      const list = sub(node, "tceList");
+      const address = maybeSub(node, "listAddress");
       return {
         kind: "put_tce_indirect",
         table: table(),
         ioba: ioba(),
-        tces: (this.all(list, "tce") as CstNode[]).map((t) => this.tce(t)),
+        tces: (all(list, "tce") as CstNode[]).map((t) => this.tce(t)),
         listAddress: address && this.numberRule(address),
         ...first,
       };
     }
-    if (this.maybeTok(node, "Kw_create_window")) {
+    if (maybeTok(node, "Kw_create_window")) {
       const [phb, phbPos] = name();
       return {
         kind: "create_window",
         phb,
         phbPos,
-        pageSize: this.numberRule(this.sub(node, "pageSize")),
-        windowSize: this.numberRule(this.sub(node, "windowSize")),
+        pageSize: this.numberRule(sub(node, "pageSize")),
+        windowSize: this.numberRule(sub(node, "windowSize")),
         ...first,
       };
     }
-    if (this.maybeTok(node, "Kw_remove_window")) return { kind: "remove_window", table: table(), ...first };
-    if (this.maybeTok(node, "Kw_reset_windows")) {
+    if (maybeTok(node, "Kw_remove_window")) return { kind: "remove_window", table: table(), ...first };
+    if (maybeTok(node, "Kw_reset_windows")) {
       const [phb, phbPos] = name();
       return { kind: "reset_windows", phb, phbPos, ...first };
     }
-    if (this.maybeTok(node, "Kw_query_window")) {
+    if (maybeTok(node, "Kw_query_window")) {
       const [phb, phbPos] = name();
       return { kind: "query_window", phb, phbPos, ...first };
     }
-    if (this.maybeTok(node, "Kw_dma")) {
+    if (maybeTok(node, "Kw_dma")) {
       const [device, devicePos] = name();
-      return { kind: "dma", device, devicePos, access: this.maybeTok(node, "Kw_read") ? "read" : "write", ioba: ioba(), ...first };
+      return { kind: "dma", device, devicePos, access: maybeTok(node, "Kw_read") ? "read" : "write", ioba: ioba(), ...first };
     }
-    if (this.maybeTok(node, "Kw_reset")) return { kind: "reset", ...first };
+    if (maybeTok(node, "Kw_reset")) return { kind: "reset", ...first };
     return { kind: "migrate", ...first };
   }
 
   private comparison(node: CstNode): { op: A.Comparison; value: A.ExpectedValue } {
-    const op: A.Comparison = this.maybeTok(node, "Equals") ? "==" : "!=";
-    const valueNode = this.sub(node, "value");
-    const code = this.maybeTok(valueNode, "ReturnCode");
+    const op: A.Comparison = maybeTok(node, "Equals") ? "==" : "!=";
+    const valueNode = sub(node, "value");
+    const code = maybeTok(valueNode, "ReturnCode");
     if (code) return { op, value: { kind: "code", code: code.image, ...this.posOf(code) } };
-    const tceNode = this.maybeSub(valueNode, "tce");
+    const tceNode = maybeSub(valueNode, "tce");
     if (tceNode) {
       const tce = this.tce(tceNode);
       return { op, value: { kind: "number", value: tce.value, text: tce.text, hasPermission: tce.text.includes(" "), line: tce.line, column: tce.column } };
     }
     for (const word of ["fault", "ok", "blocked"] as const) {
-      const token = this.maybeTok(valueNode, `Kw_${word}`);
+      const token = maybeTok(valueNode, `Kw_${word}`);
       if (token) return { op, value: { kind: "word", word, ...this.posOf(token) } };
     }
     throw new Error("internal: empty value");
@@ -412,42 +316,42 @@ export class AstBuilder {
 
   private expectation(node: CstNode, first: A.Pos): A.Expectation {
     const expectation: A.Expectation = { kind: "expect", check: this.check(node), ...first };
-    const whens = this.all(node, "Kw_when") as IToken[];
-    const lists = this.all(node, "profileList") as CstNode[];
+    const whens = all(node, "Kw_when") as IToken[];
+    const lists = all(node, "profileList") as CstNode[];
     if (whens.length > 1) this.error(this.posOf(whens[1]!), "an expectation takes one 'when profile' clause");
     if (lists.length > 0) expectation.when = { profiles: this.profiles(this.words(lists[0]!)), ...this.posOf(whens[0]!) };
-    const xfails = this.all(node, "Kw_xfail") as IToken[];
+    const xfails = all(node, "Kw_xfail") as IToken[];
     if (xfails.length > 1) this.error(this.posOf(xfails[1]!), "an expectation takes one 'xfail' clause");
-    if (xfails.length > 0) expectation.xfail = { reason: this.string(this.tok(node, "StringLiteral")), ...this.posOf(xfails[0]!) };
+    if (xfails.length > 0) expectation.xfail = { reason: this.string(tok(node, "StringLiteral")), ...this.posOf(xfails[0]!) };
     return expectation;
   }
 
   private check(node: CstNode): A.Check {
-    if (this.maybeTok(node, "Kw_table")) {
-      const table = this.tableRef(this.sub(this.sub(node, "tableArg"), "tableRef"));
+    if (maybeTok(node, "Kw_table")) {
+      const table = this.tableRef(sub(sub(node, "tableArg"), "tableRef"));
       for (const placement of ["kvm", "userspace", "absent"] as const) {
-        if (this.maybeTok(node, `Kw_${placement}`)) return { kind: "placement", table, placement };
+        if (maybeTok(node, `Kw_${placement}`)) return { kind: "placement", table, placement };
       }
-      const offset = this.maybeSub(node, "offset");
+      const offset = maybeSub(node, "offset");
       return {
         kind: "geometry",
         table,
-        windowSize: this.numberRule(this.sub(node, "windowSize")),
-        pageSize: this.numberRule(this.sub(node, "pageSize")),
+        windowSize: this.numberRule(sub(node, "windowSize")),
+        pageSize: this.numberRule(sub(node, "pageSize")),
         offset: offset && this.numberRule(offset),
       };
     }
-    if (this.maybeTok(node, "Kw_guest")) {
-      const entry = this.sub(node, "entryArg");
-      return { kind: "guest", table: this.tableRef(this.sub(entry, "tableRef")), ioba: this.numberRule(this.sub(entry, "ioba")), ...this.comparison(this.sub(node, "comparison")) };
+    if (maybeTok(node, "Kw_guest")) {
+      const entry = sub(node, "entryArg");
+      return { kind: "guest", table: this.tableRef(sub(entry, "tableRef")), ioba: this.numberRule(sub(entry, "ioba")), ...this.comparison(sub(node, "comparison")) };
     }
-    if (this.maybeTok(node, "Kw_hw")) {
-      const table = this.tableRef(this.sub(node, "tableRef"));
-      const iobaNode = this.maybeSub(node, "ioba");
-      const state = this.maybeTok(node, "Kw_in_sync") ? "in_sync" : this.maybeTok(node, "Kw_absent") ? "absent" : undefined;
+    if (maybeTok(node, "Kw_hw")) {
+      const table = this.tableRef(sub(node, "tableRef"));
+      const iobaNode = maybeSub(node, "ioba");
+      const state = maybeTok(node, "Kw_in_sync") ? "in_sync" : maybeTok(node, "Kw_absent") ? "absent" : undefined;
       if (iobaNode) {
         if (state) this.error(this.nodePos(iobaNode), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
-        else return { kind: "hw-entry", table, ioba: this.numberRule(iobaNode), ...this.comparison(this.sub(node, "comparison")) };
+        else return { kind: "hw-entry", table, ioba: this.numberRule(iobaNode), ...this.comparison(sub(node, "comparison")) };
       }
       if (!state) {
         this.error(table, "hw(T) takes 'in_sync' or 'absent'; compare an entry with hw(T, IOBA) == VALUE");
@@ -455,17 +359,17 @@ export class AstBuilder {
       }
       return { kind: "hw-state", table, state };
     }
-    if (this.maybeTok(node, "Kw_vfio")) {
-      const phb = this.tok(this.sub(node, "phbArg"), "Name");
-      return { kind: "vfio", phb: phb.image, phbPos: this.posOf(phb), present: this.maybeTok(node, "Kw_yes") !== undefined };
+    if (maybeTok(node, "Kw_vfio")) {
+      const phb = tok(sub(node, "phbArg"), "Name");
+      return { kind: "vfio", phb: phb.image, phbPos: this.posOf(phb), present: maybeTok(node, "Kw_yes") !== undefined };
     }
-    if (this.maybeTok(node, "Kw_windows")) {
-      const phb = this.tok(this.sub(node, "phbArg"), "Name");
-      return { kind: "windows", phb: phb.image, phbPos: this.posOf(phb), ...this.comparison(this.sub(node, "comparison")) };
+    if (maybeTok(node, "Kw_windows")) {
+      const phb = tok(sub(node, "phbArg"), "Name");
+      return { kind: "windows", phb: phb.image, phbPos: this.posOf(phb), ...this.comparison(sub(node, "comparison")) };
     }
-    if (this.maybeTok(node, "Kw_notifiers")) {
-      return { kind: "notifiers", table: this.tableRef(this.sub(this.sub(node, "tableArg"), "tableRef")), ...this.comparison(this.sub(node, "comparison")) };
+    if (maybeTok(node, "Kw_notifiers")) {
+      return { kind: "notifiers", table: this.tableRef(sub(sub(node, "tableArg"), "tableRef")), ...this.comparison(sub(node, "comparison")) };
     }
-    return { kind: "action", action: this.action(this.sub(node, "action")), ...this.comparison(this.sub(node, "comparison")) };
+    return { kind: "action", action: this.action(sub(node, "action")), ...this.comparison(sub(node, "comparison")) };
   }
 }

@@ -4,6 +4,7 @@ import type { CompiledSpec, Probe } from "../../compile/program.js";
 import type { Operation, Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
 import { buidOf, DMA64_WINDOW_ADDR } from "../../engine/types.js";
 import { geometry, hex } from "../../values.js";
+import { parseSize } from "../../compile/literals.js";
 import type { GuestCall } from "./guest.js";
 
 export const H_GET_TCE = 0x1cn;
@@ -160,12 +161,6 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
     case "notifiers":
       return "notifiers(…): IOMMU notifiers are not visible to the guest";
   }
-}
-
-const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n };
-function parseSize(text: string): bigint {
-  const unit = SUFFIX[text[text.length - 1]!];
-  return unit === undefined ? BigInt(text) : BigInt(text.slice(0, -1)) * unit;
 }
 
 function phbArgs(phbs: PhbConfig[]): string[] | string {

@@ -76,23 +76,23 @@ async function execute(planned: Planned[], options: RunOptions): Promise<RunResu
   const otherTasks: number[] = [];
   planned.forEach((p, i) => (p.backend instanceof ModelBackend ? modelTasks : otherTasks).push(i));
 
+  const failed = (r: RunResult) => r.status !== "passed" && r.status !== "unsupported";
+  let stop = false;
   // The model is fast: threads pay off only for a suite big enough to cover their start-up.
   if (jobs > 1 && modelTasks.length >= 64 && !options.bail) {
     await runInWorkers(modelTasks.map((i) => ({ id: i, spec: planned[i]!.spec, profile: planned[i]!.profile, bail: false })), jobs, results);
   } else {
     for (const i of modelTasks) {
       const p = planned[i]!;
-      if (options.bail && results.some((r) => r && r.status !== "passed" && r.status !== "unsupported")) break;
-      try {
-        results[i] = (p.backend as ModelBackend).runSync(p.spec, p.profile);
-      } catch (error) {
-        results[i] = errorRun(p.spec, p.profile, p.backend.name, error);
+      results[i] = runModel(p.spec, p.profile, options.bail ?? false);
+      if (options.bail && failed(results[i]!)) {
+        stop = true;
+        break;
       }
     }
   }
   // Other backends (real QEMU) run as a pool of at most `jobs` concurrent runs.
   let next = 0;
-  let stop = false;
   const lane = async () => {
     while (!stop && next < otherTasks.length) {
       const i = otherTasks[next++]!;
@@ -102,7 +102,7 @@ async function execute(planned: Planned[], options: RunOptions): Promise<RunResu
       } catch (error) {
         results[i] = errorRun(p.spec, p.profile, p.backend.name, error);
       }
-      if (options.bail && results[i]!.status !== "passed" && results[i]!.status !== "unsupported") stop = true;
+      if (options.bail && failed(results[i]!)) stop = true;
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, otherTasks.length) }, lane));
@@ -117,6 +117,14 @@ function startWorker(): Worker {
   return new Worker(source, { eval: true });
 }
 
+function runModel(spec: CompiledSpec, profile: ProfileName, bail: boolean): RunResult {
+  try {
+    return new ModelBackend(bail).runSync(spec, profile);
+  } catch (error) {
+    return errorRun(spec, profile, "model", error);
+  }
+}
+
 async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): Promise<void> {
   const count = Math.min(jobs, tasks.length);
   // Contiguous chunks: each worker gets its share once, so messages stay few.
@@ -125,14 +133,31 @@ async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): 
     Array.from({ length: count }, (_, w) => {
       const chunk = tasks.slice(w * size, (w + 1) * size);
       if (chunk.length === 0) return Promise.resolve();
-      return new Promise<void>((resolvePromise, reject) => {
-        const worker = startWorker();
-        worker.once("message", (done: { id: number; result: RunResult }[]) => {
-          for (const { id, result } of done) results[id] = result;
+      return new Promise<void>((resolvePromise) => {
+        let done = false;
+        // A worker that fails or dies leaves its share to this thread: slower, never lost.
+        const fallBack = () => {
+          if (done) return;
+          done = true;
+          for (const task of chunk) results[task.id] = runModel(task.spec, task.profile, false);
+          resolvePromise();
+        };
+        let worker: Worker;
+        try {
+          worker = startWorker();
+        } catch {
+          fallBack();
+          return;
+        }
+        worker.once("message", (answers: { id: number; result: RunResult }[]) => {
+          if (done) return;
+          done = true;
+          for (const { id, result } of answers) results[id] = result;
           void worker.terminate();
           resolvePromise();
         });
-        worker.once("error", reject);
+        worker.once("error", fallBack);
+        worker.once("exit", fallBack);
         worker.postMessage(chunk);
       });
     }),

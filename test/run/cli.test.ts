@@ -117,6 +117,12 @@ describe("the installed binary", () => {
     const none = spawnSync("node", [bin, "run", path("ok")], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "1", NO_COLOR: "1" } });
     expect(none.stdout).not.toMatch(/\x1b\[/);
   });
+  it("worker threads of the compiled build give the report one thread gives", () => {
+    const report = (jobs: string) => execFileSync("node", [bin, "run", path("many"), "--reporter", "json", "--jobs", jobs], { encoding: "utf8" });
+    const one = report("1");
+    expect(JSON.parse(one).runs).toHaveLength(160);
+    expect(report("2")).toBe(one);
+  });
   it("exit statuses through the process", () => {
     expect(spawnSync("node", [bin, "run", path("diverges.tce")]).status).toBe(1);
     expect(spawnSync("node", [bin, "run", path("broken.tce")]).status).toBe(2);

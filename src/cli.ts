@@ -70,7 +70,14 @@ async function backendsFor(names: string, options: { qemu?: string; timeout?: nu
 }
 
 function output(path: string | undefined, write: Writer): Writer {
-  return path ? (text) => writeFileSync(path, text) : write;
+  if (!path) return write;
+  return (text) => {
+    try {
+      writeFileSync(path, text);
+    } catch (error) {
+      throw new UsageError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
 }
 
 export async function main(argv: string[], write: Writer = (t) => process.stdout.write(t), writeError: Writer = (t) => process.stderr.write(t)): Promise<number> {

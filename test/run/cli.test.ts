@@ -43,6 +43,11 @@ describe("exit status", () => {
       expect(r.err).toMatch(/^tcespec: /);
     }
   });
+  it("2 when the report cannot be written", async () => {
+    const r = await cli(["run", path("ok"), "--output", path("no/such/dir/out.txt")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^tcespec: cannot write .*out\.txt: ENOENT/);
+  });
   it("2 for a path that does not exist", async () => {
     expect((await cli(["run", path("nowhere")])).code).toBe(2);
   });

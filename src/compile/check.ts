@@ -25,7 +25,6 @@ class Scope {
   readonly everPlugged = new Set<string>();
   machineSeen = false;
   statementsSeen = 0;
-  defaultPhb = false;
 }
 
 export class Checker {
@@ -64,24 +63,16 @@ export class Checker {
       line: block.line,
       column: block.column,
     };
+    // A spec that declares no PHB has QEMU's default one, phb0 with index 0, from the start.
+    if (!ast.setup.some((s) => s.kind === "phb") && !block.statements.some((s) => s.kind === "phb")) {
+      const phb0: PhbConfig = { name: "phb0", index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
+      scope.phbs.set("phb0", phb0);
+      spec.steps.push({ kind: "do", operation: { kind: "add_phb", phb: phb0 }, source: "(the default phb0)", line: block.line, column: block.column });
+    }
     const before = this.diagnostics.length;
     for (const statement of ast.setup) this.statement(statement, scope, spec);
     if (!reportSetup) this.diagnostics.length = before;
-    // A spec that declares no PHB has QEMU's default one, phb0 with index 0.
-    const declaresPhb = [...ast.setup, ...block.statements].some((s) => s.kind === "phb");
-    if (!declaresPhb) {
-      const phb0: PhbConfig = { name: "phb0", index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
-      scope.phbs.set("phb0", phb0);
-      scope.defaultPhb = true;
-      spec.steps.push({ kind: "do", operation: { kind: "add_phb", phb: phb0 }, source: "(default phb0)", line: block.line, column: block.column });
-    }
     for (const statement of block.statements) this.statement(statement, scope, spec);
-    // Default PHB first: it exists from the start, before any other step.
-    if (scope.defaultPhb) {
-      const index = spec.steps.findIndex((s) => s.kind === "do" && s.operation.kind === "add_phb");
-      const [phbStep] = spec.steps.splice(index, 1);
-      spec.steps.unshift(phbStep!);
-    }
     return spec;
   }
 
@@ -220,7 +211,6 @@ export class Checker {
       }
       case "put_tce_indirect": {
         const liobn = this.liobn(action.table, scope);
-        if (action.tces.length > 4096) this.error(action, "a TCE list of more than 4096 entries (H_PUT_TCE_INDIRECT takes at most 512)");
         return liobn === undefined
           ? undefined
           : { kind: "put_tce_indirect", liobn, ioba: action.ioba.value, tces: action.tces.map((t) => t.value), listAddress: action.listAddress?.value ?? 0x10000n };

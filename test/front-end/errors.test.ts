@@ -89,8 +89,9 @@ describe("semantic errors", () => {
     expect(errors(text)).toEqual(["1:28: the page size 3000 is not a power of two"]);
   });
 
-  it("a spec without PHBs has QEMU's default phb0", () => {
+  it("a spec without PHBs has QEMU's default phb0, from the setup on", () => {
     expect(errors("put_tce phb0 0 0x3\nexpect table(phb0) userspace")).toEqual([]);
+    expect(errors('setup { plug vfio d on phb0 }\nspec "a" { expect vfio(phb0) yes }')).toEqual([]);
   });
 });
 

@@ -9,6 +9,9 @@ import { liveQemuProcesses } from "../../src/backends/qemu/process.js";
 import { ModelBackend } from "../../src/backends/model.js";
 import { run } from "../../src/run/runner.js";
 import { disagreements } from "../../src/report/differential.js";
+import { formatJson } from "../../src/report/json.js";
+import { resultsSchema } from "../../src/schema/results.js";
+import { validator } from "../../src/schema/validate.js";
 import { specOf } from "../helpers.js";
 
 function hasQemu(): boolean {
@@ -87,6 +90,19 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     expect(onQemu.filter((r) => r.status === "diverged").map((r) => r.spec)).toEqual([]);
     expect(onQemu.filter((r) => r.status === "passed").length).toBeGreaterThanOrEqual(30);
     expect(disagreements(report.runs)).toEqual([]);
+    const json = JSON.parse(formatJson(report));
+    expect(validator(resultsSchema).explain(json)).toBeUndefined();
+    expect(json.summary).toMatchObject({ disagreements: 0, unsupported: onQemu.filter((r) => r.status === "unsupported").length });
+  });
+
+  it("lists where the model and QEMU disagree", async () => {
+    // A model run and a QEMU run of the same spec, one of them doctored: the differential finds it.
+    const spec = tcgSpec("expect stuff_tce phb0 0x0 0x3 0 == H_PARAMETER\nexpect get_tce phb0 0x0 == 0");
+    const model = new ModelBackend().runSync(spec, "qemu-7.2");
+    const real = await qemu.run(spec, "qemu-7.2");
+    const doctored = { ...model, expectations: model.expectations.map((e, i) => (i === 0 ? { ...e, actual: "H_SUCCESS" } : e)) };
+    expect(disagreements([doctored, real])).toEqual([{ file: spec.file, spec: spec.name, line: 3, column: 1, source: "expect stuff_tce phb0 0x0 0x3 0 == H_PARAMETER", model: "H_SUCCESS", qemu: "H_PARAMETER" }]);
+    expect(disagreements([model, real])).toEqual([]);
   });
 
   it("runs several QEMU processes in parallel, with results in a fixed order", async () => {

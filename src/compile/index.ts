@@ -22,7 +22,7 @@ function printable(text: string): string {
 }
 
 /** A file's text cut into chunks of whole top-level items, at line starts outside any block. */
-export function* chunks(source: string, size = 64 * 1024): Generator<{ text: string; lineOffset: number }> {
+export function* chunks(source: string, size = 16 * 1024): Generator<{ text: string; lineOffset: number }> {
   let start = 0;
   let line = 0;
   let startLine = 0;

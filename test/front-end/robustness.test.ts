@@ -100,3 +100,21 @@ describe("property: the front end never throws", () => {
     fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 200 }), (text) => void check(text)), { numRuns: 1_000 });
   });
 });
+
+describe("big files are read in chunks", () => {
+  it("positions stay exact across chunks, inside and outside blocks", () => {
+    const lines = ["machine tcg"];
+    for (let i = 0; i < 4000; i++) lines.push(`put_tce phb0 0x${(i * 4096).toString(16)} 0x3 # line ${i + 2}`);
+    lines.push('spec "inside" {');
+    for (let i = 0; i < 4000; i++) lines.push(`  expect get_tce phb0 0x0 == 0`);
+    lines.push("  put_tce phb0 == 1", "}");
+    const result = check(lines.join("\r\n"));
+    expect(result.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`)).toEqual([`${lines.length - 1}:16: expected an IOBA, found '=='`]);
+  });
+
+  it("a late semantic error is reported at its own line", () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `put_tce phb0 0x${(i * 4096).toString(16)} 0x3`);
+    lines.push("expect table(phb7) kvm");
+    expect(check(lines.join("\n")).diagnostics.map((d) => `${d.line}:${d.column}`)).toEqual(["5001:14"]);
+  });
+});

@@ -1,6 +1,6 @@
 // The tcespec grammar (LANGUAGE.md, core v1 plus the extensions marked below).
 // One CstParser, built once per process and reused; error recovery on.
-import { CstParser, EOF, type CstNode, type IToken } from "chevrotain";
+import { CstParser } from "chevrotain";
 import * as T from "./tokens.js";
 import { errorMessages } from "./messages.js";
 
@@ -330,10 +330,3 @@ export class SpecParser extends CstParser {
 }
 
 export const specParser = new SpecParser();
-
-export interface ParseResult {
-  cst: CstNode;
-  tokens: IToken[];
-}
-
-export { EOF };

@@ -85,9 +85,8 @@ export class Machine {
   /** vfio's listener: a hardware table built from the current entries, and its notifier. */
   private attachVfio(phb: Phb, table: TceTable): void {
     if (!table.notifier) {
-      table.notifier = true;
       // spapr_tce_set_need_vfio: the copy happens once, when vfio first listens.
-      table.needVfio = true;
+      table.notifier = true;
       if (table.placement === "kvm" && this.profile.reallocOnNotifier(this.context(phb, table))) {
         table.placement = this.canLiveInKvm(phb, table) ? "kvm" : "userspace";
       }
@@ -97,9 +96,8 @@ export class Machine {
 
   private detachVfio(table: TceTable): void {
     table.hardware = undefined;
+    // need_vfio goes back to false with the notifier, but nothing moves back to KVM.
     table.notifier = false;
-    // need_vfio goes back to false, but nothing moves back to KVM.
-    table.needVfio = false;
   }
 
   plug(kind: DeviceKind, name: string, phbIndex: number): void {

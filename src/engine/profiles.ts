@@ -50,7 +50,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
   "qemu-2.7": {
     name: "qemu-2.7",
     ddwPageShifts: BASE_PAGE_SHIFTS,
-    mayLiveInKvm: ({ table }) => !table.needVfio,
+    mayLiveInKvm: ({ table }) => !table.notifier,
     reallocOnHotplug: false,
     reallocOnNotifier: () => true,
     kvmUpdatesHardware: () => false,
@@ -60,7 +60,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
   "qemu-7.2": {
     name: "qemu-7.2",
     ddwPageShifts: [12, 16, 21, 24],
-    mayLiveInKvm: ({ table, caps }) => !table.needVfio || caps.has("spapr_tce_vfio"),
+    mayLiveInKvm: ({ table, caps }) => !table.notifier || caps.has("spapr_tce_vfio"),
     reallocOnHotplug: false,
     reallocOnNotifier: ({ caps }) => !caps.has("spapr_tce_vfio"),
     kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),

@@ -148,7 +148,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
       for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
       errors += file.diagnostics.length;
     }
-    write(`${files.length} files checked, ${errors} error${errors === 1 ? "" : "s"}\n`);
+    write(`${files.length} file${files.length === 1 ? "" : "s"} checked, ${errors} error${errors === 1 ? "" : "s"}\n`);
     return errors > 0 ? 2 : 0;
   }
 

@@ -35,7 +35,14 @@ export function generateJson(bytes: number): string {
   const rows: string[] = [];
   let size = 2;
   for (let i = 0; size < bytes; i++) {
-    const row = JSON.stringify({ op: "put_tce", liobn: "0x80000000", ioba: `0x${(i * 4096).toString(16)}`, tce: `0x${(0x10000000 + i * 4096).toString(16)}`, perm: "rw", line: i });
+    const row = JSON.stringify({
+      op: "put_tce",
+      liobn: "0x80000000",
+      ioba: `0x${(i * 4096).toString(16)}`,
+      tce: `0x${(0x10000000 + i * 4096).toString(16)}`,
+      perm: "rw",
+      line: i,
+    });
     rows.push(row);
     size += row.length + 2;
   }

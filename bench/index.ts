@@ -53,26 +53,60 @@ const frontMs = best(3, () => {
   const result = compileSource("generated.tce", suite);
   if (result.diagnostics.length > 0) throw new Error(result.diagnostics[0]!.message);
 });
-rows.push({ what: `front end: lex+parse+check ${STATEMENTS / 1000}k statements (${(suite.length / 1e6).toFixed(1)} MB)`, measured: `${frontMs.toFixed(0)} ms vs JSON.parse ${jsonMs.toFixed(0)} ms`, ratio: frontMs / jsonMs, target: "well under 10×", ok: frontMs / jsonMs < 10 });
+rows.push({
+  what: `front end: lex+parse+check ${STATEMENTS / 1000}k statements (${(suite.length / 1e6).toFixed(1)} MB)`,
+  measured: `${frontMs.toFixed(0)} ms vs JSON.parse ${jsonMs.toFixed(0)} ms`,
+  ratio: frontMs / jsonMs,
+  target: "well under 10×",
+  ok: frontMs / jsonMs < 10,
+});
 const e2eMs = await bestAsync(2, async () => {
   const report = await run([suitePath], { profiles: ["qemu-7.2"], jobs: 1 });
   if (report.runs.some((r) => r.status !== "passed")) throw new Error("the generated suite diverged");
   formatJson(report);
 });
-rows.push({ what: "whole pipeline: compile, run (one profile), JSON report", measured: `${e2eMs.toFixed(0)} ms vs JSON.parse ${jsonMs.toFixed(0)} ms`, ratio: e2eMs / jsonMs, target: "≤ 10×", ok: e2eMs / jsonMs <= 10 });
+rows.push({
+  what: "whole pipeline: compile, run (one profile), JSON report",
+  measured: `${e2eMs.toFixed(0)} ms vs JSON.parse ${jsonMs.toFixed(0)} ms`,
+  ratio: e2eMs / jsonMs,
+  target: "≤ 10×",
+  ok: e2eMs / jsonMs <= 10,
+});
 
 // 2. Sparse tables: a 1 TiB window against a 1 GiB one, each in its own process.
-const sparse = (size: bigint) => JSON.parse(execFileSync("node", [join(root, "dist/bench/sparse.js"), String(size)], { encoding: "utf8" })) as { ms: number; maxRssMb: number };
+const sparse = (size: bigint) =>
+  JSON.parse(execFileSync("node", [join(root, "dist/bench/sparse.js"), String(size)], { encoding: "utf8" })) as {
+    ms: number;
+    maxRssMb: number;
+  };
 const small = sparse(1n << 30n);
 const huge = sparse(1n << 40n);
-rows.push({ what: "1,000 puts + 2 vfio plug/replay cycles: 1 TiB vs 1 GiB window", measured: `${huge.ms.toFixed(2)} ms vs ${small.ms.toFixed(2)} ms`, ratio: huge.ms / small.ms, target: "≤ 2×", ok: huge.ms / small.ms <= 2 });
-rows.push({ what: "  peak RSS of the 1 TiB run", measured: `${huge.maxRssMb.toFixed(0)} MB`, ratio: huge.maxRssMb / 200, target: "< 200 MB", ok: huge.maxRssMb < 200 });
+rows.push({
+  what: "1,000 puts + 2 vfio plug/replay cycles: 1 TiB vs 1 GiB window",
+  measured: `${huge.ms.toFixed(2)} ms vs ${small.ms.toFixed(2)} ms`,
+  ratio: huge.ms / small.ms,
+  target: "≤ 2×",
+  ok: huge.ms / small.ms <= 2,
+});
+rows.push({
+  what: "  peak RSS of the 1 TiB run",
+  measured: `${huge.maxRssMb.toFixed(0)} MB`,
+  ratio: huge.maxRssMb / 200,
+  target: "< 200 MB",
+  ok: huge.maxRssMb < 200,
+});
 
 // 3. Start-up: the shipped bin against a bare node.
 const startup = (args: string[]) => best(7, () => spawnSync("node", args, { stdio: "ignore" }));
 const nodeMs = startup(["-e", "0"]);
 const versionMs = startup([join(root, "bin/tcespec.js"), "--version"]);
-rows.push({ what: "start-up: tcespec --version vs node -e 0", measured: `${versionMs.toFixed(0)} ms vs ${nodeMs.toFixed(0)} ms`, ratio: versionMs / nodeMs, target: "≤ 3×", ok: versionMs / nodeMs <= 3 });
+rows.push({
+  what: "start-up: tcespec --version vs node -e 0",
+  measured: `${versionMs.toFixed(0)} ms vs ${nodeMs.toFixed(0)} ms`,
+  ratio: versionMs / nodeMs,
+  target: "≤ 3×",
+  ok: versionMs / nodeMs <= 3,
+});
 
 // 4. Real QEMU: spec runs per second, as many processes as cores.
 const qemuAvailable = spawnSync("qemu-system-ppc64", ["--version"], { stdio: "ignore" }).status === 0;
@@ -80,7 +114,10 @@ if (qemuAvailable) {
   const specs: string[] = [];
   for (let i = 0; i < 24; i++) {
     const path = join(dir, `q${i}.tce`);
-    writeFileSync(path, `machine tcg\nphb phb0 index 0\nput_tce phb0 0x${(i * 4096).toString(16)} 0x3\nexpect get_tce phb0 0x${(i * 4096).toString(16)} == 0x3\nexpect create_window phb0 page 64K size 1T == 0x80000001\n`);
+    writeFileSync(
+      path,
+      `machine tcg\nphb phb0 index 0\nput_tce phb0 0x${(i * 4096).toString(16)} 0x3\nexpect get_tce phb0 0x${(i * 4096).toString(16)} == 0x3\nexpect create_window phb0 page 64K size 1T == 0x80000001\n`,
+    );
     specs.push(path);
   }
   const backend = new QemuBackend();
@@ -89,9 +126,21 @@ if (qemuAvailable) {
   const seconds = (performance.now() - started) / 1000;
   if (report.runs.some((r) => r.status !== "passed")) throw new Error("a QEMU bench spec did not pass");
   const perSecond = report.runs.length / seconds;
-  rows.push({ what: `real QEMU spec runs per second (${availableParallelism()} cores)`, measured: `${perSecond.toFixed(1)} runs/s`, ratio: 10 / perSecond, target: "≥ 10/s", ok: perSecond >= 10 });
+  rows.push({
+    what: `real QEMU spec runs per second (${availableParallelism()} cores)`,
+    measured: `${perSecond.toFixed(1)} runs/s`,
+    ratio: 10 / perSecond,
+    target: "≥ 10/s",
+    ok: perSecond >= 10,
+  });
 } else {
-  rows.push({ what: "real QEMU spec runs per second", measured: "qemu-system-ppc64 not installed", ratio: NaN, target: "≥ 10/s", ok: false });
+  rows.push({
+    what: "real QEMU spec runs per second",
+    measured: "qemu-system-ppc64 not installed",
+    ratio: NaN,
+    target: "≥ 10/s",
+    ok: false,
+  });
 }
 
 rmSync(dir, { recursive: true, force: true });
@@ -100,5 +149,7 @@ const measuredWidth = Math.max(...rows.map((r) => r.measured.length));
 console.log(`${"benchmark".padEnd(width)}  ${"measured".padEnd(measuredWidth)}  ratio     target          `);
 for (const r of rows) {
   const ratio = Number.isNaN(r.ratio) ? "—" : `${r.ratio.toFixed(2)}×`;
-  console.log(`${r.what.padEnd(width)}  ${r.measured.padEnd(measuredWidth)}  ${ratio.padEnd(8)}  ${r.target.padEnd(14)}  ${r.ok ? "met" : "NOT MET"}`);
+  console.log(
+    `${r.what.padEnd(width)}  ${r.measured.padEnd(measuredWidth)}  ${ratio.padEnd(8)}  ${r.target.padEnd(14)}  ${r.ok ? "met" : "NOT MET"}`,
+  );
 }

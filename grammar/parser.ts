@@ -21,14 +21,17 @@ export class SpecParser extends CstParser {
   // checked by the AST builder, which sees offsets (a statement list is "item (sep+ item)*").
   public file = this.RULE("file", () => {
     this.MANY(() => {
-      this.OR({ DEF: [
-        { ALT: () => this.CONSUME(T.Newline) },
-        { ALT: () => this.CONSUME(T.Semicolon) },
-        { ALT: () => this.SUBRULE(this.suiteDecl) },
-        { ALT: () => this.SUBRULE(this.setupBlock) },
-        { ALT: () => this.SUBRULE(this.specBlock) },
-        { ALT: () => this.SUBRULE(this.statement) },
-      ], ERR_MSG: "a statement" });
+      this.OR({
+        DEF: [
+          { ALT: () => this.CONSUME(T.Newline) },
+          { ALT: () => this.CONSUME(T.Semicolon) },
+          { ALT: () => this.SUBRULE(this.suiteDecl) },
+          { ALT: () => this.SUBRULE(this.setupBlock) },
+          { ALT: () => this.SUBRULE(this.specBlock) },
+          { ALT: () => this.SUBRULE(this.statement) },
+        ],
+        ERR_MSG: "a statement",
+      });
     });
   });
 
@@ -47,8 +50,18 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.StringLiteral);
     this.MANY(() => {
       this.OR([
-        { ALT: () => { this.CONSUME(T.Tags); this.SUBRULE(this.tagList); } },
-        { ALT: () => { this.CONSUME(T.Profiles); this.SUBRULE(this.profileList); } },
+        {
+          ALT: () => {
+            this.CONSUME(T.Tags);
+            this.SUBRULE(this.tagList);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.Profiles);
+            this.SUBRULE(this.profileList);
+          },
+        },
       ]);
     });
     this.SUBRULE(this.block);
@@ -58,11 +71,14 @@ export class SpecParser extends CstParser {
     this.MANY(() => this.CONSUME(T.Newline));
     this.CONSUME(T.LBrace);
     this.MANY2(() => {
-      this.OR({ DEF: [
-        { ALT: () => this.CONSUME2(T.Newline) },
-        { ALT: () => this.CONSUME(T.Semicolon) },
-        { ALT: () => this.SUBRULE(this.statement) },
-      ], ERR_MSG: "a statement or '}'" });
+      this.OR({
+        DEF: [
+          { ALT: () => this.CONSUME2(T.Newline) },
+          { ALT: () => this.CONSUME(T.Semicolon) },
+          { ALT: () => this.SUBRULE(this.statement) },
+        ],
+        ERR_MSG: "a statement or '}'",
+      });
     });
     this.CONSUME(T.RBrace);
   });
@@ -85,30 +101,36 @@ export class SpecParser extends CstParser {
   });
 
   private statement = this.RULE("statement", () => {
-    this.OR({ DEF: [
-      { ALT: () => this.SUBRULE(this.machineStmt) },
-      { ALT: () => this.SUBRULE(this.phbStmt) },
-      { ALT: () => this.SUBRULE(this.plugStmt) },
-      { ALT: () => this.SUBRULE(this.unplugStmt) },
-      { ALT: () => this.SUBRULE(this.expectStmt) },
-      { ALT: () => this.SUBRULE(this.action) },
-    ], ERR_MSG: "a statement" });
+    this.OR({
+      DEF: [
+        { ALT: () => this.SUBRULE(this.machineStmt) },
+        { ALT: () => this.SUBRULE(this.phbStmt) },
+        { ALT: () => this.SUBRULE(this.plugStmt) },
+        { ALT: () => this.SUBRULE(this.unplugStmt) },
+        { ALT: () => this.SUBRULE(this.expectStmt) },
+        { ALT: () => this.SUBRULE(this.action) },
+      ],
+      ERR_MSG: "a statement",
+    });
   });
 
   private machineStmt = this.RULE("machineStmt", () => {
     this.CONSUME(T.Machine);
-    this.OR({ DEF: [
-      {
-        ALT: () => {
-          this.CONSUME(T.Kvm);
-          this.OPTION(() => {
-            this.CONSUME(T.Caps);
-            this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.capability) });
-          });
+    this.OR({
+      DEF: [
+        {
+          ALT: () => {
+            this.CONSUME(T.Kvm);
+            this.OPTION(() => {
+              this.CONSUME(T.Caps);
+              this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.capability) });
+            });
+          },
         },
-      },
-      { ALT: () => this.CONSUME(T.Tcg) },
-    ], ERR_MSG: "'kvm' or 'tcg' after 'machine'" });
+        { ALT: () => this.CONSUME(T.Tcg) },
+      ],
+      ERR_MSG: "'kvm' or 'tcg' after 'machine'",
+    });
   });
 
   private capability = this.RULE("capability", () => {
@@ -122,12 +144,25 @@ export class SpecParser extends CstParser {
     this.SUBRULE(this.number);
     this.MANY(() => {
       this.OR([
-        { ALT: () => { this.CONSUME(T.Dma32); this.SUBRULE2(this.number, { LABEL: "dma32" }); } },
-        { ALT: () => { this.CONSUME(T.Page); this.SUBRULE3(this.number, { LABEL: "page" }); } },
+        {
+          ALT: () => {
+            this.CONSUME(T.Dma32);
+            this.SUBRULE2(this.number, { LABEL: "dma32" });
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.Page);
+            this.SUBRULE3(this.number, { LABEL: "page" });
+          },
+        },
         {
           ALT: () => {
             this.CONSUME(T.Ddw);
-            this.OR2({ DEF: [{ ALT: () => this.CONSUME(T.On) }, { ALT: () => this.CONSUME(T.Off) }], ERR_MSG: "'on' or 'off' after 'ddw'" });
+            this.OR2({
+              DEF: [{ ALT: () => this.CONSUME(T.On) }, { ALT: () => this.CONSUME(T.Off) }],
+              ERR_MSG: "'on' or 'off' after 'ddw'",
+            });
           },
         },
       ]);
@@ -136,7 +171,10 @@ export class SpecParser extends CstParser {
 
   private plugStmt = this.RULE("plugStmt", () => {
     this.CONSUME(T.Plug);
-    this.OR({ DEF: [{ ALT: () => this.CONSUME(T.Vfio) }, { ALT: () => this.CONSUME(T.Emulated) }], ERR_MSG: "'vfio' or 'emulated' after 'plug'" });
+    this.OR({
+      DEF: [{ ALT: () => this.CONSUME(T.Vfio) }, { ALT: () => this.CONSUME(T.Emulated) }],
+      ERR_MSG: "'vfio' or 'emulated' after 'plug'",
+    });
     this.OPTION(() => this.CONSUME(T.Name));
     this.CONSUME(T.On);
     this.CONSUME2(T.Name, { LABEL: "phb" });
@@ -149,112 +187,195 @@ export class SpecParser extends CstParser {
 
   // Every action a spec may run bare or put under `expect … == RC`.
   private action = this.RULE("action", () => {
-    this.OR({ DEF: [
-      { ALT: () => { this.CONSUME(T.PutTce); this.SUBRULE(this.tableRef); this.SUBRULE(this.ioba); this.SUBRULE(this.tce); } },
-      { ALT: () => { this.CONSUME(T.GetTce); this.SUBRULE2(this.tableRef); this.SUBRULE2(this.ioba); } },
-      {
-        ALT: () => {
-          this.CONSUME(T.StuffTce);
-          this.SUBRULE3(this.tableRef);
-          this.SUBRULE3(this.ioba);
-          this.SUBRULE2(this.tce);
-          this.SUBRULE(this.count);
+    this.OR({
+      DEF: [
+        {
+          ALT: () => {
+            this.CONSUME(T.PutTce);
+            this.SUBRULE(this.tableRef);
+            this.SUBRULE(this.ioba);
+            this.SUBRULE(this.tce);
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.PutTceIndirect);
-          this.SUBRULE4(this.tableRef);
-          this.SUBRULE4(this.ioba);
-          this.SUBRULE(this.tceList);
-          this.OPTION(() => { this.CONSUME(T.At); this.SUBRULE(this.number, { LABEL: "listAddress" }); });
+        {
+          ALT: () => {
+            this.CONSUME(T.GetTce);
+            this.SUBRULE2(this.tableRef);
+            this.SUBRULE2(this.ioba);
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.CreateWindow);
-          this.CONSUME(T.Name);
-          this.CONSUME(T.Page);
-          this.SUBRULE2(this.number, { LABEL: "pageSize" });
-          this.CONSUME(T.Size);
-          this.SUBRULE3(this.number, { LABEL: "windowSize" });
+        {
+          ALT: () => {
+            this.CONSUME(T.StuffTce);
+            this.SUBRULE3(this.tableRef);
+            this.SUBRULE3(this.ioba);
+            this.SUBRULE2(this.tce);
+            this.SUBRULE(this.count);
+          },
         },
-      },
-      { ALT: () => { this.CONSUME(T.RemoveWindow); this.SUBRULE5(this.tableRef); } },
-      { ALT: () => { this.CONSUME(T.ResetWindows); this.CONSUME2(T.Name); } },
-      { ALT: () => { this.CONSUME(T.QueryWindow); this.CONSUME3(T.Name); } },
-      {
-        ALT: () => {
-          this.CONSUME(T.Dma);
-          this.CONSUME4(T.Name);
-          this.OR2({ DEF: [{ ALT: () => this.CONSUME(T.Read) }, { ALT: () => this.CONSUME(T.Write) }], ERR_MSG: "'read' or 'write' after the device" });
-          this.SUBRULE5(this.ioba);
+        {
+          ALT: () => {
+            this.CONSUME(T.PutTceIndirect);
+            this.SUBRULE4(this.tableRef);
+            this.SUBRULE4(this.ioba);
+            this.SUBRULE(this.tceList);
+            this.OPTION(() => {
+              this.CONSUME(T.At);
+              this.SUBRULE(this.number, { LABEL: "listAddress" });
+            });
+          },
         },
-      },
-      { ALT: () => this.CONSUME(T.Reset) },
-      { ALT: () => this.CONSUME(T.Migrate) },
-    ], ERR_MSG: "an action" });
+        {
+          ALT: () => {
+            this.CONSUME(T.CreateWindow);
+            this.CONSUME(T.Name);
+            this.CONSUME(T.Page);
+            this.SUBRULE2(this.number, { LABEL: "pageSize" });
+            this.CONSUME(T.Size);
+            this.SUBRULE3(this.number, { LABEL: "windowSize" });
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.RemoveWindow);
+            this.SUBRULE5(this.tableRef);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.ResetWindows);
+            this.CONSUME2(T.Name);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.QueryWindow);
+            this.CONSUME3(T.Name);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.Dma);
+            this.CONSUME4(T.Name);
+            this.OR2({
+              DEF: [{ ALT: () => this.CONSUME(T.Read) }, { ALT: () => this.CONSUME(T.Write) }],
+              ERR_MSG: "'read' or 'write' after the device",
+            });
+            this.SUBRULE5(this.ioba);
+          },
+        },
+        { ALT: () => this.CONSUME(T.Reset) },
+        { ALT: () => this.CONSUME(T.Migrate) },
+      ],
+      ERR_MSG: "an action",
+    });
   });
 
   private expectStmt = this.RULE("expectStmt", () => {
     this.CONSUME(T.Expect);
-    this.OR({ DEF: [
-      {
-        ALT: () => {
-          this.CONSUME(T.Table);
-          this.SUBRULE(this.tableArg);
-          this.OR2({ DEF: [
-            { ALT: () => this.CONSUME(T.Kvm) },
-            { ALT: () => this.CONSUME(T.Userspace) },
-            { ALT: () => this.CONSUME(T.Absent) },
-            {
-              ALT: () => {
-                this.CONSUME(T.Size);
-                this.SUBRULE(this.number, { LABEL: "windowSize" });
-                this.CONSUME(T.Page);
-                this.SUBRULE2(this.number, { LABEL: "pageSize" });
-                this.OPTION(() => { this.CONSUME(T.Offset); this.SUBRULE3(this.number, { LABEL: "offset" }); });
-              },
-            },
-          ], ERR_MSG: "'kvm', 'userspace', 'absent' or 'size' after table(…)" });
+    this.OR({
+      DEF: [
+        {
+          ALT: () => {
+            this.CONSUME(T.Table);
+            this.SUBRULE(this.tableArg);
+            this.OR2({
+              DEF: [
+                { ALT: () => this.CONSUME(T.Kvm) },
+                { ALT: () => this.CONSUME(T.Userspace) },
+                { ALT: () => this.CONSUME(T.Absent) },
+                {
+                  ALT: () => {
+                    this.CONSUME(T.Size);
+                    this.SUBRULE(this.number, { LABEL: "windowSize" });
+                    this.CONSUME(T.Page);
+                    this.SUBRULE2(this.number, { LABEL: "pageSize" });
+                    this.OPTION(() => {
+                      this.CONSUME(T.Offset);
+                      this.SUBRULE3(this.number, { LABEL: "offset" });
+                    });
+                  },
+                },
+              ],
+              ERR_MSG: "'kvm', 'userspace', 'absent' or 'size' after table(…)",
+            });
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.Guest);
-          this.SUBRULE(this.entryArg);
-          this.SUBRULE(this.comparison);
+        {
+          ALT: () => {
+            this.CONSUME(T.Guest);
+            this.SUBRULE(this.entryArg);
+            this.SUBRULE(this.comparison);
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.Hw);
-          this.CONSUME(T.LParen);
-          this.SUBRULE(this.tableRef);
-          this.OPTION2(() => { this.CONSUME(T.Comma); this.SUBRULE(this.ioba); });
-          this.CONSUME(T.RParen);
-          this.OR3({ DEF: [
-            { ALT: () => this.CONSUME(T.InSync) },
-            { ALT: () => this.CONSUME2(T.Absent) },
-            { ALT: () => this.SUBRULE2(this.comparison) },
-          ], ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)" });
+        {
+          ALT: () => {
+            this.CONSUME(T.Hw);
+            this.CONSUME(T.LParen);
+            this.SUBRULE(this.tableRef);
+            this.OPTION2(() => {
+              this.CONSUME(T.Comma);
+              this.SUBRULE(this.ioba);
+            });
+            this.CONSUME(T.RParen);
+            this.OR3({
+              DEF: [
+                { ALT: () => this.CONSUME(T.InSync) },
+                { ALT: () => this.CONSUME2(T.Absent) },
+                { ALT: () => this.SUBRULE2(this.comparison) },
+              ],
+              ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)",
+            });
+          },
         },
-      },
-      {
-        ALT: () => {
-          this.CONSUME(T.Vfio);
-          this.SUBRULE(this.phbArg);
-          this.OR4({ DEF: [{ ALT: () => this.CONSUME(T.Yes) }, { ALT: () => this.CONSUME(T.No) }], ERR_MSG: "'yes' or 'no' after vfio(…)" });
+        {
+          ALT: () => {
+            this.CONSUME(T.Vfio);
+            this.SUBRULE(this.phbArg);
+            this.OR4({
+              DEF: [{ ALT: () => this.CONSUME(T.Yes) }, { ALT: () => this.CONSUME(T.No) }],
+              ERR_MSG: "'yes' or 'no' after vfio(…)",
+            });
+          },
         },
-      },
-      { ALT: () => { this.CONSUME(T.Windows); this.SUBRULE2(this.phbArg); this.SUBRULE3(this.comparison); } },
-      { ALT: () => { this.CONSUME(T.Notifiers); this.SUBRULE2(this.tableArg); this.SUBRULE4(this.comparison); } },
-      { ALT: () => { this.SUBRULE(this.action); this.SUBRULE5(this.comparison); } },
-    ], ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…))" });
+        {
+          ALT: () => {
+            this.CONSUME(T.Windows);
+            this.SUBRULE2(this.phbArg);
+            this.SUBRULE3(this.comparison);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.Notifiers);
+            this.SUBRULE2(this.tableArg);
+            this.SUBRULE4(this.comparison);
+          },
+        },
+        {
+          ALT: () => {
+            this.SUBRULE(this.action);
+            this.SUBRULE5(this.comparison);
+          },
+        },
+      ],
+      ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…))",
+    });
     this.MANY(() => {
       this.OR5([
-        { ALT: () => { this.CONSUME(T.When); this.CONSUME(T.Profile); this.SUBRULE(this.profileList); } },
-        { ALT: () => { this.CONSUME(T.Xfail); this.CONSUME(T.StringLiteral); } },
+        {
+          ALT: () => {
+            this.CONSUME(T.When);
+            this.CONSUME(T.Profile);
+            this.SUBRULE(this.profileList);
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.Xfail);
+            this.CONSUME(T.StringLiteral);
+          },
+        },
       ]);
     });
   });
@@ -285,25 +406,35 @@ export class SpecParser extends CstParser {
   });
 
   private value = this.RULE("value", () => {
-    this.OR({ DEF: [
-      { ALT: () => this.CONSUME(T.ReturnCode) },
-      { ALT: () => this.SUBRULE(this.tce) },
-      { ALT: () => this.CONSUME(T.Fault) },
-      { ALT: () => this.CONSUME(T.Ok) },
-      { ALT: () => this.CONSUME(T.Blocked) },
-    ], ERR_MSG: "a value (a return code, a number or TCE, 'fault', 'ok' or 'blocked')" });
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(T.ReturnCode) },
+        { ALT: () => this.SUBRULE(this.tce) },
+        { ALT: () => this.CONSUME(T.Fault) },
+        { ALT: () => this.CONSUME(T.Ok) },
+        { ALT: () => this.CONSUME(T.Blocked) },
+      ],
+      ERR_MSG: "a value (a return code, a number or TCE, 'fault', 'ok' or 'blocked')",
+    });
   });
 
   private tableRef = this.RULE("tableRef", () => {
-    this.OR({ DEF: [
-      { ALT: () => this.CONSUME(T.NumberLiteral) },
-      {
-        ALT: () => {
-          this.CONSUME(T.Name);
-          this.OPTION(() => { this.CONSUME(T.LBracket); this.CONSUME2(T.NumberLiteral, { LABEL: "window" }); this.CONSUME(T.RBracket); });
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(T.NumberLiteral) },
+        {
+          ALT: () => {
+            this.CONSUME(T.Name);
+            this.OPTION(() => {
+              this.CONSUME(T.LBracket);
+              this.CONSUME2(T.NumberLiteral, { LABEL: "window" });
+              this.CONSUME(T.RBracket);
+            });
+          },
         },
-      },
-    ], ERR_MSG: "a table (a LIOBN, a PHB name or PHB[N])" });
+      ],
+      ERR_MSG: "a table (a LIOBN, a PHB name or PHB[N])",
+    });
   });
 
   private tceList = this.RULE("tceList", () => {
@@ -312,9 +443,15 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
-  private ioba = this.RULE("ioba", () => { this.CONSUME(T.NumberLiteral); });
-  private count = this.RULE("count", () => { this.CONSUME(T.NumberLiteral); });
-  private number = this.RULE("number", () => { this.CONSUME(T.NumberLiteral); });
+  private ioba = this.RULE("ioba", () => {
+    this.CONSUME(T.NumberLiteral);
+  });
+  private count = this.RULE("count", () => {
+    this.CONSUME(T.NumberLiteral);
+  });
+  private number = this.RULE("number", () => {
+    this.CONSUME(T.NumberLiteral);
+  });
 
   private tce = this.RULE("tce", () => {
     this.CONSUME(T.NumberLiteral);

@@ -120,9 +120,7 @@ export const W = keyword("w");
 export const None = keyword("none");
 
 // Longest first, so a keyword never wins over a longer one it prefixes (`off` / `offset`).
-export const keywords: readonly TokenType[] = [...keywordTokens].sort(
-  (a, b) => String(b.PATTERN).length - String(a.PATTERN).length,
-);
+export const keywords: readonly TokenType[] = [...keywordTokens].sort((a, b) => String(b.PATTERN).length - String(a.PATTERN).length);
 
 // Order matters: longer keywords before their prefixes, keywords before names,
 // dotted names before plain ones.

@@ -52,7 +52,8 @@ function parseShard(text: string): { index: number; count: number } {
 
 function parseProfiles(values: string[] | undefined): ProfileName[] | undefined {
   if (!values) return undefined;
-  for (const p of values) if (!(PROFILE_NAMES as string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
+  for (const p of values)
+    if (!(PROFILE_NAMES as string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
   return values as ProfileName[];
 }
 
@@ -80,7 +81,11 @@ function output(path: string | undefined, write: Writer): Writer {
   };
 }
 
-export async function main(argv: string[], write: Writer = (t) => process.stdout.write(t), writeError: Writer = (t) => process.stderr.write(t)): Promise<number> {
+export async function main(
+  argv: string[],
+  write: Writer = (t) => process.stdout.write(t),
+  writeError: Writer = (t) => process.stderr.write(t),
+): Promise<number> {
   const debug = argv.includes("--debug");
   try {
     return await dispatch(argv, write, writeError);
@@ -90,7 +95,9 @@ export async function main(argv: string[], write: Writer = (t) => process.stdout
       return 2;
     }
     const message = error instanceof Error ? error.message : String(error);
-    writeError(`tcespec: internal error: ${message}${debug && error instanceof Error ? `\n${error.stack}` : " (run with --debug for the stack trace)"}\n`);
+    writeError(
+      `tcespec: internal error: ${message}${debug && error instanceof Error ? `\n${error.stack}` : " (run with --debug for the stack trace)"}\n`,
+    );
     return 2;
   }
 }
@@ -138,7 +145,10 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   const { run, compileFiles } = await import("./run/runner.js");
   const { formatDiagnostic } = await import("./compile/diagnostics.js");
   // Colour for a terminal only; never into a file, never with NO_COLOR.
-  kleur.enabled = !("NO_COLOR" in process.env) && !values.output && (process.stdout.isTTY === true || (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== "0"));
+  kleur.enabled =
+    !("NO_COLOR" in process.env) &&
+    !values.output &&
+    (process.stdout.isTTY === true || (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== "0"));
 
   if (command === "check") {
     const { files, missing } = compileFiles(paths);
@@ -153,13 +163,16 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   }
 
   const reporter = values.reporter ?? "pretty";
-  if (!(REPORTERS as readonly string[]).includes(reporter)) throw new UsageError(`unknown reporter '${reporter}' (reporters: ${REPORTERS.join(", ")})`);
+  if (!(REPORTERS as readonly string[]).includes(reporter))
+    throw new UsageError(`unknown reporter '${reporter}' (reporters: ${REPORTERS.join(", ")})`);
   const format = values.format ?? "markdown";
   if (format !== "markdown" && format !== "html") throw new UsageError(`--format takes markdown or html, not '${format}'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
-  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs takes a positive whole number, not '${values.jobs}'`);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1))
+    throw new UsageError(`--jobs takes a positive whole number, not '${values.jobs}'`);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0)) throw new UsageError(`--timeout takes milliseconds, not '${values.timeout}'`);
+  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0))
+    throw new UsageError(`--timeout takes milliseconds, not '${values.timeout}'`);
   const options: RunOptions = {
     profiles: parseProfiles(values.profile),
     tags: values.tag,
@@ -167,7 +180,11 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     bail: values.bail ?? false,
     jobs,
     shard: values.shard === undefined ? undefined : parseShard(values.shard),
-    backends: await backendsFor(command === "matrix" ? "model" : (values.backend ?? "model"), { qemu: values.qemu, timeout, bail: values.bail ?? false }),
+    backends: await backendsFor(command === "matrix" ? "model" : (values.backend ?? "model"), {
+      qemu: values.qemu,
+      timeout,
+      bail: values.bail ?? false,
+    }),
   };
 
   if (command === "matrix") {
@@ -183,7 +200,12 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   const { formatJunit } = await import("./report/junit.js");
   const { formatTap } = await import("./report/tap.js");
   const { exitCode } = await import("./report/summary.js");
-  const formats: Record<string, (report: Report) => string> = { pretty: formatPretty, json: formatJson, junit: formatJunit, tap: formatTap };
+  const formats: Record<string, (report: Report) => string> = {
+    pretty: formatPretty,
+    json: formatJson,
+    junit: formatJunit,
+    tap: formatTap,
+  };
   const report = await run(paths, options);
   try {
     output(values.output, write)(formats[reporter]!(report));

@@ -17,7 +17,11 @@ export function describeFailure(run: RunResult): string {
   for (const e of run.expectations) {
     if (e.outcome !== "diverged" && e.outcome !== "xpass") continue;
     lines.push(`  ${run.file}:${e.line}:${e.column}: ${e.source}`);
-    lines.push(e.outcome === "xpass" ? `    unexpectedly matched (xfail "${e.xfail}")` : `    expected ${e.op === "!=" ? "not " : ""}${e.expected}, actual ${e.actual}`);
+    lines.push(
+      e.outcome === "xpass"
+        ? `    unexpectedly matched (xfail "${e.xfail}")`
+        : `    expected ${e.op === "!=" ? "not " : ""}${e.expected}, actual ${e.actual}`,
+    );
   }
   return lines.join("\n");
 }
@@ -25,7 +29,10 @@ export function describeFailure(run: RunResult): string {
 /** Registers a describe block per file and a test per spec × profile. */
 export function specSuite(paths: string[], options: SpecSuiteOptions = {}): void {
   const { files, missing } = compileFiles(paths);
-  for (const path of missing) it(`${path} exists`, () => { throw new Error(`${path}: no such file or directory`); });
+  for (const path of missing)
+    it(`${path} exists`, () => {
+      throw new Error(`${path}: no such file or directory`);
+    });
   const backend = new ModelBackend();
   for (const file of files) {
     describe(file.file, () => {

@@ -30,7 +30,11 @@ export function outcomes(run: RunResult): string[] {
 export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await main(args, (t) => (out += t), (t) => (err += t));
+  const code = await main(
+    args,
+    (t) => (out += t),
+    (t) => (err += t),
+  );
   return { code, out, err };
 }
 

@@ -26,8 +26,7 @@ export interface TceNode extends Pos {
 }
 
 export type TableRef =
-  | ({ kind: "liobn"; liobn: bigint; text: string } & Pos)
-  | ({ kind: "phb"; phb: string; window: number; text: string } & Pos);
+  ({ kind: "liobn"; liobn: bigint; text: string } & Pos) | ({ kind: "phb"; phb: string; window: number; text: string } & Pos);
 
 export type Comparison = "==" | "!=";
 

@@ -29,7 +29,10 @@ class Scope {
 
 export class Checker {
   readonly diagnostics: Diagnostic[] = [];
-  constructor(private readonly file: string, private readonly sourceLines?: (line: number) => string) {}
+  constructor(
+    private readonly file: string,
+    private readonly sourceLines?: (line: number) => string,
+  ) {}
 
   private error(pos: A.Pos, message: string): void {
     this.diagnostics.push(diagnostic(this.file, pos, message));
@@ -67,7 +70,13 @@ export class Checker {
     if (!ast.setup.some((s) => s.kind === "phb") && !block.statements.some((s) => s.kind === "phb")) {
       const phb0: PhbConfig = { name: "phb0", index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
       scope.phbs.set("phb0", phb0);
-      spec.steps.push({ kind: "do", operation: { kind: "add_phb", phb: phb0 }, source: "(the default phb0)", line: block.line, column: block.column });
+      spec.steps.push({
+        kind: "do",
+        operation: { kind: "add_phb", phb: phb0 },
+        source: "(the default phb0)",
+        line: block.line,
+        column: block.column,
+      });
     }
     const before = this.diagnostics.length;
     for (const statement of ast.setup) this.statement(statement, scope, spec);
@@ -102,7 +111,14 @@ export class Checker {
         }
         scope.liveDevices.set(name, statement.device);
         scope.everPlugged.add(name);
-        if (phb) spec.steps.push(this.doStep({ kind: "plug", device: statement.device, name, phbIndex: phb.index }, statement, `plug ${statement.device} ${name} on ${phb.name}`));
+        if (phb)
+          spec.steps.push(
+            this.doStep(
+              { kind: "plug", device: statement.device, name, phbIndex: phb.index },
+              statement,
+              `plug ${statement.device} ${name} on ${phb.name}`,
+            ),
+          );
         return;
       }
       case "unplug":
@@ -166,7 +182,10 @@ export class Checker {
       this.error(statement.dma32, "a DMA window of size 0");
       ok = false;
     } else if (ok && dma32 % pageSize !== 0n) {
-      this.error(statement.dma32 ?? statement, `the window size ${statement.dma32?.text ?? "1G"} is not a whole number of ${statement.page?.text ?? "4K"} pages`);
+      this.error(
+        statement.dma32 ?? statement,
+        `the window size ${statement.dma32?.text ?? "1G"} is not a whole number of ${statement.page?.text ?? "4K"} pages`,
+      );
       ok = false;
     }
     const phb: PhbConfig = { name: statement.name, index, dma32, pageShift: ok ? log2(pageSize) : 12, ddw: statement.ddw };
@@ -207,13 +226,21 @@ export class Checker {
       }
       case "stuff_tce": {
         const liobn = this.liobn(action.table, scope);
-        return liobn === undefined ? undefined : { kind: "stuff_tce", liobn, ioba: action.ioba.value, tce: action.tce.value, count: action.count.value };
+        return liobn === undefined
+          ? undefined
+          : { kind: "stuff_tce", liobn, ioba: action.ioba.value, tce: action.tce.value, count: action.count.value };
       }
       case "put_tce_indirect": {
         const liobn = this.liobn(action.table, scope);
         return liobn === undefined
           ? undefined
-          : { kind: "put_tce_indirect", liobn, ioba: action.ioba.value, tces: action.tces.map((t) => t.value), listAddress: action.listAddress?.value ?? 0x10000n };
+          : {
+              kind: "put_tce_indirect",
+              liobn,
+              ioba: action.ioba.value,
+              tces: action.tces.map((t) => t.value),
+              listAddress: action.listAddress?.value ?? 0x10000n,
+            };
       }
       case "create_window": {
         const phb = this.phbNamed(action.phb, action.phbPos, scope);
@@ -229,7 +256,9 @@ export class Checker {
           this.error(action.windowSize, `the window size ${action.windowSize.text} is not a power of two (RTAS takes its log2)`);
           ok = false;
         }
-        return phb && ok ? { kind: "create_window", phbIndex: phb.index, pageSize: action.pageSize.value, windowSize: action.windowSize.value } : undefined;
+        return phb && ok
+          ? { kind: "create_window", phbIndex: phb.index, pageSize: action.pageSize.value, windowSize: action.windowSize.value }
+          : undefined;
       }
       case "remove_window": {
         const liobn = this.liobn(action.table, scope);
@@ -241,7 +270,9 @@ export class Checker {
         return phb && { kind: action.kind, phbIndex: phb.index };
       }
       case "dma":
-        return this.device(action.device, action.devicePos, scope) ? { kind: "dma", device: action.device, access: action.access, ioba: action.ioba.value } : undefined;
+        return this.device(action.device, action.devicePos, scope)
+          ? { kind: "dma", device: action.device, access: action.access, ioba: action.ioba.value }
+          : undefined;
       case "reset":
         return { kind: "reset" };
       case "migrate":
@@ -296,13 +327,28 @@ export class Checker {
   }
 
   /** The expected value in canonical form, or a diagnostic when it cannot be what `what` answers. */
-  private value(value: A.ExpectedValue, op: A.Comparison, what: string, accepts: ("hcall" | "rtas" | "number" | "tce" | "fault" | "migrate")[]): Expected | undefined {
+  private value(
+    value: A.ExpectedValue,
+    op: A.Comparison,
+    what: string,
+    accepts: ("hcall" | "rtas" | "number" | "tce" | "fault" | "migrate")[],
+  ): Expected | undefined {
     const fail = (kinds: string) => {
       this.error(value, `${what} answers ${kinds}`);
       return undefined;
     };
     const kinds = accepts
-      .map((k) => ({ hcall: "a return code (H_…)", rtas: "an RTAS status (RTAS_…)", number: "a number", tce: "a TCE value", fault: "an address or 'fault'", migrate: "'ok' or 'blocked'" })[k])
+      .map(
+        (k) =>
+          ({
+            hcall: "a return code (H_…)",
+            rtas: "an RTAS status (RTAS_…)",
+            number: "a number",
+            tce: "a TCE value",
+            fault: "an address or 'fault'",
+            migrate: "'ok' or 'blocked'",
+          })[k],
+      )
       .join(" or ");
     switch (value.kind) {
       case "code":
@@ -328,19 +374,21 @@ export class Checker {
     switch (check.kind) {
       case "action": {
         const operation = this.operation(check.action, scope);
-        const accepts = ({
-          put_tce: ["hcall"],
-          stuff_tce: ["hcall"],
-          put_tce_indirect: ["hcall"],
-          get_tce: ["hcall", "tce"],
-          create_window: ["rtas", "tce"],
-          remove_window: ["rtas"],
-          reset_windows: ["rtas"],
-          query_window: ["rtas", "number"],
-          dma: ["fault"],
-          reset: [],
-          migrate: ["migrate"],
-        } as const)[check.action.kind];
+        const accepts = (
+          {
+            put_tce: ["hcall"],
+            stuff_tce: ["hcall"],
+            put_tce_indirect: ["hcall"],
+            get_tce: ["hcall", "tce"],
+            create_window: ["rtas", "tce"],
+            remove_window: ["rtas"],
+            reset_windows: ["rtas"],
+            query_window: ["rtas", "number"],
+            dma: ["fault"],
+            reset: [],
+            migrate: ["migrate"],
+          } as const
+        )[check.action.kind];
         if (accepts.length === 0) {
           this.error(check.action, `'${check.action.kind}' answers nothing to compare; write it as a bare statement`);
           return undefined;
@@ -350,14 +398,24 @@ export class Checker {
       }
       case "placement": {
         const liobn = this.liobn(check.table, scope);
-        return liobn === undefined ? undefined : [{ kind: "placement", liobn }, { op: "==", text: check.placement }];
+        return liobn === undefined
+          ? undefined
+          : [
+              { kind: "placement", liobn },
+              { op: "==", text: check.placement },
+            ];
       }
       case "geometry": {
         const liobn = this.liobn(check.table, scope);
         if (!isPowerOfTwo(check.pageSize.value)) this.error(check.pageSize, `the page size ${check.pageSize.text} is not a power of two`);
         if (check.windowSize.value === 0n) this.error(check.windowSize, "a DMA window of size 0");
         const text = geometry(check.windowSize.value, check.pageSize.value, check.offset?.value);
-        return liobn === undefined ? undefined : [{ kind: "geometry", liobn, withOffset: check.offset !== undefined }, { op: "==", text }];
+        return liobn === undefined
+          ? undefined
+          : [
+              { kind: "geometry", liobn, withOffset: check.offset !== undefined },
+              { op: "==", text },
+            ];
       }
       case "guest":
       case "hw-entry": {
@@ -367,11 +425,21 @@ export class Checker {
       }
       case "hw-state": {
         const liobn = this.liobn(check.table, scope);
-        return liobn === undefined ? undefined : [{ kind: "hw-state", liobn }, { op: "==", text: check.state }];
+        return liobn === undefined
+          ? undefined
+          : [
+              { kind: "hw-state", liobn },
+              { op: "==", text: check.state },
+            ];
       }
       case "vfio": {
         const phb = this.phbNamed(check.phb, check.phbPos, scope);
-        return phb && [{ kind: "vfio", phbIndex: phb.index }, { op: "==", text: check.present ? "yes" : "no" }];
+        return (
+          phb && [
+            { kind: "vfio", phbIndex: phb.index },
+            { op: "==", text: check.present ? "yes" : "no" },
+          ]
+        );
       }
       case "windows": {
         const phb = this.phbNamed(check.phb, check.phbPos, scope);

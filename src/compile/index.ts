@@ -73,7 +73,13 @@ export function parseSource(file: string, text: string): { ast?: SpecFile; diagn
     for (const error of lexed.errors) {
       if (diagnostics.length > MAX_DIAGNOSTICS_PER_FILE) break;
       const found = chunk.text.slice(error.offset, error.offset + Math.min(error.length, 1));
-      diagnostics.push(diagnostic(file, { line: (error.line ?? 1) + chunk.lineOffset, column: error.column ?? 1 }, `unexpected character '${printable(found)}'`));
+      diagnostics.push(
+        diagnostic(
+          file,
+          { line: (error.line ?? 1) + chunk.lineOffset, column: error.column ?? 1 },
+          `unexpected character '${printable(found)}'`,
+        ),
+      );
     }
     const last = lexed.tokens[lexed.tokens.length - 1];
     if (last) {
@@ -117,7 +123,9 @@ export function compileSource(file: string, text: string): CompileResult {
 
 function sortAndCap(diagnostics: Diagnostic[]): Diagnostic[] {
   const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
-  const unique = sorted.filter((d, i) => i === 0 || d.line !== sorted[i - 1]!.line || d.column !== sorted[i - 1]!.column || d.message !== sorted[i - 1]!.message);
+  const unique = sorted.filter(
+    (d, i) => i === 0 || d.line !== sorted[i - 1]!.line || d.column !== sorted[i - 1]!.column || d.message !== sorted[i - 1]!.message,
+  );
   if (unique.length <= MAX_DIAGNOSTICS_PER_FILE) return unique;
   const kept = unique.slice(0, MAX_DIAGNOSTICS_PER_FILE);
   const next = unique[MAX_DIAGNOSTICS_PER_FILE]!;

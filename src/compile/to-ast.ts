@@ -189,7 +189,13 @@ export class AstBuilder {
       if (n > 1n) this.error(this.posOf(windowToken), `a PHB has DMA windows 0 and 1, not ${windowToken.image}`);
       window = Number(n > 1n ? 0n : n);
     }
-    return { kind: "phb", phb: name.image, window, text: windowToken ? `${name.image}[${windowToken.image}]` : name.image, ...this.posOf(name) };
+    return {
+      kind: "phb",
+      phb: name.image,
+      window,
+      text: windowToken ? `${name.image}[${windowToken.image}]` : name.image,
+      ...this.posOf(name),
+    };
   }
 
   private statement(wrapper: CstNode): A.Statement | undefined {
@@ -255,7 +261,14 @@ export class AstBuilder {
     if (maybeTok(node, "Kw_put_tce")) return { kind: "put_tce", table: table(), ioba: ioba(), tce: this.tce(sub(node, "tce")), ...first };
     if (maybeTok(node, "Kw_get_tce")) return { kind: "get_tce", table: table(), ioba: ioba(), ...first };
     if (maybeTok(node, "Kw_stuff_tce")) {
-      return { kind: "stuff_tce", table: table(), ioba: ioba(), tce: this.tce(sub(node, "tce")), count: this.numberRule(sub(node, "count")), ...first };
+      return {
+        kind: "stuff_tce",
+        table: table(),
+        ioba: ioba(),
+        tce: this.tce(sub(node, "tce")),
+        count: this.numberRule(sub(node, "count")),
+        ...first,
+      };
     }
     if (maybeTok(node, "Kw_put_tce_indirect")) {
       const list = sub(node, "tceList");
@@ -305,7 +318,17 @@ export class AstBuilder {
     const tceNode = maybeSub(valueNode, "tce");
     if (tceNode) {
       const tce = this.tce(tceNode);
-      return { op, value: { kind: "number", value: tce.value, text: tce.text, hasPermission: tce.text.includes(" "), line: tce.line, column: tce.column } };
+      return {
+        op,
+        value: {
+          kind: "number",
+          value: tce.value,
+          text: tce.text,
+          hasPermission: tce.text.includes(" "),
+          line: tce.line,
+          column: tce.column,
+        },
+      };
     }
     for (const word of ["fault", "ok", "blocked"] as const) {
       const token = maybeTok(valueNode, `Kw_${word}`);
@@ -343,7 +366,12 @@ export class AstBuilder {
     }
     if (maybeTok(node, "Kw_guest")) {
       const entry = sub(node, "entryArg");
-      return { kind: "guest", table: this.tableRef(sub(entry, "tableRef")), ioba: this.numberRule(sub(entry, "ioba")), ...this.comparison(sub(node, "comparison")) };
+      return {
+        kind: "guest",
+        table: this.tableRef(sub(entry, "tableRef")),
+        ioba: this.numberRule(sub(entry, "ioba")),
+        ...this.comparison(sub(node, "comparison")),
+      };
     }
     if (maybeTok(node, "Kw_hw")) {
       const table = this.tableRef(sub(node, "tableRef"));
@@ -368,7 +396,11 @@ export class AstBuilder {
       return { kind: "windows", phb: phb.image, phbPos: this.posOf(phb), ...this.comparison(sub(node, "comparison")) };
     }
     if (maybeTok(node, "Kw_notifiers")) {
-      return { kind: "notifiers", table: this.tableRef(sub(sub(node, "tableArg"), "tableRef")), ...this.comparison(sub(node, "comparison")) };
+      return {
+        kind: "notifiers",
+        table: this.tableRef(sub(sub(node, "tableArg"), "tableRef")),
+        ...this.comparison(sub(node, "comparison")),
+      };
     }
     return { kind: "action", action: this.action(sub(node, "action")), ...this.comparison(sub(node, "comparison")) };
   }

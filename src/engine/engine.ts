@@ -11,7 +11,10 @@ import type { Placement, TceTable } from "./table.js";
 export class Engine {
   private machine: Machine;
 
-  constructor(readonly profile: ProfileName, config: MachineConfig) {
+  constructor(
+    readonly profile: ProfileName,
+    config: MachineConfig,
+  ) {
     this.machine = new Machine(PROFILES[profile], config);
   }
 
@@ -29,9 +32,10 @@ export class Engine {
         return { kind: "done" };
       case "put_tce": {
         const table = m.findTable(operation.liobn);
-        const code = table?.placement === "kvm"
-          ? kvmPutTce(table, operation.ioba, operation.tce, m.kvmHardwareHook(table))
-          : qemuPutTce(table, operation.ioba, operation.tce);
+        const code =
+          table?.placement === "kvm"
+            ? kvmPutTce(table, operation.ioba, operation.tce, m.kvmHardwareHook(table))
+            : qemuPutTce(table, operation.ioba, operation.tce);
         return { kind: "hcall", code };
       }
       case "get_tce": {

@@ -59,7 +59,13 @@ export function kvmStuffTce(table: TceTable, ioba: bigint, tce: bigint, count: b
 }
 
 /** kvmppc_h_put_tce_indirect: every check and every TCE is validated before anything is written. */
-export function kvmPutTceIndirect(table: TceTable, ioba: bigint, tces: readonly bigint[], listAddress: bigint, hardware?: KvmHardwareHook): HcallRc {
+export function kvmPutTceIndirect(
+  table: TceTable,
+  ioba: bigint,
+  tces: readonly bigint[],
+  listAddress: bigint,
+  hardware?: KvmHardwareHook,
+): HcallRc {
   if (tces.length > 512) return "H_PARAMETER";
   if ((listAddress & 0xfffn) !== 0n) return "H_PARAMETER";
   if (!kvmIobaValid(table, ioba, BigInt(tces.length))) return "H_PARAMETER";

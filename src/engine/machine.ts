@@ -15,7 +15,10 @@ export class Machine {
   readonly phbs = new Map<number, Phb>();
   readonly deviceHome = new Map<string, Phb>();
 
-  constructor(readonly profile: Profile, readonly config: MachineConfig) {
+  constructor(
+    readonly profile: Profile,
+    readonly config: MachineConfig,
+  ) {
     this.caps = new Set(config.accel === "kvm" ? config.caps : []);
   }
 

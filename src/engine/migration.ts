@@ -55,7 +55,13 @@ export function load(json: string): Machine {
   const config: MachineConfig = { accel: stream.machine.accel, caps: stream.machine.caps };
   const machine = new Machine(PROFILES[stream.profile], config);
   for (const saved of stream.phbs) {
-    const phb = machine.addPhb({ name: saved.name, index: saved.index, dma32: BigInt(saved.dma32), pageShift: saved.pageShift, ddw: saved.ddw });
+    const phb = machine.addPhb({
+      name: saved.name,
+      index: saved.index,
+      dma32: BigInt(saved.dma32),
+      pageShift: saved.pageShift,
+      ddw: saved.ddw,
+    });
     machine.disableWindow(phb, 0);
     for (const device of saved.devices) machine.plug(device.kind, device.name, phb.index);
     for (const window of saved.windows) {

@@ -26,7 +26,15 @@ export function testCases(report: Report): TestCase[] {
     const runs = report.runs.filter((r) => r.file === run.file && r.spec === run.spec && r.backend === run.backend);
     for (const profile of profiles) {
       const found = runs.find((r) => r.profile === profile);
-      cases.push({ file: run.file, suite: run.suite, spec: run.spec, profile, backend: run.backend, run: found, skipped: found ? undefined : "not run under this profile" });
+      cases.push({
+        file: run.file,
+        suite: run.suite,
+        spec: run.spec,
+        profile,
+        backend: run.backend,
+        run: found,
+        skipped: found ? undefined : "not run under this profile",
+      });
     }
   }
   return cases;

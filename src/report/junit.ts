@@ -13,7 +13,10 @@ function body(c: TestCase): string {
   const first = failures[0]!;
   const message = `${run.file}:${first.line}:${first.column}: expected ${first.op === "!=" ? "not " : ""}${first.expected}, actual ${first.actual}`;
   const details = failures
-    .map((e) => `${run.file}:${e.line}:${e.column}: ${e.source}\n  ${e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : `expected ${e.op === "!=" ? "not " : ""}${e.expected}\n  actual   ${e.actual}`}${e.steps?.length ? `\n  after:\n    ${e.steps.slice(-10).join("\n    ")}` : ""}`)
+    .map(
+      (e) =>
+        `${run.file}:${e.line}:${e.column}: ${e.source}\n  ${e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : `expected ${e.op === "!=" ? "not " : ""}${e.expected}\n  actual   ${e.actual}`}${e.steps?.length ? `\n  after:\n    ${e.steps.slice(-10).join("\n    ")}` : ""}`,
+    )
     .join("\n\n");
   return `<failure${attributes({ message, type: first.outcome })}>${escapeXml(details)}</failure>`;
 }
@@ -31,19 +34,27 @@ export function formatJunit(report: Report): string {
   const diagnostics = report.files.flatMap((f) => f.diagnostics);
   const totals = count(cases);
   lines.push('<?xml version="1.0" encoding="UTF-8"?>');
-  lines.push(`<testsuites${attributes({ name: "tcespec", tests: totals.tests + diagnostics.length, failures: totals.failures, errors: totals.errors + diagnostics.length, skipped: totals.skipped })}>`);
+  lines.push(
+    `<testsuites${attributes({ name: "tcespec", tests: totals.tests + diagnostics.length, failures: totals.failures, errors: totals.errors + diagnostics.length, skipped: totals.skipped })}>`,
+  );
   for (const file of files) {
     const own = cases.filter((c) => c.file === file);
     const fileDiagnostics = report.files.find((f) => f.file === file)?.diagnostics ?? [];
     const n = count(own);
     const suite = own[0]?.suite ?? file;
-    lines.push(`  <testsuite${attributes({ name: suite, file, tests: n.tests + fileDiagnostics.length, failures: n.failures, errors: n.errors + fileDiagnostics.length, skipped: n.skipped })}>`);
+    lines.push(
+      `  <testsuite${attributes({ name: suite, file, tests: n.tests + fileDiagnostics.length, failures: n.failures, errors: n.errors + fileDiagnostics.length, skipped: n.skipped })}>`,
+    );
     for (const d of fileDiagnostics) {
-      lines.push(`    <testcase${attributes({ name: `${file}:${d.line}:${d.column}`, classname: file, file })}><error${attributes({ message: `${d.file}:${d.line}:${d.column}: ${d.message}`, type: "spec error" })}/></testcase>`);
+      lines.push(
+        `    <testcase${attributes({ name: `${file}:${d.line}:${d.column}`, classname: file, file })}><error${attributes({ message: `${d.file}:${d.line}:${d.column}: ${d.message}`, type: "spec error" })}/></testcase>`,
+      );
     }
     for (const c of own) {
       const line = c.run?.expectations.find((e) => e.outcome === "diverged" || e.outcome === "xpass")?.line;
-      lines.push(`    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c)}</testcase>`);
+      lines.push(
+        `    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c)}</testcase>`,
+      );
     }
     lines.push("  </testsuite>");
   }

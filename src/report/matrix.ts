@@ -20,7 +20,8 @@ interface Row {
 function rows(report: Report): Row[] {
   const result: Row[] = [];
   for (const [file, specs] of bySpec(report.runs.filter((r) => r.backend === "model"))) {
-    for (const [spec, runs] of specs) result.push({ file, spec, cells: PROFILE_NAMES.map((p) => verdict(runs.find((r) => r.profile === p))) });
+    for (const [spec, runs] of specs)
+      result.push({ file, spec, cells: PROFILE_NAMES.map((p) => verdict(runs.find((r) => r.profile === p))) });
   }
   return result;
 }
@@ -47,7 +48,10 @@ export function formatMatrixMarkdown(report: Report): string {
 export function formatMatrixHtml(report: Report): string {
   const head = PROFILE_NAMES.map((p) => `<th>${escapeXml(p)}</th>`).join("");
   const body = rows(report)
-    .map((row) => `<tr><td>${escapeXml(row.spec)}</td><td><code>${escapeXml(row.file)}</code></td>${row.cells.map((c) => `<td class="${c === "—" ? "none" : c}">${c}</td>`).join("")}</tr>`)
+    .map(
+      (row) =>
+        `<tr><td>${escapeXml(row.spec)}</td><td><code>${escapeXml(row.file)}</code></td>${row.cells.map((c) => `<td class="${c === "—" ? "none" : c}">${c}</td>`).join("")}</tr>`,
+    )
     .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sPAPR TCE semantics across QEMU versions</title>

@@ -26,7 +26,10 @@ function cell(run: RunResult | undefined): string {
 
 function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, string>): string[] {
   const what = e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : e.action ? "the action did not succeed" : "diverged";
-  const lines = [kleur.bold(`    ${run.file}:${e.line}:${e.column}`) + ` ${what} under ${run.profile}${run.backend !== "model" ? ` on ${run.backend}` : ""}`];
+  const lines = [
+    kleur.bold(`    ${run.file}:${e.line}:${e.column}`) +
+      ` ${what} under ${run.profile}${run.backend !== "model" ? ` on ${run.backend}` : ""}`,
+  ];
   const text = sourceLine(sources.get(run.file) ?? "", e.line);
   if (text !== undefined) {
     lines.push(`      ${text}`);
@@ -80,7 +83,13 @@ export function formatPretty(report: Report): string {
   }
   const s = summarize(report);
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  const parts = [plural(s.specs, "spec"), plural(s.runs, "run"), kleur.green(`${s.passed} passed`), (s.diverged ? kleur.red : kleur.gray)(`${s.diverged} diverged`), (s.errors ? kleur.red : kleur.gray)(plural(s.errors, "error"))];
+  const parts = [
+    plural(s.specs, "spec"),
+    plural(s.runs, "run"),
+    kleur.green(`${s.passed} passed`),
+    (s.diverged ? kleur.red : kleur.gray)(`${s.diverged} diverged`),
+    (s.errors ? kleur.red : kleur.gray)(plural(s.errors, "error")),
+  ];
   if (s.unsupported) parts.push(kleur.gray(`${s.unsupported} unsupported`));
   out.push(`${parts.join(", ")} (${plural(s.files, "file")})`);
   return `${out.join("\n")}\n`;

@@ -14,7 +14,16 @@ export function formatTap(report: Report): string {
   for (const missing of report.missing) lines.push(`not ok ${++n} - ${missing}: no such file or directory`);
   for (const d of diagnostics) {
     lines.push(`not ok ${++n} - ${d.file}:${d.line}:${d.column}`);
-    lines.push("  ---", `  message: ${yamlString(d.message)}`, "  severity: error", "  at:", `    file: ${yamlString(d.file)}`, `    line: ${d.line}`, `    column: ${d.column}`, "  ...");
+    lines.push(
+      "  ---",
+      `  message: ${yamlString(d.message)}`,
+      "  severity: error",
+      "  at:",
+      `    file: ${yamlString(d.file)}`,
+      `    line: ${d.line}`,
+      `    column: ${d.column}`,
+      "  ...",
+    );
   }
   for (const c of cases) {
     const title = `${c.file} › ${caseName(c)}`.replace(/#/g, "\\#");
@@ -36,10 +45,19 @@ export function formatTap(report: Report): string {
     lines.push("  ---");
     if (run.status === "error") lines.push(`  message: ${yamlString(run.reason ?? "error")}`, "  severity: error");
     else {
-      lines.push(`  message: ${yamlString(`${failures.length} expectation${failures.length === 1 ? "" : "s"} diverged`)}`, "  severity: fail", "  divergences:");
+      lines.push(
+        `  message: ${yamlString(`${failures.length} expectation${failures.length === 1 ? "" : "s"} diverged`)}`,
+        "  severity: fail",
+        "  divergences:",
+      );
       for (const e of failures) {
         lines.push(`    - at: { file: ${yamlString(run.file)}, line: ${e.line}, column: ${e.column} }`);
-        lines.push(`      source: ${yamlString(e.source)}`, `      outcome: ${e.outcome}`, `      expected: ${yamlString(`${e.op === "!=" ? "not " : ""}${e.expected}`)}`, `      actual: ${yamlString(e.actual)}`);
+        lines.push(
+          `      source: ${yamlString(e.source)}`,
+          `      outcome: ${e.outcome}`,
+          `      expected: ${yamlString(`${e.op === "!=" ? "not " : ""}${e.expected}`)}`,
+          `      actual: ${yamlString(e.actual)}`,
+        );
         if (e.steps?.length) lines.push("      steps:", ...e.steps.slice(-10).map((s) => `        - ${yamlString(s)}`));
       }
     }

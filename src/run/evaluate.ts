@@ -43,7 +43,11 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
     case "rtas":
       return { expected: "RTAS_OK", actual: outcome.code, ok: outcome.code === "RTAS_OK" };
     case "dma":
-      return { expected: "an address", actual: outcome.address === undefined ? "fault" : hex(outcome.address), ok: outcome.address !== undefined };
+      return {
+        expected: "an address",
+        actual: outcome.address === undefined ? "fault" : hex(outcome.address),
+        ok: outcome.address !== undefined,
+      };
     case "migrate":
       return { expected: "ok", actual: outcome.ok ? "ok" : "blocked", ok: outcome.ok };
     case "done":
@@ -69,26 +73,55 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
       const outcome = target.apply(step.operation);
       const verdict = bareSuccess(outcome);
       if (!verdict.ok) {
-        expectations.push(withSteps({ line: step.line, column: step.column, outcome: "diverged", source: step.source, expected: verdict.expected, actual: verdict.actual, op: "==", action: true }));
+        expectations.push(
+          withSteps({
+            line: step.line,
+            column: step.column,
+            outcome: "diverged",
+            source: step.source,
+            expected: verdict.expected,
+            actual: verdict.actual,
+            op: "==",
+            action: true,
+          }),
+        );
       }
       record(index);
       if (!verdict.ok && bail) break;
       continue;
     }
-    const base = { line: step.line, column: step.column, source: step.source, expected: step.expected.text, op: step.expected.op, xfail: step.xfail };
+    const base = {
+      line: step.line,
+      column: step.column,
+      source: step.source,
+      expected: step.expected.text,
+      op: step.expected.op,
+      xfail: step.xfail,
+    };
     if (step.when && !step.when.includes(profile)) {
       expectations.push({ ...base, outcome: "skipped", actual: "" });
       continue;
     }
-    const actual = step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation), step.expected) : target.observe(step.probe);
+    const actual =
+      step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation), step.expected) : target.observe(step.probe);
     const equal = sameValue(step.expected.text, actual);
     const holds = step.expected.op === "==" ? equal : !equal;
     let outcome: ExpectationOutcome;
-    if (step.xfail !== undefined) outcome = holds ? withSteps({ ...base, actual, outcome: "xpass" }) : { ...base, actual, outcome: "xfail" };
+    if (step.xfail !== undefined)
+      outcome = holds ? withSteps({ ...base, actual, outcome: "xpass" }) : { ...base, actual, outcome: "xfail" };
     else outcome = holds ? { ...base, actual, outcome: "matched" } : withSteps({ ...base, actual, outcome: "diverged" });
     expectations.push(outcome);
     record(index);
     if (bail && (outcome.outcome === "diverged" || outcome.outcome === "xpass")) break;
   }
-  return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend, status: statusOf(expectations), expectations };
+  return {
+    file: spec.file,
+    suite: spec.suite,
+    spec: spec.name,
+    tags: spec.tags,
+    profile,
+    backend,
+    status: statusOf(expectations),
+    expectations,
+  };
 }

@@ -33,14 +33,25 @@ export interface Report {
 
 export function errorRun(spec: CompiledSpec, profile: ProfileName, backend: string, error: unknown): RunResult {
   const reason = error instanceof Error ? error.message : String(error);
-  return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend, status: "error", reason: `internal error: ${reason}`, expectations: [] };
+  return {
+    file: spec.file,
+    suite: spec.suite,
+    spec: spec.name,
+    tags: spec.tags,
+    profile,
+    backend,
+    status: "error",
+    reason: `internal error: ${reason}`,
+    expectations: [],
+  };
 }
 
 export function compileFiles(paths: string[]): { files: FileReport[]; missing: string[] } {
   const found = findSpecFiles(paths);
   const files = found.files.map((file): FileReport => {
     const read = readSpecFile(file);
-    if (read.text === undefined) return { file, source: "", diagnostics: [diagnostic(file, { line: 1, column: 1 }, read.error!)], specs: [] };
+    if (read.text === undefined)
+      return { file, source: "", diagnostics: [diagnostic(file, { line: 1, column: 1 }, read.error!)], specs: [] };
     const compiled = compileSource(file, read.text);
     return { file, source: compiled.source, diagnostics: compiled.diagnostics, specs: compiled.program?.specs ?? [] };
   });
@@ -80,7 +91,11 @@ async function execute(planned: Planned[], options: RunOptions): Promise<RunResu
   let stop = false;
   // The model is fast: threads pay off only for a suite big enough to cover their start-up.
   if (jobs > 1 && modelTasks.length >= 64 && !options.bail) {
-    await runInWorkers(modelTasks.map((i) => ({ id: i, spec: planned[i]!.spec, profile: planned[i]!.profile, bail: false })), jobs, results);
+    await runInWorkers(
+      modelTasks.map((i) => ({ id: i, spec: planned[i]!.spec, profile: planned[i]!.profile, bail: false })),
+      jobs,
+      results,
+    );
   } else {
     for (const i of modelTasks) {
       const p = planned[i]!;

@@ -43,7 +43,12 @@ export const migrationSchema = {
                 entryCount: { $ref: "#/definitions/hex" },
                 entries: {
                   type: "array",
-                  items: { type: "array", items: [{ type: "integer", minimum: 0 }, { $ref: "#/definitions/hex" }], minItems: 2, maxItems: 2 },
+                  items: {
+                    type: "array",
+                    items: [{ type: "integer", minimum: 0 }, { $ref: "#/definitions/hex" }],
+                    minItems: 2,
+                    maxItems: 2,
+                  },
                 },
               },
             },

@@ -24,14 +24,16 @@ export function rc(outcome: Outcome): HcallRc | string {
 }
 
 export const put = (e: Engine, liobn: bigint, ioba: bigint, tce: bigint) => rc(e.apply({ kind: "put_tce", liobn, ioba, tce }));
-export const stuff = (e: Engine, liobn: bigint, ioba: bigint, tce: bigint, count: bigint) => rc(e.apply({ kind: "stuff_tce", liobn, ioba, tce, count }));
+export const stuff = (e: Engine, liobn: bigint, ioba: bigint, tce: bigint, count: bigint) =>
+  rc(e.apply({ kind: "stuff_tce", liobn, ioba, tce, count }));
 export const indirect = (e: Engine, liobn: bigint, ioba: bigint, tces: bigint[], listAddress = 0x10000n) =>
   rc(e.apply({ kind: "put_tce_indirect", liobn, ioba, tces, listAddress }));
 export function get(e: Engine, liobn: bigint, ioba: bigint): bigint | string {
   const o = e.apply({ kind: "get_tce", liobn, ioba });
   return o.kind === "hcall" && o.code === "H_SUCCESS" ? o.value! : rc(o);
 }
-export const plug = (e: Engine, name: string, device: "vfio" | "emulated" = "vfio", phbIndex = 0) => e.apply({ kind: "plug", device, name, phbIndex });
+export const plug = (e: Engine, name: string, device: "vfio" | "emulated" = "vfio", phbIndex = 0) =>
+  e.apply({ kind: "plug", device, name, phbIndex });
 export const unplug = (e: Engine, name: string) => e.apply({ kind: "unplug", name });
 export function dma(e: Engine, device: string, access: "read" | "write", ioba: bigint): bigint | "fault" {
   const o = e.apply({ kind: "dma", device, access, ioba });

@@ -32,7 +32,8 @@ describe("where the guest view lives", () => {
 });
 
 describe("DMA windows through RTAS", () => {
-  const create = (e: ReturnType<typeof engine>, pageSize: bigint, windowSize: bigint, phbIndex = 0) => apply(e, { kind: "create_window", phbIndex, pageSize, windowSize });
+  const create = (e: ReturnType<typeof engine>, pageSize: bigint, windowSize: bigint, phbIndex = 0) =>
+    apply(e, { kind: "create_window", phbIndex, pageSize, windowSize });
 
   it("the default window: offset 0, 1 GiB of 4 KiB pages", () => {
     expect(engine("qemu-7.2").geometry(L0)).toEqual({ windowSize: GIB, pageSize: 4096n, offset: 0n });
@@ -56,7 +57,8 @@ describe("DMA windows through RTAS", () => {
   it("a page size the PHB does not offer: RTAS_PARAM_ERROR; 2M only on qemu-7.2", () => {
     expect(rc(create(engine("qemu-7.2"), 0x2000n, GIB))).toBe("RTAS_PARAM_ERROR");
     expect(rc(create(engine("qemu-7.2"), 2n << 20n, 4n * GIB))).toBe("RTAS_OK");
-    for (const p of ["pre-fix", "seed-v10", "qemu-2.7"] as const) expect(rc(create(engine(p), 2n << 20n, 4n * GIB))).toBe("RTAS_PARAM_ERROR");
+    for (const p of ["pre-fix", "seed-v10", "qemu-2.7"] as const)
+      expect(rc(create(engine(p), 2n << 20n, 4n * GIB))).toBe("RTAS_PARAM_ERROR");
   });
   it("a window of 2^32 pages or more: RTAS_HW_ERROR (seen on QEMU 7.2)", () => {
     const e = engine("qemu-7.2");
@@ -92,7 +94,8 @@ describe("DMA windows through RTAS", () => {
       { kind: "create_window", phbIndex: 0, pageSize: 4096n, windowSize: GIB },
       { kind: "remove_window", liobn: L0 },
       { kind: "reset_windows", phbIndex: 0 },
-    ] as const) expect(rc(apply(e, op))).toBe("RTAS_PARAM_ERROR");
+    ] as const)
+      expect(rc(apply(e, op))).toBe("RTAS_PARAM_ERROR");
   });
 });
 
@@ -157,7 +160,10 @@ describe("vfio-pci hotplug", () => {
 });
 
 describe("profiles: the first vfio-pci hotplug onto a PHB whose table is in KVM", () => {
-  const scenario = (profile: (typeof PROFILES)[number], caps: ("spapr_tce" | "multi_tce" | "spapr_tce_vfio")[] = ["spapr_tce", "multi_tce"]) => {
+  const scenario = (
+    profile: (typeof PROFILES)[number],
+    caps: ("spapr_tce" | "multi_tce" | "spapr_tce_vfio")[] = ["spapr_tce", "multi_tce"],
+  ) => {
     const e = engine(profile, "kvm", caps);
     put(e, L0, 0x1000n, 0x10003n);
     plug(e, "dev0");
@@ -218,7 +224,11 @@ describe("reset and migration", () => {
       put(e, L0, 0x1000n, 3n);
       plug(e, "d");
       apply(e, { kind: "reset" });
-      expect([e.hardwareState(L0), e.notifierCount(L0), e.placement(L0)]).toEqual(["in_sync", 1, profile === "pre-fix" ? "kvm" : "userspace"]);
+      expect([e.hardwareState(L0), e.notifierCount(L0), e.placement(L0)]).toEqual([
+        "in_sync",
+        1,
+        profile === "pre-fix" ? "kvm" : "userspace",
+      ]);
     }
   });
   it("migration is refused while a vfio-pci device is present", () => {

@@ -57,7 +57,10 @@ describe("semantic errors", () => {
     ["phb a index 31", "1:13: a PHB index is at most 30, not 31"],
     ["reset\nmachine tcg", "2:1: 'machine' must come first in a spec (a setup block counts as its start)"],
     ["machine tcg\nmachine tcg", "2:1: 'machine' appears twice: a spec has one machine"],
-    ["machine kvm caps spapr_tce, warp_drive", "1:29: unknown capability 'warp_drive' (capabilities: spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce)"],
+    [
+      "machine kvm caps spapr_tce, warp_drive",
+      "1:29: unknown capability 'warp_drive' (capabilities: spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce)",
+    ],
     ['spec "s" profiles qemu-9.0 { reset }', "1:19: unknown profile 'qemu-9.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2)"],
     ["expect migrate == ok when profile qemu-1.0", "1:35: unknown profile 'qemu-1.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2)"],
     ["phb p index 0 dma32 0", "1:21: a DMA window of size 0"],

@@ -49,10 +49,15 @@ describe("lexical rules", () => {
   });
 
   it("statements are separated by newlines or ';', blank lines ignored", () => {
-    expect(statements("reset; migrate\n\n\nreset ;; reset").map((s) => (s.kind === "action" ? s.action.kind : s.kind))).toEqual(["reset", "migrate", "reset", "reset"]);
+    expect(statements("reset; migrate\n\n\nreset ;; reset").map((s) => (s.kind === "action" ? s.action.kind : s.kind))).toEqual([
+      "reset",
+      "migrate",
+      "reset",
+      "reset",
+    ]);
   });
 
-  it("strings take \\\" and \\\\ escapes", () => {
+  it('strings take \\" and \\\\ escapes', () => {
     const parsed = parseSource("t.tce", 'spec "a \\"quoted\\" \\\\ name" { reset }');
     expect(parsed.ast!.specs[0]!.name).toBe('a "quoted" \\ name');
   });
@@ -129,7 +134,11 @@ spec "both" tags a profiles qemu-7.2 { reset }`,
 
 describe("set-up statements", () => {
   it("machine kvm with caps", () => {
-    expect(one("machine kvm caps spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce")).toMatchObject({ kind: "machine", accel: "kvm", caps: ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"] });
+    expect(one("machine kvm caps spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce")).toMatchObject({
+      kind: "machine",
+      accel: "kvm",
+      caps: ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"],
+    });
   });
   it("machine kvm without caps means spapr_tce, multi_tce", () => {
     expect(one("machine kvm")).toMatchObject({ accel: "kvm", caps: ["spapr_tce", "multi_tce"] });
@@ -155,14 +164,24 @@ describe("actions", () => {
   });
   it("unplug", () => expect(one("unplug dev0")).toMatchObject({ kind: "unplug", name: "dev0" }));
   it("put_tce with both TCE forms and every table form", () => {
-    expect(action("put_tce 0x80000000 0x1000 0x12340003")).toMatchObject({ table: { kind: "liobn", liobn: 0x80000000n }, tce: { value: 0x12340003n } });
-    expect(action("put_tce phb0 0x1000 0x12340000 rw")).toMatchObject({ table: { kind: "phb", phb: "phb0", window: 0 }, tce: { value: 0x12340003n, text: "0x12340000 rw" } });
-    expect(action("put_tce phb0[1] 0x0 0x1000 r")).toMatchObject({ table: { kind: "phb", phb: "phb0", window: 1 }, tce: { value: 0x1001n } });
+    expect(action("put_tce 0x80000000 0x1000 0x12340003")).toMatchObject({
+      table: { kind: "liobn", liobn: 0x80000000n },
+      tce: { value: 0x12340003n },
+    });
+    expect(action("put_tce phb0 0x1000 0x12340000 rw")).toMatchObject({
+      table: { kind: "phb", phb: "phb0", window: 0 },
+      tce: { value: 0x12340003n, text: "0x12340000 rw" },
+    });
+    expect(action("put_tce phb0[1] 0x0 0x1000 r")).toMatchObject({
+      table: { kind: "phb", phb: "phb0", window: 1 },
+      tce: { value: 0x1001n },
+    });
     expect(action("put_tce phb0 0 0x1000 w")).toMatchObject({ tce: { value: 0x1002n } });
     expect(action("put_tce phb0 0 0x1003 none")).toMatchObject({ tce: { value: 0x1003n } });
   });
   it("get_tce", () => expect(action("get_tce phb0 0x2000")).toMatchObject({ kind: "get_tce", ioba: { value: 0x2000n } }));
-  it("stuff_tce", () => expect(action("stuff_tce phb0 0x0 0x1000 rw 16")).toMatchObject({ kind: "stuff_tce", tce: { value: 0x1003n }, count: { value: 16n } }));
+  it("stuff_tce", () =>
+    expect(action("stuff_tce phb0 0x0 0x1000 rw 16")).toMatchObject({ kind: "stuff_tce", tce: { value: 0x1003n }, count: { value: 16n } }));
   it("put_tce_indirect, with the list address extension", () => {
     const a = action("put_tce_indirect phb0 0x0 [0x1003, 0x2000 r, 0x3000 w]");
     expect(a.kind === "put_tce_indirect" && a.tces.map((t) => t.value)).toEqual([0x1003n, 0x2001n, 0x3002n]);
@@ -170,7 +189,12 @@ describe("actions", () => {
     expect(action("put_tce_indirect phb0 0x0 [0x1] at 0x10008")).toMatchObject({ listAddress: { value: 0x10008n } });
   });
   it("create_window, remove_window, reset_windows, query_window", () => {
-    expect(action("create_window phb0 page 64K size 1T")).toMatchObject({ kind: "create_window", phb: "phb0", pageSize: { value: 65536n }, windowSize: { value: 1n << 40n } });
+    expect(action("create_window phb0 page 64K size 1T")).toMatchObject({
+      kind: "create_window",
+      phb: "phb0",
+      pageSize: { value: 65536n },
+      windowSize: { value: 1n << 40n },
+    });
     expect(action("remove_window 0x80000001")).toMatchObject({ kind: "remove_window", table: { liobn: 0x80000001n } });
     expect(action("reset_windows phb0")).toMatchObject({ kind: "reset_windows", phb: "phb0" });
     expect(action("query_window phb0")).toMatchObject({ kind: "query_window", phb: "phb0" });

@@ -19,7 +19,9 @@ function check(text: string) {
 
 describe("hostile input", () => {
   it("a NUL byte is an unexpected character", () => {
-    expect(check("reset\u0000\nreset").diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`)).toEqual(["1:6: unexpected character '\\x00'"]);
+    expect(check("reset\u0000\nreset").diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`)).toEqual([
+      "1:6: unexpected character '\\x00'",
+    ]);
   });
 
   it("a byte-order mark is skipped", () => {
@@ -54,13 +56,96 @@ describe("hostile input", () => {
 });
 
 const WORDS = [
-  "machine", "kvm", "tcg", "caps", "spapr_tce", "phb", "phb0", "index", "0", "1", "dma32", "page", "ddw", "on", "off",
-  "plug", "vfio", "emulated", "unplug", "dev0", "put_tce", "get_tce", "stuff_tce", "put_tce_indirect", "create_window",
-  "remove_window", "reset_windows", "query_window", "size", "dma", "read", "write", "reset", "migrate", "expect", "table",
-  "userspace", "absent", "offset", "guest", "hw", "in_sync", "yes", "no", "windows", "notifiers", "ok", "blocked", "fault",
-  "when", "profile", "xfail", "r", "w", "rw", "none", "0x1000", "0x12340000", "64K", "1T", "0xffffffffffffffffff",
-  "H_SUCCESS", "RTAS_OK", "H_P2", "qemu-7.2", "pre-fix", "(", ")", "[", "]", "{", "}", ",", "==", "!=", ";", "\n",
-  "\"str\"", "\"", "#c\n", "spec", "setup", "suite", "tags", "profiles", "phb0[1]", "0x80000000", "@", "\u0000", "\r\n",
+  "machine",
+  "kvm",
+  "tcg",
+  "caps",
+  "spapr_tce",
+  "phb",
+  "phb0",
+  "index",
+  "0",
+  "1",
+  "dma32",
+  "page",
+  "ddw",
+  "on",
+  "off",
+  "plug",
+  "vfio",
+  "emulated",
+  "unplug",
+  "dev0",
+  "put_tce",
+  "get_tce",
+  "stuff_tce",
+  "put_tce_indirect",
+  "create_window",
+  "remove_window",
+  "reset_windows",
+  "query_window",
+  "size",
+  "dma",
+  "read",
+  "write",
+  "reset",
+  "migrate",
+  "expect",
+  "table",
+  "userspace",
+  "absent",
+  "offset",
+  "guest",
+  "hw",
+  "in_sync",
+  "yes",
+  "no",
+  "windows",
+  "notifiers",
+  "ok",
+  "blocked",
+  "fault",
+  "when",
+  "profile",
+  "xfail",
+  "r",
+  "w",
+  "rw",
+  "none",
+  "0x1000",
+  "0x12340000",
+  "64K",
+  "1T",
+  "0xffffffffffffffffff",
+  "H_SUCCESS",
+  "RTAS_OK",
+  "H_P2",
+  "qemu-7.2",
+  "pre-fix",
+  "(",
+  ")",
+  "[",
+  "]",
+  "{",
+  "}",
+  ",",
+  "==",
+  "!=",
+  ";",
+  "\n",
+  '"str"',
+  '"',
+  "#c\n",
+  "spec",
+  "setup",
+  "suite",
+  "tags",
+  "profiles",
+  "phb0[1]",
+  "0x80000000",
+  "@",
+  "\u0000",
+  "\r\n",
 ];
 
 const VALID = [
@@ -71,9 +156,13 @@ const VALID = [
 describe("property: the front end never throws", () => {
   it("on 5,000 random token sequences", () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...WORDS), { maxLength: 40 }), fc.array(fc.constantFrom(" ", "\n", ";", ""), { maxLength: 40 }), (words, gaps) => {
-        check(words.map((w, i) => w + (gaps[i] ?? " ")).join(""));
-      }),
+      fc.property(
+        fc.array(fc.constantFrom(...WORDS), { maxLength: 40 }),
+        fc.array(fc.constantFrom(" ", "\n", ";", ""), { maxLength: 40 }),
+        (words, gaps) => {
+          check(words.map((w, i) => w + (gaps[i] ?? " ")).join(""));
+        },
+      ),
       { numRuns: 5_000 },
     );
   });
@@ -81,7 +170,10 @@ describe("property: the front end never throws", () => {
   it("on 5,000 mutations of valid specs", () => {
     const mutation = fc.record({
       base: fc.constantFrom(...VALID),
-      edits: fc.array(fc.record({ at: fc.nat(), cut: fc.nat({ max: 8 }), insert: fc.oneof(fc.constantFrom(...WORDS), fc.string({ maxLength: 4 })) }), { maxLength: 6 }),
+      edits: fc.array(
+        fc.record({ at: fc.nat(), cut: fc.nat({ max: 8 }), insert: fc.oneof(fc.constantFrom(...WORDS), fc.string({ maxLength: 4 })) }),
+        { maxLength: 6 },
+      ),
     });
     fc.assert(
       fc.property(mutation, ({ base, edits }) => {
@@ -97,7 +189,10 @@ describe("property: the front end never throws", () => {
   });
 
   it("on 1,000 arbitrary strings", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 200 }), (text) => void check(text)), { numRuns: 1_000 });
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), (text) => void check(text)),
+      { numRuns: 1_000 },
+    );
   });
 });
 
@@ -109,7 +204,9 @@ describe("big files are read in chunks", () => {
     for (let i = 0; i < 4000; i++) lines.push(`  expect get_tce phb0 0x0 == 0`);
     lines.push("  put_tce phb0 == 1", "}");
     const result = check(lines.join("\r\n"));
-    expect(result.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`)).toEqual([`${lines.length - 1}:16: expected an IOBA, found '=='`]);
+    expect(result.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`)).toEqual([
+      `${lines.length - 1}:16: expected an IOBA, found '=='`,
+    ]);
   });
 
   it("a late semantic error is reported at its own line", () => {

@@ -43,7 +43,9 @@ describe("ELF64", () => {
   });
 
   it("the guest carries each TCE list on its own page", () => {
-    const calls = [{ kind: "hcall" as const, opcode: 0x13cn, args: [0x80000000n, 0n, 0n, 2n], list: { tces: [0x1003n, 0x2003n], offsetInPage: 0n } }];
+    const calls = [
+      { kind: "hcall" as const, opcode: 0x13cn, args: [0x80000000n, 0n, 0n, 2n], list: { tces: [0x1003n, 0x2003n], offsetInPage: 0n } },
+    ];
     const file = Buffer.from(buildGuest(calls));
     const at = file.indexOf(Buffer.from("0000000000001003", "hex"));
     expect(at).toBeGreaterThan(SEGMENT_FILE_OFFSET);

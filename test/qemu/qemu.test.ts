@@ -53,7 +53,9 @@ const tcgSpec = (body: string) => specOf(`machine tcg\nphb phb0 index 0\n${body}
 
 describe.skipIf(!QEMU)("real QEMU", () => {
   it("answers the hypercalls as the model does", async () => {
-    const spec = tcgSpec("put_tce phb0 0x1001 0xffffffffffffffff\nexpect get_tce phb0 0x1000 == 0xffffffffffffffff\nexpect get_tce phb0 0x4000_0000 == H_PARAMETER\nexpect create_window phb0 page 64K size 1T == 0x80000001\nexpect windows(phb0) == 2");
+    const spec = tcgSpec(
+      "put_tce phb0 0x1001 0xffffffffffffffff\nexpect get_tce phb0 0x1000 == 0xffffffffffffffff\nexpect get_tce phb0 0x4000_0000 == H_PARAMETER\nexpect create_window phb0 page 64K size 1T == 0x80000001\nexpect windows(phb0) == 2",
+    );
     const result = await qemu.run(spec, "qemu-7.2");
     expect(result.status).toBe("passed");
     expect(result.expectations.map((e) => e.actual)).toEqual(["0xffffffffffffffff", "H_PARAMETER", "0x80000001", "2"]);
@@ -66,7 +68,12 @@ describe.skipIf(!QEMU)("real QEMU", () => {
   });
 
   it("reads a window's geometry from the guest, and notices a wrong one", async () => {
-    const result = await qemu.run(tcgSpec("create_window phb0 page 64K size 1T\nexpect table(phb0[1]) size 1T page 64K offset 0x800000000000000\nexpect table(phb0) size 2G page 4K\nexpect table(phb0) size 1G page 64K\nexpect table(phb0) size 1G page 4K\nremove_window phb0[1]\nexpect table(phb0[1]) absent"), "qemu-7.2");
+    const result = await qemu.run(
+      tcgSpec(
+        "create_window phb0 page 64K size 1T\nexpect table(phb0[1]) size 1T page 64K offset 0x800000000000000\nexpect table(phb0) size 2G page 4K\nexpect table(phb0) size 1G page 64K\nexpect table(phb0) size 1G page 4K\nremove_window phb0[1]\nexpect table(phb0[1]) absent",
+      ),
+      "qemu-7.2",
+    );
     expect(result.expectations.map((e) => `${e.outcome} ${e.actual}`)).toEqual([
       "matched size 1T page 64K offset 0x800000000000000",
       "diverged a window at 0x0 smaller than size 2G page 4K",
@@ -80,9 +87,17 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     // spapr_tce_table_enable truncates 2^32 entries to 0 and the create fails, but the window's
     // memory region stays attached; the next create attaches it again and trips an assertion.
     // When this test fails, QEMU has fixed it: move the sequence into specs/windows/sizes.tce.
-    const result = await qemu.run(tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"), "qemu-7.2");
+    const result = await qemu.run(
+      tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"),
+      "qemu-7.2",
+    );
     expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/SIGABRT.*Assertion .!subregion->container. failed/) });
-    expect(new ModelBackend().runSync(tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"), "qemu-7.2").status).toBe("passed");
+    expect(
+      new ModelBackend().runSync(
+        tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"),
+        "qemu-7.2",
+      ).status,
+    ).toBe("passed");
   });
 
   it("marks steps it cannot express unsupported, with the reason", async () => {
@@ -110,7 +125,17 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     const model = new ModelBackend().runSync(spec, "qemu-7.2");
     const real = await qemu.run(spec, "qemu-7.2");
     const doctored = { ...model, expectations: model.expectations.map((e, i) => (i === 0 ? { ...e, actual: "H_SUCCESS" } : e)) };
-    expect(disagreements([doctored, real])).toEqual([{ file: spec.file, spec: spec.name, line: 3, column: 1, source: "expect stuff_tce phb0 0x0 0x3 0 == H_PARAMETER", model: "H_SUCCESS", qemu: "H_PARAMETER" }]);
+    expect(disagreements([doctored, real])).toEqual([
+      {
+        file: spec.file,
+        spec: spec.name,
+        line: 3,
+        column: 1,
+        source: "expect stuff_tce phb0 0x0 0x3 0 == H_PARAMETER",
+        model: "H_SUCCESS",
+        qemu: "H_PARAMETER",
+      },
+    ]);
     expect(disagreements([model, real])).toEqual([]);
   });
 
@@ -133,7 +158,10 @@ describe("when QEMU misbehaves", () => {
   it("a crash is an error outcome with QEMU's last words", async () => {
     const binary = fakeQemu("crash", 'echo "qemu-system-ppc64: something broke" >&2; exit 1');
     const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");
-    expect(result).toMatchObject({ status: "error", reason: "QEMU exited (code 1) before the guest finished: qemu-system-ppc64: something broke" });
+    expect(result).toMatchObject({
+      status: "error",
+      reason: "QEMU exited (code 1) before the guest finished: qemu-system-ppc64: something broke",
+    });
   });
 
   it("a hang hits the timeout, and the process is reaped", async () => {
@@ -153,7 +181,9 @@ describe("when QEMU misbehaves", () => {
     const binary = fakeQemu("slow", `echo $$ > ${pidFile}; exec sleep 60`);
     writeFileSync(join(dir, "one.tce"), "machine tcg\nput_tce phb0 0 0x3");
     const bin = new URL("../../bin/tcespec.js", import.meta.url).pathname;
-    const child = spawn("node", [bin, "run", join(dir, "one.tce"), "--backend", "qemu", "--qemu", binary, "--timeout", "60000"], { stdio: "ignore" });
+    const child = spawn("node", [bin, "run", join(dir, "one.tce"), "--backend", "qemu", "--qemu", binary, "--timeout", "60000"], {
+      stdio: "ignore",
+    });
     for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
     const qemuPid = Number(readFileSync(pidFile, "utf8"));
     child.kill("SIGINT");

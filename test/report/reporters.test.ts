@@ -56,7 +56,11 @@ describe("json", () => {
 
 describe("junit", () => {
   it("one testsuite per file, one testcase per spec × profile, failures and skips", () => {
-    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (name) => ["testsuite", "testcase"].includes(name) }).parse(formatJunit(report));
+    const xml = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: "",
+      isArray: (name) => ["testsuite", "testcase"].includes(name),
+    }).parse(formatJunit(report));
     const suites = xml.testsuites.testsuite;
     expect(suites).toHaveLength(2);
     const mixed = suites.find((s: { name: string }) => s.name === "mixed <&> suite");
@@ -109,12 +113,21 @@ describe("pretty", () => {
 describe("schemas", () => {
   it("the schema files users read are the ones the code uses", () => {
     for (const [path, schema] of Object.entries(SCHEMA_FILES)) {
-      expect(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), `${path} is stale: run npm run schemas`).toBe(schemaText(schema));
+      expect(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), `${path} is stale: run npm run schemas`).toBe(
+        schemaText(schema),
+      );
     }
   });
   it("the migration stream schema rejects a tampered stream", () => {
     const valid = validator(migrationSchema);
     expect(valid({ version: 1, profile: "qemu-7.2", machine: { accel: "tcg", caps: [] }, phbs: [] })).toBe(true);
-    expect(valid({ version: 1, profile: "qemu-7.2", machine: { accel: "tcg", caps: [] }, phbs: [{ name: "p", index: 0, dma32: "1G", pageShift: 12, ddw: true, windows: [], devices: [] }] })).toBe(false);
+    expect(
+      valid({
+        version: 1,
+        profile: "qemu-7.2",
+        machine: { accel: "tcg", caps: [] },
+        phbs: [{ name: "p", index: 0, dma32: "1G", pageShift: 12, ddw: true, windows: [], devices: [] }],
+      }),
+    ).toBe(false);
   });
 });

@@ -12,12 +12,19 @@ const path = (name: string) => join(dir, name);
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tcespec-cli-"));
   mkdirSync(path("ok"));
-  writeFileSync(path("ok/a.tce"), 'spec "one" tags t1 { put_tce phb0 0 0x3\n expect get_tce phb0 0 == 0x3 }\nspec "two" tags t2 { expect windows(phb0) == 1 }');
+  writeFileSync(
+    path("ok/a.tce"),
+    'spec "one" tags t1 { put_tce phb0 0 0x3\n expect get_tce phb0 0 == 0x3 }\nspec "two" tags t2 { expect windows(phb0) == 1 }',
+  );
   writeFileSync(path("ok/b.tce"), "expect table(phb0) userspace");
   writeFileSync(path("diverges.tce"), 'spec "bad" { expect table(phb0) kvm }');
   writeFileSync(path("broken.tce"), "put_tce phb0 == 1");
   mkdirSync(path("many"));
-  for (let i = 0; i < 40; i++) writeFileSync(path(`many/f${i}.tce`), `spec "s${i}" { put_tce phb0 0x${(i * 4096).toString(16)} 0x3\n expect get_tce phb0 0x${(i * 4096).toString(16)} == 0x3 }`);
+  for (let i = 0; i < 40; i++)
+    writeFileSync(
+      path(`many/f${i}.tce`),
+      `spec "s${i}" { put_tce phb0 0x${(i * 4096).toString(16)} 0x3\n expect get_tce phb0 0x${(i * 4096).toString(16)} == 0x3 }`,
+    );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -37,7 +44,16 @@ describe("exit status", () => {
     expect(r.out).toMatch(/12 passed/);
   });
   it("2 on bad usage", async () => {
-    for (const args of [["run"], ["frob", "x"], ["run", "x", "--reporter", "xml"], ["run", "x", "--jobs", "0"], ["run", "x", "--shard", "3/2"], ["run", "x", "--profile", "qemu-9"], ["run", "x", "--nope"], []]) {
+    for (const args of [
+      ["run"],
+      ["frob", "x"],
+      ["run", "x", "--reporter", "xml"],
+      ["run", "x", "--jobs", "0"],
+      ["run", "x", "--shard", "3/2"],
+      ["run", "x", "--profile", "qemu-9"],
+      ["run", "x", "--nope"],
+      [],
+    ]) {
       const r = await cli(args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.err).toMatch(/^tcespec: /);
@@ -68,7 +84,10 @@ describe("check", () => {
 
 describe("selection", () => {
   it("--profile, --tag and --grep", async () => {
-    const runs = async (...args: string[]) => JSON.parse((await cli(["run", path("ok"), "--reporter", "json", ...args])).out).runs.map((r: { spec: string; profile: string }) => `${r.spec}/${r.profile}`);
+    const runs = async (...args: string[]) =>
+      JSON.parse((await cli(["run", path("ok"), "--reporter", "json", ...args])).out).runs.map(
+        (r: { spec: string; profile: string }) => `${r.spec}/${r.profile}`,
+      );
     expect(await runs("--profile", "pre-fix", "--profile", "qemu-7.2", "--tag", "t1")).toEqual(["one/pre-fix", "one/qemu-7.2"]);
     expect(await runs("--grep", "TWO", "--profile", "qemu-2.7")).toEqual(["two/qemu-2.7"]);
   });
@@ -78,7 +97,10 @@ describe("selection", () => {
     expect(r.runs[0].status).toBe("diverged");
   });
   it("shards are disjoint and together the whole suite", async () => {
-    const specsOf = async (...args: string[]) => JSON.parse((await cli(["run", path("many"), "--reporter", "json", "--profile", "qemu-7.2", ...args])).out).runs.map((r: { spec: string }) => r.spec) as string[];
+    const specsOf = async (...args: string[]) =>
+      JSON.parse((await cli(["run", path("many"), "--reporter", "json", "--profile", "qemu-7.2", ...args])).out).runs.map(
+        (r: { spec: string }) => r.spec,
+      ) as string[];
     const all = await specsOf();
     const shards = [await specsOf("--shard", "1/3"), await specsOf("--shard", "2/3"), await specsOf("--shard", "3/3")];
     expect(shards.every((s) => s.length > 0)).toBe(true);
@@ -96,7 +118,10 @@ describe("selection", () => {
 
 describe("matrix", () => {
   it("markdown: a row per spec, a column per profile", async () => {
-    writeFileSync(path("m.tce"), 'spec "fixed only" profiles qemu-7.2 { reset }\nspec "known bug" { expect table(phb0) kvm xfail "tcg" }\nspec "broken" { expect table(phb0) kvm }');
+    writeFileSync(
+      path("m.tce"),
+      'spec "fixed only" profiles qemu-7.2 { reset }\nspec "known bug" { expect table(phb0) kvm xfail "tcg" }\nspec "broken" { expect table(phb0) kvm }',
+    );
     const r = await cli(["matrix", path("m.tce")]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("| spec | file | pre-fix | seed-v10 | qemu-2.7 | qemu-7.2 |");
@@ -119,11 +144,15 @@ describe("the installed binary", () => {
     expect(out).not.toMatch(/\x1b\[/);
     const forced = spawnSync("node", [bin, "run", path("ok")], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "1" } });
     expect(forced.stdout).toMatch(/\x1b\[/);
-    const none = spawnSync("node", [bin, "run", path("ok")], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "1", NO_COLOR: "1" } });
+    const none = spawnSync("node", [bin, "run", path("ok")], {
+      encoding: "utf8",
+      env: { ...process.env, FORCE_COLOR: "1", NO_COLOR: "1" },
+    });
     expect(none.stdout).not.toMatch(/\x1b\[/);
   });
   it("worker threads of the compiled build give the report one thread gives", () => {
-    const report = (jobs: string) => execFileSync("node", [bin, "run", path("many"), "--reporter", "json", "--jobs", jobs], { encoding: "utf8" });
+    const report = (jobs: string) =>
+      execFileSync("node", [bin, "run", path("many"), "--reporter", "json", "--jobs", jobs], { encoding: "utf8" });
     const one = report("1");
     expect(JSON.parse(one).runs).toHaveLength(160);
     expect(report("2")).toBe(one);

@@ -4,10 +4,19 @@ import { outcomes, runText } from "../helpers.js";
 
 describe("outcomes", () => {
   it("matched and diverged, with expected and actual as the language writes them", () => {
-    const run = runText("put_tce phb0 0x1000 0x12340000 rw\nexpect get_tce phb0 0x1000 == 0x12340003\nexpect get_tce phb0 0x1000 == 0x5\nexpect get_tce phb0 0x1000 != 0x5", "qemu-7.2");
+    const run = runText(
+      "put_tce phb0 0x1000 0x12340000 rw\nexpect get_tce phb0 0x1000 == 0x12340003\nexpect get_tce phb0 0x1000 == 0x5\nexpect get_tce phb0 0x1000 != 0x5",
+      "qemu-7.2",
+    );
     expect(outcomes(run)).toEqual(["2:matched", "3:diverged", "4:matched"]);
     expect(run.status).toBe("diverged");
-    expect(run.expectations[1]).toMatchObject({ expected: "0x5", actual: "0x12340003", op: "==", column: 1, source: "expect get_tce phb0 0x1000 == 0x5" });
+    expect(run.expectations[1]).toMatchObject({
+      expected: "0x5",
+      actual: "0x12340003",
+      op: "==",
+      column: 1,
+      source: "expect get_tce phb0 0x1000 == 0x5",
+    });
   });
 
   it("a diverged outcome lists the steps run before it", () => {

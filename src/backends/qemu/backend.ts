@@ -18,7 +18,20 @@ export interface QemuOptions {
   timeoutMs?: number;
 }
 
-export const QEMU_BASE_ARGS = ["-M", "pseries,x-vof=on", "-accel", "tcg", "-m", "1G", "-display", "none", "-monitor", "none", "-serial", "stdio"];
+export const QEMU_BASE_ARGS = [
+  "-M",
+  "pseries,x-vof=on",
+  "-accel",
+  "tcg",
+  "-m",
+  "1G",
+  "-display",
+  "none",
+  "-monitor",
+  "none",
+  "-serial",
+  "stdio",
+];
 
 function hcallName(value: bigint): HcallRc {
   const found = Object.entries(HCALL_RC).find(([, v]) => v === value);
@@ -74,7 +87,8 @@ export class QemuBackend implements Backend {
       const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...plan.args, "-kernel", kernel], this.timeoutMs);
       if ("error" in result) return { ...base, status: "error", reason: result.error };
       const expectedLines = calls.reduce((n, c) => n + linesOf(c), 0);
-      if (result.lines.length !== expectedLines) return { ...base, status: "error", reason: `the guest printed ${result.lines.length} result lines, ${expectedLines} were due` };
+      if (result.lines.length !== expectedLines)
+        return { ...base, status: "error", reason: `the guest printed ${result.lines.length} result lines, ${expectedLines} were due` };
       let line = 0;
       const answers = plan.steps.map((step) =>
         step.read(

@@ -81,7 +81,8 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
   const hex64 = a.here;
   a.emit(ppc.li(6, 0), ppc.li(7, 0));
   for (const reg of [6, 7]) {
-    for (let i = 0; i < 8; i++) a.emit(ppc.rotldi(20, 20, 4), ppc.andiDot(11, 20, 15), ppc.lbzx(11, R_HEX, 11), ppc.sldi(reg, reg, 8), ppc.or(reg, reg, 11));
+    for (let i = 0; i < 8; i++)
+      a.emit(ppc.rotldi(20, 20, 4), ppc.andiDot(11, 20, 15), ppc.lbzx(11, R_HEX, 11), ppc.sldi(reg, reg, 8), ppc.or(reg, reg, 11));
   }
   a.emit(ppc.li(3, Number(H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, 16), ppc.hcall(), ppc.blr());
 

@@ -53,7 +53,12 @@ export function callFor(operation: Operation): GuestCall | string {
         list: { tces: operation.tces, offsetInPage: operation.listAddress & 0xfffn },
       };
     case "create_window":
-      return { kind: "rtas", token: RTAS_TOKENS.create, args: [...buidArgs(operation.phbIndex), log2(operation.pageSize), log2(operation.windowSize)], nret: 4 };
+      return {
+        kind: "rtas",
+        token: RTAS_TOKENS.create,
+        args: [...buidArgs(operation.phbIndex), log2(operation.pageSize), log2(operation.windowSize)],
+        nret: 4,
+      };
     case "remove_window":
       return { kind: "rtas", token: RTAS_TOKENS.remove, args: [operation.liobn], nret: 1 };
     case "reset_windows":
@@ -80,7 +85,12 @@ const U64_LIMIT = 1n << 64n;
 const WINDOW_BASES = [0n, DMA64_WINDOW_ADDR];
 const MARKER = 0x7ee0_0000_0003n;
 
-const get = (liobn: bigint, ioba: bigint, saveValue = false): GuestCall => ({ kind: "hcall", opcode: H_GET_TCE, args: [liobn, ioba], saveValue });
+const get = (liobn: bigint, ioba: bigint, saveValue = false): GuestCall => ({
+  kind: "hcall",
+  opcode: H_GET_TCE,
+  args: [liobn, ioba],
+  saveValue,
+});
 const put = (liobn: bigint, ioba: bigint, tce: bigint): GuestCall => ({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, ioba, tce] });
 const succeeded = (o: Outcome | undefined) => o?.kind === "hcall" && o.code === "H_SUCCESS";
 const valueOf = (o: Outcome | undefined) => (o?.kind === "hcall" ? o.value : undefined);
@@ -119,8 +129,10 @@ function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint
         const otherPage = g.nextPage ? o[i++] : undefined;
         if (!succeeded(end)) return `a window at ${hex(g.base)} smaller than ${geometry(size, page)}`;
         if (succeeded(beyond)) return `a window at ${hex(g.base)} larger than ${geometry(size, page)}`;
-        if (valueOf(samePage) !== MARKER) return `a window at ${hex(g.base)} with pages smaller than ${geometry(0n, page).replace("size 0 ", "")}`;
-        if (otherPage && valueOf(otherPage) === MARKER) return `a window at ${hex(g.base)} with pages larger than ${geometry(0n, page).replace("size 0 ", "")}`;
+        if (valueOf(samePage) !== MARKER)
+          return `a window at ${hex(g.base)} with pages smaller than ${geometry(0n, page).replace("size 0 ", "")}`;
+        if (otherPage && valueOf(otherPage) === MARKER)
+          return `a window at ${hex(g.base)} with pages larger than ${geometry(0n, page).replace("size 0 ", "")}`;
         return geometry(size, page, withOffset ? g.base : undefined);
       }
       return "absent";
@@ -139,7 +151,8 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
       if (phbs.get(probe.phbIndex)?.ddw === false) return "windows(…) on a PHB with ddw off: RTAS query is refused there";
       return {
         calls: [{ kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(probe.phbIndex), nret: 5 }],
-        read: ([o]) => (o?.kind === "rtas" && o.free !== undefined ? String(2 - o.free) : `query failed (${o?.kind === "rtas" ? o.code : "?"})`),
+        read: ([o]) =>
+          o?.kind === "rtas" && o.free !== undefined ? String(2 - o.free) : `query failed (${o?.kind === "rtas" ? o.code : "?"})`,
       };
     }
     case "placement":
@@ -151,7 +164,13 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
     case "geometry": {
       const match = /^size (\S+) page (\S+)(?: offset (\S+))?$/.exec(expected);
       if (!match) return "table(…) geometry: internal: unreadable expectation";
-      return geometryProbe(probe.liobn, parseSize(match[1]!), parseSize(match[2]!), match[3] === undefined ? undefined : BigInt(match[3]), probe.withOffset);
+      return geometryProbe(
+        probe.liobn,
+        parseSize(match[1]!),
+        parseSize(match[2]!),
+        match[3] === undefined ? undefined : BigInt(match[3]),
+        probe.withOffset,
+      );
     }
     case "hw-entry":
     case "hw-state":

@@ -72,13 +72,20 @@ export function runQemu(binary: string, args: string[], timeoutMs: number): Prom
     });
     child.on("error", (error: NodeJS.ErrnoException) => {
       finish({
-        error: error.code === "ENOENT" ? `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH` : `cannot start ${binary}: ${error.message}`,
+        error:
+          error.code === "ENOENT"
+            ? `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH`
+            : `cannot start ${binary}: ${error.message}`,
       });
     });
     // "close", not "exit": the last of stderr has been read by then.
     child.on("close", (code, signal) => {
       if (settled) return;
-      const why = stderr.split("\n").filter((l) => l && !l.includes("warning:")).slice(-3).join(" | ");
+      const why = stderr
+        .split("\n")
+        .filter((l) => l && !l.includes("warning:"))
+        .slice(-3)
+        .join(" | ");
       finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });
     });
   });

@@ -6,7 +6,8 @@ import { PROFILES } from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { CompiledSpec, Expected, Probe, Program, Step } from "./program.js";
 import { liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
-import { geometry, hex, isHcallCode, isRtasStatus } from "../values.js";
+import { geometry } from "../values.js";
+import { expectedValue, type Accepted } from "./expected.js";
 
 // QEMU 7.2 refuses a larger index: '"index" for PAPR PHB is too large (max 30)' (seen).
 const MAX_PHB_INDEX = 30n;
@@ -128,7 +129,7 @@ export class Checker {
         return;
       case "action": {
         const operation = this.operation(statement.action, scope);
-        if (operation) spec.steps.push(this.doStep(operation, statement, this.describe(operation)));
+        if (operation) spec.steps.push(this.doStep(operation, statement, operation.kind));
         return;
       }
       case "expect":
@@ -280,36 +281,6 @@ export class Checker {
     }
   }
 
-  describe(operation: Operation): string {
-    switch (operation.kind) {
-      case "put_tce":
-        return `put_tce ${hex(operation.liobn)} ${hex(operation.ioba)} ${hex(operation.tce)}`;
-      case "get_tce":
-        return `get_tce ${hex(operation.liobn)} ${hex(operation.ioba)}`;
-      case "stuff_tce":
-        return `stuff_tce ${hex(operation.liobn)} ${hex(operation.ioba)} ${hex(operation.tce)} ${operation.count}`;
-      case "put_tce_indirect":
-        return `put_tce_indirect ${hex(operation.liobn)} ${hex(operation.ioba)} [${operation.tces.map(hex).join(", ")}]`;
-      case "create_window":
-        return `create_window phb#${operation.phbIndex} page ${operation.pageSize} size ${operation.windowSize}`;
-      case "remove_window":
-        return `remove_window ${hex(operation.liobn)}`;
-      case "reset_windows":
-      case "query_window":
-        return `${operation.kind} phb#${operation.phbIndex}`;
-      case "dma":
-        return `dma ${operation.device} ${operation.access} ${hex(operation.ioba)}`;
-      case "plug":
-        return `plug ${operation.device} ${operation.name} on phb#${operation.phbIndex}`;
-      case "unplug":
-        return `unplug ${operation.name}`;
-      case "add_phb":
-        return `phb ${operation.phb.name} index ${operation.phb.index}`;
-      default:
-        return operation.kind;
-    }
-  }
-
   private expectation(statement: A.Expectation, scope: Scope, spec: CompiledSpec): void {
     const resolved = this.probe(statement.check, scope);
     if (!resolved) return;
@@ -326,48 +297,8 @@ export class Checker {
     });
   }
 
-  /** The expected value in canonical form, or a diagnostic when it cannot be what `what` answers. */
-  private value(
-    value: A.ExpectedValue,
-    op: A.Comparison,
-    what: string,
-    accepts: ("hcall" | "rtas" | "number" | "tce" | "fault" | "migrate")[],
-  ): Expected | undefined {
-    const fail = (kinds: string) => {
-      this.error(value, `${what} answers ${kinds}`);
-      return undefined;
-    };
-    const kinds = accepts
-      .map(
-        (k) =>
-          ({
-            hcall: "a return code (H_…)",
-            rtas: "an RTAS status (RTAS_…)",
-            number: "a number",
-            tce: "a TCE value",
-            fault: "an address or 'fault'",
-            migrate: "'ok' or 'blocked'",
-          })[k],
-      )
-      .join(" or ");
-    switch (value.kind) {
-      case "code":
-        if (isHcallCode(value.code) && accepts.includes("hcall")) return { op, text: value.code };
-        if (isRtasStatus(value.code) && accepts.includes("rtas")) return { op, text: value.code };
-        if (!isHcallCode(value.code) && !isRtasStatus(value.code)) {
-          this.error(value, `unknown return code '${value.code}'`);
-          return undefined;
-        }
-        return fail(kinds);
-      case "number":
-        if (accepts.includes("tce") || (accepts.includes("fault") && !value.hasPermission)) return { op, text: hex(value.value) };
-        if (accepts.includes("number") && !value.hasPermission) return { op, text: value.value.toString() };
-        return fail(kinds);
-      case "word":
-        if (value.word === "fault" && accepts.includes("fault")) return { op, text: "fault" };
-        if (value.word !== "fault" && accepts.includes("migrate")) return { op, text: value.word };
-        return fail(kinds);
-    }
+  private value(value: A.ExpectedValue, op: A.Comparison, what: string, accepts: Accepted[]): Expected | undefined {
+    return expectedValue(value, op, what, accepts, (pos, message) => this.error(pos, message));
   }
 
   private probe(check: A.Check, scope: Scope): [Probe, Expected] | undefined {

@@ -2,7 +2,7 @@
 import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
 import type { Operation, Outcome, ProfileName } from "../engine/types.js";
 import { hex, isHcallCode, isRtasStatus, sameValue } from "../values.js";
-import { MAX_STEPS, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
+import { MAX_STEPS, runOf, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
 
 /** The engine (or a recording of QEMU) as the evaluator sees it. */
 export interface Target {
@@ -114,14 +114,5 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
     record(index);
     if (bail && (outcome.outcome === "diverged" || outcome.outcome === "xpass")) break;
   }
-  return {
-    file: spec.file,
-    suite: spec.suite,
-    spec: spec.name,
-    tags: spec.tags,
-    profile,
-    backend,
-    status: statusOf(expectations),
-    expectations,
-  };
+  return { ...runOf(spec, profile, backend), status: statusOf(expectations), expectations };
 }

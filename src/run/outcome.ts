@@ -1,5 +1,6 @@
 // Verdicts: what a run of one spec under one profile produced, expectation by expectation.
 import type { ProfileName } from "../engine/types.js";
+import type { CompiledSpec } from "../compile/program.js";
 
 export type ExpectationVerdict = "matched" | "diverged" | "skipped" | "xfail" | "xpass";
 export type RunStatus = "passed" | "diverged" | "error" | "unsupported";
@@ -39,4 +40,13 @@ export const MAX_STEPS = 50;
 
 export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
   return expectations.some((e) => e.outcome === "diverged" || e.outcome === "xpass") ? "diverged" : "passed";
+}
+
+/** What names a run: the spec, the profile and the backend. */
+export function runOf(
+  spec: CompiledSpec,
+  profile: ProfileName,
+  backend: string,
+): Pick<RunResult, "file" | "suite" | "spec" | "tags" | "profile" | "backend"> {
+  return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend };
 }

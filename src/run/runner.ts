@@ -7,7 +7,7 @@ import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
 import type { Backend } from "../backends/backend.js";
 import { ModelBackend } from "../backends/model.js";
-import type { RunResult } from "./outcome.js";
+import { runOf, type RunResult } from "./outcome.js";
 import { findSpecFiles, readSpecFile } from "./files.js";
 import { profilesFor, selected, type Selection } from "./select.js";
 import type { Task } from "./worker.js";
@@ -34,12 +34,7 @@ export interface Report {
 export function errorRun(spec: CompiledSpec, profile: ProfileName, backend: string, error: unknown): RunResult {
   const reason = error instanceof Error ? error.message : String(error);
   return {
-    file: spec.file,
-    suite: spec.suite,
-    spec: spec.name,
-    tags: spec.tags,
-    profile,
-    backend,
+    ...runOf(spec, profile, backend),
     status: "error",
     reason: `internal error: ${reason}`,
     expectations: [],

@@ -7,7 +7,7 @@ import type { CompiledSpec } from "../../compile/program.js";
 import type { HcallRc, Operation, Outcome, ProfileName, RtasStatus } from "../../engine/types.js";
 import { HCALL_RC, RTAS_STATUS } from "../../engine/types.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
-import type { RunResult } from "../../run/outcome.js";
+import { runOf, type RunResult } from "../../run/outcome.js";
 import type { Backend } from "../backend.js";
 import { buildGuest, linesOf, type GuestCall } from "./guest.js";
 import { planFor } from "./plan.js";
@@ -76,7 +76,7 @@ export class QemuBackend implements Backend {
   }
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
-    const base = { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend: this.name, expectations: [] };
+    const base = { ...runOf(spec, profile, this.name), expectations: [] };
     const plan = planFor(spec, profile);
     if ("unsupported" in plan) return { ...base, status: "unsupported", reason: plan.unsupported };
     const dir = mkdtempSync(join(tmpdir(), "tcespec-"));

@@ -3,6 +3,7 @@ import type { Report } from "../run/runner.js";
 import type { RunResult } from "../run/outcome.js";
 import type { ProfileName } from "../engine/types.js";
 import { PROFILE_NAMES } from "../engine/profiles.js";
+import { bySpec } from "./summary.js";
 
 export interface TestCase {
   file: string;
@@ -18,23 +19,30 @@ export interface TestCase {
 export function testCases(report: Report): TestCase[] {
   const profiles = PROFILE_NAMES.filter((p) => report.runs.some((r) => r.profile === p));
   const cases: TestCase[] = [];
-  const seen = new Set<string>();
-  for (const run of report.runs) {
-    const key = `${run.file}\u0000${run.spec}\u0000${run.backend}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const runs = report.runs.filter((r) => r.file === run.file && r.spec === run.spec && r.backend === run.backend);
-    for (const profile of profiles) {
-      const found = runs.find((r) => r.profile === profile);
-      cases.push({
-        file: run.file,
-        suite: run.suite,
-        spec: run.spec,
-        profile,
-        backend: run.backend,
-        run: found,
-        skipped: found ? undefined : "not run under this profile",
-      });
+  // Grouped once: a case per spec × backend × profile, without scanning every run for each spec.
+  for (const specs of bySpec(report.runs).values()) {
+    for (const runs of specs.values()) {
+      const backends = new Map<string, Map<ProfileName, RunResult>>();
+      for (const run of runs) {
+        let byProfile = backends.get(run.backend);
+        if (!byProfile) backends.set(run.backend, (byProfile = new Map()));
+        byProfile.set(run.profile, run);
+      }
+      const first = runs[0]!;
+      for (const [backend, byProfile] of backends) {
+        for (const profile of profiles) {
+          const run = byProfile.get(profile);
+          cases.push({
+            file: first.file,
+            suite: first.suite,
+            spec: first.spec,
+            profile,
+            backend,
+            run,
+            skipped: run ? undefined : "not run under this profile",
+          });
+        }
+      }
     }
   }
   return cases;

@@ -37,9 +37,16 @@ export function formatJunit(report: Report): string {
   lines.push(
     `<testsuites${attributes({ name: "tcespec", tests: totals.tests + diagnostics.length, failures: totals.failures, errors: totals.errors + diagnostics.length, skipped: totals.skipped })}>`,
   );
+  const casesByFile = new Map<string, TestCase[]>();
+  for (const c of cases) {
+    const list = casesByFile.get(c.file);
+    if (list) list.push(c);
+    else casesByFile.set(c.file, [c]);
+  }
+  const diagnosticsByFile = new Map(report.files.map((f) => [f.file, f.diagnostics]));
   for (const file of files) {
-    const own = cases.filter((c) => c.file === file);
-    const fileDiagnostics = report.files.find((f) => f.file === file)?.diagnostics ?? [];
+    const own = casesByFile.get(file) ?? [];
+    const fileDiagnostics = diagnosticsByFile.get(file) ?? [];
     const n = count(own);
     const suite = own[0]?.suite ?? file;
     lines.push(

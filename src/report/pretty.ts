@@ -57,7 +57,9 @@ export function formatPretty(report: Report): string {
   }
   for (const missing of report.missing) out.push(kleur.red(`${missing}: no such file or directory`));
   const grouped = bySpec(report.runs);
-  const nameWidth = Math.min(60, Math.max(10, ...report.runs.map((r) => r.spec.length)));
+  // A loop, not Math.max(...runs): spreading 100,000+ arguments overflows the stack.
+  let nameWidth = 10;
+  for (const run of report.runs) nameWidth = Math.max(nameWidth, Math.min(60, run.spec.length));
   for (const [file, specs] of grouped) {
     out.push(kleur.bold().underline(file));
     for (const [spec, runs] of specs) {

@@ -110,6 +110,25 @@ describe("pretty", () => {
   });
 });
 
+describe("big reports", () => {
+  it("every reporter copes with 200,000 runs", () => {
+    const runs = Array.from({ length: 200_000 }, (_, i) => ({
+      file: `f${Math.floor(i / 4000)}.tce`,
+      suite: "s",
+      spec: `spec ${Math.floor(i / 4)}`,
+      tags: [],
+      profile: (["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"] as const)[i % 4],
+      backend: "model",
+      status: "passed" as const,
+      expectations: [],
+    }));
+    const big: Report = { files: [], runs, missing: [] };
+    expect(formatPretty(big).trimEnd().split("\n").pop()).toBe("50000 specs, 200000 runs, 200000 passed, 0 diverged, 0 errors (0 files)");
+    expect(formatTap(big).split("\n")[1]).toBe("1..200000");
+    expect(formatJunit(big)).toContain('<testsuites name="tcespec" tests="200000"');
+  });
+});
+
 describe("schemas", () => {
   it("the schema files users read are the ones the code uses", () => {
     for (const [path, schema] of Object.entries(SCHEMA_FILES)) {

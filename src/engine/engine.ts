@@ -6,7 +6,7 @@ import { kvmGetTce, kvmPutTce, kvmPutTceIndirect, kvmStuffTce } from "./kvm.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
 import { createWindow, queryWindow, removeWindow, resetWindows } from "./rtas.js";
 import { migrate, save, type MigrationStream } from "./migration.js";
-import type { Placement, TceTable } from "./table.js";
+import type { Placement } from "./table.js";
 
 export class Engine {
   private machine: Machine;
@@ -30,34 +30,11 @@ export class Engine {
       case "unplug":
         m.unplug(operation.name);
         return { kind: "done" };
-      case "put_tce": {
-        const table = m.findTable(operation.liobn);
-        const code =
-          table?.placement === "kvm"
-            ? kvmPutTce(table, operation.ioba, operation.tce, m.kvmHardwareHook(table))
-            : qemuPutTce(table, operation.ioba, operation.tce);
-        return { kind: "hcall", code };
-      }
-      case "get_tce": {
-        const table = m.findTable(operation.liobn);
-        const { rc, value } = table?.placement === "kvm" ? kvmGetTce(table, operation.ioba) : qemuGetTce(table, operation.ioba);
-        return { kind: "hcall", code: rc, value };
-      }
-      case "stuff_tce": {
-        const table = m.findTable(operation.liobn);
-        // Without multi_tce KVM passes H_STUFF_TCE to QEMU, which writes through its mapping of the KVM table.
-        const code = this.kvmHandlesMulti(table)
-          ? kvmStuffTce(table, operation.ioba, operation.tce, operation.count, m.kvmHardwareHook(table))
-          : qemuStuffTce(table, operation.ioba, operation.tce, operation.count);
-        return { kind: "hcall", code };
-      }
-      case "put_tce_indirect": {
-        const table = m.findTable(operation.liobn);
-        const code = this.kvmHandlesMulti(table)
-          ? kvmPutTceIndirect(table, operation.ioba, operation.tces, operation.listAddress, m.kvmHardwareHook(table))
-          : qemuPutTceIndirect(table, operation.ioba, operation.tces, operation.listAddress);
-        return { kind: "hcall", code };
-      }
+      case "put_tce":
+      case "get_tce":
+      case "stuff_tce":
+      case "put_tce_indirect":
+        return this.hypercall(operation);
       case "create_window":
         return createWindow(m, operation.phbIndex, operation.pageSize, operation.windowSize);
       case "remove_window":
@@ -79,8 +56,38 @@ export class Engine {
     }
   }
 
-  private kvmHandlesMulti(table: TceTable | undefined): table is TceTable {
-    return table?.placement === "kvm" && this.machine.caps.has("multi_tce");
+  /**
+   * A TCE hypercall, answered by KVM when the table lives there, or by QEMU. Without multi_tce KVM
+   * passes H_STUFF_TCE and H_PUT_TCE_INDIRECT to QEMU, which writes through its mapping of the KVM
+   * table (and so notifies vfio).
+   */
+  private hypercall(operation: Extract<Operation, { kind: "put_tce" | "get_tce" | "stuff_tce" | "put_tce_indirect" }>): Outcome {
+    const m = this.machine;
+    const table = m.findTable(operation.liobn);
+    const multi = operation.kind === "stuff_tce" || operation.kind === "put_tce_indirect";
+    const inKvm = table?.placement === "kvm" && (!multi || m.caps.has("multi_tce")) ? table : undefined;
+    const hook = inKvm && m.kvmHardwareHook(inKvm);
+    switch (operation.kind) {
+      case "put_tce": {
+        const { ioba, tce } = operation;
+        return { kind: "hcall", code: inKvm ? kvmPutTce(inKvm, ioba, tce, hook) : qemuPutTce(table, ioba, tce) };
+      }
+      case "get_tce": {
+        const { rc, value } = inKvm ? kvmGetTce(inKvm, operation.ioba) : qemuGetTce(table, operation.ioba);
+        return { kind: "hcall", code: rc, value };
+      }
+      case "stuff_tce": {
+        const { ioba, tce, count } = operation;
+        return { kind: "hcall", code: inKvm ? kvmStuffTce(inKvm, ioba, tce, count, hook) : qemuStuffTce(table, ioba, tce, count) };
+      }
+      case "put_tce_indirect": {
+        const { ioba, tces, listAddress } = operation;
+        return {
+          kind: "hcall",
+          code: inKvm ? kvmPutTceIndirect(inKvm, ioba, tces, listAddress, hook) : qemuPutTceIndirect(table, ioba, tces, listAddress),
+        };
+      }
+    }
   }
 
   // ---- queries: no side effects --------------------------------------------------------

@@ -85,22 +85,19 @@ export class Machine {
 
   // ---- vfio -------------------------------------------------------------------------------
 
-  /** vfio's listener: a hardware table built from the current entries, and its notifier. */
+  /** vfio's listener: its notifier, and a hardware table built from the current entries. */
   private attachVfio(phb: Phb, table: TceTable): void {
-    if (!table.notifier) {
-      // spapr_tce_set_need_vfio: the copy happens once, when vfio first listens.
-      table.notifier = true;
-      if (table.placement === "kvm" && this.profile.reallocOnNotifier(this.context(phb, table))) {
-        table.placement = this.canLiveInKvm(phb, table) ? "kvm" : "userspace";
-      }
-    }
+    const firstListener = !table.notifier;
     table.replayIntoHardware();
+    // spapr_tce_set_need_vfio: the copy happens once, when vfio first listens.
+    if (firstListener && table.placement === "kvm" && this.profile.reallocOnNotifier(this.context(phb, table))) {
+      table.placement = this.canLiveInKvm(phb, table) ? "kvm" : "userspace";
+    }
   }
 
+  /** need_vfio goes back to false with the notifier, but nothing moves back to KVM. */
   private detachVfio(table: TceTable): void {
     table.hardware = undefined;
-    // need_vfio goes back to false with the notifier, but nothing moves back to KVM.
-    table.notifier = false;
   }
 
   plug(kind: DeviceKind, name: string, phbIndex: number): void {

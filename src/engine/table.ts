@@ -8,13 +8,16 @@ export class TceTable {
   /** Guest view entries by index; only non-zero entries are stored (a 1 TiB window costs what it maps). */
   readonly entries = new Map<number, bigint>();
   placement: Placement = "userspace";
-  /**
-   * vfio's IOMMU notifier is registered (spapr_tce_notify_flag_changed). QEMU 2.7 and later keep
-   * the same fact as need_vfio: set when vfio first listens, cleared when it stops.
-   */
-  notifier = false;
   /** The host IOMMU's table, fed by map/unmap; undefined while no vfio-pci device is on the PHB. */
   hardware: Map<number, bigint> | undefined;
+
+  /**
+   * vfio's IOMMU notifier is registered (spapr_tce_notify_flag_changed): exactly while the hardware
+   * table exists. QEMU 2.7 and later keep the same fact as need_vfio.
+   */
+  get notifier(): boolean {
+    return this.hardware !== undefined;
+  }
 
   constructor(
     readonly liobn: bigint,

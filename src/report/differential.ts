@@ -12,6 +12,7 @@ export interface Disagreement {
 }
 
 export function disagreements(runs: RunResult[]): Disagreement[] {
+  if (!runs.some((run) => run.backend === "qemu")) return [];
   const model = new Map<string, RunResult>();
   for (const run of runs) if (run.backend === "model" && run.profile === "qemu-7.2") model.set(`${run.file}\u0000${run.spec}`, run);
   const result: Disagreement[] = [];

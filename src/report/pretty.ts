@@ -78,8 +78,8 @@ export function formatPretty(report: Report): string {
       }
     }
   }
-  const diffs = disagreements(report.runs);
   if (report.runs.some((r) => r.backend === "qemu")) {
+    const diffs = disagreements(report.runs);
     out.push(kleur.bold(`model vs QEMU: ${diffs.length} disagreement${diffs.length === 1 ? "" : "s"}`));
     for (const d of diffs) out.push(`  ${d.file}:${d.line}:${d.column} ${d.source}\n    model ${d.model}  qemu ${d.qemu}`);
   }

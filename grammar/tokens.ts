@@ -147,6 +147,7 @@ export const allTokens: TokenType[] = [
 ];
 
 export const specLexer = new Lexer(allTokens, {
-  positionTracking: "full",
+  // Offsets only: lines and columns come from the file's line table, computed once.
+  positionTracking: "onlyOffset",
   ensureOptimizations: true,
 });

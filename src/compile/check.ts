@@ -32,7 +32,8 @@ export class Checker {
   readonly diagnostics: Diagnostic[] = [];
   constructor(
     private readonly file: string,
-    private readonly sourceLines?: (line: number) => string,
+    /** The file's text and line table, to quote each statement as written. */
+    private readonly text?: { source: string; lineStarts: number[] },
   ) {}
 
   private error(pos: A.Pos, message: string): void {
@@ -143,17 +144,20 @@ export class Checker {
 
   /** A statement's text as written: from its column to the next ';' outside a string, or the line's end. */
   private sourceAt(pos: A.Pos): string | undefined {
-    const line = this.sourceLines?.(pos.line);
-    if (line === undefined) return undefined;
-    const rest = line.slice(pos.column - 1);
+    if (!this.text) return undefined;
+    const { source, lineStarts } = this.text;
+    const start = (lineStarts[pos.line - 1] ?? source.length) + pos.column - 1;
+    // Scan the source in place: slicing a long line once per statement would be quadratic.
     let inString = false;
-    for (let i = 0; i < rest.length; i++) {
-      const c = rest[i];
-      if (inString && c === "\\") i++;
+    let end = start;
+    for (; end < source.length; end++) {
+      const c = source[end];
+      if (c === "\n" || c === "\r") break;
+      if (inString && c === "\\") end++;
       else if (c === '"') inString = !inString;
-      else if (!inString && (c === ";" || c === "#")) return rest.slice(0, i).trim();
+      else if (!inString && (c === ";" || c === "#")) break;
     }
-    return rest.trim();
+    return source.slice(start, end).trim();
   }
 
   private phb(statement: A.PhbStmt, scope: Scope, spec: CompiledSpec): void {

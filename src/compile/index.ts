@@ -6,6 +6,7 @@ import { Checker } from "./check.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { Program } from "./program.js";
 import type { SpecFile } from "./ast.js";
+import { lineStartsOf, positionAt } from "./cst.js";
 
 export const MAX_DIAGNOSTICS_PER_FILE = 50;
 
@@ -22,10 +23,8 @@ function printable(text: string): string {
 }
 
 /** A file's text cut into chunks of whole top-level items, at line starts outside any block. */
-export function* chunks(source: string, size = 16 * 1024): Generator<{ text: string; lineOffset: number }> {
+export function* chunks(source: string, size = 16 * 1024): Generator<{ text: string; start: number }> {
   let start = 0;
-  let line = 0;
-  let startLine = 0;
   let depth = 0;
   let i = 0;
   const n = source.length;
@@ -47,78 +46,68 @@ export function* chunks(source: string, size = 16 * 1024): Generator<{ text: str
     }
     if (c === 0x7b /* { */) depth++;
     else if (c === 0x7d /* } */) depth = Math.max(0, depth - 1);
-    else if (c === 0x0a || (c === 0x0d && source.charCodeAt(i + 1) !== 0x0a)) {
-      line++;
-      if (depth === 0 && i + 1 - start >= size) {
-        yield { text: source.slice(start, i + 1), lineOffset: startLine };
-        start = i + 1;
-        startLine = line;
-      }
+    else if ((c === 0x0a || (c === 0x0d && source.charCodeAt(i + 1) !== 0x0a)) && depth === 0 && i + 1 - start >= size) {
+      yield { text: source.slice(start, i + 1), start };
+      start = i + 1;
     }
     i++;
   }
-  if (start < n || n === 0) yield { text: source.slice(start), lineOffset: startLine };
+  if (start < n || n === 0) yield { text: source.slice(start), start };
+}
+
+interface Parsed {
+  ast?: SpecFile;
+  diagnostics: Diagnostic[];
+  source: string;
+  /** Where each line of the source starts: every position in the file comes from this one table. */
+  lineStarts: number[];
 }
 
 /** Parse only: the AST and syntax diagnostics. */
-export function parseSource(file: string, text: string): { ast?: SpecFile; diagnostics: Diagnostic[]; source: string } {
+export function parseSource(file: string, text: string): Parsed {
   // A byte-order mark is not part of the spec.
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const lineStarts = lineStartsOf(source);
+  const at = (offset: number) => positionAt(lineStarts, offset);
   const diagnostics: Diagnostic[] = [];
-  const builder = new AstBuilder(file);
-  let lastLine = 1;
-  let lastColumn = 1;
+  const builder = new AstBuilder(file, lineStarts);
+  let end = 0;
   for (const chunk of chunks(source)) {
     const lexed = specLexer.tokenize(chunk.text);
     for (const error of lexed.errors) {
       if (diagnostics.length > MAX_DIAGNOSTICS_PER_FILE) break;
       const found = chunk.text.slice(error.offset, error.offset + Math.min(error.length, 1));
-      diagnostics.push(
-        diagnostic(
-          file,
-          { line: (error.line ?? 1) + chunk.lineOffset, column: error.column ?? 1 },
-          `unexpected character '${printable(found)}'`,
-        ),
-      );
+      diagnostics.push(diagnostic(file, at(chunk.start + error.offset), `unexpected character '${printable(found)}'`));
     }
     const last = lexed.tokens[lexed.tokens.length - 1];
-    if (last) {
-      lastLine = (last.endLine ?? 1) + chunk.lineOffset;
-      lastColumn = (last.endColumn ?? 0) + 1;
-    }
+    if (last) end = chunk.start + last.startOffset + last.image.length;
     specParser.input = lexed.tokens;
     const cst = specParser.file();
     const seenLines = new Set<number>();
     for (const error of specParser.errors) {
-      let line = error.token.startLine;
-      let column = error.token.startColumn;
-      if (line === undefined || Number.isNaN(line)) {
-        // The end of the file: point just after the last token.
-        line = lastLine;
-        column = lastColumn;
-      } else line += chunk.lineOffset;
+      // At the end of the file the token has no offset: point just after the last token.
+      const offset = Number.isNaN(error.token.startOffset) ? end : chunk.start + error.token.startOffset;
+      const pos = at(offset);
       // One error per line: recovery can cascade, and the first is the one that helps.
-      if (seenLines.has(line)) continue;
-      seenLines.add(line);
-      diagnostics.push(diagnostic(file, { line, column: column ?? 1 }, error.message));
+      if (seenLines.has(pos.line)) continue;
+      seenLines.add(pos.line);
+      diagnostics.push(diagnostic(file, pos, error.message));
     }
-    if (diagnostics.length === 0) builder.add(cst, chunk.lineOffset, chunk.text);
+    if (diagnostics.length === 0) builder.add(cst, chunk.start);
   }
-  if (diagnostics.length > 0) return { diagnostics: sortAndCap(diagnostics), source };
+  if (diagnostics.length > 0) return { diagnostics: sortAndCap(diagnostics), source, lineStarts };
   const ast = builder.finish();
-  return { ast, diagnostics: sortAndCap(builder.diagnostics), source };
+  return { ast, diagnostics: sortAndCap(builder.diagnostics), source, lineStarts };
 }
 
 export function compileSource(file: string, text: string): CompileResult {
   const parsed = parseSource(file, text);
   if (!parsed.ast) return { file, source: parsed.source, diagnostics: parsed.diagnostics };
-  const lines = parsed.source.split(/\r\n|\r|\n/);
-  const checker = new Checker(file, (line) => lines[line - 1] ?? "");
+  const { source, lineStarts } = parsed;
+  const checker = new Checker(file, { source, lineStarts });
   const program = checker.program(parsed.ast);
   const diagnostics = sortAndCap([...parsed.diagnostics, ...checker.diagnostics]);
-  return diagnostics.length > 0
-    ? { file, source: parsed.source, ast: parsed.ast, diagnostics }
-    : { file, source: parsed.source, ast: parsed.ast, program, diagnostics };
+  return diagnostics.length > 0 ? { file, source, ast: parsed.ast, diagnostics } : { file, source, ast: parsed.ast, program, diagnostics };
 }
 
 function sortAndCap(diagnostics: Diagnostic[]): Diagnostic[] {

@@ -4,7 +4,7 @@ import type * as A from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import { describeToken } from "../../grammar/messages.js";
 import { PROFILES, CAPABILITIES } from "./ast.js";
-import { all, isToken, lineStartsOf, onlyChild, maybeSub, maybeTok, mergeByOffset, positionAt, startToken, sub, tok } from "./cst.js";
+import { all, isToken, onlyChild, maybeSub, maybeTok, mergeByOffset, positionAt, startToken, sub, tok } from "./cst.js";
 import { parseNumber, PERMISSION_BITS } from "./literals.js";
 
 const PROFILE_SET = new Set<string>(PROFILES);
@@ -13,29 +13,31 @@ const CAPABILITY_SET = new Set<string>(CAPABILITIES);
 
 /**
  * Builds the AST of a file from the CSTs of its chunks, one after the other, so a big file's
- * tokens and CST never live all at once. Positions are shifted by the chunk's first line.
+ * tokens and CST never live all at once. Positions come from offsets and the file's line table.
  */
 export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
-  private lineOffset = 0;
-  private lineStarts: number[] = [0];
+  /** Where the chunk being read starts in the file. */
+  private chunkStart = 0;
   private readonly ast: A.SpecFile;
   private readonly loose: A.Statement[] = [];
   private setupSeen = false;
   private suiteSeen = false;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly lineStarts: number[],
+  ) {
     this.ast = { path, setup: [], specs: [] };
   }
 
   private posOf(token: IToken): A.Pos {
-    return { line: (token.startLine ?? 1) + this.lineOffset, column: token.startColumn ?? 1 };
+    return positionAt(this.lineStarts, this.chunkStart + token.startOffset);
   }
 
   /** Where a node starts, from its offset in the chunk and the chunk's line starts. */
   private nodePos(node: CstNode): A.Pos {
-    const { line, column } = positionAt(this.lineStarts, node.location?.startOffset ?? 0);
-    return { line: line + this.lineOffset, column };
+    return positionAt(this.lineStarts, this.chunkStart + (node.location?.startOffset ?? 0));
   }
 
   private error(pos: A.Pos, message: string): void {
@@ -68,10 +70,9 @@ export class AstBuilder {
     return result;
   }
 
-  /** Adds the items of one chunk, whose first line is line `lineOffset + 1` of the file. */
-  add(cst: CstNode, lineOffset: number, text: string): void {
-    this.lineOffset = lineOffset;
-    this.lineStarts = lineStartsOf(text);
+  /** Adds the items of one chunk, which starts at offset `chunkStart` of the file. */
+  add(cst: CstNode, chunkStart: number): void {
+    this.chunkStart = chunkStart;
     const file = this.ast;
     for (const item of this.items(cst, ["suiteDecl", "setupBlock", "specBlock", "statement"])) {
       const first = this.nodePos(item);
@@ -108,8 +109,8 @@ export class AstBuilder {
     return file;
   }
 
-  file(cst: CstNode, text: string): A.SpecFile {
-    this.add(cst, 0, text);
+  file(cst: CstNode): A.SpecFile {
+    this.add(cst, 0);
     return this.finish();
   }
 

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import kleur from "kleur";
 import type { Report, RunOptions } from "./run/runner.js";
 import type { ProfileName } from "./engine/types.js";
-import type { Backend } from "./backends/backend.js";
+import type { Backend, BackendOptions } from "./backends/backend.js";
 import { VERSION } from "./version.js";
 
 import { PROFILE_NAMES } from "./engine/profiles.js";
@@ -19,6 +19,8 @@ commands:
   run PATH…      run every .tce file under the paths
   check PATH…    report syntax and semantic errors only
   matrix PATH…   print the semantics matrix (a row per spec, a column per profile)
+  kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
+  kvm info       what L1 images are cached (kernel, QEMU, sizes)
 
 run options:
   --profile P        run under profile P only (repeatable; ${PROFILE_NAMES.join(", ")})
@@ -29,9 +31,12 @@ run options:
   --bail             stop at the first divergence
   --jobs N           worker threads / QEMU processes (default: the number of cores)
   --shard i/n        run the i-th of n stable parts of the suite
-  --backend B        model (default), qemu, or model,qemu to compare the two
+  --backend B        model (default), qemu (QEMU 7.2 under TCG), kvm (real KVM,
+                     nested in TCG off POWER); model,qemu,kvm compares the model
+                     with each real backend named
   --qemu PATH        the qemu-system-ppc64 binary (default: from PATH)
-  --timeout MS       per-spec timeout on the qemu backend (default 10000)
+  --kernel VERSION   the Debian ppc64le kernel L1 boots on the kvm backend
+  --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
   --format F         markdown (default) or html; --output FILE
 general:
@@ -57,15 +62,16 @@ function parseProfiles(values: string[] | undefined): ProfileName[] | undefined 
   return values as ProfileName[];
 }
 
-async function backendsFor(names: string, options: { qemu?: string; timeout?: number; bail: boolean }): Promise<Backend[]> {
+async function backendsFor(names: string, options: BackendOptions): Promise<Backend[]> {
+  const { createBackend, UnknownBackendError } = await import("./backends/index.js");
   const backends: Backend[] = [];
-  const { ModelBackend } = await import("./backends/model.js");
-  for (const name of names.split(",").map((s) => s.trim())) {
-    if (name === "model") backends.push(new ModelBackend(options.bail));
-    else if (name === "qemu") {
-      const { QemuBackend } = await import("./backends/qemu/backend.js");
-      backends.push(new QemuBackend({ binary: options.qemu, timeoutMs: options.timeout }));
-    } else throw new UsageError(`unknown backend '${name}' (backends: model, qemu)`);
+  for (const name of new Set(names.split(",").map((s) => s.trim()))) {
+    try {
+      backends.push(await createBackend(name, options));
+    } catch (error) {
+      if (error instanceof UnknownBackendError) throw new UsageError(error.message);
+      throw error;
+    }
   }
   return backends;
 }
@@ -119,6 +125,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         shard: { type: "string" },
         backend: { type: "string" },
         qemu: { type: "string" },
+        kernel: { type: "string" },
         timeout: { type: "string" },
         format: { type: "string" },
         version: { type: "boolean" },
@@ -140,7 +147,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   }
   const [command, ...paths] = positionals;
   if (!command) throw new UsageError("a command is needed");
-  if (!["run", "check", "matrix"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (!["run", "check", "matrix", "kvm"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (command === "kvm") return kvmCommand(paths, values.kernel, write, writeError);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
   const { run, compileFiles } = await import("./run/runner.js");
   const { formatDiagnostic } = await import("./compile/diagnostics.js");
@@ -182,7 +190,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     shard: values.shard === undefined ? undefined : parseShard(values.shard),
     backends: await backendsFor(command === "matrix" ? "model" : (values.backend ?? "model"), {
       qemu: values.qemu,
-      timeout,
+      timeoutMs: timeout,
+      kernel: values.kernel,
       bail: values.bail ?? false,
     }),
   };
@@ -213,6 +222,47 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     await Promise.all(options.backends!.map((b) => b.close?.()));
   }
   return exitCode(report);
+}
+
+async function kvmCommand(args: string[], kernel: string | undefined, write: Writer, writeError: Writer): Promise<number> {
+  const [what, ...rest] = args;
+  if ((what !== "setup" && what !== "info") || rest.length > 0) throw new UsageError("kvm takes 'setup' or 'info'");
+  const { setup, listImages, cacheRoot } = await import("./backends/kvm/image.js");
+  const { SetupError } = await import("./backends/kvm/apt.js");
+  if (what === "info") {
+    const images = listImages();
+    if (images.length === 0) write(`no L1 image in ${cacheRoot()}: run 'tcespec kvm setup'\n`);
+    for (const image of images) {
+      if ("problem" in image) {
+        write(`${image.dir}: unusable (${image.problem})\n`);
+        continue;
+      }
+      const m = image.manifest;
+      const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+      write(
+        `${image.dir}\n  kernel ${m.kernel} (vmlinux ${mib(m.files.vmlinux.bytes)})\n  qemu-system-ppc ${m.qemu} in L1; initramfs ${mib(m.files.initramfs.bytes)}, ${m.packages.length} packages\n  capability shim: ${m.shim ? "yes" : "no"}; built ${m.built}\n`,
+      );
+    }
+    return 0;
+  }
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  try {
+    const image = await setup({
+      kernel,
+      progress: (message) => writeError(`${tty ? "\r\x1b[K" : ""}[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}${tty ? "" : "\n"}`),
+    });
+    if (tty) writeError("\n");
+    write(`L1 image ready: kernel ${image.manifest.kernel}, qemu-system-ppc ${image.manifest.qemu}\n  ${image.dir}\n`);
+    return 0;
+  } catch (error) {
+    if (tty) writeError("\n");
+    if (error instanceof SetupError) {
+      writeError(`tcespec: kvm setup: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
 }
 
 const invokedDirectly = process.argv[1] !== undefined && /[\\/]cli\.(ts|js)$/.test(process.argv[1]);

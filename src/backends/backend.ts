@@ -1,12 +1,43 @@
-// Who executes a spec's steps: the model (the engine) or a real QEMU.
+// Who executes a spec's steps: the model (the engine) or real software. The runner knows
+// backends only through this interface; what each can do, it declares here.
 import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
 import type { RunResult } from "../run/outcome.js";
 
+/** What the command line hands to a backend's factory; each backend reads what it needs. */
+export interface BackendOptions {
+  bail?: boolean;
+  /** The qemu-system-ppc64 to run (qemu backend). */
+  qemu?: string;
+  /** Per-spec timeout in milliseconds on a real backend. */
+  timeoutMs?: number;
+  /** The Debian kernel version L1 boots (kvm backend). */
+  kernel?: string;
+}
+
+/** How a worker thread makes the same backend anew. */
+export interface BackendRecipe {
+  name: string;
+  options: BackendOptions;
+}
+
+export interface Task {
+  spec: CompiledSpec;
+  profile: ProfileName;
+}
+
 export interface Backend {
   readonly name: string;
-  /** The profiles this backend can play (the qemu backend is QEMU 7.2 itself). */
+  /** The profiles it plays: the model plays them all; real software stands for the one it is. */
   readonly profiles: readonly ProfileName[];
+  /** Real software: each of its runs is compared with the model's run of the same profile. */
+  readonly real: boolean;
+  /** In-process and CPU-bound: worker threads may run it, each making it anew from this recipe. */
+  readonly recipe?: BackendRecipe;
   run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult>;
+  /** Synchronous, in this thread. */
+  runSync?(spec: CompiledSpec, profile: ProfileName): RunResult;
+  /** A backend whose machines are dear to start takes its whole share at once, with `jobs` machines. */
+  runBatch?(tasks: readonly Task[], jobs: number): Promise<RunResult[]>;
   close?(): Promise<void>;
 }

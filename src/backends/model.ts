@@ -6,7 +6,7 @@ import { PROFILE_NAMES } from "../engine/profiles.js";
 import { evaluate, type Target } from "../run/evaluate.js";
 import type { RunResult } from "../run/outcome.js";
 import { geometry, hex } from "../values.js";
-import type { Backend } from "./backend.js";
+import type { Backend, BackendRecipe } from "./backend.js";
 
 export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation" }>): string {
   switch (probe.kind) {
@@ -38,7 +38,11 @@ export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation
 export class ModelBackend implements Backend {
   readonly name = "model";
   readonly profiles = PROFILE_NAMES;
-  constructor(private readonly bail = false) {}
+  readonly real = false;
+  readonly recipe: BackendRecipe;
+  constructor(private readonly bail = false) {
+    this.recipe = { name: this.name, options: { bail } };
+  }
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
     return this.runSync(spec, profile);

@@ -348,7 +348,14 @@ export class Checker {
         return liobn === undefined
           ? undefined
           : [
-              { kind: "geometry", liobn, withOffset: check.offset !== undefined },
+              {
+                kind: "geometry",
+                liobn,
+                withOffset: check.offset !== undefined,
+                windowSize: check.windowSize.value,
+                pageSize: check.pageSize.value,
+                ...(check.offset ? { offset: check.offset.value } : {}),
+              },
               { op: "==", text },
             ];
       }

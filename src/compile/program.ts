@@ -6,7 +6,8 @@ import type { Comparison, Pos } from "./ast.js";
 export type Probe =
   | { kind: "operation"; operation: Operation }
   | { kind: "placement"; liobn: bigint }
-  | { kind: "geometry"; liobn: bigint; withOffset: boolean }
+  /** The window the expectation names: a real backend probes for exactly this geometry. */
+  | { kind: "geometry"; liobn: bigint; withOffset: boolean; windowSize: bigint; pageSize: bigint; offset?: bigint }
   | { kind: "guest"; liobn: bigint; ioba: bigint }
   | { kind: "hw-entry"; liobn: bigint; ioba: bigint }
   | { kind: "hw-state"; liobn: bigint }

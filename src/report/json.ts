@@ -2,14 +2,15 @@
 import type { Report } from "../run/runner.js";
 import { summarize } from "./summary.js";
 import { VERSION } from "../version.js";
-import { disagreements } from "./differential.js";
+import { compare } from "./differential.js";
 
 export function jsonReport(report: Report): object {
   const summary = summarize(report);
-  const diffs = disagreements(report.runs);
+  const comparisons = compare(report);
+  const diffs = comparisons.flatMap((c) => c.disagreements);
   const document: Record<string, unknown> = {
     tool: { name: "tcespec", version: VERSION },
-    summary: { ...summary, ...(diffs.length > 0 || report.runs.some((r) => r.backend === "qemu") ? { disagreements: diffs.length } : {}) },
+    summary: { ...summary, ...(comparisons.length > 0 ? { disagreements: diffs.length } : {}) },
     runs: report.runs.map((run) => ({
       file: run.file,
       suite: run.suite,

@@ -6,7 +6,7 @@ import type { Report } from "../run/runner.js";
 import type { ExpectationOutcome, RunResult } from "../run/outcome.js";
 import { bySpec, hasXfail, summarize } from "./summary.js";
 import { PROFILE_NAMES } from "../engine/profiles.js";
-import { disagreements } from "./differential.js";
+import { compare } from "./differential.js";
 
 const LAST_STEPS = 5;
 
@@ -78,10 +78,11 @@ export function formatPretty(report: Report): string {
       }
     }
   }
-  if (report.runs.some((r) => r.backend === "qemu")) {
-    const diffs = disagreements(report.runs);
-    out.push(kleur.bold(`model vs QEMU: ${diffs.length} disagreement${diffs.length === 1 ? "" : "s"}`));
-    for (const d of diffs) out.push(`  ${d.file}:${d.line}:${d.column} ${d.source}\n    model ${d.model}  qemu ${d.qemu}`);
+  for (const c of compare(report)) {
+    const many = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    out.push(kleur.bold(`model vs ${c.backend}: ${many(c.disagreements.length, "disagreement")} in ${many(c.compared, "run")} run on both`));
+    for (const d of c.disagreements)
+      out.push(`  ${d.file}:${d.line}:${d.column} ${d.source}\n    model ${d.model}  ${d.backend} ${d.actual}`);
   }
   const s = summarize(report);
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

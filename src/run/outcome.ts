@@ -50,3 +50,9 @@ export function runOf(
 ): Pick<RunResult, "file" | "suite" | "spec" | "tags" | "profile" | "backend"> {
   return { file: spec.file, suite: spec.suite, spec: spec.name, tags: spec.tags, profile, backend };
 }
+
+/** A run that could not finish: the backend threw. */
+export function errorRun(spec: CompiledSpec, profile: ProfileName, backend: string, error: unknown): RunResult {
+  const reason = error instanceof Error ? error.message : String(error);
+  return { ...runOf(spec, profile, backend), status: "error", reason: `internal error: ${reason}`, expectations: [] };
+}

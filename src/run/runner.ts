@@ -7,10 +7,10 @@ import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
 import type { Backend } from "../backends/backend.js";
 import { ModelBackend } from "../backends/model.js";
-import { runOf, type RunResult } from "./outcome.js";
+import { errorRun, type RunResult } from "./outcome.js";
 import { findSpecFiles, readSpecFile } from "./files.js";
 import { profilesFor, selected, type Selection } from "./select.js";
-import type { Task } from "./worker.js";
+import type { WorkerAnswer, WorkerJob } from "./worker.js";
 
 export interface RunOptions extends Selection {
   bail?: boolean;
@@ -29,16 +29,8 @@ export interface Report {
   files: FileReport[];
   runs: RunResult[];
   missing: string[];
-}
-
-export function errorRun(spec: CompiledSpec, profile: ProfileName, backend: string, error: unknown): RunResult {
-  const reason = error instanceof Error ? error.message : String(error);
-  return {
-    ...runOf(spec, profile, backend),
-    status: "error",
-    reason: `internal error: ${reason}`,
-    expectations: [],
-  };
+  /** The backends that ran, and which of them are real software. */
+  backends: { name: string; real: boolean }[];
 }
 
 export function compileFiles(paths: string[]): { files: FileReport[]; missing: string[] } {
@@ -71,51 +63,60 @@ export async function run(paths: string[], options: RunOptions = {}): Promise<Re
       }
     }
   }
-  const runs = await execute(planned, options);
-  return { files, runs, missing };
+  const runs = await execute(planned, backends, options);
+  return { files, runs, missing, backends: backends.map((b) => ({ name: b.name, real: b.real })) };
 }
 
-async function execute(planned: Planned[], options: RunOptions): Promise<RunResult[]> {
-  const results: RunResult[] = new Array(planned.length);
-  const jobs = Math.max(1, options.jobs ?? availableParallelism());
-  const modelTasks: number[] = [];
-  const otherTasks: number[] = [];
-  planned.forEach((p, i) => (p.backend instanceof ModelBackend ? modelTasks : otherTasks).push(i));
+/** Fewer tasks than this and worker threads cost more than they save. */
+const WORKER_THRESHOLD = 64;
+const failed = (r: RunResult | undefined) => r !== undefined && r.status !== "passed" && r.status !== "unsupported";
 
-  const failed = (r: RunResult) => r.status !== "passed" && r.status !== "unsupported";
+/** Each backend's share, in the way the backend says it runs best; results keep the planned order. */
+async function execute(planned: Planned[], backends: readonly Backend[], options: RunOptions): Promise<RunResult[]> {
+  const results: (RunResult | undefined)[] = new Array(planned.length);
+  const jobs = Math.max(1, options.jobs ?? availableParallelism());
+  const bail = options.bail ?? false;
   let stop = false;
-  // The model is fast: threads pay off only for a suite big enough to cover their start-up.
-  if (jobs > 1 && modelTasks.length >= 64 && !options.bail) {
-    await runInWorkers(
-      modelTasks.map((i) => ({ id: i, spec: planned[i]!.spec, profile: planned[i]!.profile, bail: false })),
-      jobs,
-      results,
-    );
-  } else {
-    for (const i of modelTasks) {
-      const p = planned[i]!;
-      results[i] = runModel(p.spec, p.profile, options.bail ?? false);
-      if (options.bail && failed(results[i]!)) {
-        stop = true;
-        break;
+  const guarded = async (backend: Backend, i: number, go: () => Promise<RunResult> | RunResult) => {
+    const p = planned[i]!;
+    try {
+      results[i] = await go();
+    } catch (error) {
+      results[i] = errorRun(p.spec, p.profile, backend.name, error);
+    }
+    if (bail && failed(results[i])) stop = true;
+  };
+  for (const backend of backends) {
+    if (stop) break;
+    const share = planned.flatMap((p, i) => (p.backend === backend ? [i] : []));
+    if (share.length === 0) continue;
+    if (backend.runBatch) {
+      const batch = await backend.runBatch(
+        share.map((i) => ({ spec: planned[i]!.spec, profile: planned[i]!.profile })),
+        jobs,
+      );
+      share.forEach((i, k) => (results[i] = batch[k]));
+      if (bail && batch.some(failed)) stop = true;
+    } else if (backend.recipe && jobs > 1 && share.length >= WORKER_THRESHOLD && !bail) {
+      await runInWorkers(backend, share, planned, jobs, results);
+    } else if (backend.runSync) {
+      for (const i of share) {
+        if (stop) break;
+        const p = planned[i]!;
+        await guarded(backend, i, () => backend.runSync!(p.spec, p.profile));
       }
+    } else {
+      // Real machines run as a pool of at most `jobs` at once.
+      let next = 0;
+      const lane = async () => {
+        while (!stop && next < share.length) {
+          const i = share[next++]!;
+          await guarded(backend, i, () => backend.run(planned[i]!.spec, planned[i]!.profile));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(jobs, share.length) }, lane));
     }
   }
-  // Other backends (real QEMU) run as a pool of at most `jobs` concurrent runs.
-  let next = 0;
-  const lane = async () => {
-    while (!stop && next < otherTasks.length) {
-      const i = otherTasks[next++]!;
-      const p = planned[i]!;
-      try {
-        results[i] = await p.backend.run(p.spec, p.profile);
-      } catch (error) {
-        results[i] = errorRun(p.spec, p.profile, p.backend.name, error);
-      }
-      if (options.bail && failed(results[i]!)) stop = true;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(jobs, otherTasks.length) }, lane));
   return results.filter((r): r is RunResult => r !== undefined);
 }
 
@@ -127,21 +128,27 @@ function startWorker(): Worker {
   return new Worker(source, { eval: true });
 }
 
-function runModel(spec: CompiledSpec, profile: ProfileName, bail: boolean): RunResult {
-  try {
-    return new ModelBackend(bail).runSync(spec, profile);
-  } catch (error) {
-    return errorRun(spec, profile, "model", error);
-  }
-}
-
-async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): Promise<void> {
-  const count = Math.min(jobs, tasks.length);
+async function runInWorkers(
+  backend: Backend,
+  share: number[],
+  planned: Planned[],
+  jobs: number,
+  results: (RunResult | undefined)[],
+): Promise<void> {
+  const count = Math.min(jobs, share.length);
   // Contiguous chunks: each worker gets its share once, so messages stay few.
-  const size = Math.ceil(tasks.length / count);
+  const size = Math.ceil(share.length / count);
+  const runHere = (i: number) => {
+    const p = planned[i]!;
+    try {
+      return backend.runSync ? backend.runSync(p.spec, p.profile) : errorRun(p.spec, p.profile, backend.name, "no worker");
+    } catch (error) {
+      return errorRun(p.spec, p.profile, backend.name, error);
+    }
+  };
   await Promise.all(
     Array.from({ length: count }, (_, w) => {
-      const chunk = tasks.slice(w * size, (w + 1) * size);
+      const chunk = share.slice(w * size, (w + 1) * size);
       if (chunk.length === 0) return Promise.resolve();
       return new Promise<void>((resolvePromise) => {
         let done = false;
@@ -149,7 +156,7 @@ async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): 
         const fallBack = () => {
           if (done) return;
           done = true;
-          for (const task of chunk) results[task.id] = runModel(task.spec, task.profile, false);
+          for (const i of chunk) results[i] = runHere(i);
           resolvePromise();
         };
         let worker: Worker;
@@ -159,7 +166,7 @@ async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): 
           fallBack();
           return;
         }
-        worker.once("message", (answers: { id: number; result: RunResult }[]) => {
+        worker.once("message", (answers: WorkerAnswer[]) => {
           if (done) return;
           done = true;
           for (const { id, result } of answers) results[id] = result;
@@ -168,7 +175,11 @@ async function runInWorkers(tasks: Task[], jobs: number, results: RunResult[]): 
         });
         worker.once("error", fallBack);
         worker.once("exit", fallBack);
-        worker.postMessage(chunk);
+        const job: WorkerJob = {
+          recipe: backend.recipe!,
+          tasks: chunk.map((i) => ({ id: i, spec: planned[i]!.spec, profile: planned[i]!.profile })),
+        };
+        worker.postMessage(job);
       });
     }),
   );

@@ -1,24 +1,28 @@
-// A worker thread of `--jobs N`: runs the spec × profile tasks it is sent on the model.
+// A worker thread of `--jobs N`: makes the backend it is told, runs the tasks it is sent.
 import { parentPort } from "node:worker_threads";
-import type { CompiledSpec } from "../compile/program.js";
-import type { ProfileName } from "../engine/types.js";
-import { ModelBackend } from "../backends/model.js";
-import { errorRun } from "./runner.js";
+import { createBackend } from "../backends/index.js";
+import type { BackendRecipe, Task } from "../backends/backend.js";
+import { errorRun, type RunResult } from "./outcome.js";
 
-export interface Task {
-  id: number;
-  spec: CompiledSpec;
-  profile: ProfileName;
-  bail: boolean;
+export interface WorkerJob {
+  recipe: BackendRecipe;
+  tasks: (Task & { id: number })[];
 }
 
-parentPort?.on("message", (tasks: Task[]) => {
-  const results = tasks.map((task) => {
+export interface WorkerAnswer {
+  id: number;
+  result: RunResult;
+}
+
+parentPort?.on("message", async ({ recipe, tasks }: WorkerJob) => {
+  const backend = await createBackend(recipe.name, recipe.options);
+  const answers: WorkerAnswer[] = [];
+  for (const task of tasks) {
     try {
-      return { id: task.id, result: new ModelBackend(task.bail).runSync(task.spec, task.profile) };
+      answers.push({ id: task.id, result: backend.runSync ? backend.runSync(task.spec, task.profile) : await backend.run(task.spec, task.profile) });
     } catch (error) {
-      return { id: task.id, result: errorRun(task.spec, task.profile, "model", error) };
+      answers.push({ id: task.id, result: errorRun(task.spec, task.profile, backend.name, error) });
     }
-  });
-  parentPort!.postMessage(results);
+  }
+  parentPort!.postMessage(answers);
 });

@@ -2,10 +2,12 @@
 import { writeFileSync } from "node:fs";
 import { resultsSchema } from "./results.js";
 import { migrationSchema } from "./migration.js";
+import { kvmImageSchema } from "./kvm-image.js";
 
 export const SCHEMA_FILES: Record<string, object> = {
   "schema/results.schema.json": resultsSchema,
   "schema/migration.schema.json": migrationSchema,
+  "schema/kvm-image.schema.json": kvmImageSchema,
 };
 
 export function schemaText(schema: object): string {

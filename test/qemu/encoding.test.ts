@@ -1,8 +1,8 @@
 // The guest program's machine code and ELF container, checked against known encodings.
 import { describe, expect, it } from "vitest";
-import { loadImmediate, ppc } from "../../src/backends/qemu/ppc.js";
-import { elf64, SEGMENT_FILE_OFFSET } from "../../src/backends/qemu/elf.js";
-import { buildGuest, linesOf } from "../../src/backends/qemu/guest.js";
+import { loadImmediate, ppc } from "../../src/backends/guest/ppc.js";
+import { elf64, SEGMENT_FILE_OFFSET } from "../../src/backends/guest/elf.js";
+import { buildGuest, linesOf } from "../../src/backends/guest/guest.js";
 
 describe("PowerPC encodings", () => {
   it.each([

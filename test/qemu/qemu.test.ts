@@ -113,7 +113,7 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     expect(onQemu.filter((r) => r.status === "error").map((r) => `${r.spec}: ${r.reason}`)).toEqual([]);
     expect(onQemu.filter((r) => r.status === "diverged").map((r) => r.spec)).toEqual([]);
     expect(onQemu.filter((r) => r.status === "passed").length).toBeGreaterThanOrEqual(30);
-    expect(disagreements(report.runs)).toEqual([]);
+    expect(disagreements(report)).toEqual([]);
     const json = JSON.parse(formatJson(report));
     expect(validator(resultsSchema).explain(json)).toBeUndefined();
     expect(json.summary).toMatchObject({ disagreements: 0, unsupported: onQemu.filter((r) => r.status === "unsupported").length });
@@ -125,18 +125,24 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     const model = new ModelBackend().runSync(spec, "qemu-7.2");
     const real = await qemu.run(spec, "qemu-7.2");
     const doctored = { ...model, expectations: model.expectations.map((e, i) => (i === 0 ? { ...e, actual: "H_SUCCESS" } : e)) };
-    expect(disagreements([doctored, real])).toEqual([
+    const backends = [
+      { name: "model", real: false },
+      { name: "qemu", real: true },
+    ];
+    expect(disagreements({ runs: [doctored, real], backends })).toEqual([
       {
         file: spec.file,
         spec: spec.name,
+        profile: "qemu-7.2",
+        backend: "qemu",
         line: 3,
         column: 1,
         source: "expect stuff_tce phb0 0x0 0x3 0 == H_PARAMETER",
         model: "H_SUCCESS",
-        qemu: "H_PARAMETER",
+        actual: "H_PARAMETER",
       },
     ]);
-    expect(disagreements([model, real])).toEqual([]);
+    expect(disagreements({ runs: [model, real], backends })).toEqual([]);
   });
 
   it("runs several QEMU processes in parallel, with results in a fixed order", async () => {

@@ -122,7 +122,7 @@ describe("big reports", () => {
       status: "passed" as const,
       expectations: [],
     }));
-    const big: Report = { files: [], runs, missing: [] };
+    const big: Report = { files: [], runs, missing: [], backends: [{ name: "model", real: false }] };
     expect(formatPretty(big).trimEnd().split("\n").pop()).toBe("50000 specs, 200000 runs, 200000 passed, 0 diverged, 0 errors (0 files)");
     expect(formatTap(big).split("\n")[1]).toBe("1..200000");
     expect(formatJunit(big)).toContain('<testsuites name="tcespec" tests="200000"');

@@ -1,7 +1,7 @@
 // Running qemu-system-ppc64: one process per spec, always reaped — on success, on timeout,
 // on a crash, and when tcespec itself is interrupted.
 import { spawn, type ChildProcess } from "node:child_process";
-import { BEGIN_MARKER, END_MARKER } from "./guest.js";
+import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 
 const live = new Set<ChildProcess>();
 let hooked = false;
@@ -27,20 +27,27 @@ export function liveQemuProcesses(): number {
   return live.size;
 }
 
-export type QemuRun = { lines: string[] } | { error: string };
-
-/** Runs QEMU until the guest prints its end marker; the lines between the markers come back. */
-export function runQemu(binary: string, args: string[], timeoutMs: number): Promise<QemuRun> {
+/** Starts a process that is killed with tcespec, whatever way tcespec ends; forgotten once it closes. */
+export function reaped(binary: string, args: string[]): ChildProcess {
   hookExit();
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  child.on("close", () => live.delete(child));
+  return child;
+}
+
+export type QemuRun = { body: string } | { error: string };
+
+/** Runs QEMU until the guest prints its end marker; what it printed between the markers comes back. */
+export function runQemu(binary: string, args: string[], timeoutMs: number): Promise<QemuRun> {
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
-      child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+      child = reaped(binary, args);
     } catch (error) {
       resolve({ error: `cannot start ${binary}: ${(error as Error).message}` });
       return;
     }
-    live.add(child);
     let stdout = "";
     let stderr = "";
     let settled = false;
@@ -63,8 +70,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number): Prom
         finish({ error: "the guest's output has no begin marker" });
         return;
       }
-      const body = stdout.slice(begin + BEGIN_MARKER.length + 1, end);
-      finish({ lines: body.split("\n").filter((l) => l.length > 0) });
+      finish({ body: stdout.slice(begin + BEGIN_MARKER.length + 1, end) });
     });
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {

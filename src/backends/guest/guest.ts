@@ -8,6 +8,10 @@ export const H_RTAS = 0xf000n;
 const VTY_UNIT = 0x7100; // the default vty's unit address 0x71000000, as `lis`
 export const BEGIN_MARKER = "TCESPEC-BEGIN";
 export const END_MARKER = "TCESPEC-END";
+/** Printed on a line of its own where the host is to look at the machine from outside. */
+export const MARK = "TCESPEC-MARK";
+/** RTAS power-off: after the end marker the guest stops its machine, so QEMU exits by itself. */
+const RTAS_POWER_OFF = 0x2003n;
 
 export type GuestCall =
   | {
@@ -20,11 +24,13 @@ export type GuestCall =
       /** Pass the kept value as this argument instead of args[i] (restoring an entry). */
       savedAsArg?: number;
     }
-  | { kind: "rtas"; token: bigint; args: readonly bigint[]; nret: number };
+  | { kind: "rtas"; token: bigint; args: readonly bigint[]; nret: number }
+  /** No call: the guest prints the mark, and the host records what it sees at that point. */
+  | { kind: "mark" };
 
-/** Lines a call prints: one per two returned values. */
+/** Result lines a call prints: one per two returned values (a mark's line is not a result). */
 export function linesOf(call: GuestCall): number {
-  return call.kind === "hcall" ? 1 : Math.ceil(call.nret / 2);
+  return call.kind === "hcall" ? 1 : call.kind === "rtas" ? Math.ceil(call.nret / 2) : 0;
 }
 
 const R_BASE = 30; // runtime address of BASE_LABEL: the program is position independent
@@ -99,8 +105,20 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     a.callTo(hex64);
     a.print("\n");
   };
+  const rtasCall = (token: bigint, args: readonly bigint[], nret: number) => {
+    a.address(R_RTAS, layout.rtas);
+    const words = [token, BigInt(args.length), BigInt(nret), ...args];
+    words.forEach((word, i) => {
+      a.load(23, word);
+      a.emit(ppc.stw(23, i * 4, R_RTAS));
+    });
+    a.load(3, H_RTAS);
+    a.emit(ppc.mr(4, R_RTAS), ppc.hcall());
+  };
   for (const call of calls) {
-    if (call.kind === "hcall") {
+    if (call.kind === "mark") {
+      a.print(`${MARK}\n`);
+    } else if (call.kind === "hcall") {
       a.load(3, call.opcode);
       call.args.forEach((value, i) => a.load(4 + i, value));
       if (call.list) {
@@ -112,14 +130,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       if (call.saveValue) a.emit(ppc.mr(R_SAVED, 4));
       printPair();
     } else {
-      a.address(R_RTAS, layout.rtas);
-      const words = [call.token, BigInt(call.args.length), BigInt(call.nret), ...call.args];
-      words.forEach((word, i) => {
-        a.load(23, word);
-        a.emit(ppc.stw(23, i * 4, R_RTAS));
-      });
-      a.load(3, H_RTAS);
-      a.emit(ppc.mr(4, R_RTAS), ppc.hcall());
+      rtasCall(call.token, call.args, call.nret);
       const rets = 4 * (3 + call.args.length);
       for (let r = 0; r < call.nret; r += 2) {
         // The first return word is the status, a signed int; the others are unsigned.
@@ -132,7 +143,8 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     }
   }
   a.print(`${END_MARKER}\n`);
-  a.emit(ppc.b(0)); // spin until the host stops the machine
+  rtasCall(RTAS_POWER_OFF, [0n, 0n], 1);
+  a.emit(ppc.b(0)); // spin, should the power-off not take
   if (a.here > layout.codeLimit) throw new Error(`internal: guest code (${a.here} bytes) overran its layout`);
   return elf64(image(a.words, layout, calls), 0n, 0n);
 }

@@ -1,0 +1,353 @@
+// A compiled spec as a real machine runs it. The evaluator walks the spec twice: once against
+// a planner that turns each operation and probe into guest calls (and the PHBs into QEMU
+// options), and once, after the machine ran, against the answers the guest printed. So the
+// order of the calls, the `when` skips and the bare actions are the evaluator's, on every backend.
+import type { CompiledSpec, Probe } from "../../compile/program.js";
+import type { Operation, Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
+import { buidOf, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type RtasStatus } from "../../engine/types.js";
+import { geometry, hex } from "../../values.js";
+import { evaluate, type Target } from "../../run/evaluate.js";
+import type { RunResult } from "../../run/outcome.js";
+import { BEGIN_MARKER, linesOf, MARK, type GuestCall } from "./guest.js";
+
+export const H_GET_TCE = 0x1cn;
+export const H_PUT_TCE = 0x20n;
+export const H_STUFF_TCE = 0x138n;
+export const H_PUT_TCE_INDIRECT = 0x13cn;
+/** RTAS tokens of QEMU 7.2. */
+export const RTAS_TOKENS = { query: 0x2026n, create: 0x2027n, remove: 0x2028n, reset: 0x2029n } as const;
+
+const DEFAULT_DMA32 = 1n << 30n;
+
+/** What the host saw at a mark: the LIOBNs whose tables KVM holds. */
+export interface HostView {
+  kvmTables: ReadonlySet<bigint>;
+}
+
+/** A call's answer: what the guest printed, or at a mark, what the host saw. */
+export type Answer = Outcome | HostView;
+
+/** The guest calls one step needs, and how their answers read as the step's outcome or value. */
+export interface PlannedStep {
+  calls: GuestCall[];
+  read: (answers: Answer[]) => Outcome | string;
+}
+
+export interface GuestPlan {
+  steps: PlannedStep[];
+  /** QEMU options for the spec's PHBs. */
+  args: string[];
+}
+
+/** What differs between the machines a guest runs on: how a table's placement is observed. */
+export interface MachineTraits {
+  /** Why this backend cannot run the spec at all, if it cannot. */
+  refuse(spec: CompiledSpec): string | undefined;
+  placement(liobn: bigint): PlannedStep;
+}
+
+function log2(value: bigint): bigint {
+  return BigInt(value.toString(2).length - 1);
+}
+
+function buidArgs(phbIndex: number): bigint[] {
+  const buid = buidOf(phbIndex);
+  return [0n, buid >> 32n, buid & 0xffffffffn];
+}
+
+/** The call an operation makes, or why the guest cannot make it here. */
+export function callFor(operation: Operation): GuestCall | string {
+  switch (operation.kind) {
+    case "put_tce":
+      return { kind: "hcall", opcode: H_PUT_TCE, args: [operation.liobn, operation.ioba, operation.tce] };
+    case "get_tce":
+      return { kind: "hcall", opcode: H_GET_TCE, args: [operation.liobn, operation.ioba] };
+    case "stuff_tce":
+      return { kind: "hcall", opcode: H_STUFF_TCE, args: [operation.liobn, operation.ioba, operation.tce, operation.count] };
+    case "put_tce_indirect":
+      return {
+        kind: "hcall",
+        opcode: H_PUT_TCE_INDIRECT,
+        args: [operation.liobn, operation.ioba, 0n, BigInt(operation.tces.length)],
+        list: { tces: operation.tces, offsetInPage: operation.listAddress & 0xfffn },
+      };
+    case "create_window":
+      return {
+        kind: "rtas",
+        token: RTAS_TOKENS.create,
+        args: [...buidArgs(operation.phbIndex), log2(operation.pageSize), log2(operation.windowSize)],
+        nret: 4,
+      };
+    case "remove_window":
+      return { kind: "rtas", token: RTAS_TOKENS.remove, args: [operation.liobn], nret: 1 };
+    case "reset_windows":
+      return { kind: "rtas", token: RTAS_TOKENS.reset, args: buidArgs(operation.phbIndex), nret: 1 };
+    case "query_window":
+      return { kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(operation.phbIndex), nret: 5 };
+    case "plug":
+      return `plug ${operation.device}: device hotplug is not driven from the guest here`;
+    case "unplug":
+      return "unplug: device hotplug is not driven from the guest here";
+    case "dma":
+      return "dma: the bare-metal guest has no PCI device to issue DMA";
+    case "reset":
+      return "reset: a machine reset restarts the guest program";
+    case "migrate":
+      return "migrate: migration needs a second QEMU";
+    case "add_phb":
+      return "internal: add_phb is configuration";
+  }
+}
+
+const U64_LIMIT = 1n << 64n;
+/** The only bus offsets QEMU gives windows: the 32-bit window's and the 64-bit one. */
+const WINDOW_BASES = [0n, DMA64_WINDOW_ADDR];
+const MARKER = 0x7ee0_0000_0003n;
+
+const get = (liobn: bigint, ioba: bigint, saveValue = false): GuestCall => ({
+  kind: "hcall",
+  opcode: H_GET_TCE,
+  args: [liobn, ioba],
+  saveValue,
+});
+const put = (liobn: bigint, ioba: bigint, tce: bigint): GuestCall => ({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, ioba, tce] });
+export const succeeded = (o: Answer | undefined) => o !== undefined && "kind" in o && o.kind === "hcall" && o.code === "H_SUCCESS";
+const valueOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && o.kind === "hcall" ? o.value : undefined);
+const codeOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && (o.kind === "hcall" || o.kind === "rtas") ? o.code : "?");
+
+/**
+ * table(T) size S page P [offset O], read by the guest: the window starts at B, its last byte is
+ * at B+S-1 and B+S is outside; a marker put at B is read back at B+P-1 but not at B+P; then the
+ * entry at B gets its old value back. Every candidate base is probed; the first that holds a
+ * window is the answer.
+ */
+function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint | undefined, withOffset: boolean): PlannedStep {
+  const bases = offset === undefined ? WINDOW_BASES : [offset];
+  const groups = bases.map((base) => {
+    const calls = [get(liobn, base, true), get(liobn, base + size - 1n)];
+    const past = base + size < U64_LIMIT;
+    if (past) calls.push(get(liobn, base + size));
+    calls.push(put(liobn, base, MARKER), get(liobn, base + page - 1n));
+    const nextPage = page < size;
+    if (nextPage) calls.push(get(liobn, base + page));
+    calls.push({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, base, 0n], savedAsArg: 2 });
+    return { base, calls, past, nextPage };
+  });
+  return {
+    calls: groups.flatMap((g) => g.calls),
+    read: (outcomes) => {
+      let at = 0;
+      for (const g of groups) {
+        const o = outcomes.slice(at, at + g.calls.length);
+        at += g.calls.length;
+        if (!succeeded(o[0])) continue;
+        let i = 1;
+        const end = o[i++];
+        const beyond = g.past ? o[i++] : undefined;
+        i++; // the marker put
+        const samePage = o[i++];
+        const otherPage = g.nextPage ? o[i++] : undefined;
+        if (!succeeded(end)) return `a window at ${hex(g.base)} smaller than ${geometry(size, page)}`;
+        if (succeeded(beyond)) return `a window at ${hex(g.base)} larger than ${geometry(size, page)}`;
+        if (valueOf(samePage) !== MARKER)
+          return `a window at ${hex(g.base)} with pages smaller than ${geometry(0n, page).replace("size 0 ", "")}`;
+        if (otherPage && valueOf(otherPage) === MARKER)
+          return `a window at ${hex(g.base)} with pages larger than ${geometry(0n, page).replace("size 0 ", "")}`;
+        return geometry(size, page, withOffset ? g.base : undefined);
+      }
+      return "absent";
+    },
+  };
+}
+
+function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<number, PhbConfig>, traits: MachineTraits): PlannedStep | string {
+  switch (probe.kind) {
+    case "guest":
+      return {
+        calls: [get(probe.liobn, probe.ioba)],
+        read: ([o]) => (succeeded(o) ? hex(valueOf(o) ?? 0n) : `no entry (${codeOf(o)})`),
+      };
+    case "windows": {
+      if (phbs.get(probe.phbIndex)?.ddw === false) return "windows(…) on a PHB with ddw off: RTAS query is refused there";
+      return {
+        calls: [{ kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(probe.phbIndex), nret: 5 }],
+        read: ([o]) =>
+          o !== undefined && "kind" in o && o.kind === "rtas" && o.free !== undefined ? String(2 - o.free) : `query failed (${codeOf(o)})`,
+      };
+    }
+    case "placement":
+      return traits.placement(probe.liobn);
+    case "geometry":
+      return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);
+    case "hw-entry":
+    case "hw-state":
+      return "hw(…): there is no vfio-pci device, so no hardware table";
+    case "vfio":
+      return "vfio(…): there is no vfio-pci device here";
+    case "notifiers":
+      return "notifiers(…): IOMMU notifiers are not visible to the guest";
+  }
+}
+
+function phbArgs(phbs: PhbConfig[]): string[] | string {
+  const args: string[] = [];
+  for (const phb of phbs) {
+    if (phb.pageShift !== 12) return `phb ${phb.name} page ${1n << BigInt(phb.pageShift)}: QEMU's default window always uses 4K pages`;
+    const props = `dma_win_size=${phb.dma32},ddw=${phb.ddw ? "on" : "off"}`;
+    // PHB 0 is the machine's own; its properties come from -global (a -device would collide).
+    if (phb.index === 0) {
+      if (phb.dma32 !== DEFAULT_DMA32) args.push("-global", `spapr-pci-host-bridge.dma_win_size=${phb.dma32}`);
+      if (!phb.ddw) args.push("-global", "spapr-pci-host-bridge.ddw=off");
+    } else args.push("-device", `spapr-pci-host-bridge,index=${phb.index},${props}`);
+  }
+  return args;
+}
+
+/** The window bases a table may have: a placement probe asks each whether a window is there. */
+export function existenceCalls(liobn: bigint): GuestCall[] {
+  return WINDOW_BASES.map((base) => get(liobn, base));
+}
+
+/** Operations that configure the machine rather than run in the guest. */
+const isConfiguration = (operation: Operation) => operation.kind === "add_phb";
+
+/** The plan for one spec under one profile, in the evaluator's own order. */
+export function planFor(spec: CompiledSpec, profile: ProfileName, traits: MachineTraits): GuestPlan | { unsupported: string } {
+  const refused = traits.refuse(spec);
+  if (refused) return { unsupported: refused };
+  const phbs = new Map<number, PhbConfig>();
+  const steps: PlannedStep[] = [];
+  let unsupported: string | undefined;
+  const note = (planned: PlannedStep | string) => {
+    if (typeof planned === "string") unsupported ??= planned;
+    else steps.push(planned);
+  };
+  const planner: Target = {
+    apply: (operation) => {
+      if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
+      else {
+        const call = callFor(operation);
+        note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome });
+      }
+      return { kind: "done" };
+    },
+    observe: (probe) => {
+      note(probeStep(probe, phbs, traits));
+      return "";
+    },
+  };
+  evaluate(spec, profile, planner, "plan");
+  if (unsupported) return { unsupported };
+  const args = phbArgs([...phbs.values()]);
+  if (typeof args === "string") return { unsupported: args };
+  return { steps, args };
+}
+
+function hcallName(value: bigint): HcallRc {
+  const found = Object.entries(HCALL_RC).find(([, v]) => v === value);
+  return (found?.[0] ?? `H_UNKNOWN(${value})`) as HcallRc;
+}
+function rtasName(value: bigint): RtasStatus {
+  const found = Object.entries(RTAS_STATUS).find(([, v]) => v === value);
+  return (found?.[0] ?? `RTAS_UNKNOWN(${value})`) as RtasStatus;
+}
+
+/** Two 64-bit values per line: signed for return codes, unsigned for values. */
+function parseLine(line: string): [bigint, bigint] {
+  if (!/^[0-9a-f]{32}$/.test(line)) throw new Error(`unreadable guest output line '${line.slice(0, 40)}'`);
+  return [BigInt.asIntN(64, BigInt(`0x${line.slice(0, 16)}`)), BigInt(`0x${line.slice(16)}`)];
+}
+
+/** What a call answered, in the engine's terms. */
+function decode(call: Exclude<GuestCall, { kind: "mark" }>, lines: string[]): Outcome {
+  const words = lines.flatMap(parseLine);
+  if (call.kind === "hcall") return { kind: "hcall", code: hcallName(words[0]!), value: BigInt.asUintN(64, words[1]!) };
+  const code = rtasName(words[0]!);
+  if (code !== "RTAS_OK") return { kind: "rtas", code };
+  switch (call.token) {
+    case RTAS_TOKENS.create:
+      return { kind: "rtas", code, liobn: words[1]!, busOffset: (words[2]! << 32n) | words[3]! };
+    case RTAS_TOKENS.query:
+      return { kind: "rtas", code, free: Number(words[1]!), pageMask: words[3]! };
+    default:
+      return { kind: "rtas", code };
+  }
+}
+
+/** What the guest printed (its result lines) and what the host saw at each mark, in order. */
+export interface GuestOutput {
+  lines: string[];
+  marks: HostView[];
+}
+
+/** Judges a run from what the machine printed: the evaluator walks the spec again over the answers. */
+export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan, output: GuestOutput, backend: string): RunResult | string {
+  const calls = plan.steps.flatMap((step) => step.calls);
+  const due = calls.reduce((n, c) => n + linesOf(c), 0);
+  const marksDue = calls.filter((c) => c.kind === "mark").length;
+  if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
+  if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
+  let line = 0;
+  let mark = 0;
+  const answers = plan.steps.map((step) =>
+    step.read(
+      step.calls.map((call): Answer => {
+        if (call.kind === "mark") return output.marks[mark++]!;
+        const outcome = decode(call, output.lines.slice(line, line + linesOf(call)));
+        line += linesOf(call);
+        return outcome;
+      }),
+    ),
+  );
+  let next = 0;
+  const take = (): Outcome | string => {
+    if (next >= answers.length) throw new Error("internal: the evaluator asked the machine more than the plan holds");
+    return answers[next++]!;
+  };
+  const replay: Target = {
+    apply: (operation) => {
+      if (isConfiguration(operation)) return { kind: "done" };
+      const answer = take();
+      if (typeof answer === "string") throw new Error("internal: an operation was planned as a probe");
+      return answer;
+    },
+    observe: () => {
+      const answer = take();
+      if (typeof answer !== "string") throw new Error("internal: a probe was planned as an operation");
+      return answer;
+    },
+  };
+  return evaluate(spec, profile, replay, backend);
+}
+
+/** QEMU's trace of a new TCE table (`-trace spapr_iommu_new_table`): fd ≥ 0 is a table KVM holds. */
+const NEW_TABLE = /spapr_iommu_new_table liobn=(0x[0-9a-f]+) table=\S+ fd=(-?\d+)/;
+export const TABLE_TRACE = "spapr_iommu_new_table";
+
+/**
+ * The guest's result lines after its begin marker, and at each mark the tables KVM held then,
+ * from the trace lines QEMU wrote into the same stream before it (the default window's table
+ * is made before the guest starts, so before the marker).
+ */
+export function readGuestOutput(text: string): GuestOutput {
+  const lines: string[] = [];
+  const marks: HostView[] = [];
+  const kvm = new Set<bigint>();
+  let begun = !text.includes(BEGIN_MARKER);
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.length === 0) continue;
+    if (line === BEGIN_MARKER) {
+      begun = true;
+      continue;
+    }
+    const table = NEW_TABLE.exec(line);
+    if (table) {
+      if (Number(table[2]) >= 0) kvm.add(BigInt(table[1]!));
+      else kvm.delete(BigInt(table[1]!));
+    } else if (!begun) continue;
+    else if (line === MARK) marks.push({ kvmTables: new Set(kvm) });
+    else if (!line.startsWith("qemu-system-ppc64:")) lines.push(line);
+  }
+  return { lines, marks };
+}

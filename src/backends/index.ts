@@ -1,0 +1,20 @@
+// Every backend by name: the command line and the worker threads make backends here only.
+// Real backends are loaded when named, so the model's start-up stays small.
+import type { Backend, BackendOptions } from "./backend.js";
+import { ModelBackend } from "./model.js";
+
+const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> = {
+  model: async (options) => new ModelBackend(options.bail ?? false),
+  qemu: async (options) => new (await import("./qemu/backend.js")).QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs }),
+  kvm: async (options) => new (await import("./kvm/backend.js")).KvmBackend({ kernel: options.kernel, timeoutMs: options.timeoutMs, binary: options.qemu }),
+};
+
+export const BACKEND_NAMES = Object.keys(FACTORIES);
+
+export class UnknownBackendError extends Error {}
+
+export async function createBackend(name: string, options: BackendOptions): Promise<Backend> {
+  const factory = FACTORIES[name];
+  if (!factory) throw new UnknownBackendError(`unknown backend '${name}' (backends: ${BACKEND_NAMES.join(", ")})`);
+  return factory(options);
+}

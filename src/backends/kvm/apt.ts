@@ -1,0 +1,145 @@
+// Debian packages for L1, fetched by apt with a private sources list, state and cache: the
+// system's apt setup is untouched and no root is needed. Packages are unpacked with dpkg -x.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export const ARCH = "ppc64el";
+const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
+/** Debian 12 with its point releases and backports (the 6.12 kernels live there). The security
+ * suite is left out: its fixes reach the point releases, and its mirrors were seen mid-sync. */
+const SUITES = ["bookworm", "bookworm-updates", "bookworm-backports"];
+
+export class SetupError extends Error {}
+
+/** The Debian archive the system's apt already uses (its first deb.debian.org-like URI), else Debian's own. */
+export function debianMirror(): string {
+  if (process.env.TCESPEC_DEBIAN_MIRROR) return process.env.TCESPEC_DEBIAN_MIRROR.replace(/\/$/, "");
+  const candidates: string[] = [];
+  try {
+    for (const name of readdirSync("/etc/apt/sources.list.d"))
+      if (name.endsWith(".sources")) candidates.push(readFileSync(join("/etc/apt/sources.list.d", name), "utf8"));
+  } catch {
+    // no such directory: fall through
+  }
+  try {
+    candidates.push(readFileSync("/etc/apt/sources.list", "utf8"));
+  } catch {
+    // none
+  }
+  for (const text of candidates) {
+    const match = /(https?:\/\/\S+\/debian)\/?(?:\s|$)/.exec(text);
+    if (match) return match[1]!;
+  }
+  return "http://deb.debian.org/debian";
+}
+
+export class PrivateApt {
+  readonly options: string[];
+  constructor(readonly dir: string) {
+    const etc = join(dir, "etc");
+    const state = join(dir, "state");
+    this.options = [
+      `Dir::Etc::SourceList=${join(etc, "sources.list")}`,
+      `Dir::Etc::SourceParts=${join(etc, "sources.list.d")}`,
+      `Dir::Etc::Preferences=${join(etc, "preferences")}`,
+      `Dir::Etc::PreferencesParts=${join(etc, "preferences.d")}`,
+      `Dir::State=${state}`,
+      `Dir::State::status=${join(state, "status")}`,
+      `Dir::Cache=${join(dir, "cache")}`,
+      `APT::Architecture=${ARCH}`,
+      `APT::Architectures=${ARCH}`,
+      "Debug::NoLocking=1",
+      `APT::Sandbox::User=${process.env.USER ?? "root"}`,
+    ].flatMap((o) => ["-o", o]);
+  }
+
+  /** The private tree and its sources list. */
+  prepare(mirror = debianMirror()): void {
+    for (const sub of ["etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"])
+      mkdirSync(join(this.dir, sub), { recursive: true });
+    if (!existsSync(KEYRING)) throw new SetupError(`${KEYRING} is missing: install Debian's debian-archive-keyring package`);
+    const lines = SUITES.map((suite) => `deb [arch=${ARCH} signed-by=${KEYRING}] ${mirror} ${suite} main`);
+    writeFileSync(join(this.dir, "etc/sources.list"), `${lines.join("\n")}\n`);
+    const status = join(this.dir, "state/status");
+    if (!existsSync(status)) writeFileSync(status, "");
+  }
+
+  private async tool(tool: string, args: string[], cwd?: string): Promise<string> {
+    try {
+      const { stdout } = await run(tool, [...this.options, ...args], { cwd, maxBuffer: 64 << 20 });
+      return stdout;
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === "ENOENT") throw new SetupError(`${tool} not found: the kvm backend fetches Debian packages with apt (a Debian or Ubuntu host)`);
+      const why = (e.stderr ?? e.message).split("\n").filter((l) => /^E:|rror/.test(l))[0] ?? e.message.split("\n")[0];
+      throw new SetupError(`${tool} ${args[0]} failed: ${why}`);
+    }
+  }
+
+  update(): Promise<string> {
+    return this.tool("apt-get", ["-q", "update"]);
+  }
+
+  /** Package names matching a regular expression (apt-cache search --names-only). */
+  async search(pattern: string): Promise<string[]> {
+    const out = await this.tool("apt-cache", ["search", "--names-only", pattern]);
+    return out
+      .split("\n")
+      .map((l) => l.split(" - ")[0]!.trim())
+      .filter(Boolean);
+  }
+
+  /** The version apt would install. */
+  async candidate(name: string): Promise<string | undefined> {
+    const out = await this.tool("apt-cache", ["policy", name]);
+    const version = /Candidate:\s*(\S+)/.exec(out)?.[1];
+    return version && version !== "(none)" ? version : undefined;
+  }
+
+  /** A package with everything it depends on (no recommends), names only. */
+  async closure(name: string): Promise<string[]> {
+    const out = await this.tool("apt-cache", [
+      "depends",
+      "--recurse",
+      "--no-recommends",
+      "--no-suggests",
+      "--no-conflicts",
+      "--no-breaks",
+      "--no-replaces",
+      "--no-enhances",
+      name,
+    ]);
+    // Lines naming a package start in column 0; virtual packages come in <angle brackets>.
+    return [...new Set(out.split("\n").filter((l) => /^[a-z0-9]/.test(l)).map((l) => l.trim().replace(/:ppc64el$/, "")))].sort();
+  }
+
+  /** Downloads name=version pairs into dir; what is already there is kept. Returns the files. */
+  async download(packages: { name: string; version: string }[], dir: string): Promise<string[]> {
+    mkdirSync(dir, { recursive: true });
+    const fileOf = (p: { name: string; version: string }) =>
+      readdirSync(dir).find((f) => f.startsWith(`${p.name}_${p.version.replace(/:/g, "%3a")}_`));
+    const missing = packages.filter((p) => !fileOf(p));
+    if (missing.length > 0) await this.tool("apt-get", ["-q", "download", ...missing.map((p) => `${p.name}=${p.version}`)], dir);
+    return packages.map((p) => {
+      const file = fileOf(p);
+      if (!file) throw new SetupError(`apt-get download left no file for ${p.name} ${p.version}`);
+      return join(dir, file);
+    });
+  }
+}
+
+/** Unpacks a .deb into a directory (dpkg -x, no root needed). */
+export async function unpack(deb: string, into: string): Promise<void> {
+  mkdirSync(into, { recursive: true });
+  try {
+    await run("dpkg", ["-x", deb, into]);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === "ENOENT") throw new SetupError("dpkg not found: the kvm backend unpacks Debian packages with dpkg -x");
+    throw new SetupError(`dpkg -x ${deb} failed: ${e.message.split("\n")[0]}`);
+  }
+}

@@ -1,0 +1,118 @@
+// The kvm backend: a spec's guest (the one the qemu backend builds) run by QEMU under real KVM.
+// Off POWER, KVM-HV runs nested: L0 is the host's QEMU under TCG, L1 a Debian kernel with
+// kvm-hv and Debian's QEMU, L2 the guest. One L1 boot serves a batch; `jobs` L1s run at once.
+import type { CompiledSpec } from "../../compile/program.js";
+import type { ProfileName } from "../../engine/types.js";
+import { errorRun, runOf, type RunResult } from "../../run/outcome.js";
+import type { Backend, Task } from "../backend.js";
+import { buildGuest } from "../guest/guest.js";
+import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type GuestPlan, type HostView, type MachineTraits } from "../guest/plan.js";
+import { hiddenCaps } from "./caps.js";
+import { findImage, type L1Image } from "./image.js";
+import { runL1, type GuestJob } from "./l1.js";
+
+export interface KvmOptions {
+  /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
+  kernel?: string;
+  timeoutMs?: number;
+  /** The host's qemu-system-ppc64, L0. */
+  binary?: string;
+  bootTimeoutMs?: number;
+}
+
+/**
+ * Under KVM a table lives in the kernel or in QEMU: the guest prints a mark, and the host reads
+ * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
+ */
+export const KVM_TRAITS: MachineTraits = {
+  refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
+  placement: (liobn) => {
+    const calls = [...existenceCalls(liobn), { kind: "mark" as const }];
+    return {
+      calls,
+      read: (answers) => {
+        if (!answers.slice(0, calls.length - 1).some(succeeded)) return "absent";
+        return (answers[calls.length - 1] as HostView).kvmTables.has(liobn) ? "kvm" : "userspace";
+      },
+    };
+  },
+};
+
+export class KvmBackend implements Backend {
+  readonly name = "kvm";
+  /** L1 runs Debian 12's QEMU 7.2. */
+  readonly profiles: readonly ProfileName[] = ["qemu-7.2"];
+  readonly real = true;
+  private readonly options: Required<Omit<KvmOptions, "kernel">> & { kernel?: string };
+  private image?: L1Image | { problem: string };
+
+  constructor(options: KvmOptions = {}) {
+    this.options = {
+      kernel: options.kernel,
+      timeoutMs: options.timeoutMs ?? 20_000,
+      binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
+      bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
+    };
+  }
+
+  /** The cached L1 image, or why there is none. */
+  l1Image(): L1Image | { problem: string } {
+    this.image ??= findImage(this.options.kernel);
+    return this.image;
+  }
+
+  async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
+    return (await this.runBatch([{ spec, profile }], 1))[0]!;
+  }
+
+  async runBatch(tasks: readonly Task[], jobs: number): Promise<RunResult[]> {
+    const results: RunResult[] = new Array(tasks.length);
+    const pending: { index: number; plan: GuestPlan; job: GuestJob }[] = [];
+    const image = this.l1Image();
+    tasks.forEach(({ spec, profile }, index) => {
+      const base = { ...runOf(spec, profile, this.name), expectations: [] };
+      const plan = planFor(spec, profile, KVM_TRAITS);
+      if ("unsupported" in plan) results[index] = { ...base, status: "unsupported", reason: plan.unsupported };
+      else if ("problem" in image) results[index] = { ...base, status: "error", reason: image.problem };
+      else {
+        const hideCaps = hiddenCaps(spec.machine.caps);
+        if (hideCaps.length > 0 && !image.manifest.shim)
+          results[index] = {
+            ...base,
+            status: "unsupported",
+            reason: "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
+          };
+        else pending.push({ index, plan, job: { elf: buildGuest(plan.steps.flatMap((s) => s.calls)), args: plan.args, hideCaps } });
+      }
+    });
+    if (pending.length === 0 || "problem" in image) return results;
+    const machines = Math.max(1, Math.min(jobs, pending.length));
+    const size = Math.ceil(pending.length / machines);
+    const batches = Array.from({ length: machines }, (_, m) => pending.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
+    await Promise.all(
+      batches.map(async (batch) => {
+        const answers = await runL1(
+          image,
+          batch.map((p) => p.job),
+          this.options,
+        );
+        batch.forEach((p, k) => {
+          const { spec, profile } = tasks[p.index]!;
+          const base = { ...runOf(spec, profile, this.name), expectations: [] };
+          const answer = "error" in answers ? answers : answers[k]!;
+          if ("error" in answer) {
+            results[p.index] = { ...base, status: "error", reason: answer.error };
+            return;
+          }
+          try {
+            const judged = judge(spec, profile, p.plan, readGuestOutput(answer.body), this.name);
+            results[p.index] = typeof judged === "string" ? { ...base, status: "error", reason: judged } : judged;
+          } catch (error) {
+            results[p.index] = errorRun(spec, profile, this.name, error);
+          }
+        });
+      }),
+    );
+    return results;
+  }
+}

@@ -1,0 +1,79 @@
+// A spec's `caps` made real: the capabilities it does not list are hidden from L1's QEMU by a
+// small LD_PRELOAD library that answers 0 to KVM_CHECK_EXTENSION for them.
+import type { Capability } from "../../engine/types.js";
+
+/** KVM_CAP_* numbers (include/uapi/linux/kvm.h). */
+export const KVM_CAP: Record<Capability, number> = {
+  spapr_tce: 63,
+  multi_tce: 94,
+  spapr_tce_64: 125,
+  spapr_tce_vfio: 142,
+};
+
+/**
+ * The capability numbers to hide so that QEMU sees exactly `caps`. QEMU 7.2 enables KVM's own
+ * H_STUFF_TCE and H_PUT_TCE_INDIRECT whatever KVM_CAP_SPAPR_MULTITCE says (it reads that only
+ * for the device tree), so with multi_tce hidden the shim also refuses to enable those two
+ * hypercalls in the kernel, as a kernel without them would: they then reach QEMU.
+ */
+export function hiddenCaps(caps: readonly Capability[]): number[] {
+  return (Object.keys(KVM_CAP) as Capability[]).filter((c) => !caps.includes(c)).map((c) => KVM_CAP[c]);
+}
+
+/**
+ * The shim's C source. KVM_CHECK_EXTENSION is _IO(0xAE, 0x03); on powerpc _IO's direction bits
+ * differ from x86's, so the number comes from the cross compiler's own <linux/kvm.h>.
+ */
+export const SHIM_SOURCE = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
+
+static int hidden(long cap) {
+  const char *list = getenv("TCESPEC_HIDE_CAPS");
+  while (list && *list) {
+    char *end;
+    long n = strtol(list, &end, 10);
+    if (end == list) return 0;
+    if (n == cap) return 1;
+    list = *end == ',' ? end + 1 : end;
+  }
+  return 0;
+}
+
+#define H_STUFF_TCE 0x138
+#define H_PUT_TCE_INDIRECT 0x13c
+
+int ioctl(int fd, unsigned long request, ...) {
+  static int (*real)(int, unsigned long, ...);
+  va_list ap;
+  va_start(ap, request);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  if (!real) real = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT, "ioctl");
+  int debug = getenv("TCESPEC_SHIM_DEBUG") != NULL;
+  /* QEMU passes the request as an int: an _IOW number arrives sign-extended. The kernel reads 32 bits. */
+  unsigned int cmd = (unsigned int)request;
+  if (cmd == KVM_CHECK_EXTENSION && hidden((long)arg)) {
+    if (debug) fprintf(stderr, "tcespec-caps: hid capability %ld\\n", (long)arg);
+    return 0;
+  }
+  if (cmd == KVM_ENABLE_CAP && debug) {
+    const struct kvm_enable_cap *cap = arg;
+    fprintf(stderr, "tcespec-caps: enable cap %u arg0 0x%llx\\n", cap->cap, (unsigned long long)cap->args[0]);
+  }
+  if (cmd == KVM_ENABLE_CAP && hidden(KVM_CAP_SPAPR_MULTITCE)) {
+    const struct kvm_enable_cap *cap = arg;
+    if (cap->cap == KVM_CAP_PPC_ENABLE_HCALL && (cap->args[0] == H_STUFF_TCE || cap->args[0] == H_PUT_TCE_INDIRECT)) {
+      errno = EINVAL;
+      return -1;
+    }
+  }
+  return real(fd, request, arg);
+}
+`;

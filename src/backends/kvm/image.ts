@@ -1,0 +1,260 @@
+// The L1 machine's image: a Debian ppc64le kernel and an initramfs holding busybox, kvm.ko and
+// kvm-hv.ko, Debian's ppc64el QEMU with its libraries, and the capability shim. Built once by
+// `tcespec kvm setup` into the user's cache, keyed by the package versions, checked by checksum.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { validator } from "../../schema/validate.js";
+import { kvmImageSchema, type ImageFile, type KvmImageManifest } from "../../schema/kvm-image.js";
+import { PrivateApt, SetupError, unpack } from "./apt.js";
+import { cpio, treeEntries } from "./cpio.js";
+import { SHIM_SOURCE } from "./caps.js";
+
+const exec = promisify(execFile);
+
+/** Debian's 6.12 64K-page build runs KVM-HV and vfio-pci alike; the newest one is the default. */
+const DEFAULT_KERNEL = /^linux-image-(6\.12\.[0-9.]+\+deb12-powerpc64le-64k)$/;
+const KERNEL_PACKAGE = (version: string) => `linux-image-${version}`;
+export const SHIM_PATH = "/lib/tcespec-caps.so";
+const CROSS_GCC = "powerpc64le-linux-gnu-gcc";
+
+export function cacheRoot(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "tcespec", "kvm");
+}
+
+export interface L1Image {
+  dir: string;
+  manifest: KvmImageManifest;
+  vmlinux: string;
+  initramfs: string;
+}
+
+const checkManifest = validator<KvmImageManifest>(kvmImageSchema);
+
+function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function readManifest(dir: string): KvmImageManifest | string {
+  const path = join(dir, "manifest.json");
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    return `${path}: ${(error as Error).message}`;
+  }
+  const why = checkManifest.explain(value);
+  return why ? `${path}: ${why}` : (value as KvmImageManifest);
+}
+
+const builtOf = (image: L1Image | { problem: string }) => ("manifest" in image ? image.manifest.built : "");
+
+/** Every built image in the cache, newest first. */
+export function listImages(root = cacheRoot()): (L1Image | { dir: string; problem: string })[] {
+  const images = join(root, "images");
+  if (!existsSync(images)) return [];
+  return readdirSync(images)
+    .map((name) => join(images, name))
+    .filter((dir) => statSync(dir).isDirectory())
+    .map((dir) => {
+      const manifest = readManifest(dir);
+      if (typeof manifest === "string") return { dir, problem: manifest };
+      return { dir, manifest, vmlinux: join(dir, manifest.files.vmlinux.name), initramfs: join(dir, manifest.files.initramfs.name) };
+    })
+    .sort((a, b) => builtOf(b).localeCompare(builtOf(a)));
+}
+
+/** The image to boot: the newest for the kernel asked for (a prefix of its version), checked by checksum. */
+export function findImage(kernel?: string, root = cacheRoot()): L1Image | { problem: string } {
+  const images = listImages(root).filter((i): i is L1Image => "manifest" in i);
+  const image = images.find((i) => (kernel ? i.manifest.kernel.startsWith(kernel) : DEFAULT_KERNEL.test(KERNEL_PACKAGE(i.manifest.kernel))));
+  if (!image)
+    return {
+      problem: `no L1 image${kernel ? ` for kernel ${kernel}` : ""} in ${root}: run 'tcespec kvm setup${kernel ? ` --kernel ${kernel}` : ""}' first`,
+    };
+  for (const file of [image.manifest.files.vmlinux, image.manifest.files.initramfs]) {
+    const path = join(image.dir, file.name);
+    if (!existsSync(path) || sha256(readFileSync(path)) !== file.sha256)
+      return { problem: `${path} is missing or damaged (checksum): run 'tcespec kvm setup' again` };
+  }
+  return image;
+}
+
+function versionKey(version: string): number[] {
+  return version.split(/[^0-9]+/).filter(Boolean).map(Number);
+}
+function compareVersions(a: string, b: string): number {
+  const x = versionKey(a);
+  const y = versionKey(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? -1) !== (y[i] ?? -1)) return (x[i] ?? -1) - (y[i] ?? -1);
+  return 0;
+}
+
+/** A kernel module's dependencies, from its .modinfo section ("depends=a,b"). */
+function moduleDepends(module: Buffer): string[] {
+  const at = module.indexOf("\0depends=");
+  if (at < 0) return [];
+  const end = module.indexOf(0, at + 1);
+  return module
+    .subarray(at + 9, end)
+    .toString("latin1")
+    .split(",")
+    .filter(Boolean);
+}
+
+function findFiles(dir: string, test: (name: string) => boolean, found: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) findFiles(path, test, found);
+    else if (test(name)) found.push(path);
+  }
+  return found;
+}
+
+async function readModule(path: string): Promise<Buffer> {
+  if (!path.endsWith(".xz")) return readFileSync(path);
+  try {
+    const { stdout } = await exec("xz", ["-dc", path], { encoding: "buffer", maxBuffer: 256 << 20 });
+    return stdout;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new SetupError("xz not found: install xz-utils (the kernel's modules are xz-compressed)");
+    throw error;
+  }
+}
+
+/** kvm-hv and what it needs, in load order, decompressed. */
+async function kvmModules(modulesDir: string): Promise<{ name: string; data: Buffer }[]> {
+  const all = new Map<string, string>();
+  for (const path of findFiles(modulesDir, (n) => /\.ko(\.xz)?$/.test(n)))
+    all.set(path.split("/").pop()!.replace(/\.ko(\.xz)?$/, "").replace(/-/g, "_"), path);
+  const ordered: { name: string; data: Buffer }[] = [];
+  const visit = async (name: string) => {
+    const key = name.replace(/-/g, "_");
+    if (ordered.some((m) => m.name === key)) return;
+    const path = all.get(key);
+    if (!path) throw new SetupError(`the kernel package has no module ${name}: it cannot run KVM-HV`);
+    const data = await readModule(path);
+    for (const dep of moduleDepends(data)) await visit(dep);
+    ordered.push({ name: key, data });
+  };
+  await visit("kvm_hv");
+  return ordered;
+}
+
+export const INIT_SCRIPT = `#!/bin/busybox sh
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
+/bin/busybox --install -s /bin 2>/dev/null
+for m in $(cat /mod/order); do insmod /mod/$m.ko || echo "TCESPEC-L1-ERROR insmod $m failed"; done
+if [ ! -e /dev/kvm ]; then echo "TCESPEC-L1-ERROR /dev/kvm did not appear after loading kvm-hv"; poweroff -f; fi
+echo "TCESPEC-L1-READY $(cat /proc/uptime)"
+[ -f /batch/run.sh ] && . /batch/run.sh
+echo "TCESPEC-L1-DONE"
+poweroff -f
+`;
+
+async function buildShim(into: string): Promise<boolean> {
+  const source = join(into, "..", "tcespec-caps.c");
+  writeFileSync(source, SHIM_SOURCE);
+  try {
+    await exec(CROSS_GCC, ["-O2", "-shared", "-fPIC", "-o", join(into, "lib", "tcespec-caps.so"), source, "-ldl"]);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    const stderr = (error as { stderr?: string }).stderr ?? "";
+    const why = stderr.split("\n").find((l) => l.includes("error")) ?? (error as Error).message.split("\n")[0];
+    throw new SetupError(`building the capability shim failed: ${why}`);
+  } finally {
+    rmSync(source, { force: true });
+  }
+}
+
+function fileRecord(path: string, name: string): ImageFile {
+  const data = readFileSync(path);
+  return { name, sha256: sha256(data), bytes: data.length };
+}
+
+export type Progress = (message: string) => void;
+
+/** Fetches what L1 needs and builds its image, unless an image of the same packages is cached. */
+export async function setup(options: { kernel?: string; progress?: Progress; root?: string } = {}): Promise<L1Image> {
+  const root = options.root ?? cacheRoot();
+  const say = options.progress ?? (() => {});
+  const apt = new PrivateApt(join(root, "apt"));
+  apt.prepare();
+  say("reading Debian's package lists (apt-get update, private state)");
+  await apt.update();
+  let kernel = options.kernel;
+  if (!kernel) {
+    const found = (await apt.search("^linux-image-6\\.12\\..*-powerpc64le-64k$"))
+      .map((n) => DEFAULT_KERNEL.exec(n)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .sort(compareVersions);
+    kernel = found.pop();
+    if (!kernel) throw new SetupError("no linux-image-6.12.*-powerpc64le-64k package in bookworm-backports: pass --kernel VERSION");
+  }
+  const kernelPackage = KERNEL_PACKAGE(kernel);
+  const wanted = [...new Set([kernelPackage, "busybox-static", "qemu-system-data", ...(await apt.closure("qemu-system-ppc"))])];
+  const packages: { name: string; version: string }[] = [];
+  for (const name of wanted) {
+    const version = await apt.candidate(name);
+    if (version) packages.push({ name, version });
+    else if (name === kernelPackage) throw new SetupError(`no package ${kernelPackage} for ppc64el: see 'apt-cache search linux-image' for the versions`);
+  }
+  packages.sort((a, b) => a.name.localeCompare(b.name));
+  // The image is what the packages hold plus what tcespec puts in: a change to either is a new image.
+  const key = sha256(Buffer.from([...packages.map((p) => `${p.name}=${p.version}`), INIT_SCRIPT, SHIM_SOURCE].join("\n"))).slice(0, 12);
+  const dir = join(root, "images", `${kernel}-${key}`);
+  const cached = findImage(kernel, root);
+  if ("manifest" in cached && cached.dir === dir) {
+    say(`already built: ${dir}`);
+    return cached;
+  }
+  say(`downloading ${packages.length} packages (kernel ${kernel}, qemu-system-ppc ${packages.find((p) => p.name === "qemu-system-ppc")?.version})`);
+  const debs = await apt.download(packages, join(root, "debs"));
+  const work = join(root, `build-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  const tree = join(work, "root");
+  const kernelTree = join(work, "kernel");
+  try {
+    say("unpacking");
+    for (const [i, deb] of debs.entries()) await unpack(deb, packages[i]!.name === kernelPackage ? kernelTree : tree);
+    for (const sub of ["usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/lintian", "usr/share/bash-completion"])
+      rmSync(join(tree, sub), { recursive: true, force: true });
+    for (const sub of ["proc", "sys", "dev", "tmp", "mod", "batch", "lib"]) mkdirSync(join(tree, sub), { recursive: true });
+    const modules = await kvmModules(join(kernelTree, "lib", "modules", kernel));
+    for (const m of modules) writeFileSync(join(tree, "mod", `${m.name}.ko`), m.data);
+    writeFileSync(join(tree, "mod", "order"), `${modules.map((m) => m.name).join("\n")}\n`);
+    writeFileSync(join(tree, "init"), INIT_SCRIPT, { mode: 0o755 });
+    say("building the capability shim");
+    const shim = await buildShim(tree);
+    if (!shim) say(`${CROSS_GCC} not found: no capability shim (specs whose caps are not all four will be unsupported)`);
+    say("packing the initramfs");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "initramfs.cpio"), cpio(treeEntries(tree)));
+    const vmlinux = join(kernelTree, "boot", `vmlinux-${kernel}`);
+    if (!existsSync(vmlinux)) throw new SetupError(`${kernelPackage} has no boot/vmlinux-${kernel}`);
+    renameSync(vmlinux, join(dir, "vmlinux"));
+    const manifest: KvmImageManifest = {
+      version: 1,
+      kernel,
+      qemu: packages.find((p) => p.name === "qemu-system-ppc")?.version ?? "unknown",
+      packages,
+      files: { vmlinux: fileRecord(join(dir, "vmlinux"), "vmlinux"), initramfs: fileRecord(join(dir, "initramfs.cpio"), "initramfs.cpio") },
+      shim,
+      built: new Date().toISOString(),
+    };
+    writeFileSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    say(`built ${dir}`);
+    return { dir, manifest, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initramfs.cpio") };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

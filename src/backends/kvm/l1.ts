@@ -1,0 +1,204 @@
+// One L1 machine for a batch of guests: L0 (the host's qemu-system-ppc64 under TCG, nested-HV)
+// boots the cached kernel and initramfs plus a small second archive holding the batch: each
+// guest's ELF and the script that runs it with L1's QEMU under -accel kvm. What each guest and
+// its QEMU printed comes back over L1's console, between markers the script prints.
+import type { ChildProcess } from "node:child_process";
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
+import { TABLE_TRACE } from "../guest/plan.js";
+import { reaped } from "../qemu/process.js";
+import { cpio, dirEntry, fileEntry } from "./cpio.js";
+import { SHIM_PATH, type L1Image } from "./image.js";
+
+export const L0_ARGS = [
+  "-M",
+  "pseries,cap-nested-hv=on,x-vof=on",
+  "-cpu",
+  "power9",
+  "-accel",
+  "tcg",
+  "-m",
+  "4G",
+  "-smp",
+  "1",
+  "-nodefaults",
+  "-display",
+  "none",
+  "-monitor",
+  "none",
+  "-serial",
+  "stdio",
+];
+
+export const L2_ARGS = [
+  "-M",
+  "pseries,x-vof=on",
+  "-accel",
+  "kvm",
+  "-m",
+  "512M",
+  "-nodefaults",
+  "-vga",
+  "none",
+  "-display",
+  "none",
+  "-monitor",
+  "none",
+  "-serial",
+  "stdio",
+  "-trace",
+  TABLE_TRACE,
+];
+
+export interface GuestJob {
+  elf: Uint8Array;
+  /** QEMU options of the guest's machine (its PHBs). */
+  args: string[];
+  /** KVM capability numbers L1's QEMU must not see. */
+  hideCaps: number[];
+}
+
+/** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
+export type GuestResult = { body: string } | { error: string };
+
+export interface L1Options {
+  /** The host's qemu-system-ppc64 (L0). */
+  binary: string;
+  /** Per guest, inside L1. */
+  timeoutMs: number;
+  /** From L0's start to L1's READY line. */
+  bootTimeoutMs: number;
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+/** The script L1 runs for the batch: one L2 QEMU per job, fenced by markers. */
+export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): string {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const lines = jobs.map((job, i) => {
+    const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
+    const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${SHIM_PATH} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
+    const args = [...L2_ARGS, ...job.args, "-kernel", `/batch/${i}.elf`].map(quote).join(" ");
+    return `echo "TCESPEC-RUN ${i}"\n${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} </dev/null 2>&1\necho "TCESPEC-DONE ${i} $?"`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buffer {
+  return cpio([
+    dirEntry("batch"),
+    fileEntry("batch/run.sh", batchScript(jobs, timeoutMs), true),
+    ...jobs.map((job, i) => fileEntry(`batch/${i}.elf`, Buffer.from(job.elf))),
+  ]);
+}
+
+/** Splits L1's console into each guest's result (the text between its begin and end markers). */
+export function splitConsole(text: string, count: number): GuestResult[] {
+  const results: GuestResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = text.indexOf(`TCESPEC-RUN ${i}\n`);
+    const done = new RegExp(`TCESPEC-DONE ${i} (\\d+)\\n`).exec(text);
+    if (start < 0 || !done) {
+      results.push({ error: "L1 stopped before this guest ran" });
+      continue;
+    }
+    const own = text.slice(start, done.index);
+    const begin = own.indexOf(`${BEGIN_MARKER}\n`);
+    const end = own.indexOf(`${END_MARKER}\n`);
+    if (begin >= 0 && end > begin) {
+      results.push({ body: own.slice(0, end) });
+      continue;
+    }
+    const why = own
+      .split("\n")
+      .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
+      .slice(-3)
+      .join(" | ");
+    const rc = Number(done[1]);
+    results.push({
+      error:
+        rc === 137
+          ? "timed out in L1 (the guest did not finish)"
+          : `L1's QEMU exited (code ${rc}) before the guest finished${why ? `: ${why}` : ""}`,
+    });
+  }
+  return results;
+}
+
+/** Boots one L1 for these jobs; resolves with each job's result, or one error for all. */
+export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Options): Promise<GuestResult[] | { error: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "tcespec-l1-"));
+  // Linux unpacks concatenated archives in turn: the cached image, then the batch.
+  const initrd = join(dir, "initrd.cpio");
+  copyFileSync(image.initramfs, initrd);
+  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs));
+  const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet"];
+  return new Promise((resolve) => {
+    let text = "";
+    let settled = false;
+    let booted = false;
+    let child: ChildProcess;
+    const finish = (result: GuestResult[] | { error: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child?.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+      // For whoever debugs the backend: L1's whole console.
+      if (process.env.TCESPEC_KVM_CONSOLE) appendFileSync(process.env.TCESPEC_KVM_CONSOLE, text);
+      resolve(result);
+    };
+    const budget = options.bootTimeoutMs + jobs.length * (options.timeoutMs + 2000);
+    let timer = setTimeout(() => finish({ error: `L1 did not boot within ${options.bootTimeoutMs} ms${lastLines(text)}` }), options.bootTimeoutMs);
+    try {
+      child = reaped(options.binary, args);
+    } catch (error) {
+      finish({ error: `cannot start ${options.binary}: ${(error as Error).message}` });
+      return;
+    }
+    child.stdout!.setEncoding("latin1");
+    child.stdout!.on("data", (chunk: string) => {
+      const before = text.length;
+      text += chunk.replace(/\r/g, "");
+      const fresh = text.slice(Math.max(0, before - 200));
+      const panic = /Kernel panic[^\n]*/.exec(fresh);
+      if (panic) return finish({ error: `L1's kernel panicked: ${panic[0]}` });
+      const failure = /TCESPEC-L1-ERROR ([^\n]*)/.exec(fresh);
+      if (failure) return finish({ error: `L1: ${failure[1]}` });
+      if (!booted && text.includes("TCESPEC-L1-READY")) {
+        // Booted: from now on the batch's own budget counts.
+        booted = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => finish(splitConsole(text, jobs.length)), budget);
+      }
+      if (text.includes("TCESPEC-L1-DONE")) finish(splitConsole(text, jobs.length));
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    child.on("error", (error: NodeJS.ErrnoException) =>
+      finish({
+        error:
+          error.code === "ENOENT"
+            ? `${options.binary} not found: install Debian's qemu-system-ppc package (L0 runs on it)`
+            : `cannot start ${options.binary}: ${error.message}`,
+      }),
+    );
+    child.on("close", (code, signal) => {
+      if (text.includes("TCESPEC-L1-READY")) return finish(splitConsole(text, jobs.length));
+      const why = stderr
+        .split("\n")
+        .filter((l) => l && !l.includes("warning:"))
+        .slice(-2)
+        .join(" | ");
+      finish({ error: `L0 exited (${signal ?? `code ${code}`}) before L1 was up${why ? `: ${why}` : ""}${lastLines(text)}` });
+    });
+  });
+}
+
+function lastLines(text: string): string {
+  const tail = text.trim().split("\n").slice(-2).join(" | ");
+  return tail ? ` (L1's console ended: ${tail.slice(0, 200)})` : "";
+}

@@ -1,0 +1,58 @@
+// The manifest of a cached L1 image: what it was built from, and the checksums its files must have.
+export const kvmImageSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://tcespec.dev/schema/kvm-image.schema.json",
+  title: "tcespec L1 image manifest",
+  type: "object",
+  additionalProperties: false,
+  required: ["version", "kernel", "qemu", "packages", "files", "shim", "built"],
+  properties: {
+    version: { const: 1 },
+    kernel: { type: "string", description: "the kernel's version string, as in linux-image-VERSION" },
+    qemu: { type: "string", description: "the qemu-system-ppc package version inside L1" },
+    packages: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "version"],
+        properties: { name: { type: "string" }, version: { type: "string" } },
+      },
+    },
+    files: {
+      type: "object",
+      additionalProperties: false,
+      required: ["vmlinux", "initramfs"],
+      properties: {
+        vmlinux: { $ref: "#/definitions/file" },
+        initramfs: { $ref: "#/definitions/file" },
+      },
+    },
+    shim: { type: "boolean", description: "whether the capability shim is in the image" },
+    built: { type: "string" },
+  },
+  definitions: {
+    file: {
+      type: "object",
+      additionalProperties: false,
+      required: ["name", "sha256", "bytes"],
+      properties: { name: { type: "string" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" }, bytes: { type: "integer" } },
+    },
+  },
+} as const;
+
+export interface KvmImageManifest {
+  version: 1;
+  kernel: string;
+  qemu: string;
+  packages: { name: string; version: string }[];
+  files: { vmlinux: ImageFile; initramfs: ImageFile };
+  shim: boolean;
+  built: string;
+}
+
+export interface ImageFile {
+  name: string;
+  sha256: string;
+  bytes: number;
+}

@@ -1,8 +1,7 @@
 // The engine's public face: operations in, outcomes out, and side-effect-free queries.
-import type { MachineConfig, Operation, Outcome, ProfileName } from "./types.js";
+import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc } from "./types.js";
 import { Machine } from "./machine.js";
 import { PROFILES } from "./profiles.js";
-import { kvmGetTce, kvmPutTce, kvmPutTceIndirect, kvmStuffTce } from "./kvm.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
 import { createWindow, queryWindow, removeWindow, resetWindows } from "./rtas.js";
 import { migrate, save, type MigrationStream } from "./migration.js";
@@ -67,25 +66,36 @@ export class Engine {
     const multi = operation.kind === "stuff_tce" || operation.kind === "put_tce_indirect";
     const inKvm = table?.placement === "kvm" && (!multi || m.caps.has("multi_tce")) ? table : undefined;
     const hook = inKvm && m.kvmHardwareHook(inKvm);
+    const kvm = m.profile.kvm;
+    // KVM first; on H_TOO_HARD (or a table KVM does not hold) QEMU answers the whole call.
+    const first = <T extends { rc: HcallRc }>(inKernel: (() => T) | undefined, inQemu: () => T): T => {
+      const answer = inKernel?.();
+      return answer && answer.rc !== "H_TOO_HARD" ? answer : inQemu();
+    };
+    const code = (rc: HcallRc) => ({ rc });
     switch (operation.kind) {
       case "put_tce": {
         const { ioba, tce } = operation;
-        return { kind: "hcall", code: inKvm ? kvmPutTce(inKvm, ioba, tce, hook) : qemuPutTce(table, ioba, tce) };
+        const { rc } = first(inKvm && (() => code(kvm.putTce(inKvm, ioba, tce, hook))), () => code(qemuPutTce(table, ioba, tce)));
+        return { kind: "hcall", code: rc };
       }
       case "get_tce": {
-        const { rc, value } = inKvm ? kvmGetTce(inKvm, operation.ioba) : qemuGetTce(table, operation.ioba);
+        const { rc, value } = first(inKvm && (() => kvm.getTce(inKvm, operation.ioba)), () => qemuGetTce(table, operation.ioba));
         return { kind: "hcall", code: rc, value };
       }
       case "stuff_tce": {
         const { ioba, tce, count } = operation;
-        return { kind: "hcall", code: inKvm ? kvmStuffTce(inKvm, ioba, tce, count, hook) : qemuStuffTce(table, ioba, tce, count) };
+        const { rc } = first(inKvm && (() => code(kvm.stuffTce(inKvm, ioba, tce, count, hook))), () =>
+          code(qemuStuffTce(table, ioba, tce, count)),
+        );
+        return { kind: "hcall", code: rc };
       }
       case "put_tce_indirect": {
         const { ioba, tces, listAddress } = operation;
-        return {
-          kind: "hcall",
-          code: inKvm ? kvmPutTceIndirect(inKvm, ioba, tces, listAddress, hook) : qemuPutTceIndirect(table, ioba, tces, listAddress),
-        };
+        const { rc } = first(inKvm && (() => code(kvm.putTceIndirect(inKvm, ioba, tces, listAddress, hook))), () =>
+          code(qemuPutTceIndirect(table, ioba, tces, listAddress)),
+        );
+        return { kind: "hcall", code: rc };
       }
     }
   }

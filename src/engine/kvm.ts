@@ -1,80 +1,112 @@
 // H_PUT_TCE, H_GET_TCE, H_STUFF_TCE and H_PUT_TCE_INDIRECT as KVM answers them while a table
-// lives in the kernel (arch/powerpc/kvm/book3s_64_vio.c). KVM is stricter than QEMU.
+// lives in the kernel (arch/powerpc/kvm/book3s_64_vio.c). The rules depend on the kernel: a
+// profile names the one its QEMU ran on. H_TOO_HARD hands the whole call back to QEMU, which
+// then answers it by its own rules on its mapping of the same table.
 import type { HcallRc } from "./types.js";
 import { TCE_RW } from "./types.js";
 import type { TceTable } from "./table.js";
-
-/** kvmppc_ioba_validate: page-aligned, and the whole range inside the window. */
-export function kvmIobaValid(table: TceTable, ioba: bigint, pages: bigint): boolean {
-  const mask = table.pageSize - 1n;
-  if ((ioba & mask) !== 0n) return false;
-  const index = ioba >> BigInt(table.pageShift);
-  const first = table.busOffset >> BigInt(table.pageShift);
-  if (index < first) return false;
-  return index - first + pages <= table.entryCount;
-}
-
-/**
- * kvmppc_tce_validate: a TCE that grants a permission must carry a page-aligned address.
- * A TCE without permission bits passes ("allow userspace to poison the TCE table").
- * Older kernels (the real-mode handler of the 4.x series) answer H_PARAMETER; the model
- * follows SEMANTICS.md there. Guest RAM bounds (kvmppc_tce_to_ua) are not modelled.
- */
-export function kvmTceValid(table: TceTable, tce: bigint): boolean {
-  if ((tce & TCE_RW) === 0n) return true;
-  const address = tce & ~TCE_RW;
-  return (address & (table.pageSize - 1n)) === 0n;
-}
 
 export interface KvmHardwareHook {
   /** KVM programs the hardware table itself (qemu-7.2 with spapr_tce_vfio). */
   (table: TceTable, index: number, tce: bigint): void;
 }
 
-export function kvmPutTce(table: TceTable, ioba: bigint, tce: bigint, hardware?: KvmHardwareHook): HcallRc {
-  if (!kvmIobaValid(table, ioba, 1n)) return "H_PARAMETER";
-  if (!kvmTceValid(table, tce)) return "H_PARAMETER";
-  const index = table.indexOf(ioba)!;
-  hardware?.(table, index, tce);
-  table.set(index, tce);
-  return "H_SUCCESS";
+/** A kernel's in-kernel TCE hypercalls. "H_TOO_HARD": QEMU answers the call instead. */
+export interface KvmRules {
+  readonly name: string;
+  putTce(table: TceTable, ioba: bigint, tce: bigint, hardware?: KvmHardwareHook): HcallRc;
+  getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint };
+  stuffTce(table: TceTable, ioba: bigint, tce: bigint, count: bigint, hardware?: KvmHardwareHook): HcallRc;
+  putTceIndirect(table: TceTable, ioba: bigint, tces: readonly bigint[], listAddress: bigint, hardware?: KvmHardwareHook): HcallRc;
 }
 
-export function kvmGetTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint } {
-  if (!kvmIobaValid(table, ioba, 1n)) return { rc: "H_PARAMETER" };
+/** kvmppc_ioba_validate as the 4.x kernels wrote it: page-aligned, and `pages` entries inside the window. */
+function iobaValid(table: TceTable, ioba: bigint, pages: bigint): boolean {
+  if ((ioba & (table.pageSize - 1n)) !== 0n) return false;
+  const index = ioba >> BigInt(table.pageShift);
+  const first = table.busOffset >> BigInt(table.pageShift);
+  if (index < first) return false;
+  return index - first + pages <= table.entryCount;
+}
+
+/** A TCE that grants a permission carries a page-aligned address; one without passes ("poison"). */
+function tceValid(table: TceTable, tce: bigint): boolean {
+  if ((tce & TCE_RW) === 0n) return true;
+  return ((tce & ~TCE_RW) & (table.pageSize - 1n)) === 0n;
+}
+
+/** Writes `tces` from `ioba` on, as far as the window goes (the model keeps nothing past its end). */
+function write(table: TceTable, ioba: bigint, tces: Iterable<bigint>, hardware?: KvmHardwareHook): void {
+  let index = table.indexOf(ioba);
+  if (index === undefined) return;
+  for (const tce of tces) {
+    if (index >= Number(table.entryCount)) return;
+    hardware?.(table, index, tce);
+    table.set(index, tce);
+    index++;
+  }
+}
+
+function* repeat(value: bigint, count: bigint): Generator<bigint> {
+  for (let i = 0n; i < count; i++) yield value;
+}
+
+function getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint } {
+  if (!iobaValid(table, ioba, 1n)) return { rc: "H_PARAMETER" };
   return { rc: "H_SUCCESS", value: table.get(table.indexOf(ioba)!) };
 }
 
-/** kvmppc_h_stuff_tce: the range is checked first, and only a TCE without permissions may be stuffed. */
-export function kvmStuffTce(table: TceTable, ioba: bigint, tce: bigint, count: bigint, hardware?: KvmHardwareHook): HcallRc {
-  if (!kvmIobaValid(table, ioba, count)) return "H_PARAMETER";
-  if ((tce & TCE_RW) !== 0n) return "H_PARAMETER";
-  const first = table.indexOf(ioba);
-  if (first === undefined) return "H_SUCCESS"; // count 0 at the window's end
-  for (let i = 0; i < Number(count); i++) {
-    hardware?.(table, first + i, tce);
-    table.set(first + i, tce);
-  }
-  return "H_SUCCESS";
-}
+/**
+ * The 4.x kernels SEMANTICS.md describes: every check before anything is written, the whole
+ * range checked, a TCE with an unaligned address refused with H_PARAMETER.
+ */
+export const KVM_LINUX_4: KvmRules = {
+  name: "Linux 4.x",
+  putTce(table, ioba, tce, hardware) {
+    if (!iobaValid(table, ioba, 1n) || !tceValid(table, tce)) return "H_PARAMETER";
+    write(table, ioba, [tce], hardware);
+    return "H_SUCCESS";
+  },
+  getTce,
+  stuffTce(table, ioba, tce, count, hardware) {
+    if (!iobaValid(table, ioba, count) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
+    write(table, ioba, repeat(tce, count), hardware);
+    return "H_SUCCESS";
+  },
+  putTceIndirect(table, ioba, tces, listAddress, hardware) {
+    if (tces.length > 512 || (listAddress & 0xfffn) !== 0n) return "H_PARAMETER";
+    if (!iobaValid(table, ioba, BigInt(tces.length)) || !tces.every((tce) => tceValid(table, tce))) return "H_PARAMETER";
+    write(table, ioba, tces, hardware);
+    return "H_SUCCESS";
+  },
+};
 
-/** kvmppc_h_put_tce_indirect: every check and every TCE is validated before anything is written. */
-export function kvmPutTceIndirect(
-  table: TceTable,
-  ioba: bigint,
-  tces: readonly bigint[],
-  listAddress: bigint,
-  hardware?: KvmHardwareHook,
-): HcallRc {
-  if (tces.length > 512) return "H_PARAMETER";
-  if ((listAddress & 0xfffn) !== 0n) return "H_PARAMETER";
-  if (!kvmIobaValid(table, ioba, BigInt(tces.length))) return "H_PARAMETER";
-  if (!tces.every((tce) => kvmTceValid(table, tce))) return "H_PARAMETER";
-  const first = table.indexOf(ioba);
-  if (first === undefined) return "H_SUCCESS";
-  tces.forEach((tce, i) => {
-    hardware?.(table, first + i, tce);
-    table.set(first + i, tce);
-  });
-  return "H_SUCCESS";
-}
+/**
+ * Linux 6.x, seen on 6.12 KVM-HV (nested) under QEMU 7.2:
+ * - kvmppc_ioba_validate is iommu_tce_check_ioba, which checks the first entry only: a stuff
+ *   or list that runs past the window's end is accepted (the kernel writes past its table;
+ *   the model keeps what falls inside the window);
+ * - kvmppc_tce_validate answers H_TOO_HARD for a TCE whose address is not page-aligned, so
+ *   QEMU answers that call by its own rules (and keeps such a TCE).
+ */
+export const KVM_LINUX_6: KvmRules = {
+  name: "Linux 6.x",
+  putTce(table, ioba, tce, hardware) {
+    if (!iobaValid(table, ioba, 1n)) return "H_PARAMETER";
+    if (!tceValid(table, tce)) return "H_TOO_HARD";
+    write(table, ioba, [tce], hardware);
+    return "H_SUCCESS";
+  },
+  getTce,
+  stuffTce(table, ioba, tce, count, hardware) {
+    if (!iobaValid(table, ioba, 1n) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
+    write(table, ioba, repeat(tce, count), hardware);
+    return "H_SUCCESS";
+  },
+  putTceIndirect(table, ioba, tces, listAddress, hardware) {
+    if (tces.length > 512 || (listAddress & 0xfffn) !== 0n || !iobaValid(table, ioba, 1n)) return "H_PARAMETER";
+    if (!tces.every((tce) => tceValid(table, tce))) return "H_TOO_HARD";
+    write(table, ioba, tces, hardware);
+    return "H_SUCCESS";
+  },
+};

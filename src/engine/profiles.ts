@@ -2,6 +2,7 @@
 // the engine asks them at the points where QEMU versions differ, and nowhere else.
 import type { Capability, ProfileName } from "./types.js";
 import type { TceTable } from "./table.js";
+import { KVM_LINUX_4, KVM_LINUX_6, type KvmRules } from "./kvm.js";
 
 export interface PlacementContext {
   table: TceTable;
@@ -21,6 +22,8 @@ export interface Profile {
   reallocOnNotifier(context: PlacementContext): boolean;
   /** KVM keeps the hardware table in step itself (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE). */
   kvmUpdatesHardware(caps: ReadonlySet<Capability>): boolean;
+  /** The in-kernel TCE hypercalls of the kernel this QEMU ran on. */
+  kvm: KvmRules;
 }
 
 const BASE_PAGE_SHIFTS = [12, 16, 24];
@@ -34,6 +37,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     reallocOnHotplug: false,
     reallocOnNotifier: () => false,
     kvmUpdatesHardware: () => false,
+    kvm: KVM_LINUX_4,
   },
   // The seed's patch (spapr_tce_realloc_userspace from spapr_phb_hotplug_dma_sync): on the first
   // vfio-pci hotplug every table of the PHB moves to userspace. The model also allocates a table
@@ -45,6 +49,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     reallocOnHotplug: true,
     reallocOnNotifier: () => false,
     kvmUpdatesHardware: () => false,
+    kvm: KVM_LINUX_4,
   },
   // QEMU 2.7: need_vfio; cap_spapr_vfio was hard-wired off, so vfio always means userspace.
   "qemu-2.7": {
@@ -54,6 +59,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     reallocOnHotplug: false,
     reallocOnNotifier: () => true,
     kvmUpdatesHardware: () => false,
+    kvm: KVM_LINUX_4,
   },
   // QEMU 7.2: as 2.7, but with the host's spapr_tce_vfio the table stays in KVM and KVM
   // programs the hardware table itself. The PHB also offers 2M pages.
@@ -64,6 +70,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     reallocOnHotplug: false,
     reallocOnNotifier: ({ caps }) => !caps.has("spapr_tce_vfio"),
     kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),
+    // Seen on Linux 6.12 KVM-HV (the kvm backend): today's kernels, not 4.x's.
+    kvm: KVM_LINUX_6,
   },
 };
 

@@ -48,6 +48,31 @@ function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, 
   return lines;
 }
 
+/** ✗ a run diverged or errored; ? nothing ran (every run unsupported); ✓ otherwise. */
+function rowMark(row: RunResult[]): string {
+  if (row.some((r) => r.status === "diverged" || r.status === "error")) return kleur.red("✗");
+  if (row.every((r) => r.status === "unsupported")) return kleur.gray("?");
+  return kleur.green("✓");
+}
+
+/** Why runs could not run on a backend: once per reason, with a count and the first place. */
+function unsupportedSummary(runs: RunResult[]): string[] {
+  const reasons = new Map<string, { count: number; first: string }>();
+  for (const run of runs) {
+    if (run.status !== "unsupported" || !run.reason) continue;
+    const place = /^line (\d+): /.exec(run.reason);
+    const reason = `${run.backend}: ${place ? run.reason.slice(place[0].length) : run.reason}`;
+    const seen = reasons.get(reason);
+    if (seen) seen.count++;
+    else reasons.set(reason, { count: 1, first: `${run.file}${place ? `:${place[1]}` : ""}` });
+  }
+  if (reasons.size === 0) return [];
+  const lines = [kleur.bold("unsupported (could not run there):")];
+  for (const [reason, { count, first }] of [...reasons].sort((a, b) => b[1].count - a[1].count))
+    lines.push(kleur.gray(`  ${String(count).padStart(4)} × ${reason} (first: ${first})`));
+  return lines;
+}
+
 export function formatPretty(report: Report): string {
   const out: string[] = [];
   const sources = new Map(report.files.map((f) => [f.file, f.source]));
@@ -57,30 +82,36 @@ export function formatPretty(report: Report): string {
   }
   for (const missing of report.missing) out.push(kleur.red(`${missing}: no such file or directory`));
   const grouped = bySpec(report.runs);
+  const said = new Set<string>();
   // A loop, not Math.max(...runs): spreading 100,000+ arguments overflows the stack.
   let nameWidth = 10;
   for (const run of report.runs) nameWidth = Math.max(nameWidth, Math.min(60, run.spec.length));
   for (const [file, specs] of grouped) {
     out.push(kleur.bold().underline(file));
     for (const [spec, runs] of specs) {
-      const failed = runs.some((r) => r.status === "diverged" || r.status === "error");
       const name = spec.length > nameWidth ? `${spec.slice(0, nameWidth - 1)}…` : spec.padEnd(nameWidth);
       const backends = [...new Set(runs.map((r) => r.backend))];
       for (const backend of backends) {
-        const cells = profiles.map((p) => `${kleur.gray(p)} ${cell(runs.find((r) => r.profile === p && r.backend === backend))}`);
-        const mark = failed ? kleur.red("✗") : kleur.green("✓");
+        const row = runs.filter((r) => r.backend === backend);
+        const cells = profiles.map((p) => `${kleur.gray(p)} ${cell(row.find((r) => r.profile === p))}`);
         const label = backends.length > 1 || backend !== "model" ? kleur.gray(` [${backend}]`) : "";
-        out.push(`  ${mark} ${name}  ${cells.join("  ")}${label}`);
+        out.push(`  ${rowMark(row)} ${name}  ${cells.join("  ")}${label}`);
       }
       for (const run of runs) {
-        if (run.reason) out.push(`    ${kleur.gray(`${run.profile} on ${run.backend}: ${run.reason}`)}`);
+        if (run.status === "error" && run.reason) {
+          // The same failure (a missing binary, an L1 that did not boot) is said once.
+          const key = `${run.backend}\u0000${run.reason}`;
+          out.push(`    ${kleur.red(`${run.profile} on ${run.backend}: ${said.has(key) ? "the same error as above" : run.reason}`)}`);
+          said.add(key);
+        }
         for (const e of run.expectations) if (e.outcome === "diverged" || e.outcome === "xpass") out.push(...divergence(run, e, sources));
       }
     }
   }
+  out.push(...unsupportedSummary(report.runs));
   for (const c of compare(report)) {
     const many = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-    out.push(kleur.bold(`model vs ${c.backend}: ${many(c.disagreements.length, "disagreement")} in ${many(c.compared, "run")} run on both`));
+    out.push(kleur.bold(`model vs ${c.backend}: ${many(c.disagreements.length, "disagreement")} (${many(c.compared, "run")} ran on both)`));
     for (const d of c.disagreements)
       out.push(`  ${d.file}:${d.line}:${d.column} ${d.source}\n    model ${d.model}  ${d.backend} ${d.actual}`);
   }

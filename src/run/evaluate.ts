@@ -1,14 +1,16 @@
 // Evaluating a compiled spec against anything that can apply operations and answer probes.
 import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
+import type { Pos } from "../compile/ast.js";
 import type { Operation, Outcome, ProfileName } from "../engine/types.js";
 import { hex, isHcallCode, isRtasStatus, sameValue } from "../values.js";
 import { MAX_STEPS, runOf, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
 
 /** The engine (or a recording of QEMU) as the evaluator sees it. */
 export interface Target {
-  apply(operation: Operation): Outcome;
+  /** `at` is the step's place in the spec, for whoever must say where it cannot go on. */
+  apply(operation: Operation, at: Pos): Outcome;
   /** The actual value of a non-operation probe, in the language's printed form. */
-  observe(probe: Exclude<Probe, { kind: "operation" }>): string;
+  observe(probe: Exclude<Probe, { kind: "operation" }>, at: Pos): string;
 }
 
 function isCode(text: string): boolean {
@@ -70,7 +72,7 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
   for (let index = 0; index < spec.steps.length; index++) {
     const step = spec.steps[index]!;
     if (step.kind === "do") {
-      const outcome = target.apply(step.operation);
+      const outcome = target.apply(step.operation, step);
       const verdict = bareSuccess(outcome);
       if (!verdict.ok) {
         expectations.push(
@@ -103,7 +105,7 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
       continue;
     }
     const actual =
-      step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation), step.expected) : target.observe(step.probe);
+      step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation, step), step.expected) : target.observe(step.probe, step);
     const equal = sameValue(step.expected.text, actual);
     const holds = step.expected.op === "==" ? equal : !equal;
     let outcome: ExpectationOutcome;

@@ -3,6 +3,7 @@
 // options), and once, after the machine ran, against the answers the guest printed. So the
 // order of the calls, the `when` skips and the bare actions are the evaluator's, on every backend.
 import type { CompiledSpec, Probe } from "../../compile/program.js";
+import type { Pos } from "../../compile/ast.js";
 import type { Operation, Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
 import { buidOf, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type RtasStatus } from "../../engine/types.js";
 import { geometry, hex } from "../../values.js";
@@ -218,21 +219,21 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const phbs = new Map<number, PhbConfig>();
   const steps: PlannedStep[] = [];
   let unsupported: string | undefined;
-  const note = (planned: PlannedStep | string) => {
-    if (typeof planned === "string") unsupported ??= planned;
+  const note = (planned: PlannedStep | string, at: Pos) => {
+    if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
     else steps.push(planned);
   };
   const planner: Target = {
-    apply: (operation) => {
+    apply: (operation, at) => {
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else {
         const call = callFor(operation);
-        note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome });
+        note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome }, at);
       }
       return { kind: "done" };
     },
-    observe: (probe) => {
-      note(probeStep(probe, phbs, traits));
+    observe: (probe, at) => {
+      note(probeStep(probe, phbs, traits), at);
       return "";
     },
   };

@@ -5,6 +5,7 @@ import { ModelBackend } from "../src/backends/model.js";
 import type { ProfileName } from "../src/engine/types.js";
 import type { RunResult } from "../src/run/outcome.js";
 import { main } from "../src/cli.js";
+import { readFileSync } from "node:fs";
 
 export function compile(text: string, file = "t.tce") {
   return compileSource(file, text);
@@ -39,3 +40,12 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
 }
 
 export const PROFILES: ProfileName[] = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"];
+
+/** Gone, or a zombie nobody has reaped yet (a container's init may not): it runs no more. */
+export function isGone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+  } catch {
+    return true;
+  }
+}

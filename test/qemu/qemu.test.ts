@@ -12,7 +12,7 @@ import { disagreements } from "../../src/report/differential.js";
 import { formatJson } from "../../src/report/json.js";
 import { resultsSchema } from "../../src/schema/results.js";
 import { validator } from "../../src/schema/validate.js";
-import { specOf } from "../helpers.js";
+import { isGone, specOf } from "../helpers.js";
 
 function hasQemu(): boolean {
   try {
@@ -25,20 +25,18 @@ function hasQemu(): boolean {
 const QEMU = hasQemu();
 if (!QEMU) console.warn("qemu-system-ppc64 is not installed: the real-QEMU tests do not run (.ci/run installs it)");
 
+describe.runIf(!QEMU && process.env.TCESPEC_REQUIRE_QEMU === "1")("real QEMU is required here (TCESPEC_REQUIRE_QEMU=1)", () => {
+  it("has qemu-system-ppc64", () => {
+    expect.fail("TCESPEC_REQUIRE_QEMU=1 but qemu-system-ppc64 is not installed: install Debian's qemu-system-ppc");
+  });
+});
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tcespec-qemu-"));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Gone, or a zombie nobody has reaped yet (a container's init may not): it runs no more. */
-function isGone(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
-  } catch {
-    return true;
-  }
-}
 
 /** A stand-in for qemu-system-ppc64: a shell script. */
 function fakeQemu(name: string, body: string): string {

@@ -18,6 +18,8 @@ export interface KvmOptions {
   /** The host's qemu-system-ppc64, L0. */
   binary?: string;
   bootTimeoutMs?: number;
+  /** Where the L1 images are cached (default: $XDG_CACHE_HOME/tcespec/kvm). */
+  cacheRoot?: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export class KvmBackend implements Backend {
   /** L1 runs Debian 12's QEMU 7.2. */
   readonly profiles: readonly ProfileName[] = ["qemu-7.2"];
   readonly real = true;
-  private readonly options: Required<Omit<KvmOptions, "kernel">> & { kernel?: string };
+  private readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot">> & Pick<KvmOptions, "kernel" | "cacheRoot">;
   private image?: L1Image | { problem: string };
 
   constructor(options: KvmOptions = {}) {
@@ -52,12 +54,13 @@ export class KvmBackend implements Backend {
       timeoutMs: options.timeoutMs ?? 20_000,
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
+      cacheRoot: options.cacheRoot,
     };
   }
 
   /** The cached L1 image, or why there is none. */
   l1Image(): L1Image | { problem: string } {
-    this.image ??= findImage(this.options.kernel);
+    this.image ??= findImage(this.options.kernel, this.options.cacheRoot);
     return this.image;
   }
 

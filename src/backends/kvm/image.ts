@@ -69,7 +69,7 @@ export function listImages(root = cacheRoot()): (L1Image | { dir: string; proble
 }
 
 /** The image to boot: the newest for the kernel asked for (a prefix of its version), checked by checksum. */
-export function findImage(kernel?: string, root = cacheRoot()): L1Image | { problem: string } {
+export function findImage(kernel?: string, root: string = cacheRoot()): L1Image | { problem: string } {
   const images = listImages(root).filter((i): i is L1Image => "manifest" in i);
   const image = images.find((i) => (kernel ? i.manifest.kernel.startsWith(kernel) : DEFAULT_KERNEL.test(KERNEL_PACKAGE(i.manifest.kernel))));
   if (!image)

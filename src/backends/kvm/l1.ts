@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 import { TABLE_TRACE } from "../guest/plan.js";
-import { reaped } from "../qemu/process.js";
+import { reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
 
@@ -144,7 +144,7 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child?.kill("SIGKILL");
+      if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
       // For whoever debugs the backend: L1's whole console.
       if (process.env.TCESPEC_KVM_CONSOLE) appendFileSync(process.env.TCESPEC_KVM_CONSOLE, text);

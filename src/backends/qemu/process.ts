@@ -27,6 +27,12 @@ export function liveQemuProcesses(): number {
   return live.size;
 }
 
+/** Kills a process started by `reaped` and forgets it: nothing of it outlives its run. */
+export function release(child: ChildProcess): void {
+  child.kill("SIGKILL");
+  live.delete(child);
+}
+
 /** Starts a process that is killed with tcespec, whatever way tcespec ends; forgotten once it closes. */
 export function reaped(binary: string, args: string[]): ChildProcess {
   hookExit();
@@ -55,8 +61,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number): Prom
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.kill("SIGKILL");
-      live.delete(child);
+      release(child);
       resolve(result);
     };
     const timer = setTimeout(() => finish({ error: `timed out after ${timeoutMs} ms (the guest did not finish)` }), timeoutMs);

@@ -1,0 +1,141 @@
+// The kvm backend on real KVM-HV: L1 (a Debian kernel with kvm-hv) nested in the host's QEMU.
+// Needs the L1 image (`tcespec kvm setup`); without it these tests skip, unless
+// TCESPEC_REQUIRE_KVM=1 (set by .ci/run) makes that a failure.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { KvmBackend } from "../../src/backends/kvm/backend.js";
+import { findImage } from "../../src/backends/kvm/image.js";
+import { cpio, dirEntry, fileEntry } from "../../src/backends/kvm/cpio.js";
+import { ModelBackend } from "../../src/backends/model.js";
+import { liveQemuProcesses } from "../../src/backends/qemu/process.js";
+import { run } from "../../src/run/runner.js";
+import { compare } from "../../src/report/differential.js";
+import { isGone, specOf } from "../helpers.js";
+
+const image = findImage();
+const KVM = "manifest" in image;
+const REQUIRED = process.env.TCESPEC_REQUIRE_KVM === "1";
+if (!KVM) console.warn(`the real-KVM tests do not run: ${"problem" in image ? image.problem : ""}`);
+
+describe.runIf(REQUIRED && !KVM)("real KVM is required here (TCESPEC_REQUIRE_KVM=1)", () => {
+  it("has an L1 image", () => {
+    expect.fail(`TCESPEC_REQUIRE_KVM=1 but ${"problem" in image ? image.problem : "no image"}`);
+  });
+});
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const kvm = new KvmBackend();
+
+describe.runIf(KVM)("real KVM", () => {
+  it("runs the library's KVM hypercall and placement specs, agreeing with the model", async () => {
+    const report = await run(["specs/hcalls", "specs/placement"], {
+      profiles: ["qemu-7.2"],
+      backends: [new ModelBackend(), kvm],
+      jobs: 2,
+    });
+    const onKvm = report.runs.filter((r) => r.backend === "kvm");
+    expect(onKvm.filter((r) => r.status === "error").map((r) => `${r.spec}: ${r.reason}`)).toEqual([]);
+    expect(onKvm.filter((r) => r.status === "diverged").map((r) => r.spec)).toEqual([]);
+    expect(onKvm.filter((r) => r.status === "passed").length).toBeGreaterThanOrEqual(15);
+    const [comparison] = compare(report);
+    expect(comparison).toMatchObject({ backend: "kvm", disagreements: [] });
+    expect(comparison!.compared).toBeGreaterThanOrEqual(15);
+    expect(liveQemuProcesses()).toBe(0);
+  }, 240_000);
+
+  it("observes where a table lives, and a wrong expectation diverges", async () => {
+    const text = (caps: string, placement: string) =>
+      `machine kvm caps ${caps}\nphb phb0 index 0\nexpect table(phb0) ${placement}\nexpect table(0x80000077) absent`;
+    const results = await kvm.runBatch(
+      [
+        { spec: specOf(text("spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio", "kvm")), profile: "qemu-7.2" },
+        { spec: specOf(text("spapr_tce_64", "userspace")), profile: "qemu-7.2" },
+        { spec: specOf(text("spapr_tce", "userspace")), profile: "qemu-7.2" },
+      ],
+      1,
+    );
+    expect(results.map((r) => r.expectations.map((e) => `${e.outcome} ${e.actual}`))).toEqual([
+      ["matched kvm", "matched absent"],
+      ["matched userspace", "matched absent"],
+      ["diverged kvm", "matched absent"],
+    ]);
+  }, 120_000);
+});
+
+/** An image beside the real one whose initramfs has no init: L1's kernel panics. */
+function panickingImage(root: string): void {
+  if (!("manifest" in image)) return;
+  const target = join(root, "images", "broken");
+  mkdirSync(target, { recursive: true });
+  copyFileSync(image.vmlinux, join(target, "vmlinux"));
+  const initramfs = cpio([dirEntry("nothing"), fileEntry("nothing/here", "no init\n")]);
+  writeFileSync(join(target, "initramfs.cpio"), initramfs);
+  const record = (name: string, data: Buffer) => ({ name, sha256: createHash("sha256").update(data).digest("hex"), bytes: data.length });
+  writeFileSync(
+    join(target, "manifest.json"),
+    JSON.stringify({
+      ...image.manifest,
+      files: { vmlinux: record("vmlinux", readFileSync(image.vmlinux)), initramfs: record("initramfs.cpio", initramfs) },
+    }),
+  );
+}
+
+describe.runIf(KVM)("when L1 fails", () => {
+  const spec = () => specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0 0x3");
+
+  it("a kernel panic in L1 is one error line, not a hang", async () => {
+    const root = join(dir, "panic");
+    panickingImage(root);
+    const started = Date.now();
+    const result = await new KvmBackend({ cacheRoot: root }).run(spec(), "qemu-7.2");
+    expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/^L1's kernel panicked: Kernel panic/) });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(liveQemuProcesses()).toBe(0);
+  }, 90_000);
+
+  it("an L1 that does not come up in time is an error, and L0 is reaped", async () => {
+    const result = await new KvmBackend({ bootTimeoutMs: 1500 }).run(spec(), "qemu-7.2");
+    expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/^L1 did not boot within 1500 ms/) });
+    expect(liveQemuProcesses()).toBe(0);
+  });
+
+  it("a missing L0 binary or image says what to do", async () => {
+    const noBinary = await new KvmBackend({ binary: join(dir, "no-such-qemu") }).run(spec(), "qemu-7.2");
+    expect(noBinary).toMatchObject({ status: "error", reason: expect.stringMatching(/not found: install Debian's qemu-system-ppc/) });
+    const noImage = await new KvmBackend({ cacheRoot: join(dir, "empty") }).run(spec(), "qemu-7.2");
+    expect(noImage).toMatchObject({ status: "error", reason: expect.stringMatching(/run 'tcespec kvm setup' first$/) });
+  });
+
+  it("Ctrl-C on tcespec leaves no L0 behind (and so no L1 or L2)", async () => {
+    writeFileSync(join(dir, "one.tce"), "machine kvm\nphb phb0 index 0\nput_tce phb0 0 0x3");
+    const bin = new URL("../../bin/tcespec.js", import.meta.url).pathname;
+    const child = spawn("node", [bin, "run", join(dir, "one.tce"), "--backend", "kvm"], { stdio: "ignore" });
+    const l0 = () => {
+      try {
+        return execFileSync("pgrep", ["-P", String(child.pid), "-f", "cap-nested-hv"], { encoding: "utf8" }).trim();
+      } catch {
+        return "";
+      }
+    };
+    let pid = "";
+    for (let i = 0; i < 200 && !pid; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pid = l0();
+    }
+    expect(pid).not.toBe("");
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(code).toBe(130);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(isGone(Number(pid))).toBe(true);
+  });
+});

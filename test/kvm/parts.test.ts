@@ -1,0 +1,115 @@
+// The kvm backend's parts that need no KVM: the initramfs writer, the batch script, reading
+// L1's console, the capability list, and the placement the trace tells.
+import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cpio, dirEntry, fileEntry } from "../../src/backends/kvm/cpio.js";
+import { batchScript, splitConsole } from "../../src/backends/kvm/l1.js";
+import { hiddenCaps, KVM_CAP } from "../../src/backends/kvm/caps.js";
+import { readGuestOutput, planFor } from "../../src/backends/guest/plan.js";
+import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
+import { TCG_TRAITS } from "../../src/backends/qemu/backend.js";
+import { specOf } from "../helpers.js";
+
+function hasCpio(): boolean {
+  try {
+    execFileSync("cpio", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("the initramfs writer", () => {
+  it.skipIf(!hasCpio())("writes a newc archive GNU cpio reads back, byte for byte", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-cpio-"));
+    try {
+      const data = Buffer.from(Array.from({ length: 1001 }, (_, i) => i % 251));
+      writeFileSync(join(dir, "a.cpio"), cpio([dirEntry("batch"), fileEntry("batch/run.sh", "echo hi\n", true), fileEntry("batch/0.elf", data)]));
+      execFileSync("cpio", ["-idm", "--quiet", "-F", join(dir, "a.cpio")], { cwd: dir });
+      expect(readFileSync(join(dir, "batch/0.elf")).equals(data)).toBe(true);
+      expect(readFileSync(join(dir, "batch/run.sh"), "utf8")).toBe("echo hi\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("pads to 512 bytes, so a second archive can follow", () => {
+    expect(cpio([fileEntry("x", "abc")]).length % 512).toBe(0);
+  });
+});
+
+describe("the batch L1 runs", () => {
+  it("hides the capabilities a spec does not list, and only those", () => {
+    expect(hiddenCaps(["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"])).toEqual([]);
+    expect(hiddenCaps(["spapr_tce", "multi_tce"]).sort()).toEqual([KVM_CAP.spapr_tce_64, KVM_CAP.spapr_tce_vfio].sort());
+  });
+
+  it("runs each guest under KVM with its options, the shim only where caps are hidden", () => {
+    const script = batchScript(
+      [
+        { elf: new Uint8Array(), args: ["-device", "spapr-pci-host-bridge,index=1"], hideCaps: [] },
+        { elf: new Uint8Array(), args: [], hideCaps: [125, 142] },
+      ],
+      20_000,
+    );
+    const lines = script.trim().split("\n");
+    expect(lines[0]).toBe('echo "TCESPEC-RUN 0"');
+    expect(lines[1]).toMatch(/^timeout -s KILL 20 qemu-system-ppc64 .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
+    expect(lines[1]).not.toContain("LD_PRELOAD");
+    expect(lines[4]).toMatch(/^LD_PRELOAD=\/lib\/tcespec-caps.so TCESPEC_HIDE_CAPS=125,142 timeout/);
+  });
+
+  it("splits L1's console into each guest's output, and says why one failed", () => {
+    const console = [
+      "TCESPEC-L1-READY 4.2",
+      "TCESPEC-RUN 0",
+      "spapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11",
+      "TCESPEC-BEGIN",
+      "0".repeat(32),
+      "TCESPEC-END",
+      "TCESPEC-DONE 0 0",
+      "TCESPEC-RUN 1",
+      "qemu-system-ppc64: -device foo: not found",
+      "TCESPEC-DONE 1 1",
+      "TCESPEC-RUN 2",
+      "TCESPEC-DONE 2 137",
+      "",
+    ].join("\n");
+    const [ok, bad, slow, missing] = splitConsole(console, 4);
+    expect(ok).toEqual({ body: "TCESPEC-RUN 0\nspapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11\nTCESPEC-BEGIN\n" + "0".repeat(32) + "\n" });
+    expect(bad).toEqual({ error: "L1's QEMU exited (code 1) before the guest finished: qemu-system-ppc64: -device foo: not found" });
+    expect(slow).toEqual({ error: "timed out in L1 (the guest did not finish)" });
+    expect(missing).toEqual({ error: "L1 stopped before this guest ran" });
+  });
+});
+
+describe("placement from QEMU's trace", () => {
+  const body = [
+    "spapr_iommu_new_table liobn=0x80000000 table=0x1 fd=11",
+    "TCESPEC-BEGIN",
+    "TCESPEC-MARK",
+    "spapr_iommu_new_table liobn=0x80000001 table=0x2 fd=-1",
+    "spapr_iommu_new_table liobn=0x80000000 table=0x3 fd=-1",
+    "TCESPEC-MARK",
+    "",
+  ].join("\n");
+
+  it("holds at each mark what the trace said before it, tables made before the guest began included", () => {
+    const out = readGuestOutput(body);
+    expect(out.lines).toEqual([]);
+    expect([...out.marks[0]!.kvmTables]).toEqual([0x80000000n]);
+    expect([...out.marks[1]!.kvmTables]).toEqual([]);
+  });
+
+  it("asks the host under KVM, and only whether the window exists under TCG", () => {
+    const spec = specOf("machine kvm\nphb phb0 index 0\nexpect table(phb0) kvm");
+    const kvmPlan = planFor(spec, "qemu-7.2", KVM_TRAITS);
+    expect("steps" in kvmPlan && kvmPlan.steps[0]!.calls.map((c) => c.kind)).toEqual(["hcall", "hcall", "mark"]);
+    expect(planFor(spec, "qemu-7.2", TCG_TRAITS)).toEqual({ unsupported: expect.stringMatching(/^machine kvm/) });
+    const tcg = specOf("machine tcg\nphb phb0 index 0\nexpect table(phb0) userspace");
+    expect(planFor(tcg, "qemu-7.2", KVM_TRAITS)).toEqual({ unsupported: expect.stringMatching(/^machine tcg/) });
+  });
+});

@@ -56,7 +56,7 @@ describe("the batch L1 runs", () => {
       20_000,
     );
     const lines = script.trim().split("\n");
-    expect(lines[0]).toBe('echo "TCESPEC-RUN 0"');
+    expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 qemu-system-ppc64 .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");
     expect(lines[4]).toMatch(/^LD_PRELOAD=\/lib\/tcespec-caps.so TCESPEC_HIDE_CAPS=125,142 timeout/);
@@ -65,21 +65,21 @@ describe("the batch L1 runs", () => {
   it("splits L1's console into each guest's output, and says why one failed", () => {
     const console = [
       "TCESPEC-L1-READY 4.2",
-      "TCESPEC-RUN 0",
+      "TCESPEC-RUN 0 5.1 0.2",
       "spapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11",
       "TCESPEC-BEGIN",
       "0".repeat(32),
       "TCESPEC-END",
-      "TCESPEC-DONE 0 0",
-      "TCESPEC-RUN 1",
+      "TCESPEC-DONE 0 0 6.0 0.3",
+      "TCESPEC-RUN 1 6.0 0.3",
       "qemu-system-ppc64: -device foo: not found",
-      "TCESPEC-DONE 1 1",
-      "TCESPEC-RUN 2",
-      "TCESPEC-DONE 2 137",
+      "TCESPEC-DONE 1 1 6.5 0.3",
+      "TCESPEC-RUN 2 6.5 0.3",
+      "TCESPEC-DONE 2 137 9.5 0.3",
       "",
     ].join("\n");
     const [ok, bad, slow, missing] = splitConsole(console, 4);
-    expect(ok).toEqual({ body: "TCESPEC-RUN 0\nspapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11\nTCESPEC-BEGIN\n" + "0".repeat(32) + "\n" });
+    expect(ok).toEqual({ body: "TCESPEC-RUN 0 5.1 0.2\nspapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11\nTCESPEC-BEGIN\n" + "0".repeat(32) + "\n" });
     expect(bad).toEqual({ error: "L1's QEMU exited (code 1) before the guest finished: qemu-system-ppc64: -device foo: not found" });
     expect(slow).toEqual({ error: "timed out in L1 (the guest did not finish)" });
     expect(missing).toEqual({ error: "L1 stopped before this guest ran" });

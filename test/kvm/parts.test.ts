@@ -55,7 +55,8 @@ describe("the batch L1 runs", () => {
       ],
       20_000,
     );
-    const lines = script.trim().split("\n");
+    const lines = script.trim().split("\n").slice(1);
+    expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
     expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 qemu-system-ppc64 .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");

@@ -114,3 +114,13 @@ describe("placement from QEMU's trace", () => {
     expect(planFor(tcg, "qemu-7.2", KVM_TRAITS)).toEqual({ unsupported: expect.stringMatching(/^machine tcg/) });
   });
 });
+
+describe("--kernel", () => {
+  it("a version prefix ends at a component boundary", async () => {
+    const { versionMatches } = await import("../../src/backends/kvm/image.js");
+    expect(versionMatches("6.1.0-50-powerpc64le", "6.1")).toBe(true);
+    expect(versionMatches("6.12.95+deb12-powerpc64le-64k", "6.1")).toBe(false);
+    expect(versionMatches("6.12.95+deb12-powerpc64le-64k", "6.12")).toBe(true);
+    expect(versionMatches("6.12.95+deb12-powerpc64le-64k", "6.12.95+deb12-powerpc64le-64k")).toBe(true);
+  });
+});

@@ -68,10 +68,15 @@ export function listImages(root = cacheRoot()): (L1Image | { dir: string; proble
     .sort((a, b) => builtOf(b).localeCompare(builtOf(a)));
 }
 
+/** "6.1" names 6.1.0-50-powerpc64le, not 6.12.95: a prefix ends where a version component does. */
+export function versionMatches(version: string, asked: string): boolean {
+  return version === asked || (version.startsWith(asked) && /^[.+-]/.test(version.slice(asked.length)));
+}
+
 /** The image to boot: the newest for the kernel asked for (a prefix of its version), checked by checksum. */
 export function findImage(kernel?: string, root: string = cacheRoot()): L1Image | { problem: string } {
   const images = listImages(root).filter((i): i is L1Image => "manifest" in i);
-  const image = images.find((i) => (kernel ? i.manifest.kernel.startsWith(kernel) : DEFAULT_KERNEL.test(KERNEL_PACKAGE(i.manifest.kernel))));
+  const image = images.find((i) => (kernel ? versionMatches(i.manifest.kernel, kernel) : DEFAULT_KERNEL.test(KERNEL_PACKAGE(i.manifest.kernel))));
   if (!image)
     return {
       problem: `no L1 image${kernel ? ` for kernel ${kernel}` : ""} in ${root}: run 'tcespec kvm setup${kernel ? ` --kernel ${kernel}` : ""}' first`,
@@ -252,6 +257,9 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
       built: new Date().toISOString(),
     };
     writeFileSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    // Older builds for the same kernel are stale now: only the newest is ever booted.
+    for (const old of listImages(root))
+      if (old.dir !== dir && (!("manifest" in old) || old.manifest.kernel === kernel)) rmSync(old.dir, { recursive: true, force: true });
     say(`built ${dir}`);
     return { dir, manifest, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initramfs.cpio") };
   } finally {

@@ -16,6 +16,7 @@ export interface QemuOptions {
   timeoutMs?: number;
 }
 
+/** The same machine as the model's: no default devices (no VIO NIC or vscsi with LIOBNs of their own). */
 export const QEMU_BASE_ARGS = [
   "-M",
   "pseries,x-vof=on",
@@ -23,6 +24,7 @@ export const QEMU_BASE_ARGS = [
   "tcg",
   "-m",
   "1G",
+  "-nodefaults",
   "-display",
   "none",
   "-monitor",

@@ -19,6 +19,7 @@ commands:
   run PATH…      run every .tce file under the paths
   check PATH…    report syntax and semantic errors only
   matrix PATH…   print the semantics matrix (a row per spec, a column per profile)
+  qemu setup 10.0  fetch Debian's QEMU 10.0 (bookworm-backports) into the cache
   kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
   kvm info       what L1 images are cached (kernel, QEMU, sizes)
 
@@ -35,6 +36,8 @@ run options:
                      nested in TCG off POWER); model,qemu,kvm compares the model
                      with each real backend named
   --qemu PATH        the qemu-system-ppc64 binary (default: from PATH)
+  --qemu-version V   7.2 (default: Debian 12's, from PATH) or 10.0 (fetched by
+                     'tcespec qemu setup 10.0'); its runs stand for profile qemu-V
   --kernel VERSION   the Debian ppc64le kernel L1 boots on the kvm backend
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
@@ -58,7 +61,7 @@ function parseShard(text: string): { index: number; count: number } {
 function parseProfiles(values: string[] | undefined): ProfileName[] | undefined {
   if (!values) return undefined;
   for (const p of values)
-    if (!(PROFILE_NAMES as string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
+    if (!(PROFILE_NAMES as readonly string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
   return values as ProfileName[];
 }
 
@@ -126,6 +129,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         backend: { type: "string" },
         qemu: { type: "string" },
         kernel: { type: "string" },
+        "qemu-version": { type: "string" },
         timeout: { type: "string" },
         format: { type: "string" },
         version: { type: "boolean" },
@@ -147,7 +151,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   }
   const [command, ...paths] = positionals;
   if (!command) throw new UsageError("a command is needed");
-  if (!["run", "check", "matrix", "kvm"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (!["run", "check", "matrix", "kvm", "qemu"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (command === "qemu") return qemuCommand(paths, write, writeError);
   if (command === "kvm") return kvmCommand(paths, values.kernel, write, writeError);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
   const { run, compileFiles } = await import("./run/runner.js");
@@ -192,6 +197,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
       qemu: values.qemu,
       timeoutMs: timeout,
       kernel: values.kernel,
+      qemuVersion: values["qemu-version"],
       bail: values.bail ?? false,
     }),
   };
@@ -222,6 +228,30 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     await Promise.all(options.backends!.map((b) => b.close?.()));
   }
   return exitCode(report);
+}
+
+async function qemuCommand(args: string[], write: Writer, writeError: Writer): Promise<number> {
+  const [what, version = "10.0", ...rest] = args;
+  const { setupQemu, fetchedQemu, isQemuVersion, QEMU_VERSIONS } = await import("./backends/qemu/versions.js");
+  if ((what !== "setup" && what !== "info") || rest.length > 0 || !isQemuVersion(version) || version === "7.2")
+    throw new UsageError(`qemu takes 'setup' or 'info' and a version to fetch (${Object.keys(QEMU_VERSIONS).filter((v) => v !== "7.2").join(", ")})`);
+  const { SetupError } = await import("./backends/kvm/apt.js");
+  if (what === "info") {
+    const fetched = fetchedQemu(version);
+    write("problem" in fetched ? `${fetched.problem}\n` : `QEMU ${fetched.manifest.version}: ${fetched.binary}\n`);
+    return "problem" in fetched ? 2 : 0;
+  }
+  try {
+    const fetched = await setupQemu(version, (message) => writeError(`${message}\n`));
+    write(`QEMU ${fetched.manifest.version} ready: ${fetched.binary}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SetupError) {
+      writeError(`tcespec: qemu setup: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
 }
 
 async function kvmCommand(args: string[], kernel: string | undefined, write: Writer, writeError: Writer): Promise<number> {

@@ -7,8 +7,10 @@ import type { RunResult } from "../run/outcome.js";
 /** What the command line hands to a backend's factory; each backend reads what it needs. */
 export interface BackendOptions {
   bail?: boolean;
-  /** The qemu-system-ppc64 to run (qemu backend). */
+  /** The qemu-system-ppc64 to run (qemu backend; L0 on the kvm backend). */
   qemu?: string;
+  /** Which QEMU the qemu backend runs: 7.2 or 10.0. */
+  qemuVersion?: string;
   /** Per-spec timeout in milliseconds on a real backend. */
   timeoutMs?: number;
   /** The Debian kernel version L1 boots (kvm backend). */

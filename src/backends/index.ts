@@ -5,7 +5,14 @@ import { ModelBackend } from "./model.js";
 
 const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> = {
   model: async (options) => new ModelBackend(options.bail ?? false),
-  qemu: async (options) => new (await import("./qemu/backend.js")).QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs }),
+  qemu: async (options) => {
+    const { QemuBackend } = await import("./qemu/backend.js");
+    const { isQemuVersion, QEMU_VERSIONS } = await import("./qemu/versions.js");
+    const version = options.qemuVersion ?? "7.2";
+    if (!isQemuVersion(version))
+      throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
+    return new QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs, version });
+  },
   kvm: async (options) => new (await import("./kvm/backend.js")).KvmBackend({ kernel: options.kernel, timeoutMs: options.timeoutMs, binary: options.qemu }),
 };
 

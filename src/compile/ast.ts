@@ -5,8 +5,8 @@ export interface Pos {
   column: number; // 1-based
 }
 
-export const PROFILES = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"] as const;
-export type ProfileName = (typeof PROFILES)[number];
+import type { ProfileName } from "../profile-names.js";
+export { PROFILE_NAMES as PROFILES, type ProfileName } from "../profile-names.js";
 
 export const CAPABILITIES = ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"] as const;
 export type Capability = (typeof CAPABILITIES)[number];

@@ -28,6 +28,19 @@ export interface Profile {
 
 const BASE_PAGE_SHIFTS = [12, 16, 24];
 
+// QEMU 7.2: as 2.7, but with the host's spapr_tce_vfio the table stays in KVM and KVM programs
+// the hardware table itself. The PHB also offers 2M pages.
+const QEMU_7_2: Profile = {
+  name: "qemu-7.2",
+  ddwPageShifts: [12, 16, 21, 24],
+  mayLiveInKvm: ({ table, caps }) => !table.notifier || caps.has("spapr_tce_vfio"),
+  reallocOnHotplug: false,
+  reallocOnNotifier: ({ caps }) => !caps.has("spapr_tce_vfio"),
+  kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),
+  // Seen on Linux 6.12 KVM-HV (the kvm backend): today's kernels, not 4.x's.
+  kvm: KVM_LINUX_6,
+};
+
 export const PROFILES: Record<ProfileName, Profile> = {
   // Before the fix: nothing moves; KVM answers later puts and the hardware table misses them.
   "pre-fix": {
@@ -61,18 +74,14 @@ export const PROFILES: Record<ProfileName, Profile> = {
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
   },
-  // QEMU 7.2: as 2.7, but with the host's spapr_tce_vfio the table stays in KVM and KVM
-  // programs the hardware table itself. The PHB also offers 2M pages.
-  "qemu-7.2": {
-    name: "qemu-7.2",
-    ddwPageShifts: [12, 16, 21, 24],
-    mayLiveInKvm: ({ table, caps }) => !table.notifier || caps.has("spapr_tce_vfio"),
-    reallocOnHotplug: false,
-    reallocOnNotifier: ({ caps }) => !caps.has("spapr_tce_vfio"),
-    kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),
-    // Seen on Linux 6.12 KVM-HV (the kvm backend): today's kernels, not 4.x's.
-    kvm: KVM_LINUX_6,
+  "qemu-7.2": QEMU_7_2,
+  // QEMU 10.0: what 7.2 does. QEMU's history from 7.2 to 10.0.2 in spapr_iommu.c, spapr_pci.c and
+  // spapr_rtas_ddw.c changes nothing the model sees, and 10.0.2 (Debian's bookworm-backports
+  // build, --qemu-version 10.0) answers the whole library as 7.2 does.
+  "qemu-10.0": {
+    ...QEMU_7_2,
+    name: "qemu-10.0",
   },
 };
 
-export const PROFILE_NAMES: readonly ProfileName[] = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"];
+export { PROFILE_NAMES } from "../profile-names.js";

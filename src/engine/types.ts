@@ -1,7 +1,7 @@
 // What crosses into the engine: machine configuration and operations. No syntax here.
 
 export type Capability = "spapr_tce" | "spapr_tce_64" | "spapr_tce_vfio" | "multi_tce";
-export type ProfileName = "pre-fix" | "seed-v10" | "qemu-2.7" | "qemu-7.2";
+export type { ProfileName } from "../profile-names.js";
 
 export interface MachineConfig {
   accel: "kvm" | "tcg";

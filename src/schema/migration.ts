@@ -1,3 +1,4 @@
+import { PROFILE_NAMES } from "../profile-names.js";
 // The migration stream: the whole IOMMU state a destination QEMU receives.
 export const migrationSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -8,7 +9,7 @@ export const migrationSchema = {
   required: ["version", "profile", "machine", "phbs"],
   properties: {
     version: { const: 1 },
-    profile: { enum: ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"] },
+    profile: { enum: [...PROFILE_NAMES] },
     machine: {
       type: "object",
       additionalProperties: false,

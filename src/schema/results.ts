@@ -1,3 +1,4 @@
+import { PROFILE_NAMES } from "../profile-names.js";
 // The JSON report (LANGUAGE.md, "The command line and the JSON report"), with added fields.
 const expectation = {
   type: "object",
@@ -58,7 +59,7 @@ export const resultsSchema = {
           suite: { type: "string" },
           spec: { type: "string" },
           tags: { type: "array", items: { type: "string" } },
-          profile: { enum: ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"] },
+          profile: { enum: [...PROFILE_NAMES] },
           backend: { type: "string" },
           status: { enum: ["passed", "diverged", "error", "unsupported"] },
           reason: { type: "string" },

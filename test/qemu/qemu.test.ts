@@ -5,6 +5,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QemuBackend } from "../../src/backends/qemu/backend.js";
+import { fetchedQemu } from "../../src/backends/qemu/versions.js";
 import { liveQemuProcesses } from "../../src/backends/qemu/process.js";
 import { ModelBackend } from "../../src/backends/model.js";
 import { run } from "../../src/run/runner.js";
@@ -195,5 +196,42 @@ describe("when QEMU misbehaves", () => {
     expect(code).toBe(130);
     await new Promise((r) => setTimeout(r, 100));
     expect(isGone(qemuPid)).toBe(true);
+  });
+});
+
+// QEMU 10.0.2 from Debian's bookworm-backports, fetched by `tcespec qemu setup 10.0` (.ci/run does).
+const q10 = fetchedQemu("10.0");
+const Q10 = "binary" in q10;
+if (!Q10) console.warn(`the QEMU 10.0 tests do not run: ${"problem" in q10 ? q10.problem : ""}`);
+
+describe.runIf(!Q10 && process.env.TCESPEC_REQUIRE_QEMU === "1")("QEMU 10.0 is required here (TCESPEC_REQUIRE_QEMU=1)", () => {
+  it("has QEMU 10.0", () => {
+    expect.fail(`TCESPEC_REQUIRE_QEMU=1 but ${"problem" in q10 ? q10.problem : "no QEMU 10.0"}`);
+  });
+});
+
+describe.runIf(Q10)("real QEMU 10.0", () => {
+  const qemu10 = new QemuBackend({ version: "10.0" });
+
+  it("stands for the qemu-10.0 profile and runs its own binary with its own firmware", async () => {
+    expect(qemu10.profiles).toEqual(["qemu-10.0"]);
+    const result = await qemu10.run(tcgSpec("expect query_window phb0 == 1"), "qemu-10.0");
+    expect(result.status).toBe("passed");
+  });
+
+  it("answers every expressible library spec as the model's qemu-10.0 profile does", async () => {
+    const report = await run(["specs"], { profiles: ["qemu-10.0"], backends: [new ModelBackend(), qemu10], jobs: 2 });
+    const onQemu = report.runs.filter((r) => r.backend === "qemu");
+    expect(onQemu.filter((r) => r.status === "error" || r.status === "diverged").map((r) => `${r.spec}: ${r.reason ?? "diverged"}`)).toEqual([]);
+    expect(onQemu.filter((r) => r.status === "passed").length).toBeGreaterThanOrEqual(35);
+    expect(disagreements(report)).toEqual([]);
+  });
+
+  it("still aborts on a create after one refused for its size (the QEMU bug of 7.2)", async () => {
+    const result = await qemu10.run(
+      tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"),
+      "qemu-10.0",
+    );
+    expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/SIGABRT.*Assertion .!subregion->container. failed/) });
   });
 });

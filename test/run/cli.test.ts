@@ -32,7 +32,7 @@ describe("exit status", () => {
   it("0 when every spec passed under every profile", async () => {
     const r = await cli(["run", path("ok")]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/3 specs, 12 runs, 12 passed, 0 diverged, 0 errors \(2 files\)/);
+    expect(r.out).toMatch(/3 specs, 15 runs, 15 passed, 0 diverged, 0 errors \(2 files\)/);
   });
   it("1 when something diverged", async () => {
     expect((await cli(["run", path("ok"), path("diverges.tce")])).code).toBe(1);
@@ -41,7 +41,7 @@ describe("exit status", () => {
     const r = await cli(["run", path("broken.tce"), path("ok")]);
     expect(r.code).toBe(2);
     expect(r.out).toContain("broken.tce:1:14: expected an IOBA, found '=='");
-    expect(r.out).toMatch(/12 passed/);
+    expect(r.out).toMatch(/15 passed/);
   });
   it("2 on bad usage", async () => {
     for (const args of [
@@ -140,7 +140,7 @@ describe("the installed binary", () => {
   const bin = new URL("../../bin/tcespec.js", import.meta.url).pathname;
   it("runs compiled JavaScript, with colour off for a pipe and for NO_COLOR", () => {
     const out = execFileSync("node", [bin, "run", path("ok")], { encoding: "utf8" });
-    expect(out).toMatch(/12 passed/);
+    expect(out).toMatch(/15 passed/);
     expect(out).not.toMatch(/\x1b\[/);
     const forced = spawnSync("node", [bin, "run", path("ok")], { encoding: "utf8", env: { ...process.env, FORCE_COLOR: "1" } });
     expect(forced.stdout).toMatch(/\x1b\[/);
@@ -154,13 +154,13 @@ describe("the installed binary", () => {
     const report = (jobs: string) =>
       execFileSync("node", [bin, "run", path("many"), "--reporter", "json", "--jobs", jobs], { encoding: "utf8" });
     const one = report("1");
-    expect(JSON.parse(one).runs).toHaveLength(160);
+    expect(JSON.parse(one).runs).toHaveLength(200);
     expect(report("2")).toBe(one);
   });
   it("exit statuses through the process", () => {
     expect(spawnSync("node", [bin, "run", path("diverges.tce")]).status).toBe(1);
     expect(spawnSync("node", [bin, "run", path("broken.tce")]).status).toBe(2);
     expect(spawnSync("node", [bin, "run", path("ok"), "--output", path("out.json"), "--reporter", "json"]).status).toBe(0);
-    expect(JSON.parse(readFileSync(path("out.json"), "utf8")).summary.passed).toBe(12);
+    expect(JSON.parse(readFileSync(path("out.json"), "utf8")).summary.passed).toBe(15);
   });
 });

@@ -7,7 +7,8 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-export const ARCH = "ppc64el";
+/** L1's architecture: Debian's name for little-endian 64-bit POWER. */
+export const PPC64EL = "ppc64el";
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /** Debian 12 with its point releases and backports (the 6.12 kernels live there). The security
  * suite is left out: its fixes reach the point releases, and its mirrors were seen mid-sync. */
@@ -39,7 +40,10 @@ export function debianMirror(): string {
 
 export class PrivateApt {
   readonly options: string[];
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    readonly arch: string = PPC64EL,
+  ) {
     const etc = join(dir, "etc");
     const state = join(dir, "state");
     this.options = [
@@ -50,8 +54,8 @@ export class PrivateApt {
       `Dir::State=${state}`,
       `Dir::State::status=${join(state, "status")}`,
       `Dir::Cache=${join(dir, "cache")}`,
-      `APT::Architecture=${ARCH}`,
-      `APT::Architectures=${ARCH}`,
+      `APT::Architecture=${arch}`,
+      `APT::Architectures=${arch}`,
       "Debug::NoLocking=1",
       `APT::Sandbox::User=${process.env.USER ?? "root"}`,
     ].flatMap((o) => ["-o", o]);
@@ -62,7 +66,7 @@ export class PrivateApt {
     for (const sub of ["etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"])
       mkdirSync(join(this.dir, sub), { recursive: true });
     if (!existsSync(KEYRING)) throw new SetupError(`${KEYRING} is missing: install Debian's debian-archive-keyring package`);
-    const lines = SUITES.map((suite) => `deb [arch=${ARCH} signed-by=${KEYRING}] ${mirror} ${suite} main`);
+    const lines = SUITES.map((suite) => `deb [arch=${this.arch} signed-by=${KEYRING}] ${mirror} ${suite} main`);
     writeFileSync(join(this.dir, "etc/sources.list"), `${lines.join("\n")}\n`);
     const status = join(this.dir, "state/status");
     if (!existsSync(status)) writeFileSync(status, "");
@@ -93,6 +97,15 @@ export class PrivateApt {
       .filter(Boolean);
   }
 
+  /** Every version apt knows of a package, newest first. */
+  async versions(name: string): Promise<string[]> {
+    const out = await this.tool("apt-cache", ["madison", name]);
+    return out
+      .split("\n")
+      .map((l) => l.split("|")[1]?.trim())
+      .filter((v): v is string => Boolean(v));
+  }
+
   /** The version apt would install. */
   async candidate(name: string): Promise<string | undefined> {
     const out = await this.tool("apt-cache", ["policy", name]);
@@ -114,7 +127,7 @@ export class PrivateApt {
       name,
     ]);
     // Lines naming a package start in column 0; virtual packages come in <angle brackets>.
-    return [...new Set(out.split("\n").filter((l) => /^[a-z0-9]/.test(l)).map((l) => l.trim().replace(/:ppc64el$/, "")))].sort();
+    return [...new Set(out.split("\n").filter((l) => /^[a-z0-9]/.test(l)).map((l) => l.trim().replace(/:[a-z0-9]+$/, "")))].sort();
   }
 
   /** Downloads name=version pairs into dir; what is already there is kept. Returns the files. */

@@ -10,10 +10,14 @@ import type { Backend } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type MachineTraits } from "../guest/plan.js";
 import { runQemu } from "./process.js";
+import { fetchedQemu, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
+  /** The binary; default: for 7.2 qemu-system-ppc64 from PATH (or $TCESPEC_QEMU), for 10.0 the fetched one. */
   binary?: string;
   timeoutMs?: number;
+  /** Which QEMU this is, and so which profile its runs stand for (default 7.2). */
+  version?: QemuVersion;
 }
 
 /** The same machine as the model's: no default devices (no VIO NIC or vscsi with LIOBNs of their own). */
@@ -44,25 +48,35 @@ export const TCG_TRAITS: MachineTraits = {
 
 export class QemuBackend implements Backend {
   readonly name = "qemu";
-  readonly profiles: readonly ProfileName[] = ["qemu-7.2"];
+  readonly profiles: readonly ProfileName[];
   readonly real = true;
-  private readonly binary: string;
+  private readonly binary: string | { problem: string };
+  private readonly extraArgs: string[] = [];
   private readonly timeoutMs: number;
 
   constructor(options: QemuOptions = {}) {
-    this.binary = options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64";
+    const version = options.version ?? "7.2";
+    this.profiles = [QEMU_VERSIONS[version]];
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    if (options.binary || version === "7.2") this.binary = options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64";
+    else {
+      const fetched = fetchedQemu(version);
+      this.binary = "problem" in fetched ? fetched : fetched.binary;
+      // Its own firmware: never the system QEMU's vof.bin.
+      if (!("problem" in fetched)) this.extraArgs.push("-L", fetched.dataDir);
+    }
   }
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
     const base = { ...runOf(spec, profile, this.name), expectations: [] };
     const plan = planFor(spec, profile, TCG_TRAITS);
     if ("unsupported" in plan) return { ...base, status: "unsupported", reason: plan.unsupported };
+    if (typeof this.binary !== "string") return { ...base, status: "error", reason: this.binary.problem };
     const dir = mkdtempSync(join(tmpdir(), "tcespec-"));
     try {
       const kernel = join(dir, "guest.elf");
       writeFileSync(kernel, buildGuest(plan.steps.flatMap((step) => step.calls)));
-      const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...plan.args, "-kernel", kernel], this.timeoutMs);
+      const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs);
       if ("error" in result) return { ...base, status: "error", reason: result.error };
       const judged = judge(spec, profile, plan, readGuestOutput(result.body), this.name);
       return typeof judged === "string" ? { ...base, status: "error", reason: judged } : judged;

@@ -6,7 +6,7 @@ import { PROFILES } from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { CompiledSpec, Expected, Probe, Program, Step } from "./program.js";
 import { liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
-import { geometry } from "../values.js";
+import { geometry, hex } from "../values.js";
 import { expectedValue, type Accepted } from "./expected.js";
 
 // QEMU 7.2 refuses a larger index: '"index" for PAPR PHB is too large (max 30)' (seen).
@@ -267,6 +267,11 @@ export class Checker {
       }
       case "remove_window": {
         const liobn = this.liobn(action.table, scope);
+        // RTAS arguments are 32-bit cells: QEMU would see only the low half (0x180000000 → 0x80000000).
+        if (liobn !== undefined && liobn > 0xffff_ffffn) {
+          this.error(action.table, `the LIOBN ${hex(liobn)} does not fit RTAS's 32-bit argument cell`);
+          return undefined;
+        }
         return liobn === undefined ? undefined : { kind: "remove_window", liobn };
       }
       case "reset_windows":

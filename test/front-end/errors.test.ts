@@ -64,6 +64,7 @@ describe("semantic errors", () => {
     ['spec "s" profiles qemu-9.0 { reset }', "1:19: unknown profile 'qemu-9.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0)"],
     ["expect migrate == ok when profile qemu-1.0", "1:35: unknown profile 'qemu-1.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0)"],
     ["phb p index 0 dma32 0", "1:21: a DMA window of size 0"],
+    ["remove_window 0x180000000", "1:15: the LIOBN 0x180000000 does not fit RTAS's 32-bit argument cell"],
     ["phb p index 0 page 3000", "1:20: the page size 3000 is not a power of two"],
     ["create_window phb0 page 12K size 1G", "1:25: the page size 12K is not a power of two"],
     ["create_window phb0 page 4K size 0", "1:33: a DMA window of size 0"],

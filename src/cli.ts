@@ -30,6 +30,8 @@ run options:
   --tag T            only specs tagged T (repeatable)
   --grep TEXT        only specs whose name contains TEXT
   --bail             stop at the first divergence
+  --pass-with-no-specs  exit 0 when nothing ran (otherwise 2: a mistyped path,
+                     tag, name or shard must not pass)
   --jobs N           worker threads / QEMU processes (default: the number of cores)
   --shard i/n        run the i-th of n stable parts of the suite
   --backend B        model (default), qemu (QEMU 7.2 under TCG), kvm (real KVM,
@@ -124,6 +126,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         tag: { type: "string", multiple: true },
         grep: { type: "string" },
         bail: { type: "boolean" },
+        "pass-with-no-specs": { type: "boolean" },
         jobs: { type: "string" },
         shard: { type: "string" },
         backend: { type: "string" },
@@ -226,6 +229,22 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     output(values.output, write)(formats[reporter]!(report));
   } finally {
     await Promise.all(options.backends!.map((b) => b.close?.()));
+  }
+  // A run that executed nothing must not pass quietly: a mistyped path, tag or shard in CI.
+  const executed = report.runs.filter((r) => r.status !== "unsupported").length;
+  if (executed === 0 && !values["pass-with-no-specs"] && exitCode(report) === 0) {
+    const looked = [
+      `in ${paths.join(", ")}`,
+      ...(values.tag ? [`tagged ${values.tag.join(" or ")}`] : []),
+      ...(values.grep ? [`named *${values.grep}*`] : []),
+      ...(values.profile ? [`under ${values.profile.join(", ")}`] : []),
+      ...(values.shard ? [`in shard ${values.shard}`] : []),
+      `on ${options.backends!.map((b) => b.name).join(", ")}`,
+    ].join(", ");
+    writeError(
+      `tcespec: nothing ran: ${report.runs.length === 0 ? "no spec" : `all ${report.runs.length} runs unsupported`} ${looked} (--pass-with-no-specs allows it)\n`,
+    );
+    return 2;
   }
   return exitCode(report);
 }

@@ -43,6 +43,19 @@ describe("exit status", () => {
     expect(r.out).toContain("broken.tce:1:14: expected an IOBA, found '=='");
     expect(r.out).toMatch(/15 passed/);
   });
+  it("2 when nothing ran, saying what was looked for; --pass-with-no-specs allows it", async () => {
+    mkdirSync(path("empty"), { recursive: true });
+    const empty = await cli(["run", path("empty")]);
+    expect(empty.code).toBe(2);
+    expect(empty.err).toMatch(/^tcespec: nothing ran: no spec in .*empty, on model \(--pass-with-no-specs allows it\)$/m);
+    const tag = await cli(["run", path("ok"), "--tag", "no-such-tag"]);
+    expect(tag).toMatchObject({ code: 2, err: expect.stringContaining("tagged no-such-tag") });
+    expect((await cli(["run", path("ok"), "--grep", "zzz"])).code).toBe(2);
+    expect((await cli(["run", path("ok"), "--tag", "no-such-tag", "--pass-with-no-specs"])).code).toBe(0);
+    const unsupported = await cli(["run", path("ok"), "--backend", "kvm", "--profile", "qemu-7.2"]);
+    expect(unsupported.code).toBe(2);
+    expect(unsupported.err).toMatch(/nothing ran: all \d+ runs unsupported/);
+  });
   it("2 on bad usage", async () => {
     for (const args of [
       ["run"],

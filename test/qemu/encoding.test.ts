@@ -21,6 +21,13 @@ describe("PowerPC encodings", () => {
     ["bl +4", ppc.b(4, true), 0x48000005],
     ["b .", ppc.b(0), 0x48000000],
     ["b -8", ppc.b(-8), 0x4bfffff8],
+    // As GNU as (binutils 2.40, -mbig) assembles them:
+    ["ld r11,8(r24)", ppc.ld(11, 8, 24), 0xe9780008],
+    ["std r11,0(r24)", ppc.std(11, 0, 24), 0xf9780000],
+    ["cmpd r11,r12", ppc.cmpd(11, 12), 0x7c2b6000],
+    ["cmpdi r11,3", ppc.cmpdi(11, 3), 0x2c2b0003],
+    ["bne .+12", ppc.bne(12), 0x4082000c],
+    ["beq .-8", ppc.beq(-8), 0x4182fff8],
   ])("%s", (_, word, expected) => {
     expect(word >>> 0).toBe(expected);
   });

@@ -144,6 +144,35 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     expect(disagreements({ runs: [model, real], backends })).toEqual([]);
   });
 
+  it("resets the machine at a step: the guest goes on where it was, on the reset machine", async () => {
+    const result = await qemu.run(
+      tcgSpec(
+        "put_tce phb0 0x1000 0x1003\ncreate_window phb0 page 64K size 1G\nreset\nexpect get_tce phb0 0x1000 == 0\nexpect windows(phb0) == 1\nput_tce phb0 0x2000 0x2003\nreset\nexpect get_tce phb0 0x2000 == 0x2003\nexpect get_tce phb0 0x3000 == 0",
+      ),
+      "qemu-7.2",
+    );
+    // Two resets, both real: the entry put between them is gone after the second.
+    expect(result.expectations.map((e) => `${e.outcome} ${e.actual}`)).toEqual(["matched 0x0", "matched 1", "diverged 0x0", "matched 0x0"]);
+    expect(liveQemuProcesses()).toBe(0);
+  });
+
+  it("migrates the machine at a step into a second QEMU, which goes on", async () => {
+    const result = await qemu.run(
+      tcgSpec(
+        "put_tce phb0 0x1000 0x12340003\ncreate_window phb0 page 64K size 1T\nput_tce phb0[1] 0x800_0000_0001_0000 0x5003\nexpect migrate == ok\nexpect get_tce phb0 0x1000 == 0x12340003\nexpect get_tce phb0[1] 0x800_0000_0001_0000 == 0x5003\nmigrate\nexpect windows(phb0) == 2\nexpect get_tce phb0 0x1000 == 0x1",
+      ),
+      "qemu-7.2",
+    );
+    expect(result.expectations.map((e) => `${e.outcome} ${e.actual}`)).toEqual([
+      "matched ok",
+      "matched 0x12340003",
+      "matched 0x5003",
+      "matched 2",
+      "diverged 0x12340003",
+    ]);
+    expect(liveQemuProcesses()).toBe(0);
+  });
+
   it("runs several QEMU processes in parallel, with results in a fixed order", async () => {
     const a = await run(["specs/hcalls", "specs/windows"], { profiles: ["qemu-7.2"], backends: [qemu], jobs: 1 });
     const b = await run(["specs/hcalls", "specs/windows"], { profiles: ["qemu-7.2"], backends: [qemu], jobs: 4 });

@@ -10,6 +10,15 @@ export const BEGIN_MARKER = "TCESPEC-BEGIN";
 export const END_MARKER = "TCESPEC-END";
 /** Printed on a line of its own where the host is to look at the machine from outside. */
 export const MARK = "TCESPEC-MARK";
+/** Printed where the host is to act on the machine (reset it, migrate it); the guest then waits. */
+export const HOST_STEP = "TCESPEC-HOST";
+/**
+ * Where the guest notes the step to go on from after a machine reset: guest RAM outside the
+ * image (which the reset loads again), below the firmware's and the device tree's areas.
+ */
+export const RESUME_ADDR = 0x1800_0000n;
+const RESUME_MAGIC = 0x7ce5_0000_5e5e_0001n;
+const H_GET_TERM_CHAR = 0x54n;
 /** RTAS power-off: after the end marker the guest stops its machine, so QEMU exits by itself. */
 const RTAS_POWER_OFF = 0x2003n;
 
@@ -26,7 +35,14 @@ export type GuestCall =
     }
   | { kind: "rtas"; token: bigint; args: readonly bigint[]; nret: number }
   /** No call: the guest prints the mark, and the host records what it sees at that point. */
-  | { kind: "mark" };
+  | { kind: "mark" }
+  /**
+   * The host acts at this point. `reset`: the guest notes where to go on, prints the step and
+   * stops; after the reset it starts again and jumps there. `migrate`: the guest prints the step
+   * and waits for a character on its console, which the host sends once the machine (the
+   * source, or the destination) may go on.
+   */
+  | { kind: "host"; action: "reset" | "migrate" };
 
 /** Result lines a call prints: one per two returned values (a mark's line is not a result). */
 export function linesOf(call: GuestCall): number {
@@ -38,6 +54,7 @@ const R_TMP = 29;
 const R_HEX = 12;
 const R_RTAS = 22;
 const R_SAVED = 25;
+const R_RESUME = 24;
 const BASE_LABEL = 4;
 const HEX_DIGITS = "0123456789abcdef";
 const MAX_LIST = 512; // QEMU never reads past 512 entries: it refuses the call first
@@ -97,7 +114,26 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
   // Data offsets are known once the code size is; code is emitted against a fixed layout instead.
   const layout = dataLayout(calls);
   a.address(R_HEX, layout.hexDigits);
+  // After a machine reset the program starts here again: a note in RAM says where to go on.
+  const resets = calls.filter((c) => c.kind === "host" && c.action === "reset").length;
+  const resumeJumps: number[] = [];
+  if (resets > 0) {
+    // r10 and r11 only: r12 holds the hex digits' address.
+    a.load(R_RESUME, RESUME_ADDR);
+    a.load(10, RESUME_MAGIC);
+    a.emit(ppc.ld(11, 0, R_RESUME), ppc.cmpd(11, 10));
+    const toFresh = a.words.length;
+    a.emit(ppc.nop()); // patched: bne fresh
+    a.emit(ppc.ld(11, 8, R_RESUME));
+    for (let k = 1; k <= resets; k++) {
+      a.emit(ppc.cmpdi(11, k), ppc.bne(8));
+      resumeJumps.push(a.words.length);
+      a.emit(ppc.nop()); // patched: b resume_k
+    }
+    a.words[toFresh] = ppc.bne(a.here - toFresh * 4);
+  }
   a.print(`\n${BEGIN_MARKER}\n`);
+  let resumePoint = 0;
   let listIndex = 0;
   const printPair = () => {
     a.callTo(hex64);
@@ -118,6 +154,20 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
   for (const call of calls) {
     if (call.kind === "mark") {
       a.print(`${MARK}\n`);
+    } else if (call.kind === "host" && call.action === "reset") {
+      a.load(R_RESUME, RESUME_ADDR);
+      a.load(10, RESUME_MAGIC);
+      a.emit(ppc.std(10, 0, R_RESUME), ppc.li(10, ++resumePoint), ppc.std(10, 8, R_RESUME));
+      a.print(`${HOST_STEP}\n`);
+      a.emit(ppc.b(0)); // the host resets the machine
+      const at = resumeJumps[resumePoint - 1]!;
+      a.words[at] = ppc.b(a.here - at * 4);
+    } else if (call.kind === "host") {
+      a.print(`${HOST_STEP}\n`);
+      // Wait for the host's character (H_GET_TERM_CHAR answers how many it read in r4).
+      const poll = a.here;
+      a.emit(ppc.li(3, Number(H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
+      a.emit(ppc.beq(poll - a.here));
     } else if (call.kind === "hcall") {
       a.load(3, call.opcode);
       call.args.forEach((value, i) => a.load(4 + i, value));

@@ -9,7 +9,7 @@ import { buidOf, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type Rt
 import { geometry, hex } from "../../values.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
 import type { RunResult } from "../../run/outcome.js";
-import { BEGIN_MARKER, linesOf, MARK, type GuestCall } from "./guest.js";
+import { BEGIN_MARKER, HOST_STEP, linesOf, MARK, type GuestCall } from "./guest.js";
 
 export const H_GET_TCE = 0x1cn;
 export const H_PUT_TCE = 0x20n;
@@ -45,6 +45,8 @@ export interface MachineTraits {
   /** Why this backend cannot run the spec at all, if it cannot. */
   refuse(spec: CompiledSpec): string | undefined;
   placement(liobn: bigint): PlannedStep;
+  /** The host can reset and migrate the machine at a step. */
+  hostSteps: boolean;
 }
 
 function log2(value: bigint): bigint {
@@ -92,9 +94,9 @@ export function callFor(operation: Operation): GuestCall | string {
     case "dma":
       return "dma: the bare-metal guest has no PCI device to issue DMA";
     case "reset":
-      return "reset: a machine reset restarts the guest program";
+      return "reset: this backend does not reset the machine at a step yet";
     case "migrate":
-      return "migrate: migration needs a second QEMU";
+      return "migrate: this backend does not migrate the machine at a step yet";
     case "add_phb":
       return "internal: add_phb is configuration";
   }
@@ -226,6 +228,8 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const planner: Target = {
     apply: (operation, at) => {
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
+      else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps)
+        note({ calls: [{ kind: "host", action: operation.kind }], read: ([o]) => o as Outcome }, at);
       else {
         const call = callFor(operation);
         note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome }, at);
@@ -260,7 +264,7 @@ function parseLine(line: string): [bigint, bigint] {
 }
 
 /** What a call answered, in the engine's terms. */
-function decode(call: Exclude<GuestCall, { kind: "mark" }>, lines: string[]): Outcome {
+function decode(call: Extract<GuestCall, { kind: "hcall" | "rtas" }>, lines: string[]): Outcome {
   const words = lines.flatMap(parseLine);
   if (call.kind === "hcall") return { kind: "hcall", code: hcallName(words[0]!), value: BigInt.asUintN(64, words[1]!) };
   const code = rtasName(words[0]!);
@@ -275,10 +279,11 @@ function decode(call: Exclude<GuestCall, { kind: "mark" }>, lines: string[]): Ou
   }
 }
 
-/** What the guest printed (its result lines) and what the host saw at each mark, in order. */
+/** What the guest printed (its result lines), what the host saw at each mark, and what each host step answered, in order. */
 export interface GuestOutput {
   lines: string[];
   marks: HostView[];
+  host: Outcome[];
 }
 
 /** Judges a run from what the machine printed: the evaluator walks the spec again over the answers. */
@@ -286,14 +291,18 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
   const calls = plan.steps.flatMap((step) => step.calls);
   const due = calls.reduce((n, c) => n + linesOf(c), 0);
   const marksDue = calls.filter((c) => c.kind === "mark").length;
+  const hostDue = calls.filter((c) => c.kind === "host").length;
   if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
   if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
+  if (output.host.length !== hostDue) return `the host took ${output.host.length} steps, ${hostDue} were due`;
   let line = 0;
   let mark = 0;
+  let host = 0;
   const answers = plan.steps.map((step) =>
     step.read(
       step.calls.map((call): Answer => {
         if (call.kind === "mark") return output.marks[mark++]!;
+        if (call.kind === "host") return output.host[host++]!;
         const outcome = decode(call, output.lines.slice(line, line + linesOf(call)));
         line += linesOf(call);
         return outcome;
@@ -330,7 +339,7 @@ export const TABLE_TRACE = "spapr_iommu_new_table";
  * from the trace lines QEMU wrote into the same stream before it (the default window's table
  * is made before the guest starts, so before the marker).
  */
-export function readGuestOutput(text: string): GuestOutput {
+export function readGuestOutput(text: string, host: Outcome[] = []): GuestOutput {
   const lines: string[] = [];
   const marks: HostView[] = [];
   const kvm = new Set<bigint>();
@@ -348,7 +357,7 @@ export function readGuestOutput(text: string): GuestOutput {
       else kvm.delete(BigInt(table[1]!));
     } else if (!begun) continue;
     else if (line === MARK) marks.push({ kvmTables: new Set(kvm) });
-    else if (!line.startsWith("qemu-system-ppc64:")) lines.push(line);
+    else if (line !== HOST_STEP && !line.startsWith("qemu-system-ppc64:")) lines.push(line);
   }
-  return { lines, marks };
+  return { lines, marks, host };
 }

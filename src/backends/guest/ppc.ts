@@ -37,6 +37,14 @@ export const ppc = {
   rotldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 0, 0),
   mflr: (rt: Reg) => ((31 << 26) | (rt << 21) | (8 << 16) | (339 << 1)) >>> 0,
   mtlr: (rs: Reg) => ((31 << 26) | (rs << 21) | (8 << 16) | (467 << 1)) >>> 0,
+  ld: (rt: Reg, ds: number, ra: Reg) => ((58 << 26) | (rt << 21) | (ra << 16) | (ds & 0xfffc)) >>> 0,
+  std: (rs: Reg, ds: number, ra: Reg) => ((62 << 26) | (rs << 21) | (ra << 16) | (ds & 0xfffc)) >>> 0,
+  /** Compare doublewords into cr0. */
+  cmpd: (ra: Reg, rb: Reg) => ((31 << 26) | (1 << 21) | (ra << 16) | (rb << 11)) >>> 0,
+  cmpdi: (ra: Reg, simm: number) => dForm(11, 1, ra, simm),
+  /** Branch if cr0 is not "equal", relative to this instruction (±32 KiB). */
+  bne: (offset: number) => ((16 << 26) | (4 << 21) | (2 << 16) | (offset & 0xfffc)) >>> 0,
+  beq: (offset: number) => ((16 << 26) | (12 << 21) | (2 << 16) | (offset & 0xfffc)) >>> 0,
   /** Branch relative to this instruction, optionally linking. */
   b: (offset: number, link = false) => ((18 << 26) | (offset & 0x03fffffc) | (link ? 1 : 0)) >>> 0,
   blr: () => 0x4e800020,

@@ -27,6 +27,8 @@ export interface KvmOptions {
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
 export const KVM_TRAITS: MachineTraits = {
+  // Reset and migration would be driven inside L1: not yet.
+  hostSteps: false,
   refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
   placement: (liobn) => {
     const calls = [...existenceCalls(liobn), { kind: "mark" as const }];

@@ -39,6 +39,7 @@ export const QEMU_BASE_ARGS = [
 
 /** Under TCG every table lives in userspace: placement is only whether the window exists. */
 export const TCG_TRAITS: MachineTraits = {
+  hostSteps: true,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),
   placement: (liobn) => ({
     calls: existenceCalls(liobn),
@@ -75,10 +76,12 @@ export class QemuBackend implements Backend {
     const dir = mkdtempSync(join(tmpdir(), "tcespec-"));
     try {
       const kernel = join(dir, "guest.elf");
-      writeFileSync(kernel, buildGuest(plan.steps.flatMap((step) => step.calls)));
-      const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs);
+      const calls = plan.steps.flatMap((step) => step.calls);
+      writeFileSync(kernel, buildGuest(calls));
+      const steps = calls.flatMap((call) => (call.kind === "host" ? [call.action] : []));
+      const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs, steps);
       if ("error" in result) return { ...base, status: "error", reason: result.error };
-      const judged = judge(spec, profile, plan, readGuestOutput(result.body), this.name);
+      const judged = judge(spec, profile, plan, readGuestOutput(result.body, result.host), this.name);
       return typeof judged === "string" ? { ...base, status: "error", reason: judged } : judged;
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,12 @@
 // Running qemu-system-ppc64: one process per spec, always reaped — on success, on timeout,
 // on a crash, and when tcespec itself is interrupted.
 import { spawn, type ChildProcess } from "node:child_process";
-import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Outcome } from "../../engine/types.js";
+import { BEGIN_MARKER, END_MARKER, HOST_STEP } from "../guest/guest.js";
+import { Qmp } from "./qmp.js";
 
 const live = new Set<ChildProcess>();
 let hooked = false;
@@ -34,40 +39,105 @@ export function release(child: ChildProcess): void {
 }
 
 /** Starts a process that is killed with tcespec, whatever way tcespec ends; forgotten once it closes. */
-export function reaped(binary: string, args: string[]): ChildProcess {
+export function reaped(binary: string, args: string[], stdin: "ignore" | "pipe" = "ignore"): ChildProcess {
   hookExit();
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(binary, args, { stdio: [stdin, "pipe", "pipe"] });
   live.add(child);
   child.on("close", () => live.delete(child));
   return child;
 }
 
-export type QemuRun = { body: string } | { error: string };
+/** What the host does at a step the guest announces. */
+export type HostAction = "reset" | "migrate";
 
-/** Runs QEMU until the guest prints its end marker; what it printed between the markers comes back. */
-export function runQemu(binary: string, args: string[], timeoutMs: number): Promise<QemuRun> {
+export type QemuRun = { body: string; host: Outcome[] } | { error: string };
+
+const MIGRATION_POLL_MS = 20;
+
+/**
+ * Runs QEMU until the guest prints its end marker; what it printed between the markers comes
+ * back, with what each host step answered. At each host step the guest announces, the host
+ * acts over QMP: a reset, or a migration into a second QEMU (`-incoming`), which then goes on.
+ */
+export function runQemu(binary: string, args: string[], timeoutMs: number, steps: readonly HostAction[] = []): Promise<QemuRun> {
+  const work = steps.length > 0 ? mkdtempSync(join(tmpdir(), "tcespec-qmp-")) : undefined;
+  let generation = 0;
+  const socketOf = (n: number) => join(work!, `qmp-${n}.sock`);
+  const qmpArgs = (n: number) => (work ? ["-qmp", `unix:${socketOf(n)},server=on,wait=off`] : []);
   return new Promise((resolve) => {
     let child: ChildProcess;
-    try {
-      child = reaped(binary, args);
-    } catch (error) {
-      resolve({ error: `cannot start ${binary}: ${(error as Error).message}` });
-      return;
-    }
+    let qmp: Qmp | undefined;
     let stdout = "";
     let stderr = "";
     let settled = false;
+    let announced = 0;
+    let acting: Promise<void> = Promise.resolve();
+    const host: Outcome[] = [];
     const finish = (result: QemuRun) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      release(child);
+      qmp?.close();
+      if (child) release(child);
+      if (work) rmSync(work, { recursive: true, force: true });
       resolve(result);
     };
     const timer = setTimeout(() => finish({ error: `timed out after ${timeoutMs} ms (the guest did not finish)` }), timeoutMs);
-    child.stdout!.setEncoding("latin1");
-    child.stdout!.on("data", (chunk: string) => {
+
+    const act = async (action: HostAction, index: number): Promise<void> => {
+      qmp ??= await Qmp.open(socketOf(generation));
+      if (action === "reset") {
+        // Noted first: the reset guest may reach its end before QMP's answer reaches us.
+        host.push({ kind: "done" });
+        await qmp.execute("system_reset");
+        return;
+      }
+      const file = join(work!, `migration-${index}`);
+      await qmp.execute("migrate", { uri: `exec:cat > ${file}` });
+      let status = "";
+      let why = "";
+      while (!["completed", "failed", "cancelled"].includes(status)) {
+        await new Promise((r) => setTimeout(r, MIGRATION_POLL_MS));
+        const info = (await qmp.execute("query-migrate")) as { status?: string; "error-desc"?: string };
+        status = info.status ?? "";
+        why = info["error-desc"] ?? "";
+      }
+      if (status !== "completed") {
+        // Refused: the source goes on.
+        host.push({ kind: "migrate", ok: false });
+        void why;
+        child.stdin?.write("g");
+        return;
+      }
+      host.push({ kind: "migrate", ok: true });
+      const source = child;
+      qmp.close();
+      qmp = undefined;
+      release(source);
+      generation++;
+      start(["-incoming", `exec:cat ${file}`]);
+      qmp = await Qmp.open(socketOf(generation));
+      for (;;) {
+        const state = (await qmp.execute("query-status")) as { status?: string; running?: boolean };
+        if (state.running) break;
+        if (state.status === "paused" || state.status === "postmigrate") {
+          await qmp.execute("cont");
+          break;
+        }
+        await new Promise((r) => setTimeout(r, MIGRATION_POLL_MS));
+      }
+      child.stdin?.write("g");
+    };
+
+    const onOutput = (chunk: string) => {
       stdout += chunk;
+      let at = -1;
+      let seen = 0;
+      while ((at = stdout.indexOf(`${HOST_STEP}\n`, at + 1)) >= 0) seen++;
+      for (; announced < seen && announced < steps.length; announced++) {
+        const index = announced;
+        acting = acting.then(() => act(steps[index]!, index)).catch((error) => finish({ error: `host step ${index + 1} (${steps[index]}): ${(error as Error).message}` }));
+      }
       const end = stdout.indexOf(`${END_MARKER}\n`);
       if (end < 0) return;
       const begin = stdout.indexOf(`${BEGIN_MARKER}\n`);
@@ -75,29 +145,43 @@ export function runQemu(binary: string, args: string[], timeoutMs: number): Prom
         finish({ error: "the guest's output has no begin marker" });
         return;
       }
-      finish({ body: stdout.slice(begin + BEGIN_MARKER.length + 1, end) });
-    });
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000);
-    });
-    child.on("error", (error: NodeJS.ErrnoException) => {
-      finish({
-        error:
-          error.code === "ENOENT"
-            ? `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH`
-            : `cannot start ${binary}: ${error.message}`,
+      finish({ body: stdout.slice(begin + BEGIN_MARKER.length + 1, end), host });
+    };
+
+    const start = (extra: string[]) => {
+      const own = reaped(binary, [...args, ...qmpArgs(generation), ...extra], work ? "pipe" : "ignore");
+      child = own;
+      own.stdout!.setEncoding("latin1");
+      own.stdout!.on("data", (chunk: string) => {
+        if (own === child) onOutput(chunk);
       });
-    });
-    // "close", not "exit": the last of stderr has been read by then.
-    child.on("close", (code, signal) => {
-      if (settled) return;
-      const why = stderr
-        .split("\n")
-        .filter((l) => l && !l.includes("warning:"))
-        .slice(-3)
-        .join(" | ");
-      finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });
-    });
+      own.stderr!.setEncoding("utf8");
+      own.stderr!.on("data", (chunk: string) => {
+        if (own === child) stderr = (stderr + chunk).slice(-4000);
+      });
+      own.on("error", (error: NodeJS.ErrnoException) => {
+        finish({
+          error:
+            error.code === "ENOENT"
+              ? `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH`
+              : `cannot start ${binary}: ${error.message}`,
+        });
+      });
+      // "close", not "exit": the last of stderr has been read by then. A migrated source's end is no failure.
+      own.on("close", (code, signal) => {
+        if (settled || own !== child) return;
+        const why = stderr
+          .split("\n")
+          .filter((l) => l && !l.includes("warning:"))
+          .slice(-3)
+          .join(" | ");
+        finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });
+      });
+    };
+    try {
+      start([]);
+    } catch (error) {
+      finish({ error: `cannot start ${binary}: ${(error as Error).message}` });
+    }
   });
 }

@@ -123,6 +123,18 @@ if (qemuAvailable) {
     );
     specs.push(path);
   }
+  // Specs with a hotplug and DMA, a reset and a migration, a quarter each of the mix.
+  for (let i = 0; i < 24; i++) {
+    const path = join(dir, `h${i}.tce`);
+    const kinds = [
+      "plug emulated e0 on phb0\nput_tce phb0 0x3000 0x45670003\nexpect dma e0 read 0x3010 == 0x45670010",
+      "put_tce phb0 0x1000 0x3\nreset\nexpect get_tce phb0 0x1000 == 0",
+      "put_tce phb0 0x1000 0x3\nmigrate\nexpect get_tce phb0 0x1000 == 0x3",
+      "put_tce phb0 0x1000 0x3\nexpect get_tce phb0 0x1000 == 0x3",
+    ];
+    writeFileSync(path, `machine tcg\nphb phb0 index 0\n${kinds[i % 4]}\n`);
+    specs.push(path);
+  }
   const backend = new QemuBackend();
   const started = performance.now();
   const report = await run(specs, { profiles: ["qemu-7.2"], backends: [backend], jobs: availableParallelism() });
@@ -130,11 +142,11 @@ if (qemuAvailable) {
   if (report.runs.some((r) => r.status !== "passed")) throw new Error("a QEMU bench spec did not pass");
   const perSecond = report.runs.length / seconds;
   rows.push({
-    what: `real QEMU spec runs per second (${availableParallelism()} cores)`,
+    what: `real QEMU runs per second, 18 of 48 with hotplug+DMA, reset or migration (${availableParallelism()} cores)`,
     measured: `${perSecond.toFixed(1)} runs/s`,
-    ratio: 10 / perSecond,
-    target: "≥ 10/s",
-    ok: perSecond >= 10,
+    ratio: 8 / perSecond,
+    target: "≥ 8/s",
+    ok: perSecond >= 8,
   });
 } else {
   rows.push({

@@ -173,6 +173,22 @@ describe.skipIf(!QEMU)("real QEMU", () => {
     expect(liveQemuProcesses()).toBe(0);
   });
 
+  it("hotplugs an edu device at a step and sees where its real DMA lands through the IOMMU", async () => {
+    const result = await qemu.run(
+      tcgSpec(
+        "put_tce phb0 0x3000 0x4567_0000 rw\nplug emulated e0 on phb0\nexpect dma e0 write 0x3abc == 0x45670abc\nput_tce phb0 0x3000 0x4567_0000 w\nexpect dma e0 read 0x3abc == fault\nexpect dma e0 write 0x3abc == 0x45670abd\nexpect dma e0 read 0x4000_0000 == fault",
+      ),
+      "qemu-7.2",
+    );
+    expect(result.expectations.map((e) => `${e.outcome} ${e.actual}`)).toEqual([
+      "matched 0x45670abc",
+      "matched fault",
+      "diverged 0x45670abc",
+      "matched fault",
+    ]);
+    expect(liveQemuProcesses()).toBe(0);
+  });
+
   it("runs several QEMU processes in parallel, with results in a fixed order", async () => {
     const a = await run(["specs/hcalls", "specs/windows"], { profiles: ["qemu-7.2"], backends: [qemu], jobs: 1 });
     const b = await run(["specs/hcalls", "specs/windows"], { profiles: ["qemu-7.2"], backends: [qemu], jobs: 4 });

@@ -42,7 +42,38 @@ export type GuestCall =
    * and waits for a character on its console, which the host sends once the machine (the
    * source, or the destination) may go on.
    */
-  | { kind: "host"; action: "reset" | "migrate" };
+  | { kind: "host"; action: "reset" | "migrate" }
+  /**
+   * Hotplug an emulated device (QEMU's edu) at this slot of this PHB: the host adds it and
+   * releases the guest, which then assigns its BAR and enables memory and bus mastering through
+   * RTAS config-space writes (there is no firmware to do it).
+   */
+  | { kind: "plug"; device: EduDevice }
+  /** The device makes a one-byte DMA at the IOBA (read: memory to device; write: device to memory); the guest waits for it. */
+  | { kind: "dma"; device: EduDevice; access: "read" | "write"; ioba: bigint };
+
+/** Where an edu device sits: its PHB, its slot, and so its config address and its registers. */
+export interface EduDevice {
+  name: string;
+  phbIndex: number;
+  slot: number;
+}
+
+const RTAS_WRITE_PCI_CONFIG = 0x2017n; // ibm,write-pci-config
+const H_LOGICAL_CI_LOAD = 0x3cn;
+const H_LOGICAL_CI_STORE = 0x40n;
+/** edu: BAR0 is 1 MiB of registers; DMA source, destination, count and command; its buffer at 0x40000. */
+const EDU_BAR_SIZE = 0x10_0000n;
+const EDU_DMA_SRC = 0x80n;
+const EDU_DMA_DST = 0x88n;
+const EDU_DMA_COUNT = 0x90n;
+const EDU_DMA_CMD = 0x98n;
+const EDU_BUFFER = 0x40000n;
+/** sPAPR PHB i's 32-bit MMIO window: CPU address 2^45 + (i + 1) · 2 GiB shows PCI bus address 2 GiB. */
+const MMIO32_BUS = 0x8000_0000n;
+const mmio32Cpu = (phbIndex: number) => (1n << 45n) + BigInt(phbIndex + 1) * 0x8000_0000n;
+export const eduBar = (device: EduDevice) => MMIO32_BUS + BigInt(device.slot) * EDU_BAR_SIZE;
+const eduRegisters = (device: EduDevice) => mmio32Cpu(device.phbIndex) + BigInt(device.slot) * EDU_BAR_SIZE;
 
 /** Result lines a call prints: one per two returned values (a mark's line is not a result). */
 export function linesOf(call: GuestCall): number {
@@ -162,12 +193,43 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.emit(ppc.b(0)); // the host resets the machine
       const at = resumeJumps[resumePoint - 1]!;
       a.words[at] = ppc.b(a.here - at * 4);
-    } else if (call.kind === "host") {
+    } else if (call.kind === "host" || call.kind === "plug") {
       a.print(`${HOST_STEP}\n`);
       // Wait for the host's character (H_GET_TERM_CHAR answers how many it read in r4).
       const poll = a.here;
       a.emit(ppc.li(3, Number(H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       a.emit(ppc.beq(poll - a.here));
+      if (call.kind === "plug") {
+        const config = (register: number, size: number, value: bigint) => {
+          const buid = 0x800000020000000n + BigInt(call.device.phbIndex);
+          const address = BigInt((call.device.slot << 11) | register);
+          rtasCall(RTAS_WRITE_PCI_CONFIG, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
+        };
+        config(0x10, 4, eduBar(call.device)); // BAR0
+        config(0x04, 2, 0x6n); // command: memory space, bus master
+      }
+    } else if (call.kind === "dma") {
+      const registers = eduRegisters(call.device);
+      const store = (offset: bigint, value: bigint) => {
+        a.load(3, H_LOGICAL_CI_STORE);
+        a.emit(ppc.li(4, 8));
+        a.load(5, registers + offset);
+        a.load(6, value);
+        a.emit(ppc.hcall());
+      };
+      const read = call.access === "read";
+      store(EDU_DMA_SRC, read ? call.ioba : EDU_BUFFER);
+      store(EDU_DMA_DST, read ? EDU_BUFFER : call.ioba);
+      store(EDU_DMA_COUNT, 1n);
+      store(EDU_DMA_CMD, read ? 1n : 3n); // start; direction bit 1: device to memory
+      // Wait for the transfer: the start bit clears when it is done.
+      const poll = a.here;
+      a.load(3, H_LOGICAL_CI_LOAD);
+      a.emit(ppc.li(4, 8));
+      a.load(5, registers + EDU_DMA_CMD);
+      a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
+      a.emit(ppc.bne(poll - a.here));
+      a.print(`${MARK}\n`);
     } else if (call.kind === "hcall") {
       a.load(3, call.opcode);
       call.args.forEach((value, i) => a.load(4 + i, value));

@@ -9,7 +9,7 @@ import { buidOf, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type Rt
 import { geometry, hex } from "../../values.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
 import type { RunResult } from "../../run/outcome.js";
-import { BEGIN_MARKER, HOST_STEP, linesOf, MARK, type GuestCall } from "./guest.js";
+import { BEGIN_MARKER, linesOf, MARK, type EduDevice, type GuestCall } from "./guest.js";
 
 export const H_GET_TCE = 0x1cn;
 export const H_PUT_TCE = 0x20n;
@@ -20,9 +20,22 @@ export const RTAS_TOKENS = { query: 0x2026n, create: 0x2027n, remove: 0x2028n, r
 
 const DEFAULT_DMA32 = 1n << 30n;
 
-/** What the host saw at a mark: the LIOBNs whose tables KVM holds. */
+/** A translation QEMU's IOMMU made for a device (its `spapr_iommu_xlate` trace). */
+export interface Xlate {
+  liobn: bigint;
+  /** The IOBA less the window's bus offset. */
+  offset: bigint;
+  /** The page's address and the mask of the offset in the page. */
+  page: bigint;
+  mask: bigint;
+  /** IOMMU_RO 1, IOMMU_WO 2. */
+  perm: number;
+}
+
+/** What the host saw at a mark: the LIOBNs whose tables KVM holds, and the translations since the last mark. */
 export interface HostView {
   kvmTables: ReadonlySet<bigint>;
+  xlates: readonly Xlate[];
 }
 
 /** A call's answer: what the guest printed, or at a mark, what the host saw. */
@@ -47,6 +60,16 @@ export interface MachineTraits {
   placement(liobn: bigint): PlannedStep;
   /** The host can reset and migrate the machine at a step. */
   hostSteps: boolean;
+  /** The host can hotplug emulated devices (QEMU's edu), and DMA is observed. */
+  devices: boolean;
+}
+
+/** The DMA's answer from the translation QEMU made for it: where it landed, or a fault. */
+function dmaOutcome(view: HostView, access: "read" | "write", ioba: bigint): Outcome {
+  const need = access === "read" ? 1 : 2;
+  const xlate = view.xlates.find((x) => WINDOW_BASES.some((base) => ioba - base === x.offset));
+  if (!xlate || (xlate.perm & need) === 0) return { kind: "dma" };
+  return { kind: "dma", address: xlate.page | (ioba & xlate.mask) };
 }
 
 function log2(value: bigint): bigint {
@@ -88,11 +111,11 @@ export function callFor(operation: Operation): GuestCall | string {
     case "query_window":
       return { kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(operation.phbIndex), nret: 5 };
     case "plug":
-      return `plug ${operation.device}: device hotplug is not driven from the guest here`;
+      return `plug ${operation.device}: this backend does not hotplug ${operation.device === "vfio" ? "a vfio-pci" : "an emulated"} device yet`;
     case "unplug":
-      return "unplug: device hotplug is not driven from the guest here";
+      return "unplug: the guest's side of hot-unplug (the DRC protocol) is not driven yet";
     case "dma":
-      return "dma: the bare-metal guest has no PCI device to issue DMA";
+      return "dma: this backend has no such device to make a DMA";
     case "reset":
       return "reset: this backend does not reset the machine at a step yet";
     case "migrate":
@@ -192,6 +215,13 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
   }
 }
 
+const PHB_ID = (index: number) => `tcespec-phb${index}`;
+
+/** The PCI bus of PHB i: the machine's own PHB 0 has QEMU's pci.0; the others are named by tcespec. */
+export function busOf(phbIndex: number): string {
+  return phbIndex === 0 ? "pci.0" : `${PHB_ID(phbIndex)}.0`;
+}
+
 function phbArgs(phbs: PhbConfig[]): string[] | string {
   const args: string[] = [];
   for (const phb of phbs) {
@@ -201,7 +231,7 @@ function phbArgs(phbs: PhbConfig[]): string[] | string {
     if (phb.index === 0) {
       if (phb.dma32 !== DEFAULT_DMA32) args.push("-global", `spapr-pci-host-bridge.dma_win_size=${phb.dma32}`);
       if (!phb.ddw) args.push("-global", "spapr-pci-host-bridge.ddw=off");
-    } else args.push("-device", `spapr-pci-host-bridge,index=${phb.index},${props}`);
+    } else args.push("-device", `spapr-pci-host-bridge,index=${phb.index},id=${PHB_ID(phb.index)},${props}`);
   }
   return args;
 }
@@ -219,6 +249,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const refused = traits.refuse(spec);
   if (refused) return { unsupported: refused };
   const phbs = new Map<number, PhbConfig>();
+  const devices = new Map<string, EduDevice>();
   const steps: PlannedStep[] = [];
   let unsupported: string | undefined;
   const note = (planned: PlannedStep | string, at: Pos) => {
@@ -230,6 +261,15 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps)
         note({ calls: [{ kind: "host", action: operation.kind }], read: ([o]) => o as Outcome }, at);
+      else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
+        // Each device its own slot, from 1 up, on its PHB's bus.
+        const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1 };
+        devices.set(operation.name, device);
+        note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
+      } else if (operation.kind === "dma" && devices.has(operation.device)) {
+        const { access, ioba } = operation;
+        note({ calls: [{ kind: "dma", device: devices.get(operation.device)!, access, ioba }], read: ([view]) => dmaOutcome(view as HostView, access, ioba) }, at);
+      }
       else {
         const call = callFor(operation);
         note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome }, at);
@@ -290,8 +330,9 @@ export interface GuestOutput {
 export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan, output: GuestOutput, backend: string): RunResult | string {
   const calls = plan.steps.flatMap((step) => step.calls);
   const due = calls.reduce((n, c) => n + linesOf(c), 0);
-  const marksDue = calls.filter((c) => c.kind === "mark").length;
-  const hostDue = calls.filter((c) => c.kind === "host").length;
+  // A DMA ends with a mark (what the host saw it translate); a plug is a host step.
+  const marksDue = calls.filter((c) => c.kind === "mark" || c.kind === "dma").length;
+  const hostDue = calls.filter((c) => c.kind === "host" || c.kind === "plug").length;
   if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
   if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
   if (output.host.length !== hostDue) return `the host took ${output.host.length} steps, ${hostDue} were due`;
@@ -301,8 +342,8 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
   const answers = plan.steps.map((step) =>
     step.read(
       step.calls.map((call): Answer => {
-        if (call.kind === "mark") return output.marks[mark++]!;
-        if (call.kind === "host") return output.host[host++]!;
+        if (call.kind === "mark" || call.kind === "dma") return output.marks[mark++]!;
+        if (call.kind === "host" || call.kind === "plug") return output.host[host++]!;
         const outcome = decode(call, output.lines.slice(line, line + linesOf(call)));
         line += linesOf(call);
         return outcome;
@@ -333,6 +374,11 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
 /** QEMU's trace of a new TCE table (`-trace spapr_iommu_new_table`): fd ≥ 0 is a table KVM holds. */
 const NEW_TABLE = /spapr_iommu_new_table liobn=(0x[0-9a-f]+) table=\S+ fd=(-?\d+)/;
 export const TABLE_TRACE = "spapr_iommu_new_table";
+/** QEMU's trace of each translation for a device: liobn, offset in the window, page, permission, mask. */
+const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0-9a-f]+) perm=(\d+) mask=(?:0x)?([0-9a-f]+)/;
+/** A result line: two 64-bit values in hex. Anything else in the stream is QEMU's (warnings, a device's own prints). */
+const RESULT = /^[0-9a-f]{32}$/;
+export const XLATE_TRACE = "spapr_iommu_xlate";
 
 /**
  * The guest's result lines after its begin marker, and at each mark the tables KVM held then,
@@ -343,6 +389,7 @@ export function readGuestOutput(text: string, host: Outcome[] = []): GuestOutput
   const lines: string[] = [];
   const marks: HostView[] = [];
   const kvm = new Set<bigint>();
+  let xlates: Xlate[] = [];
   let begun = !text.includes(BEGIN_MARKER);
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -352,12 +399,19 @@ export function readGuestOutput(text: string, host: Outcome[] = []): GuestOutput
       continue;
     }
     const table = NEW_TABLE.exec(line);
-    if (table) {
+    const xlate = XLATE.exec(line);
+    if (xlate) {
+      const [, liobn, offset, page, perm, mask] = xlate;
+      xlates.push({ liobn: BigInt(`0x${liobn}`), offset: BigInt(`0x${offset}`), page: BigInt(`0x${page}`), perm: Number(perm), mask: BigInt(`0x${mask}`) });
+    } else if (table) {
       if (Number(table[2]) >= 0) kvm.add(BigInt(table[1]!));
       else kvm.delete(BigInt(table[1]!));
     } else if (!begun) continue;
-    else if (line === MARK) marks.push({ kvmTables: new Set(kvm) });
-    else if (line !== HOST_STEP && !line.startsWith("qemu-system-ppc64:")) lines.push(line);
+    else if (line === MARK) {
+      marks.push({ kvmTables: new Set(kvm), xlates });
+      xlates = [];
+    }
+    else if (RESULT.test(line)) lines.push(line);
   }
   return { lines, marks, host };
 }

@@ -29,6 +29,7 @@ export interface KvmOptions {
 export const KVM_TRAITS: MachineTraits = {
   // Reset and migration would be driven inside L1: not yet.
   hostSteps: false,
+  devices: false,
   refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
   placement: (liobn) => {
     const calls = [...existenceCalls(liobn), { kind: "mark" as const }];

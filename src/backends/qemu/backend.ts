@@ -9,7 +9,8 @@ import { runOf, type RunResult } from "../../run/outcome.js";
 import type { Backend } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type MachineTraits } from "../guest/plan.js";
-import { runQemu } from "./process.js";
+import { runQemu, type HostAction } from "./process.js";
+import { busOf } from "../guest/plan.js";
 import { fetchedQemu, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
@@ -35,11 +36,19 @@ export const QEMU_BASE_ARGS = [
   "none",
   "-serial",
   "stdio",
+  // QEMU's trace (into the console's stream, see process.ts): each translation for a device,
+  // that is where a DMA landed.
+  "-trace",
+  "spapr_iommu_xlate",
+  // Hotplugged edu devices reach every IOBA (its default DMA mask is 28 bits).
+  "-global",
+  "edu.dma_mask=0xffffffffffffffff",
 ];
 
 /** Under TCG every table lives in userspace: placement is only whether the window exists. */
 export const TCG_TRAITS: MachineTraits = {
   hostSteps: true,
+  devices: true,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),
   placement: (liobn) => ({
     calls: existenceCalls(liobn),
@@ -78,7 +87,9 @@ export class QemuBackend implements Backend {
       const kernel = join(dir, "guest.elf");
       const calls = plan.steps.flatMap((step) => step.calls);
       writeFileSync(kernel, buildGuest(calls));
-      const steps = calls.flatMap((call) => (call.kind === "host" ? [call.action] : []));
+      const steps = calls.flatMap((call): HostAction[] =>
+        call.kind === "host" ? [call.action] : call.kind === "plug" ? [{ plug: call.device, bus: busOf(call.device.phbIndex) }] : [],
+      );
       const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs, steps);
       if ("error" in result) return { ...base, status: "error", reason: result.error };
       const judged = judge(spec, profile, plan, readGuestOutput(result.body, result.host), this.name);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Outcome } from "../../engine/types.js";
-import { BEGIN_MARKER, END_MARKER, HOST_STEP } from "../guest/guest.js";
+import { BEGIN_MARKER, END_MARKER, HOST_STEP, type EduDevice } from "../guest/guest.js";
 import { Qmp } from "./qmp.js";
 
 const live = new Set<ChildProcess>();
@@ -47,8 +47,8 @@ export function reaped(binary: string, args: string[], stdin: "ignore" | "pipe" 
   return child;
 }
 
-/** What the host does at a step the guest announces. */
-export type HostAction = "reset" | "migrate";
+/** What the host does at a step the guest announces: a reset, a migration, a device hotplug. */
+export type HostAction = "reset" | "migrate" | { plug: EduDevice; bus: string };
 
 export type QemuRun = { body: string; host: Outcome[] } | { error: string };
 
@@ -86,6 +86,12 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
 
     const act = async (action: HostAction, index: number): Promise<void> => {
       qmp ??= await Qmp.open(socketOf(generation));
+      if (typeof action === "object") {
+        await qmp.execute("device_add", { driver: "edu", id: action.plug.name, bus: action.bus, addr: String(action.plug.slot) });
+        host.push({ kind: "done" });
+        child.stdin?.write("g");
+        return;
+      }
       if (action === "reset") {
         // Noted first: the reset guest may reach its end before QMP's answer reaches us.
         host.push({ kind: "done" });
@@ -136,7 +142,10 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
       while ((at = stdout.indexOf(`${HOST_STEP}\n`, at + 1)) >= 0) seen++;
       for (; announced < seen && announced < steps.length; announced++) {
         const index = announced;
-        acting = acting.then(() => act(steps[index]!, index)).catch((error) => finish({ error: `host step ${index + 1} (${steps[index]}): ${(error as Error).message}` }));
+        const what = steps[index]!;
+        acting = acting
+          .then(() => act(what, index))
+          .catch((error) => finish({ error: `host step ${index + 1} (${typeof what === "object" ? `plug ${what.plug.name}` : what}): ${(error as Error).message}` }));
       }
       const end = stdout.indexOf(`${END_MARKER}\n`);
       if (end < 0) return;
@@ -149,11 +158,15 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
     };
 
     const start = (extra: string[]) => {
-      const own = reaped(binary, [...args, ...qmpArgs(generation), ...extra], work ? "pipe" : "ignore");
+      // QEMU's stderr (its trace and its errors) joins its stdout (the guest's console) in one
+      // stream, so a trace line stands where it happened among what the guest printed.
+      const own = reaped("sh", ["-c", 'exec "$0" "$@" 2>&1', binary, ...args, ...qmpArgs(generation), ...extra], work ? "pipe" : "ignore");
       child = own;
       own.stdout!.setEncoding("latin1");
       own.stdout!.on("data", (chunk: string) => {
-        if (own === child) onOutput(chunk);
+        if (own !== child) return;
+        stderr = (stderr + chunk).slice(-4000);
+        onOutput(chunk);
       });
       own.stderr!.setEncoding("utf8");
       own.stderr!.on("data", (chunk: string) => {
@@ -170,9 +183,13 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
       // "close", not "exit": the last of stderr has been read by then. A migrated source's end is no failure.
       own.on("close", (code, signal) => {
         if (settled || own !== child) return;
+        if (code === 127 && /not found/.test(stderr)) {
+          finish({ error: `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH` });
+          return;
+        }
         const why = stderr
           .split("\n")
-          .filter((l) => l && !l.includes("warning:"))
+          .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
           .slice(-3)
           .join(" | ");
         finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });

@@ -68,10 +68,14 @@ export class Checker {
       line: block.line,
       column: block.column,
     };
-    // A spec that declares no PHB has QEMU's default one, phb0 with index 0, from the start.
-    if (!ast.setup.some((s) => s.kind === "phb") && !block.statements.some((s) => s.kind === "phb")) {
-      const phb0: PhbConfig = { name: "phb0", index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
-      scope.phbs.set("phb0", phb0);
+    // QEMU's pseries machine always has PHB 0 (seen on QEMU 7.2 and 10.0.2, -nodefaults or not):
+    // unless the spec declares index 0 itself, it is there from the start with QEMU's defaults,
+    // named phb0 when the spec does not give that name to another PHB.
+    const declared = [...ast.setup, ...block.statements].filter((s): s is A.PhbStmt => s.kind === "phb");
+    if (!declared.some((s) => s.index.value === 0n)) {
+      const name = declared.some((s) => s.name === "phb0") ? "(QEMU's PHB 0)" : "phb0";
+      const phb0: PhbConfig = { name, index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
+      scope.phbs.set(name, phb0);
       spec.steps.push({
         kind: "do",
         operation: { kind: "add_phb", phb: phb0 },

@@ -50,13 +50,22 @@ export function createWindow(machine: Machine, phbIndex: number, pageSize: bigin
   return { kind: "rtas", code: "RTAS_OK", liobn: table.liobn, busOffset };
 }
 
-/** ibm,remove-pe-dma-window: any enabled window, the default one included. */
+/**
+ * ibm,remove-pe-dma-window: any enabled window, the default one included. As PAPR asks, removing
+ * the last window when it is not the default one brings the default window back (def_win in
+ * rtas_ibm_remove_pe_dma_window). QEMU marks window 0's table as the default when the PHB's reset
+ * enables it there and never clears the mark, so "the default one" is window 0, even when a DDW
+ * create has reused that slot. Seen on QEMU 7.2 and 10.0.2: remove the default window, then the
+ * DDW window, and a default window is back; in the other order, or when the window removed last
+ * is a DDW window made in slot 0, none is.
+ */
 export function removeWindow(machine: Machine, liobn: bigint): Outcome {
   const table = machine.findTable(liobn);
   if (!table) return { kind: "rtas", code: "RTAS_PARAM_ERROR" };
   const phb = machine.phbOfTable(table);
   if (!phb.config.ddw) return { kind: "rtas", code: "RTAS_PARAM_ERROR" };
   machine.disableWindow(phb, table.window);
+  if (phb.enabledTables().length === 0 && table.window !== 0) machine.resetWindows(phb);
   return { kind: "rtas", code: "RTAS_OK" };
 }
 

@@ -20,6 +20,9 @@ commands:
   check PATH…    report syntax and semantic errors only
   matrix PATH…   print the semantics matrix (a row per spec, a column per profile)
   qemu setup 10.0  fetch Debian's QEMU 10.0 (bookworm-backports) into the cache
+  explore        random scenarios on two sides; each difference shrunk and written as a spec
+                 --profiles A,B (two model profiles) or --backend model,qemu|model,kvm
+                 [--seed N] [--budget 60s|N] [--out DIR]
   kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
   kvm info       what L1 images are cached (kernel, QEMU, sizes)
 
@@ -133,6 +136,10 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         qemu: { type: "string" },
         kernel: { type: "string" },
         "qemu-version": { type: "string" },
+        profiles: { type: "string" },
+        seed: { type: "string" },
+        budget: { type: "string" },
+        out: { type: "string" },
         timeout: { type: "string" },
         format: { type: "string" },
         version: { type: "boolean" },
@@ -154,7 +161,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   }
   const [command, ...paths] = positionals;
   if (!command) throw new UsageError("a command is needed");
-  if (!["run", "check", "matrix", "kvm", "qemu"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (!["run", "check", "matrix", "kvm", "qemu", "explore"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (command === "explore") return exploreCommand(values, argv.join(" "), writeError, write);
   if (command === "qemu") return qemuCommand(paths, write, writeError);
   if (command === "kvm") return kvmCommand(paths, values.kernel, write, writeError);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
@@ -247,6 +255,79 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return 2;
   }
   return exitCode(report);
+}
+
+async function exploreCommand(
+  values: { profiles?: string; backend?: string; seed?: string; budget?: string; out?: string; qemu?: string; "qemu-version"?: string; kernel?: string },
+  argv: string,
+  writeError: Writer,
+  write: Writer,
+): Promise<number> {
+  const { explore } = await import("./explore/explore.js");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { ModelBackend } = await import("./backends/model.js");
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed takes a whole number, not '${values.seed}'`);
+  const budget = values.budget ?? "60s";
+  const time = /^(\d+)(s|m)$/.exec(budget);
+  const count = /^\d+$/.test(budget) ? Number(budget) : undefined;
+  if (!time && count === undefined) throw new UsageError(`--budget takes a time (60s, 10m) or a number of scenarios, not '${budget}'`);
+  const ms = time ? Number(time[1]) * (time[2] === "m" ? 60_000 : 1000) : undefined;
+  const model = new ModelBackend();
+  type Sides = Parameters<typeof explore>[0]["sides"];
+  let sides: Sides;
+  let abilities: Parameters<typeof explore>[0]["abilities"];
+  if (values.profiles) {
+    const names = values.profiles.split(",").map((s) => s.trim());
+    const profiles = parseProfiles(names);
+    if (!profiles || profiles.length !== 2) throw new UsageError("--profiles takes two profiles, A,B");
+    sides = [
+      { name: profiles[0]!, run: (spec) => model.runSync(spec, profiles[0]!) },
+      { name: profiles[1]!, run: (spec) => model.runSync(spec, profiles[1]!) },
+    ];
+    abilities = { machine: "any", vfio: true, unplug: true, devices: true, resetMigrate: true };
+  } else {
+    const names = (values.backend ?? "").split(",").map((s) => s.trim());
+    if (names.length !== 2 || names[0] !== "model" || !["qemu", "kvm"].includes(names[1]!))
+      throw new UsageError("explore takes --profiles A,B or --backend model,qemu or --backend model,kvm");
+    const [real] = await backendsFor(names[1]!, { qemu: values.qemu, qemuVersion: values["qemu-version"], kernel: values.kernel });
+    const profile = real!.profiles[0]!;
+    sides = [
+      { name: `the model (${profile})`, run: (spec) => model.runSync(spec, profile) },
+      { name: real!.name, run: (spec) => real!.run(spec, profile) },
+    ];
+    abilities =
+      real!.name === "qemu"
+        ? { machine: "tcg", vfio: false, unplug: false, devices: true, resetMigrate: true }
+        : { machine: "kvm", vfio: false, unplug: false, devices: false, resetMigrate: false };
+  }
+  const out = values.out ?? "explore-findings";
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  const result = await explore({
+    seed,
+    count,
+    ms,
+    sides,
+    abilities,
+    command: `tcespec ${argv}`,
+    progress: (p) => {
+      if (Date.now() - last < 250 && !p.shrinking) return;
+      last = Date.now();
+      const line = `${p.tried} scenarios tried (${p.skipped} could not run on both), ${p.found} difference${p.found === 1 ? "" : "s"} found${p.shrinking ? ", shrinking…" : ""}`;
+      writeError(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    },
+  });
+  if (tty) writeError("\n");
+  if (result.findings.length > 0) mkdirSync(out, { recursive: true });
+  result.findings.forEach((finding, i) => {
+    const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(i + 1).padStart(3, "0")}.tce`;
+    writeFileSync(join(out, name), finding.text);
+    write(`${join(out, name)}: ${finding.signature} (${finding.statements} statements)\n`);
+  });
+  write(`${result.tried} scenarios (seed ${seed}; ${result.skipped} could not run on both), ${result.findings.length} distinct difference${result.findings.length === 1 ? "" : "s"}${result.findings.length > 0 ? ` written to ${out}` : ""}\n`);
+  return result.findings.length > 0 ? 1 : 0;
 }
 
 async function qemuCommand(args: string[], write: Writer, writeError: Writer): Promise<number> {

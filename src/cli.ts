@@ -48,10 +48,12 @@ run options:
 matrix options:
   --format F         markdown (default) or html; --output FILE
 general:
-  --version, --help, --debug (stack traces for internal errors)
+  -v/--version, -h/--help/help, --debug (stack traces for internal errors)
 `;
 
 class UsageError extends Error {}
+/** A file that cannot be written or read: one line, no usage text. */
+class FileError extends Error {}
 
 type Writer = (text: string) => void;
 
@@ -90,7 +92,7 @@ function output(path: string | undefined, write: Writer): Writer {
     try {
       writeFileSync(path, text);
     } catch (error) {
-      throw new UsageError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new FileError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   };
 }
@@ -106,6 +108,10 @@ export async function main(
   } catch (error) {
     if (error instanceof UsageError) {
       writeError(`tcespec: ${error.message}\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof FileError) {
+      writeError(`tcespec: ${error.message}\n`);
       return 2;
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -142,7 +148,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         out: { type: "string" },
         timeout: { type: "string" },
         format: { type: "string" },
-        version: { type: "boolean" },
+        version: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
         debug: { type: "boolean" },
       },
@@ -160,6 +166,10 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return 0;
   }
   const [command, ...paths] = positionals;
+  if (command === "help") {
+    write(USAGE);
+    return 0;
+  }
   if (!command) throw new UsageError("a command is needed");
   if (!["run", "check", "matrix", "kvm", "qemu", "explore"].includes(command)) throw new UsageError(`unknown command '${command}'`);
   if (command === "explore") return exploreCommand(values, argv.join(" "), writeError, write);
@@ -217,7 +227,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     const { formatMatrixHtml, formatMatrixMarkdown } = await import("./report/matrix.js");
     const report = await run(paths, options);
     for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
-    output(values.output, write)(format === "html" ? formatMatrixHtml(report) : formatMatrixMarkdown(report));
+    const source = { paths, command: `tcespec matrix ${paths.join(" ")} --format ${format}` };
+    output(values.output, write)(format === "html" ? formatMatrixHtml(report, source) : formatMatrixMarkdown(report, source));
     return report.files.some((f) => f.diagnostics.length > 0) || report.missing.length > 0 ? 2 : 0;
   }
 
@@ -233,6 +244,9 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     tap: formatTap,
   };
   const report = await run(paths, options);
+  // Diagnostics on stderr, results on stdout, for every reporter.
+  for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
+  for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
   try {
     output(values.output, write)(formats[reporter]!(report));
   } finally {

@@ -1,7 +1,7 @@
 // The default reporter: a line per spec with a cell per profile; under a divergence the
 // spec line with a caret, expected against actual, and the last steps.
 import kleur from "kleur";
-import { formatDiagnostic, sourceLine } from "../compile/diagnostics.js";
+import { sourceLine } from "../compile/diagnostics.js";
 import type { Report } from "../run/runner.js";
 import type { ExpectationOutcome, RunResult } from "../run/outcome.js";
 import { bySpec, hasXfail, summarize } from "./summary.js";
@@ -42,7 +42,7 @@ function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, 
   if (steps.length > 0) {
     const shown = steps.slice(-LAST_STEPS);
     const omitted = steps.length - shown.length + (e.stepsOmitted ?? 0);
-    lines.push(`      ${kleur.gray(`after${omitted > 0 ? ` … ${omitted} earlier steps,` : ""}`)}`);
+    lines.push(`      ${kleur.gray(`after${omitted > 0 ? ` … ${omitted} earlier step${omitted === 1 ? "" : "s"},` : ""}`)}`);
     for (const step of shown) lines.push(`        ${kleur.gray(step)}`);
   }
   return lines;
@@ -77,10 +77,7 @@ export function formatPretty(report: Report): string {
   const out: string[] = [];
   const sources = new Map(report.files.map((f) => [f.file, f.source]));
   const profiles = PROFILE_NAMES.filter((p) => report.runs.some((r) => r.profile === p));
-  for (const file of report.files) {
-    for (const d of file.diagnostics) out.push(kleur.red(formatDiagnostic(d, file.source)));
-  }
-  for (const missing of report.missing) out.push(kleur.red(`${missing}: no such file or directory`));
+  // Diagnostics and missing paths are not results: the command line writes them to stderr.
   const grouped = bySpec(report.runs);
   const said = new Set<string>();
   // A loop, not Math.max(...runs): spreading 100,000+ arguments overflows the stack.

@@ -14,7 +14,8 @@ export interface Summary {
 
 export function summarize(report: Report): Summary {
   const specs = new Set(report.runs.map((r) => `${r.file}\u0000${r.spec}`));
-  const errors = report.files.reduce((n, f) => n + f.diagnostics.length, 0) + report.runs.filter((r) => r.status === "error").length;
+  const errors =
+    report.missing.length + report.files.reduce((n, f) => n + f.diagnostics.length, 0) + report.runs.filter((r) => r.status === "error").length;
   return {
     files: report.files.length,
     specs: specs.size,

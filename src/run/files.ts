@@ -29,7 +29,15 @@ export function findSpecFiles(paths: string[]): Found {
     if (stat.isDirectory()) walk(path);
     else files.add(path);
   }
-  return { files: [...files].map(display), missing };
+  // The same file named twice, or by two paths, runs once.
+  const seen = new Set<string>();
+  const unique = [...files].filter((file) => {
+    const key = resolve(file);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return { files: unique.map(display), missing };
 }
 
 /** Paths as users wrote them: relative to the working directory when inside it. */

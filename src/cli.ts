@@ -18,6 +18,8 @@ const USAGE = `usage: tcespec <command> [options] PATH…
 commands:
   run PATH…      run every .tce file under the paths
   check PATH…    report syntax and semantic errors only
+  fmt [--check] PATH…  rewrite spec files in the canonical layout (--check: list the
+                 files that would change and exit 1, for CI)
   matrix PATH…   print the semantics matrix (a row per spec, a column per profile)
   qemu setup 10.0  fetch Debian's QEMU 10.0 (bookworm-backports) into the cache
   explore        random scenarios on two sides; each difference shrunk and written as a spec
@@ -136,6 +138,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         grep: { type: "string" },
         bail: { type: "boolean" },
         "pass-with-no-specs": { type: "boolean" },
+        check: { type: "boolean" },
         jobs: { type: "string" },
         shard: { type: "string" },
         backend: { type: "string" },
@@ -171,7 +174,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return 0;
   }
   if (!command) throw new UsageError("a command is needed");
-  if (!["run", "check", "matrix", "kvm", "qemu", "explore"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (!["run", "check", "matrix", "kvm", "qemu", "explore", "fmt"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (command === "fmt") return fmtCommand(paths, values.check ?? false, write, writeError);
   if (command === "explore") return exploreCommand(values, argv.join(" "), writeError, write);
   if (command === "qemu") return qemuCommand(paths, write, writeError);
   if (command === "kvm") return kvmCommand(paths, values.kernel, write, writeError);
@@ -269,6 +273,49 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return 2;
   }
   return exitCode(report);
+}
+
+async function fmtCommand(paths: string[], check: boolean, write: Writer, writeError: Writer): Promise<number> {
+  if (paths.length === 0) throw new UsageError("'fmt' needs at least one PATH");
+  const { format } = await import("./format/format.js");
+  const { findSpecFiles, readSpecFile } = await import("./run/files.js");
+  const { compileSource } = await import("./compile/index.js");
+  const { formatDiagnostic } = await import("./compile/diagnostics.js");
+  const { writeFileSync } = await import("node:fs");
+  const { files, missing } = findSpecFiles(paths);
+  for (const m of missing) writeError(`${m}: no such file or directory\n`);
+  let changed = 0;
+  let broken = missing.length;
+  for (const file of files) {
+    const read = readSpecFile(file);
+    if (read.text === undefined) {
+      writeError(`${file}: ${read.error}\n`);
+      broken++;
+      continue;
+    }
+    const formatted = format(read.text);
+    if (formatted === undefined) {
+      // Left as it is: the syntax errors say why.
+      const compiled = compileSource(file, read.text);
+      for (const d of compiled.diagnostics.slice(0, 3)) writeError(`${formatDiagnostic(d, compiled.source)}\n`);
+      writeError(`${file}: not formatted (syntax errors)\n`);
+      broken++;
+      continue;
+    }
+    if (formatted === read.text) continue;
+    changed++;
+    if (check) write(`${file}\n`);
+    else {
+      try {
+        writeFileSync(file, formatted);
+      } catch (error) {
+        throw new FileError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+      write(`formatted ${file}\n`);
+    }
+  }
+  if (check && changed > 0) writeError(`${changed} file${changed === 1 ? "" : "s"} not in the canonical layout: run tcespec fmt\n`);
+  return broken > 0 ? 2 : check && changed > 0 ? 1 : 0;
 }
 
 async function exploreCommand(

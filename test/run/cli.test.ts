@@ -55,6 +55,19 @@ describe("exit status", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^tcespec: cannot write .*no\/dir\/x\.txt: ENOENT\n$/);
   });
+  it("fmt --check lists what would change and exits 1; fmt rewrites; a broken file is left alone with 2", async () => {
+    writeFileSync(path("fmt.tce"), "machine tcg;phb phb0 index 0\nexpect table( phb0 ) userspace\n");
+    const check = await cli(["fmt", "--check", path("fmt.tce")]);
+    expect(check).toMatchObject({ code: 1, out: `${path("fmt.tce")}\n` });
+    expect((await cli(["fmt", path("fmt.tce")])).code).toBe(0);
+    expect(readFileSync(path("fmt.tce"), "utf8")).toBe("machine tcg\nphb phb0 index 0\nexpect table(phb0) userspace\n");
+    expect((await cli(["fmt", "--check", path("fmt.tce")])).code).toBe(0);
+    const before = readFileSync(path("broken.tce"), "utf8");
+    const broken = await cli(["fmt", path("broken.tce")]);
+    expect(broken.code).toBe(2);
+    expect(broken.err).toContain("not formatted (syntax errors)");
+    expect(readFileSync(path("broken.tce"), "utf8")).toBe(before);
+  });
   it("-v, -h and help", async () => {
     expect((await cli(["-v"])).out).toMatch(/^tcespec \d+\.\d+\.\d+\n$/);
     for (const args of [["-h"], ["help"], ["--help"]]) {

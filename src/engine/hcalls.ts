@@ -34,14 +34,14 @@ export function qemuGetTce(table: TceTable | undefined, ioba: bigint): { rc: Hca
  * The answer starts as H_PARAMETER, so a count of 0 answers H_PARAMETER (seen on QEMU 7.2).
  */
 export function qemuStuffTce(table: TceTable | undefined, ioba: bigint, tce: bigint, count: bigint): HcallRc {
-  if (!table || count > table.entryCount) return "H_PARAMETER";
-  let rc: HcallRc = "H_PARAMETER";
-  let at = ioba & table.pageMask;
-  for (let i = 0n; i < count; i++, at = (at + table.pageSize) & U64) {
-    rc = putEntry(table, at, tce);
-    if (rc !== "H_SUCCESS") return rc;
-  }
-  return rc;
+  if (!table || count > table.entryCount || count === 0n) return "H_PARAMETER";
+  // Entry after entry until the window ends: as one range, whatever the count.
+  const first = table.indexOf(ioba & table.pageMask);
+  if (first === undefined) return "H_PARAMETER";
+  const written = Math.min(Number(count), Number(table.entryCount) - first);
+  table.setRange(first, written, tce);
+  table.notify(first, tce, written);
+  return BigInt(written) === count ? "H_SUCCESS" : "H_PARAMETER";
 }
 
 /**

@@ -7,8 +7,8 @@ import { TCE_RW } from "./types.js";
 import type { TceTable } from "./table.js";
 
 export interface KvmHardwareHook {
-  /** KVM programs the hardware table itself (qemu-7.2 with spapr_tce_vfio). */
-  (table: TceTable, index: number, tce: bigint): void;
+  /** KVM programs the hardware table itself (qemu-7.2 with spapr_tce_vfio), for entries [index, index + count). */
+  (table: TceTable, index: number, tce: bigint, count: number): void;
 }
 
 /** A kernel's in-kernel TCE hypercalls. "H_TOO_HARD": QEMU answers the call instead. */
@@ -36,19 +36,22 @@ function tceValid(table: TceTable, tce: bigint): boolean {
 }
 
 /** Writes `tces` from `ioba` on, as far as the window goes (the model keeps nothing past its end). */
-function write(table: TceTable, ioba: bigint, tces: Iterable<bigint>, hardware?: KvmHardwareHook): void {
-  let index = table.indexOf(ioba);
-  if (index === undefined) return;
-  for (const tce of tces) {
-    if (index >= Number(table.entryCount)) return;
-    hardware?.(table, index, tce);
-    table.set(index, tce);
-    index++;
-  }
+function write(table: TceTable, ioba: bigint, tces: readonly bigint[], hardware?: KvmHardwareHook): void {
+  const first = table.indexOf(ioba);
+  if (first === undefined) return;
+  tces.slice(0, Number(table.entryCount) - first).forEach((tce, i) => {
+    hardware?.(table, first + i, tce, 1);
+    table.set(first + i, tce);
+  });
 }
 
-function* repeat(value: bigint, count: bigint): Generator<bigint> {
-  for (let i = 0n; i < count; i++) yield value;
+/** The same TCE over `count` entries from `ioba` on, as one range, as far as the window goes. */
+function fill(table: TceTable, ioba: bigint, tce: bigint, count: bigint, hardware?: KvmHardwareHook): void {
+  const first = table.indexOf(ioba);
+  if (first === undefined) return;
+  const n = Math.min(Number(count), Number(table.entryCount) - first);
+  hardware?.(table, first, tce, n);
+  table.setRange(first, n, tce);
 }
 
 function getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint } {
@@ -70,7 +73,7 @@ export const KVM_LINUX_4: KvmRules = {
   getTce,
   stuffTce(table, ioba, tce, count, hardware) {
     if (!iobaValid(table, ioba, count) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
-    write(table, ioba, repeat(tce, count), hardware);
+    fill(table, ioba, tce, count, hardware);
     return "H_SUCCESS";
   },
   putTceIndirect(table, ioba, tces, listAddress, hardware) {
@@ -100,7 +103,7 @@ export const KVM_LINUX_6: KvmRules = {
   getTce,
   stuffTce(table, ioba, tce, count, hardware) {
     if (!iobaValid(table, ioba, 1n) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
-    write(table, ioba, repeat(tce, count), hardware);
+    fill(table, ioba, tce, count, hardware);
     return "H_SUCCESS";
   },
   putTceIndirect(table, ioba, tces, listAddress, hardware) {

@@ -7,6 +7,9 @@ import { PROFILES } from "./profiles.js";
 import type { Capability, MachineConfig, ProfileName } from "./types.js";
 import { hex } from "../values.js";
 
+/** [first index, TCE] or [first index, TCE, count]. */
+type Entry = [number, string] | [number, string, number];
+
 export interface MigrationStream {
   version: 1;
   profile: ProfileName;
@@ -17,7 +20,7 @@ export interface MigrationStream {
     dma32: string;
     pageShift: number;
     ddw: boolean;
-    windows: { window: number; busOffset: string; pageShift: number; entryCount: string; entries: [number, string][] }[];
+    windows: { window: number; busOffset: string; pageShift: number; entryCount: string; entries: Entry[] }[];
     devices: { name: string; kind: "emulated" }[];
   }[];
 }
@@ -41,7 +44,8 @@ export function save(machine: Machine): MigrationStream {
         busOffset: hex(table.busOffset),
         pageShift: table.pageShift,
         entryCount: hex(table.entryCount),
-        entries: [...table.entries].sort((a, b) => a[0] - b[0]).map(([index, tce]): [number, string] => [index, hex(tce)]),
+        // A run of equal entries travels as one item: [first index, TCE, count] (count 1 left out).
+        entries: [...table.entries.runs()].map(([start, count, tce]): Entry => (count === 1 ? [start, hex(tce)] : [start, hex(tce), count])),
       })),
       devices: [...phb.devices].map(([name]) => ({ name, kind: "emulated" as const })),
     })),
@@ -66,7 +70,7 @@ export function load(json: string): Machine {
     for (const device of saved.devices) machine.plug(device.kind, device.name, phb.index);
     for (const window of saved.windows) {
       const table = machine.enableWindow(phb, window.window, BigInt(window.busOffset), window.pageShift, BigInt(window.entryCount));
-      for (const [index, tce] of window.entries) table.set(index, BigInt(tce));
+      for (const [index, tce, count] of window.entries) table.setRange(index, count ?? 1, BigInt(tce));
     }
   }
   return machine;

@@ -1,15 +1,16 @@
 // One TCE table: a DMA window's geometry, its guest view (sparse), where that view lives,
 // vfio's notifier on it and, while a vfio-pci device sits on the PHB, the hardware table.
 import { TCE_RW } from "./types.js";
+import { RunMap } from "./runs.js";
 
 export type Placement = "kvm" | "userspace";
 
 export class TceTable {
-  /** Guest view entries by index; only non-zero entries are stored (a 1 TiB window costs what it maps). */
-  readonly entries = new Map<number, bigint>();
+  /** Guest view entries as runs of one value; zero is unmapped (a 1 TiB window costs what it maps). */
+  readonly entries = new RunMap();
   placement: Placement = "userspace";
   /** The host IOMMU's table, fed by map/unmap; undefined while no vfio-pci device is on the PHB. */
-  hardware: Map<number, bigint> | undefined;
+  hardware: RunMap | undefined;
 
   /**
    * vfio's IOMMU notifier is registered (spapr_tce_notify_flag_changed): exactly while the hardware
@@ -49,8 +50,12 @@ export class TceTable {
   }
 
   set(index: number, tce: bigint): void {
-    if (tce === 0n) this.entries.delete(index);
-    else this.entries.set(index, tce);
+    this.entries.set(index, tce);
+  }
+
+  /** Entries [index, index + count) hold tce. */
+  setRange(index: number, count: number, tce: bigint): void {
+    this.entries.setRange(index, count, tce);
   }
 
   /** What the host IOMMU holds for a TCE: the page address and the permission bits, or nothing. */
@@ -59,34 +64,31 @@ export class TceTable {
     return permission === 0n ? undefined : (tce & this.pageMask) | permission;
   }
 
-  /** vfio's notifier: an unmap of the old translation, a map of the new one when it grants a permission. */
-  notify(index: number, tce: bigint): void {
-    if (!this.hardware) return;
-    const mapped = this.hardwareEntry(tce);
-    if (mapped === undefined) this.hardware.delete(index);
-    else this.hardware.set(index, mapped);
+  /** vfio's notifier for entries [index, index + count): unmap the old translation, map the new one when it grants a permission. */
+  notify(index: number, tce: bigint, count = 1): void {
+    this.hardware?.setRange(index, count, this.hardwareEntry(tce) ?? 0n);
+  }
+
+  /** The hardware table the guest view calls for: its mapped runs, translated. */
+  private expectedHardware(): RunMap {
+    const hardware = new RunMap();
+    for (const [start, count, tce] of this.entries.runs()) {
+      const mapped = this.hardwareEntry(tce);
+      if (mapped !== undefined) hardware.setRange(start, count, mapped);
+    }
+    return hardware;
   }
 
   /** memory_region_iommu_replay: walks mapped entries only. */
   replayIntoHardware(): void {
-    const hardware = new Map<number, bigint>();
-    for (const [index, tce] of this.entries) {
-      const mapped = this.hardwareEntry(tce);
-      if (mapped !== undefined) hardware.set(index, mapped);
-    }
-    this.hardware = hardware;
+    this.hardware = this.expectedHardware();
   }
 
-  /** The hardware table equals the guest view, entry by entry (mapped entries only). */
+  /** The hardware table equals the guest view, entry by entry (runs are merged, so equal tables have equal runs). */
   inSync(): boolean {
     if (!this.hardware) return false;
-    let mappedInGuest = 0;
-    for (const [index, tce] of this.entries) {
-      const mapped = this.hardwareEntry(tce);
-      if (mapped === undefined) continue;
-      mappedInGuest++;
-      if (this.hardware.get(index) !== mapped) return false;
-    }
-    return mappedInGuest === this.hardware.size;
+    const expected = [...this.expectedHardware().runs()];
+    const actual = [...this.hardware.runs()];
+    return expected.length === actual.length && expected.every((run, i) => run.every((part, k) => part === actual[i]![k]));
   }
 }

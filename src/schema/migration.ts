@@ -46,9 +46,15 @@ export const migrationSchema = {
                   type: "array",
                   items: {
                     type: "array",
-                    items: [{ type: "integer", minimum: 0 }, { $ref: "#/definitions/hex" }],
-                    minItems: 2,
-                    maxItems: 2,
+                    description: "[first index, TCE] or, for a run of equal entries, [first index, TCE, count]",
+                    anyOf: [
+                      { items: [{ type: "integer", minimum: 0 }, { $ref: "#/definitions/hex" }], minItems: 2, maxItems: 2 },
+                      {
+                        items: [{ type: "integer", minimum: 0 }, { $ref: "#/definitions/hex" }, { type: "integer", minimum: 1 }],
+                        minItems: 3,
+                        maxItems: 3,
+                      },
+                    ],
                   },
                 },
               },

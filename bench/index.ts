@@ -11,7 +11,10 @@ import { formatJson } from "../src/report/json.js";
 import { QemuBackend } from "../src/backends/qemu/backend.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
 import { Engine } from "../src/engine/engine.js";
-import { observe } from "../src/backends/model.js";
+import { ModelBackend, observe } from "../src/backends/model.js";
+import { explore, type Side } from "../src/explore/explore.js";
+import type { CompiledSpec } from "../src/compile/program.js";
+import type { ProfileName } from "../src/engine/types.js";
 import { findImage } from "../src/backends/kvm/image.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
 
@@ -186,7 +189,54 @@ if (qemuAvailable) {
   });
 }
 
-// 6. Real KVM (nested): L1's boot, then spec runs per second with --jobs 2.
+// 6. The explorer: scenarios per second on the model and against real QEMU, and a shrink.
+{
+  const model = new ModelBackend();
+  const everything = { machine: "any", vfio: true, unplug: true, devices: true, resetMigrate: true } as const;
+  const profiles = (a: ProfileName, b: ProfileName) =>
+    [
+      { name: a, run: (spec: CompiledSpec) => model.runSync(spec, a) },
+      { name: b, run: (spec: CompiledSpec) => model.runSync(spec, b) },
+    ] as [Side, Side];
+  let t0 = performance.now();
+  const modelOnly = await explore({ seed: 11, count: 2000, sides: profiles("qemu-7.2", "qemu-10.0"), abilities: everything, command: "bench" });
+  const modelRate = modelOnly.tried / ((performance.now() - t0) / 1000);
+  rows.push({ what: "explorer, model only (two profiles)", measured: `${modelRate.toFixed(0)} scenarios/s`, ratio: 50 / modelRate, target: "≥ 50/s", ok: modelRate >= 50 });
+  // A 30-step scenario that differs under a doctored side, shrunk to its minimum.
+  const broken: Side = {
+    name: "broken",
+    run: (spec) => {
+      const run = model.runSync(spec, "qemu-7.2");
+      return { ...run, expectations: run.expectations.map((e) => (/^expect stuff_tce \S+ \S+ \S+ 0 /.test(e.source) && e.actual === "H_PARAMETER" ? { ...e, actual: "H_SUCCESS" } : e)) };
+    },
+  };
+  t0 = performance.now();
+  const shrunk = await explore({ seed: 5, count: 400, sides: [profiles("qemu-7.2", "qemu-7.2")[0], broken], abilities: { ...everything, machine: "tcg" }, command: "bench", length: 30 });
+  const shrinkSeconds = (performance.now() - t0) / 1000;
+  rows.push({
+    what: `explorer: 400 scenarios of 30 steps, the difference shrunk to ${shrunk.findings[0]?.statements ?? "?"} statements`,
+    measured: `${shrinkSeconds.toFixed(1)} s`,
+    ratio: shrinkSeconds / 30,
+    target: "≤ 30 s",
+    ok: shrinkSeconds <= 30 && shrunk.findings.length === 1,
+  });
+  if (qemuAvailable) {
+    const qemu = new QemuBackend();
+    t0 = performance.now();
+    const real = await explore({
+      seed: 11,
+      count: 100,
+      jobs: availableParallelism(),
+      sides: [{ name: "model", run: (spec) => model.runSync(spec, "qemu-7.2") }, { name: "qemu", run: (spec) => qemu.run(spec, "qemu-7.2") }],
+      abilities: { machine: "tcg", vfio: false, unplug: false, devices: true, resetMigrate: true },
+      command: "bench",
+    });
+    const realRate = real.tried / ((performance.now() - t0) / 1000);
+    rows.push({ what: `explorer, model vs QEMU 7.2 (--jobs ${availableParallelism()})`, measured: `${realRate.toFixed(1)} scenarios/s`, ratio: 10 / realRate, target: "≥ 10/s", ok: realRate >= 10 });
+  }
+}
+
+// 7. Real KVM (nested): L1's boot, then spec runs per second with --jobs 2.
 const l1 = findImage();
 if ("manifest" in l1) {
   const started = performance.now();

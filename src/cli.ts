@@ -319,7 +319,17 @@ async function fmtCommand(paths: string[], check: boolean, write: Writer, writeE
 }
 
 async function exploreCommand(
-  values: { profiles?: string; backend?: string; seed?: string; budget?: string; out?: string; qemu?: string; "qemu-version"?: string; kernel?: string },
+  values: {
+    profiles?: string;
+    backend?: string;
+    seed?: string;
+    budget?: string;
+    out?: string;
+    qemu?: string;
+    "qemu-version"?: string;
+    kernel?: string;
+    jobs?: string;
+  },
   argv: string,
   writeError: Writer,
   write: Writer,
@@ -328,6 +338,9 @@ async function exploreCommand(
   const { mkdirSync, writeFileSync } = await import("node:fs");
   const { join } = await import("node:path");
   const { ModelBackend } = await import("./backends/model.js");
+  const { availableParallelism } = await import("node:os");
+  const jobsOption = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobsOption !== undefined && (!Number.isInteger(jobsOption) || jobsOption < 1)) throw new UsageError(`--jobs takes a positive whole number, not '${values.jobs}'`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed takes a whole number, not '${values.seed}'`);
   const budget = values.budget ?? "60s";
@@ -370,6 +383,7 @@ async function exploreCommand(
     seed,
     count,
     ms,
+    jobs: jobsOption ?? availableParallelism(),
     sides,
     abilities,
     command: `tcespec ${argv}`,

@@ -23,7 +23,7 @@ describe("tcespec explore", () => {
       expect(model.runSync(spec, "qemu-2.7").status).toBe("passed");
       expect(model.runSync(spec, "qemu-7.2").status).toBe("diverged");
     }
-    const again = await explore(options);
+    const again = await explore({ ...options, jobs: 4 });
     expect(again.findings.map((f) => f.text)).toEqual(first.findings.map((f) => f.text));
   });
 

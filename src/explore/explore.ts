@@ -53,6 +53,10 @@ export interface ExploreOptions {
   abilities: Abilities;
   command: string;
   progress?: (p: Progress) => void;
+  /** Scenarios compared at once (real machines run side by side); the findings do not depend on it. */
+  jobs?: number;
+  /** Steps per scenario (default 8). */
+  length?: number;
 }
 
 const IOBAS = ["0x0", "0x1000", "0x1001", "0x3fff_f000", "0x4000_0000", "0x800_0000_0000_0000", "0x800_0000_0001_0000"];
@@ -229,18 +233,25 @@ export async function explore(options: ExploreOptions): Promise<{ tried: number;
   let tried = 0;
   let skipped = 0;
   const more = () => (options.count !== undefined ? tried < options.count : Date.now() - started < (options.ms ?? 60_000));
+  const jobs = Math.max(1, options.jobs ?? 1);
   while (more()) {
-    const scenario = generate(random, options.abilities);
-    tried++;
-    const { result, runs } = await compare(scenario, options.sides);
-    if (result.kind === "skip") skipped++;
-    options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
-    if ((result.kind !== "difference" && result.kind !== "crash") || findings.has(result.signature) || !runs) continue;
-    options.progress?.({ tried, skipped, found: findings.size, shrinking: true });
-    const minimal = await shrink(scenario, result.signature, options.sides);
-    const final = await compare(minimal, options.sides);
-    findings.set(result.signature, finish(minimal, final.runs ?? runs, result.signature, result.kind, options));
-    options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
+    // A batch generated in order and compared side by side, then handled in order: the same
+    // seed and count give the same findings whatever the number of jobs.
+    const size = options.count !== undefined ? Math.min(jobs, options.count - tried) : jobs;
+    const scenarios = Array.from({ length: size }, () => generate(random, options.abilities, options.length));
+    const compared = await Promise.all(scenarios.map((s) => compare(s, options.sides)));
+    for (const [k, scenario] of scenarios.entries()) {
+      tried++;
+      const { result, runs } = compared[k]!;
+      if (result.kind === "skip") skipped++;
+      options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
+      if ((result.kind !== "difference" && result.kind !== "crash") || findings.has(result.signature) || !runs) continue;
+      options.progress?.({ tried, skipped, found: findings.size, shrinking: true });
+      const minimal = await shrink(scenario, result.signature, options.sides);
+      const final = await compare(minimal, options.sides);
+      findings.set(result.signature, finish(minimal, final.runs ?? runs, result.signature, result.kind, options));
+      options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
+    }
   }
   return { tried, skipped, findings: [...findings.values()] };
 }

@@ -36,6 +36,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const kvm = new KvmBackend();
 
 describe.runIf(KVM)("real KVM", () => {
+  it("hotplugs the real vfio-pci device at its step, and sees where the table goes", async () => {
+    const plug = (caps: string, after: string) =>
+      specOf(
+        `machine kvm caps ${caps}\nphb phb0 index 0\nput_tce phb0 0x1000 0x12340003\nexpect vfio(phb0) no\nplug vfio d0 on phb0\nexpect vfio(phb0) yes\nexpect table(phb0) ${after}\nexpect get_tce phb0 0x1000 == 0x12340003\nunplug d0\nexpect vfio(phb0) no`,
+      );
+    const results = await kvm.runBatch(
+      [
+        { spec: plug("spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio", "kvm"), profile: "qemu-7.2" },
+        { spec: plug("spapr_tce, spapr_tce_64, multi_tce", "userspace"), profile: "qemu-7.2" },
+        // Wrong on purpose: with spapr_tce_vfio hidden the table does not stay in KVM.
+        { spec: plug("spapr_tce, spapr_tce_64, multi_tce", "kvm"), profile: "qemu-7.2" },
+      ],
+      2,
+    );
+    expect(results.map((r) => r.expectations.map((e) => `${e.outcome} ${e.actual}`))).toEqual([
+      ["matched no", "matched yes", "matched kvm", "matched 0x12340003", "matched no"],
+      ["matched no", "matched yes", "matched userspace", "matched 0x12340003", "matched no"],
+      ["matched no", "matched yes", "diverged userspace", "matched 0x12340003", "matched no"],
+    ]);
+  }, 180_000);
+
   it("runs the library's KVM hypercall and placement specs, agreeing with the model", async () => {
     const report = await run(["specs/hcalls", "specs/placement"], {
       profiles: ["qemu-7.2"],

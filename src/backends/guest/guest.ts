@@ -42,7 +42,7 @@ export type GuestCall =
    * and waits for a character on its console, which the host sends once the machine (the
    * source, or the destination) may go on.
    */
-  | { kind: "host"; action: "reset" | "migrate" }
+  | { kind: "host"; action: "reset" | "migrate" | "unplug" }
   /**
    * Hotplug an emulated device (QEMU's edu) at this slot of this PHB: the host adds it and
    * releases the guest, which then assigns its BAR and enables memory and bus mastering through
@@ -57,6 +57,8 @@ export interface EduDevice {
   name: string;
   phbIndex: number;
   slot: number;
+  /** A vfio-pci device (the host's edu, passed through): the guest leaves its config space alone. */
+  vfio?: boolean;
 }
 
 const RTAS_WRITE_PCI_CONFIG = 0x2017n; // ibm,write-pci-config
@@ -199,7 +201,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       const poll = a.here;
       a.emit(ppc.li(3, Number(H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       a.emit(ppc.beq(poll - a.here));
-      if (call.kind === "plug") {
+      if (call.kind === "plug" && !call.device.vfio) {
         const config = (register: number, size: number, value: bigint) => {
           const buid = 0x800000020000000n + BigInt(call.device.phbIndex);
           const address = BigInt((call.device.slot << 11) | register);

@@ -32,10 +32,11 @@ export interface Xlate {
   perm: number;
 }
 
-/** What the host saw at a mark: the LIOBNs whose tables KVM holds, and the translations since the last mark. */
+/** What the host saw at a mark: the LIOBNs whose tables KVM holds, the translations since the last mark, the PHBs with a vfio-pci device. */
 export interface HostView {
   kvmTables: ReadonlySet<bigint>;
   xlates: readonly Xlate[];
+  vfioPhbs: ReadonlySet<number>;
 }
 
 /** A call's answer: what the guest printed, or at a mark, what the host saw. */
@@ -62,6 +63,8 @@ export interface MachineTraits {
   hostSteps: boolean;
   /** The host can hotplug emulated devices (QEMU's edu), and DMA is observed. */
   devices: boolean;
+  /** The host can hotplug and unplug its one vfio-pci device, and says at a mark which PHBs have it. */
+  vfio: boolean;
 }
 
 /** The DMA's answer from the translation QEMU made for it: where it landed, or a fault. */
@@ -207,9 +210,12 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
       return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);
     case "hw-entry":
     case "hw-state":
-      return "hw(…): there is no vfio-pci device, so no hardware table";
+      return traits.vfio
+        ? "hw(…): the hardware table is L0's TCE table for L1's device, whose entries are L1 addresses: not read yet"
+        : "hw(…): there is no vfio-pci device, so no hardware table";
     case "vfio":
-      return "vfio(…): there is no vfio-pci device here";
+      if (!traits.vfio) return "vfio(…): there is no vfio-pci device here";
+      return { calls: [{ kind: "mark" }], read: ([view]) => ((view as HostView).vfioPhbs.has(probe.phbIndex) ? "yes" : "no") };
     case "notifiers":
       return "notifiers(…): IOMMU notifiers are not visible to the guest";
   }
@@ -266,7 +272,17 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1 };
         devices.set(operation.name, device);
         note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
-      } else if (operation.kind === "dma" && devices.has(operation.device)) {
+      } else if (operation.kind === "plug" && operation.device === "vfio" && traits.vfio) {
+        if ([...devices.values()].some((d) => d.vfio)) note("plug vfio: the host has one vfio-pci device, and it is plugged already", at);
+        else {
+          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1, vfio: true };
+          devices.set(operation.name, device);
+          note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
+        }
+      } else if (operation.kind === "unplug" && traits.vfio && devices.get(operation.name)?.vfio) {
+        devices.delete(operation.name);
+        note({ calls: [{ kind: "host", action: "unplug" }], read: ([o]) => o as Outcome }, at);
+      } else if (operation.kind === "dma" && devices.has(operation.device) && !devices.get(operation.device)!.vfio) {
         const { access, ioba } = operation;
         note({ calls: [{ kind: "dma", device: devices.get(operation.device)!, access, ioba }], read: ([view]) => dmaOutcome(view as HostView, access, ioba) }, at);
       }
@@ -324,6 +340,8 @@ export interface GuestOutput {
   lines: string[];
   marks: HostView[];
   host: Outcome[];
+  /** Host steps that failed, in the host's words. */
+  failures?: string[];
 }
 
 /** Judges a run from what the machine printed: the evaluator walks the spec again over the answers. */
@@ -333,6 +351,7 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
   // A DMA ends with a mark (what the host saw it translate); a plug is a host step.
   const marksDue = calls.filter((c) => c.kind === "mark" || c.kind === "dma").length;
   const hostDue = calls.filter((c) => c.kind === "host" || c.kind === "plug").length;
+  if (output.failures?.length) return `a host step failed: ${output.failures[0]}`;
   if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
   if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
   if (output.host.length !== hostDue) return `the host took ${output.host.length} steps, ${hostDue} were due`;
@@ -379,16 +398,21 @@ const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0
 /** A result line: two 64-bit values in hex. Anything else in the stream is QEMU's (warnings, a device's own prints). */
 const RESULT = /^[0-9a-f]{32}$/;
 export const XLATE_TRACE = "spapr_iommu_xlate";
+/** L1's report of a host step (see kvm/l1.ts). */
+const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|failed)(?: (\S+))?(?: (\d+))?/;
 
 /**
  * The guest's result lines after its begin marker, and at each mark the tables KVM held then,
  * from the trace lines QEMU wrote into the same stream before it (the default window's table
  * is made before the guest starts, so before the marker).
  */
-export function readGuestOutput(text: string, host: Outcome[] = []): GuestOutput {
+export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutput {
+  const host = [...given];
+  const failures: string[] = [];
   const lines: string[] = [];
   const marks: HostView[] = [];
   const kvm = new Set<bigint>();
+  const vfio = new Map<string, number>();
   let xlates: Xlate[] = [];
   let begun = !text.includes(BEGIN_MARKER);
   for (const raw of text.split("\n")) {
@@ -400,7 +424,15 @@ export function readGuestOutput(text: string, host: Outcome[] = []): GuestOutput
     }
     const table = NEW_TABLE.exec(line);
     const xlate = XLATE.exec(line);
-    if (xlate) {
+    const act = ACT.exec(line);
+    if (act) {
+      // What L1 did at a host step: plugged NAME PHB, unplugged NAME, or failed: why.
+      const [, what, name, phb] = act;
+      if (what === "plugged") vfio.set(name!, Number(phb));
+      if (what === "unplugged") vfio.delete(name!);
+      host.push(what === "failed" ? { kind: "migrate", ok: false } : { kind: "done" });
+      if (what === "failed") failures.push(line.slice(line.indexOf("failed")));
+    } else if (xlate) {
       const [, liobn, offset, page, perm, mask] = xlate;
       xlates.push({ liobn: BigInt(`0x${liobn}`), offset: BigInt(`0x${offset}`), page: BigInt(`0x${page}`), perm: Number(perm), mask: BigInt(`0x${mask}`) });
     } else if (table) {
@@ -408,10 +440,10 @@ export function readGuestOutput(text: string, host: Outcome[] = []): GuestOutput
       else kvm.delete(BigInt(table[1]!));
     } else if (!begun) continue;
     else if (line === MARK) {
-      marks.push({ kvmTables: new Set(kvm), xlates });
+      marks.push({ kvmTables: new Set(kvm), xlates, vfioPhbs: new Set(vfio.values()) });
       xlates = [];
     }
     else if (RESULT.test(line)) lines.push(line);
   }
-  return { lines, marks, host };
+  return { lines, marks, host, failures };
 }

@@ -6,10 +6,20 @@ import type { ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type RunResult } from "../../run/outcome.js";
 import type { Backend, Task } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
-import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type GuestPlan, type HostView, type MachineTraits } from "../guest/plan.js";
+import {
+  busOf,
+  existenceCalls,
+  judge,
+  planFor,
+  readGuestOutput,
+  succeeded,
+  type GuestPlan,
+  type HostView,
+  type MachineTraits,
+} from "../guest/plan.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
-import { runL1, type GuestJob } from "./l1.js";
+import { runL1, type GuestJob, type L1Step } from "./l1.js";
 
 export interface KvmOptions {
   /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
@@ -30,6 +40,8 @@ export const KVM_TRAITS: MachineTraits = {
   // Reset and migration would be driven inside L1: not yet.
   hostSteps: false,
   devices: false,
+  // L1's one vfio-pci device (L0's edu), hotplugged and unplugged by L1's QEMU at the step.
+  vfio: true,
   refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
   placement: (liobn) => {
     const calls = [...existenceCalls(liobn), { kind: "mark" as const }];
@@ -88,7 +100,20 @@ export class KvmBackend implements Backend {
             status: "unsupported",
             reason: "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
           };
-        else pending.push({ index, plan, job: { elf: buildGuest(plan.steps.flatMap((s) => s.calls)), args: plan.args, hideCaps } });
+        else {
+          const calls = plan.steps.flatMap((s) => s.calls);
+          // What L1's QEMU does at each host step: the vfio-pci device in and out.
+          const plugged: string[] = [];
+          const steps = calls.flatMap((call): L1Step[] => {
+            if (call.kind === "plug") {
+              plugged.push(call.device.name);
+              return [{ kind: "plug", name: call.device.name, bus: busOf(call.device.phbIndex), slot: call.device.slot, phbIndex: call.device.phbIndex }];
+            }
+            if (call.kind === "host" && call.action === "unplug") return [{ kind: "unplug", name: plugged.shift()! }];
+            return [];
+          });
+          pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, hideCaps, steps } });
+        }
       }
     });
     if (pending.length === 0 || "problem" in image) return results;

@@ -132,8 +132,11 @@ async function readModule(path: string): Promise<Buffer> {
   }
 }
 
-/** kvm-hv and what it needs, in load order, decompressed. */
-async function kvmModules(modulesDir: string): Promise<{ name: string; data: Buffer }[]> {
+/**
+ * The modules L1 loads, in load order, decompressed: kvm-hv (required), and vfio-pci with the
+ * sPAPR TCE IOMMU backend (optional: a kernel without them runs no vfio spec).
+ */
+async function kvmModules(modulesDir: string): Promise<{ required: { name: string; data: Buffer }[]; optional: { name: string; data: Buffer }[] }> {
   const all = new Map<string, string>();
   for (const path of findFiles(modulesDir, (n) => /\.ko(\.xz)?$/.test(n)))
     all.set(path.split("/").pop()!.replace(/\.ko(\.xz)?$/, "").replace(/-/g, "_"), path);
@@ -148,7 +151,15 @@ async function kvmModules(modulesDir: string): Promise<{ name: string; data: Buf
     ordered.push({ name: key, data });
   };
   await visit("kvm_hv");
-  return ordered;
+  const required = ordered.length;
+  for (const name of ["vfio_iommu_spapr_tce", "vfio_pci"]) {
+    try {
+      await visit(name);
+    } catch {
+      // not in this kernel: no vfio
+    }
+  }
+  return { required: ordered.slice(0, required), optional: ordered.slice(required) };
 }
 
 export const INIT_SCRIPT = `#!/bin/busybox sh
@@ -159,6 +170,13 @@ export PATH=/usr/bin:/bin:/usr/sbin:/sbin
 /bin/busybox --install -s /bin 2>/dev/null
 for m in $(cat /mod/order); do insmod /mod/$m.ko || echo "TCESPEC-L1-ERROR insmod $m failed"; done
 if [ ! -e /dev/kvm ]; then echo "TCESPEC-L1-ERROR /dev/kvm did not appear after loading kvm-hv"; poweroff -f; fi
+# vfio: L0's edu device (1234:11e8), if there is one, goes to vfio-pci for the guests to take.
+for m in $(cat /mod/optional); do insmod /mod/$m.ko 2>/dev/null; done
+for d in /sys/bus/pci/devices/*; do
+  if [ "$(cat $d/vendor 2>/dev/null)" = 0x1234 ] && [ "$(cat $d/device)" = 0x11e8 ] && [ -e /sys/bus/pci/drivers/vfio-pci ]; then
+    echo 1234 11e8 > /sys/bus/pci/drivers/vfio-pci/new_id && echo "TCESPEC-L1-VFIO $(basename $d)" && VFIO_HOST=$(basename $d)
+  fi
+done
 echo "TCESPEC-L1-READY $(cat /proc/uptime)"
 [ -f /batch/run.sh ] && . /batch/run.sh
 echo "TCESPEC-L1-DONE"
@@ -235,8 +253,9 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
       rmSync(join(tree, sub), { recursive: true, force: true });
     for (const sub of ["proc", "sys", "dev", "tmp", "mod", "batch", "lib"]) mkdirSync(join(tree, sub), { recursive: true });
     const modules = await kvmModules(join(kernelTree, "lib", "modules", kernel));
-    for (const m of modules) writeFileSync(join(tree, "mod", `${m.name}.ko`), m.data);
-    writeFileSync(join(tree, "mod", "order"), `${modules.map((m) => m.name).join("\n")}\n`);
+    for (const m of [...modules.required, ...modules.optional]) writeFileSync(join(tree, "mod", `${m.name}.ko`), m.data);
+    writeFileSync(join(tree, "mod", "order"), `${modules.required.map((m) => m.name).join("\n")}\n`);
+    writeFileSync(join(tree, "mod", "optional"), `${modules.optional.map((m) => m.name).join("\n")}\n`);
     writeFileSync(join(tree, "init"), INIT_SCRIPT, { mode: 0o755 });
     say("building the capability shim");
     const shim = await buildShim(tree);

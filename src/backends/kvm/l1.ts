@@ -30,6 +30,9 @@ export const L0_ARGS = [
   "none",
   "-serial",
   "stdio",
+  // L1's one PCI device, which L1 binds to vfio-pci for the guests' vfio-pci hotplug.
+  "-device",
+  "edu",
 ];
 
 export const L2_ARGS = [
@@ -58,7 +61,12 @@ export interface GuestJob {
   args: string[];
   /** KVM capability numbers L1's QEMU must not see. */
   hideCaps: number[];
+  /** What L1 does at each host step the guest announces, in order. */
+  steps?: L1Step[];
 }
+
+/** A host step inside L1: L1's QEMU hotplugs or unplugs the vfio-pci device (HMP device_add/del). */
+export type L1Step = { kind: "plug"; name: string; bus: string; slot: number; phbIndex: number } | { kind: "unplug"; name: string };
 
 /** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
 export type GuestResult = { body: string } | { error: string };
@@ -81,7 +89,31 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
     const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${SHIM_PATH} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
     const args = [...L2_ARGS, ...job.args, "-kernel", `/batch/${i}.elf`].map(quote).join(" ");
-    return `echo "TCESPEC-RUN ${i} $(cat /proc/uptime)"\n${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} </dev/null 2>&1\necho "TCESPEC-DONE ${i} $? $(cat /proc/uptime)"`;
+    const begin = `echo "TCESPEC-RUN ${i} $(cat /proc/uptime)"`;
+    const done = `echo "TCESPEC-DONE ${i} $? $(cat /proc/uptime)"`;
+    if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} </dev/null 2>&1\n${done}`;
+    // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
+    // prints, acts at each step the guest announces, reports it, and lets the guest go on.
+    const actions = job.steps
+      .map((step, k) => {
+        const command =
+          step.kind === "plug" ? `device_add vfio-pci,host=$VFIO_HOST,id=${step.name},bus=${step.bus},addr=${step.slot}` : `device_del ${step.name}`;
+        const report = step.kind === "plug" ? `plugged ${step.name} ${step.phbIndex}` : `unplugged ${step.name}`;
+        return `      ${k + 1}) echo "${command}" > /tmp/m${i}.in; sleep 1; if grep -q "Error" /tmp/m${i}.log; then echo "TCESPEC-ACT ${k + 1} failed: $(grep Error /tmp/m${i}.log | tail -1)"; else echo "TCESPEC-ACT ${k + 1} ${report}"; fi; echo g >&3 ;;`;
+      })
+      .join("\n");
+    return [
+      begin,
+      `mkfifo /tmp/in${i} /tmp/m${i}.in /tmp/m${i}.out; exec 3<>/tmp/in${i}; cat /tmp/m${i}.out > /tmp/m${i}.log &`,
+      `( ${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} -monitor pipe:/tmp/m${i} <&3 2>&1; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
+      `  echo "$line"`,
+      `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
+      actions,
+      `  esac ;; esac`,
+      `done; }`,
+      `exec 3>&-`,
+      done,
+    ].join("\n");
   });
   // Without address-space randomisation each L2 QEMU sits where the last one did, so L0 reuses
   // the code it translated for it: about a third less time per guest.
@@ -118,7 +150,8 @@ export function splitConsole(text: string, count: number): GuestResult[] {
       .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
       .slice(-3)
       .join(" | ");
-    const rc = Number(done[1]);
+    const exit = /TCESPEC-QEMU-EXIT (\d+)/.exec(own);
+    const rc = Number(exit ? exit[1] : done[1]);
     results.push({
       error:
         rc === 137

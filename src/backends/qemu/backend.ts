@@ -49,6 +49,7 @@ export const QEMU_BASE_ARGS = [
 export const TCG_TRAITS: MachineTraits = {
   hostSteps: true,
   devices: true,
+  vfio: false,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),
   placement: (liobn) => ({
     calls: existenceCalls(liobn),
@@ -87,8 +88,13 @@ export class QemuBackend implements Backend {
       const kernel = join(dir, "guest.elf");
       const calls = plan.steps.flatMap((step) => step.calls);
       writeFileSync(kernel, buildGuest(calls));
+      // TCG_TRAITS plans no vfio, so no unplug reaches here.
       const steps = calls.flatMap((call): HostAction[] =>
-        call.kind === "host" ? [call.action] : call.kind === "plug" ? [{ plug: call.device, bus: busOf(call.device.phbIndex) }] : [],
+        call.kind === "host" && call.action !== "unplug"
+          ? [call.action]
+          : call.kind === "plug"
+            ? [{ plug: call.device, bus: busOf(call.device.phbIndex) }]
+            : [],
       );
       const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs, steps);
       if ("error" in result) return { ...base, status: "error", reason: result.error };

@@ -84,8 +84,19 @@ export class PrivateApt {
     }
   }
 
-  update(): Promise<string> {
-    return this.tool("apt-get", ["-q", "update"]);
+  /**
+   * apt-get update. A mirror caught mid-sync fails one suite's list now and then; with Debian 12's
+   * own list in place the packages can still be had, so that is a warning, not a failure.
+   */
+  async update(warn: (message: string) => void = () => {}): Promise<void> {
+    try {
+      await this.tool("apt-get", ["-q", "update"]);
+    } catch (error) {
+      const lists = join(this.dir, "state", "lists");
+      const main = existsSync(lists) && readdirSync(lists).some((f) => /_dists_bookworm_main_binary-[a-z0-9]+_Packages/.test(f));
+      if (!main) throw error;
+      warn(`${(error as Error).message} (going on with the lists that came)`);
+    }
   }
 
   /** Package names matching a regular expression (apt-cache search --names-only). */

@@ -213,7 +213,7 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
   const apt = new PrivateApt(join(root, "apt"));
   apt.prepare();
   say("reading Debian's package lists (apt-get update, private state)");
-  await apt.update();
+  await apt.update(say);
   let kernel = options.kernel;
   if (!kernel) {
     const found = (await apt.search("^linux-image-6\\.12\\..*-powerpc64le-64k$"))

@@ -83,7 +83,7 @@ export async function setupQemu(version: QemuVersion, say: (message: string) => 
   const apt = new PrivateApt(join(root, "apt"), hostArch());
   apt.prepare();
   say("reading Debian's package lists (apt-get update, private state)");
-  await apt.update();
+  await apt.update(say);
   const wanted = (await apt.versions("qemu-system-ppc")).find((v) => v.replace(/^\d+:/, "").startsWith(`${version}.`));
   if (!wanted) throw new SetupError(`no qemu-system-ppc ${version}.x in Debian 12 or its backports`);
   const fetched = fetchedQemu(version, root);

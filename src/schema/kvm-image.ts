@@ -1,4 +1,15 @@
 // The manifest of a cached L1 image: what it was built from, and the checksums its files must have.
+/** Debian packages by name and version: what a cached image or QEMU was made from. */
+export const PACKAGE_LIST = {
+  type: "array",
+  items: {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "version"],
+    properties: { name: { type: "string" }, version: { type: "string" } },
+  },
+} as const;
+
 export const kvmImageSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://tcespec.dev/schema/kvm-image.schema.json",
@@ -10,15 +21,7 @@ export const kvmImageSchema = {
     version: { const: 1 },
     kernel: { type: "string", description: "the kernel's version string, as in linux-image-VERSION" },
     qemu: { type: "string", description: "the qemu-system-ppc package version inside L1" },
-    packages: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["name", "version"],
-        properties: { name: { type: "string" }, version: { type: "string" } },
-      },
-    },
+    packages: PACKAGE_LIST,
     files: {
       type: "object",
       additionalProperties: false,

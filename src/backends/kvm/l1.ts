@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 import { TABLE_TRACE } from "../guest/plan.js";
-import { reaped, release } from "../qemu/process.js";
+import { lastWords, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
 
@@ -145,11 +145,7 @@ export function splitConsole(text: string, count: number): GuestResult[] {
       results.push({ body: own.slice(0, end) });
       continue;
     }
-    const why = own
-      .split("\n")
-      .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
-      .slice(-3)
-      .join(" | ");
+    const why = lastWords(own);
     const exit = /TCESPEC-QEMU-EXIT (\d+)/.exec(own);
     const rc = Number(exit ? exit[1] : done[1]);
     results.push({

@@ -28,6 +28,15 @@ function hookExit(): void {
   }
 }
 
+/** QEMU's last error lines in what it printed (its warnings left out), joined on one line. */
+export function lastWords(text: string): string {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
+    .slice(-3)
+    .join(" | ");
+}
+
 export function liveQemuProcesses(): number {
   return live.size;
 }
@@ -187,11 +196,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
           finish({ error: `${binary} not found: install Debian's qemu-system-ppc package, or pass --qemu PATH` });
           return;
         }
-        const why = stderr
-          .split("\n")
-          .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
-          .slice(-3)
-          .join(" | ");
+        const why = lastWords(stderr);
         finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });
       });
     };

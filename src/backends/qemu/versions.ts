@@ -7,6 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProfileName } from "../../engine/types.js";
 import { validator } from "../../schema/validate.js";
+import { PACKAGE_LIST } from "../../schema/kvm-image.js";
 import { PrivateApt, SetupError, unpack } from "../kvm/apt.js";
 
 /** Each QEMU version tcespec runs, and the profile it stands for. */
@@ -29,15 +30,7 @@ const checkManifest = validator<QemuManifest>({
   required: ["version", "packages"],
   properties: {
     version: { type: "string" },
-    packages: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["name", "version"],
-        properties: { name: { type: "string" }, version: { type: "string" } },
-      },
-    },
+    packages: PACKAGE_LIST,
   },
 });
 

@@ -73,6 +73,26 @@ describe.runIf(KVM)("real KVM", () => {
     expect(liveQemuProcesses()).toBe(0);
   }, 240_000);
 
+  it("resets the machine and hotplugs an emulated device whose real DMA goes through KVM's table", async () => {
+    const results = await kvm.runBatch(
+      [
+        {
+          spec: specOf(
+            "machine kvm\nphb phb0 index 0\nput_tce phb0 0x3000 0x4567_0000 rw\nplug emulated e0 on phb0\nexpect dma e0 write 0x3abc == 0x45670abc\nexpect dma e0 read 0x4000_0000 == fault\nexpect table(phb0) kvm",
+          ),
+          profile: "qemu-7.2",
+        },
+        { spec: specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0x1000 0x1003\nreset\nexpect get_tce phb0 0x1000 == 0x1003\nexpect table(phb0) kvm"), profile: "qemu-7.2" },
+      ],
+      1,
+    );
+    expect(results.map((r) => r.expectations.map((e) => `${e.outcome} ${e.actual}`))).toEqual([
+      ["matched 0x45670abc", "matched fault", "matched kvm"],
+      // Wrong on purpose: a reset clears the entry.
+      ["diverged 0x0", "matched kvm"],
+    ]);
+  }, 120_000);
+
   it("observes where a table lives, and a wrong expectation diverges", async () => {
     const text = (caps: string, placement: string) =>
       `machine kvm caps ${caps}\nphb phb0 index 0\nexpect table(phb0) ${placement}\nexpect table(0x80000077) absent`;

@@ -59,8 +59,8 @@ export interface MachineTraits {
   /** Why this backend cannot run the spec at all, if it cannot. */
   refuse(spec: CompiledSpec): string | undefined;
   placement(liobn: bigint): PlannedStep;
-  /** The host can reset and migrate the machine at a step. */
-  hostSteps: boolean;
+  /** The host can reset, or migrate, the machine at a step. */
+  hostSteps: { reset: boolean; migrate: boolean };
   /** The host can hotplug emulated devices (QEMU's edu), and DMA is observed. */
   devices: boolean;
   /** The host can hotplug and unplug its one vfio-pci device, and says at a mark which PHBs have it. */
@@ -265,7 +265,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const planner: Target = {
     apply: (operation, at) => {
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
-      else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps)
+      else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind])
         note({ calls: [{ kind: "host", action: operation.kind }], read: ([o]) => o as Outcome }, at);
       else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
         // Each device its own slot, from 1 up, on its PHB's bus.
@@ -399,7 +399,7 @@ const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0
 const RESULT = /^[0-9a-f]{32}$/;
 export const XLATE_TRACE = "spapr_iommu_xlate";
 /** L1's report of a host step (see kvm/l1.ts). */
-const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|failed)(?: (\S+))?(?: (\d+))?/;
+const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|failed)(?: (\S+))?(?: (\d+))?/;
 
 /**
  * The guest's result lines after its begin marker, and at each mark the tables KVM held then,

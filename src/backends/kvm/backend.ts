@@ -16,6 +16,7 @@ import {
   type GuestPlan,
   type HostView,
   type MachineTraits,
+  XLATE_TRACE,
 } from "../guest/plan.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
@@ -37,9 +38,9 @@ export interface KvmOptions {
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
 export const KVM_TRAITS: MachineTraits = {
-  // Reset and migration would be driven inside L1: not yet.
-  hostSteps: false,
-  devices: false,
+  // L1 resets the guest's machine and hotplugs edu devices over HMP; migration inside L1: not yet.
+  hostSteps: { reset: true, migrate: false },
+  devices: true,
   // L1's one vfio-pci device (L0's edu), hotplugged and unplugged by L1's QEMU at the step.
   vfio: true,
   refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
@@ -106,13 +107,19 @@ export class KvmBackend implements Backend {
           const plugged: string[] = [];
           const steps = calls.flatMap((call): L1Step[] => {
             if (call.kind === "plug") {
+              const where = { name: call.device.name, bus: busOf(call.device.phbIndex), slot: call.device.slot, phbIndex: call.device.phbIndex };
+              if (!call.device.vfio) return [{ kind: "add", ...where }];
               plugged.push(call.device.name);
-              return [{ kind: "plug", name: call.device.name, bus: busOf(call.device.phbIndex), slot: call.device.slot, phbIndex: call.device.phbIndex }];
+              return [{ kind: "plug", ...where }];
             }
             if (call.kind === "host" && call.action === "unplug") return [{ kind: "unplug", name: plugged.shift()! }];
+            if (call.kind === "host" && call.action === "reset") return [{ kind: "reset" }];
             return [];
           });
-          pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, hideCaps, steps } });
+          // Device translations are traced only where the spec makes a DMA: a vfio plug's replay
+          // translates the whole window, entry by entry, which would flood L1's console.
+          const trace = calls.some((c) => c.kind === "dma") ? ["-trace", XLATE_TRACE] : [];
+          pending.push({ index, plan, job: { elf: buildGuest(calls), args: [...plan.args, ...trace], hideCaps, steps } });
         }
       }
     });

@@ -53,6 +53,9 @@ export const L2_ARGS = [
   "stdio",
   "-trace",
   TABLE_TRACE,
+  // Hotplugged edu devices reach every IOBA (its default DMA mask is 28 bits).
+  "-global",
+  "edu.dma_mask=0xffffffffffffffff",
 ];
 
 export interface GuestJob {
@@ -66,7 +69,10 @@ export interface GuestJob {
 }
 
 /** A host step inside L1: L1's QEMU hotplugs or unplugs the vfio-pci device (HMP device_add/del). */
-export type L1Step = { kind: "plug"; name: string; bus: string; slot: number; phbIndex: number } | { kind: "unplug"; name: string };
+export type L1Step =
+  | { kind: "plug" | "add"; name: string; bus: string; slot: number; phbIndex: number }
+  | { kind: "unplug"; name: string }
+  | { kind: "reset" };
 
 /** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
 export type GuestResult = { body: string } | { error: string };
@@ -96,22 +102,30 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.
     const actions = job.steps
       .map((step, k) => {
-        const command =
-          step.kind === "plug" ? `device_add vfio-pci,host=$VFIO_HOST,id=${step.name},bus=${step.bus},addr=${step.slot}` : `device_del ${step.name}`;
-        const report = step.kind === "plug" ? `plugged ${step.name} ${step.phbIndex}` : `unplugged ${step.name}`;
-        return `      ${k + 1}) echo "${command}" > /tmp/m${i}.in; sleep 1; if grep -q "Error" /tmp/m${i}.log; then echo "TCESPEC-ACT ${k + 1} failed: $(grep Error /tmp/m${i}.log | tail -1)"; else echo "TCESPEC-ACT ${k + 1} ${report}"; fi; echo g >&3 ;;`;
+        const [command, report] =
+          step.kind === "plug"
+            ? [`device_add vfio-pci,host=$VFIO_HOST,id=${step.name},bus=${step.bus},addr=${step.slot}`, `plugged ${step.name} ${step.phbIndex}`]
+            : step.kind === "add"
+              ? [`device_add edu,id=${step.name},bus=${step.bus},addr=${step.slot}`, `added ${step.name}`]
+              : step.kind === "unplug"
+                ? [`device_del ${step.name}`, `unplugged ${step.name}`]
+                : ["system_reset", "reset"];
+        // After a reset the guest starts again and goes on by itself: no character for it.
+        const release = step.kind === "reset" ? "" : " echo g >&3;";
+        return `      ${k + 1}) echo "TCESPEC-ACT ${k + 1} ${report}"; echo "${command}" >&4; sleep 1; if grep -q "Error" /tmp/m${i}.log; then echo "TCESPEC-ACT ${k + 1} failed: $(grep Error /tmp/m${i}.log | tail -1)"; fi;${release} ;;`;
       })
       .join("\n");
     return [
       begin,
-      `mkfifo /tmp/in${i} /tmp/m${i}.in /tmp/m${i}.out; exec 3<>/tmp/in${i}; cat /tmp/m${i}.out > /tmp/m${i}.log &`,
+      // Both FIFOs held open read-write by the shell: no open ever waits for QEMU, even once it is gone.
+      `mkfifo /tmp/in${i} /tmp/m${i}.in /tmp/m${i}.out; exec 3<>/tmp/in${i} 4<>/tmp/m${i}.in; cat /tmp/m${i}.out > /tmp/m${i}.log &`,
       `( ${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} -monitor pipe:/tmp/m${i} <&3 2>&1; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
       `  echo "$line"`,
       `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
       actions,
       `  esac ;; esac`,
       `done; }`,
-      `exec 3>&-`,
+      `exec 3>&- 4>&-`,
       done,
     ].join("\n");
   });

@@ -47,7 +47,7 @@ export const QEMU_BASE_ARGS = [
 
 /** Under TCG every table lives in userspace: placement is only whether the window exists. */
 export const TCG_TRAITS: MachineTraits = {
-  hostSteps: true,
+  hostSteps: { reset: true, migrate: true },
   devices: true,
   vfio: false,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),

@@ -401,7 +401,11 @@ async function exploreCommand(
     writeFileSync(join(out, name), finding.text);
     write(`${join(out, name)}: ${finding.signature} (${finding.statements} statements)\n`);
   });
-  write(`${result.tried} scenarios (seed ${seed}; ${result.skipped} could not run on both), ${result.findings.length} distinct difference${result.findings.length === 1 ? "" : "s"}${result.findings.length > 0 ? ` written to ${out}` : ""}\n`);
+  const differences = result.findings.filter((f) => f.kind === "difference").length;
+  const crashes = result.findings.length - differences;
+  write(
+    `${result.tried} scenarios (seed ${seed}; ${result.skipped} could not run on both): ${differences} difference${differences === 1 ? "" : "s"}, ${crashes} crash${crashes === 1 ? "" : "es"} or error${crashes === 1 ? "" : "s"}${result.findings.length > 0 ? `, written to ${out}` : ""}\n`,
+  );
   return result.findings.length > 0 ? 1 : 0;
 }
 

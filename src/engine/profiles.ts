@@ -75,9 +75,11 @@ export const PROFILES: Record<ProfileName, Profile> = {
     kvm: KVM_LINUX_4,
   },
   "qemu-7.2": QEMU_7_2,
-  // QEMU 10.0: what 7.2 does. QEMU's history from 7.2 to 10.0.2 in spapr_iommu.c, spapr_pci.c and
-  // spapr_rtas_ddw.c changes nothing the model sees, and 10.0.2 (Debian's bookworm-backports
-  // build, --qemu-version 10.0) answers the whole library as 7.2 does.
+  // QEMU 10.0: what 7.2 does. From 7.2.0 to 10.0 spapr_rtas_ddw.c is unchanged, spapr_iommu.c and
+  // the TCE parts of target/ppc/kvm.c change only in form, and hw/vfio/spapr.c is refactored with
+  // one behaviour change the model does not see (a failed KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE stops
+  // the device instead of leaving it unmapped); 10.0.2 (Debian's bookworm-backports build,
+  // --qemu-version 10.0) answers the whole library as 7.2 does.
   "qemu-10.0": {
     ...QEMU_7_2,
     name: "qemu-10.0",

@@ -162,7 +162,10 @@ async function compare(scenario: Scenario, sides: [Side, Side]): Promise<{ resul
   return { result: { kind: "same" } };
 }
 
-/** Removes steps, then probes, then the second PHB, as long as the same difference remains. */
+/** The plainer values a shrink tries in place of a number: sizes, and everything else. */
+const SIMPLER = { size: ["4K", "64K", "1G"], value: ["0", "1", "0x1000", "0x3"] } as const;
+
+/** Removes steps, then probes, then the second PHB, then simplifies values, as long as the same difference remains. */
 async function shrink(scenario: Scenario, signature: string, sides: [Side, Side]): Promise<Scenario> {
   const same = async (candidate: Scenario) => {
     const { result } = await compare(candidate, sides);
@@ -198,6 +201,26 @@ async function shrink(scenario: Scenario, signature: string, sides: [Side, Side]
     if (current.phbs.length > 1 && (await same({ ...current, phbs: current.phbs.slice(0, 1) }))) {
       current = { ...current, phbs: current.phbs.slice(0, 1) };
       changed = true;
+    }
+    // Then simpler values: each number of an action, one at a time, by a plainer one.
+    for (let i = 0; i < current.steps.length; i++) {
+      const action = current.steps[i]!.action;
+      const numbers = [...action.matchAll(/\b(0x[0-9a-f_]+|\d+[KMGTP]?)\b/gi)];
+      for (const number of numbers) {
+        const order: readonly string[] = SIMPLER[/[KMGTP]$/i.test(number[0]) ? "size" : "value"];
+        // Only ever simpler: a value on the list is replaced by one before it, so no two swap forever.
+        const rank = order.includes(number[0]) ? order.indexOf(number[0]) : order.length;
+        for (const simpler of order.slice(0, rank)) {
+          if (current.steps[i]!.action !== action) continue;
+          const replaced = action.slice(0, number.index) + simpler + action.slice(number.index! + number[0].length);
+          const steps = current.steps.map((s, k) => (k === i ? { ...s, action: replaced } : s));
+          if (await same({ ...current, steps })) {
+            current = { ...current, steps };
+            changed = true;
+            break;
+          }
+        }
+      }
     }
   }
   return current;

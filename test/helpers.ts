@@ -6,6 +6,7 @@ import type { ProfileName } from "../src/engine/types.js";
 import type { RunResult } from "../src/run/outcome.js";
 import { main } from "../src/cli.js";
 import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 
 export function compile(text: string, file = "t.tce") {
   return compileSource(file, text);
@@ -47,5 +48,15 @@ export function isGone(pid: number): boolean {
     return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
   } catch {
     return true;
+  }
+}
+
+/** The command is installed (it answers `--version`). */
+export function hasCommand(binary: string): boolean {
+  try {
+    execFileSync(binary, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -11,19 +11,11 @@ import { hiddenCaps, KVM_CAP } from "../../src/backends/kvm/caps.js";
 import { readGuestOutput, planFor } from "../../src/backends/guest/plan.js";
 import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
 import { TCG_TRAITS } from "../../src/backends/qemu/backend.js";
-import { specOf } from "../helpers.js";
+import { specOf, hasCommand } from "../helpers.js";
 
-function hasCpio(): boolean {
-  try {
-    execFileSync("cpio", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("the initramfs writer", () => {
-  it.skipIf(!hasCpio())("writes a newc archive GNU cpio reads back, byte for byte", () => {
+  it.skipIf(!hasCommand("cpio"))("writes a newc archive GNU cpio reads back, byte for byte", () => {
     const dir = mkdtempSync(join(tmpdir(), "tcespec-cpio-"));
     try {
       const data = Buffer.from(Array.from({ length: 1001 }, (_, i) => i % 251));

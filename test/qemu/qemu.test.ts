@@ -1,7 +1,7 @@
 // The qemu backend on the real qemu-system-ppc64 (CI installs Debian's qemu-system-ppc).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QemuBackend } from "../../src/backends/qemu/backend.js";
@@ -13,17 +13,9 @@ import { disagreements } from "../../src/report/differential.js";
 import { formatJson } from "../../src/report/json.js";
 import { resultsSchema } from "../../src/schema/results.js";
 import { validator } from "../../src/schema/validate.js";
-import { isGone, specOf } from "../helpers.js";
+import { isGone, specOf, hasCommand } from "../helpers.js";
 
-function hasQemu(): boolean {
-  try {
-    execFileSync("qemu-system-ppc64", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const QEMU = hasQemu();
+const QEMU = hasCommand("qemu-system-ppc64");
 if (!QEMU) console.warn("qemu-system-ppc64 is not installed: the real-QEMU tests do not run (.ci/run installs it)");
 
 describe.runIf(!QEMU && process.env.TCESPEC_REQUIRE_QEMU === "1")("real QEMU is required here (TCESPEC_REQUIRE_QEMU=1)", () => {

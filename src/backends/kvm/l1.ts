@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 import { TABLE_TRACE } from "../guest/plan.js";
-import { lastWords, reaped, release } from "../qemu/process.js";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, lastWords, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
 
@@ -23,13 +23,7 @@ export const L0_ARGS = [
   "4G",
   "-smp",
   "1",
-  "-nodefaults",
-  "-display",
-  "none",
-  "-monitor",
-  "none",
-  "-serial",
-  "stdio",
+  ...CONSOLE_ONLY,
   // L1's one PCI device, which L1 binds to vfio-pci for the guests' vfio-pci hotplug.
   "-device",
   "edu",
@@ -42,20 +36,13 @@ export const L2_ARGS = [
   "kvm",
   "-m",
   "512M",
-  "-nodefaults",
+  ...CONSOLE_ONLY,
+  // Without it L1's QEMU stops on a missing vgabios-stdvga.bin.
   "-vga",
   "none",
-  "-display",
-  "none",
-  "-monitor",
-  "none",
-  "-serial",
-  "stdio",
   "-trace",
   TABLE_TRACE,
-  // Hotplugged edu devices reach every IOBA (its default DMA mask is 28 bits).
-  "-global",
-  "edu.dma_mask=0xffffffffffffffff",
+  ...EDU_FULL_DMA_MASK,
 ];
 
 export interface GuestJob {

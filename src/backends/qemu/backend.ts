@@ -9,8 +9,8 @@ import { runOf, type RunResult } from "../../run/outcome.js";
 import type { Backend } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type MachineTraits } from "../guest/plan.js";
-import { runQemu, type HostAction } from "./process.js";
-import { busOf } from "../guest/plan.js";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu, type HostAction } from "./process.js";
+import { busOf, XLATE_TRACE } from "../guest/plan.js";
 import { fetchedQemu, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
@@ -29,20 +29,12 @@ export const QEMU_BASE_ARGS = [
   "tcg",
   "-m",
   "1G",
-  "-nodefaults",
-  "-display",
-  "none",
-  "-monitor",
-  "none",
-  "-serial",
-  "stdio",
+  ...CONSOLE_ONLY,
   // QEMU's trace (into the console's stream, see process.ts): each translation for a device,
   // that is where a DMA landed.
   "-trace",
-  "spapr_iommu_xlate",
-  // Hotplugged edu devices reach every IOBA (its default DMA mask is 28 bits).
-  "-global",
-  "edu.dma_mask=0xffffffffffffffff",
+  XLATE_TRACE,
+  ...EDU_FULL_DMA_MASK,
 ];
 
 /** Under TCG every table lives in userspace: placement is only whether the window exists. */

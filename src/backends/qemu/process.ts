@@ -28,6 +28,12 @@ function hookExit(): void {
   }
 }
 
+/** A machine with no default devices, nothing to look at, and its console on standard output. */
+export const CONSOLE_ONLY = ["-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio"];
+
+/** Hotplugged edu devices reach every IOBA (the device's default DMA mask is 28 bits). */
+export const EDU_FULL_DMA_MASK = ["-global", "edu.dma_mask=0xffffffffffffffff"];
+
 /** QEMU's last error lines in what it printed (its warnings left out), joined on one line. */
 export function lastWords(text: string): string {
   return text

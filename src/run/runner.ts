@@ -91,20 +91,28 @@ async function execute(planned: Planned[], backends: readonly Backend[], options
     const share = planned.flatMap((p, i) => (p.backend === backend ? [i] : []));
     if (share.length === 0) continue;
     if (backend.runBatch) {
-      const batch = await backend.runBatch(
-        share.map((i) => ({ spec: planned[i]!.spec, profile: planned[i]!.profile })),
-        jobs,
-      );
-      share.forEach((i, k) => (results[i] = batch[k]));
-      if (bail && batch.some(failed)) stop = true;
+      const tasks = share.map((i) => ({ spec: planned[i]!.spec, profile: planned[i]!.profile }));
+      try {
+        const batch = await backend.runBatch(tasks, jobs);
+        share.forEach((i, k) => (results[i] = batch[k]));
+      } catch (error) {
+        share.forEach((i) => (results[i] = errorRun(planned[i]!.spec, planned[i]!.profile, backend.name, error)));
+      }
+      if (bail && share.some((i) => failed(results[i]))) stop = true;
     } else if (backend.recipe && jobs > 1 && share.length >= WORKER_THRESHOLD && !bail) {
       await runInWorkers(backend, share, planned, jobs, results);
     } else if (backend.runSync) {
+      // In this thread and without an await per run: the model's hot path.
       for (const i of share) {
-        if (stop) break;
         const p = planned[i]!;
-        await guarded(backend, i, () => backend.runSync!(p.spec, p.profile));
+        try {
+          results[i] = backend.runSync(p.spec, p.profile);
+        } catch (error) {
+          results[i] = errorRun(p.spec, p.profile, backend.name, error);
+        }
+        if (bail && failed(results[i])) break;
       }
+      if (bail && share.some((i) => failed(results[i]))) stop = true;
     } else {
       // Real machines run as a pool of at most `jobs` at once.
       let next = 0;

@@ -1,5 +1,6 @@
 // A spec's hypercalls and RTAS calls as a bare-metal guest program. The guest makes each call
 // and prints what came back as a line of 32 hex digits (two registers); the host reads the lines.
+import { buidOf } from "../../engine/types.js";
 import { elf64 } from "./elf.js";
 import { loadImmediate, ppc } from "./ppc.js";
 
@@ -203,7 +204,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.emit(ppc.beq(poll - a.here));
       if (call.kind === "plug" && !call.device.vfio) {
         const config = (register: number, size: number, value: bigint) => {
-          const buid = 0x800000020000000n + BigInt(call.device.phbIndex);
+          const buid = buidOf(call.device.phbIndex);
           const address = BigInt((call.device.slot << 11) | register);
           rtasCall(RTAS_WRITE_PCI_CONFIG, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
         };

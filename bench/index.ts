@@ -81,6 +81,24 @@ rows.push({
   ok: e2eMs / jsonMs <= 10,
 });
 
+// 1b. Worker threads pay for themselves: the default --jobs against --jobs 1, on the library and on the
+// 100k-statement suite (each the best of three).
+for (const [what, paths] of [
+  ["the library", [join(root, "specs")]],
+  [`${STATEMENTS / 1000}k statements`, [suitePath]],
+] as const) {
+  const timed = (jobs: number | undefined) => bestAsync(3, () => run([...paths], { jobs }));
+  const one = await timed(1);
+  const auto = await timed(undefined);
+  rows.push({
+    what: `default --jobs (${availableParallelism()}) vs --jobs 1: ${what}`,
+    measured: `${auto.toFixed(0)} ms vs ${one.toFixed(0)} ms`,
+    ratio: auto / one,
+    target: "≤ 1.0 (noise: ±5 %)",
+    ok: auto / one <= 1.05,
+  });
+}
+
 // 2. Sparse tables: a 1 TiB window against a 1 GiB one, each in its own process.
 const sparse = (size: bigint) =>
   JSON.parse(execFileSync("node", [join(root, "dist/bench/sparse.js"), String(size)], { encoding: "utf8" })) as {

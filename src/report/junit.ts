@@ -1,11 +1,10 @@
-// JUnit XML as GitLab and Jenkins read it: a testsuite per file, a testcase per spec × profile.
+// JUnit XML as GitLab and Jenkins read it: a testsuite per file, a testcase per run (see cases.ts).
 import type { Report } from "../run/runner.js";
 import { attributes, escapeXml } from "./xml.js";
-import { caseName, testCases, type TestCase } from "./cases.js";
+import { caseName, testCases } from "./cases.js";
+import type { RunResult } from "../run/outcome.js";
 
-function body(c: TestCase): string {
-  if (c.skipped) return `<skipped${attributes({ message: c.skipped })}/>`;
-  const run = c.run!;
+function body(run: RunResult): string {
   if (run.status === "unsupported") return `<skipped${attributes({ message: `unsupported on ${run.backend}: ${run.reason ?? ""}` })}/>`;
   if (run.status === "error") return `<error${attributes({ message: run.reason ?? "error", type: "error" })}/>`;
   const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
@@ -24,20 +23,27 @@ function body(c: TestCase): string {
 export function formatJunit(report: Report): string {
   const cases = testCases(report);
   const files = [...new Set([...report.files.map((f) => f.file), ...cases.map((c) => c.file)])];
-  const count = (list: TestCase[]) => ({
+  const count = (list: RunResult[]) => ({
     tests: list.length,
-    failures: list.filter((c) => c.run?.status === "diverged").length,
-    errors: list.filter((c) => c.run?.status === "error").length,
-    skipped: list.filter((c) => c.skipped || c.run?.status === "unsupported").length,
+    failures: list.filter((c) => c.status === "diverged").length,
+    errors: list.filter((c) => c.status === "error").length,
+    skipped: list.filter((c) => c.status === "unsupported").length,
   });
   const lines: string[] = [];
   const diagnostics = report.files.flatMap((f) => f.diagnostics);
   const totals = count(cases);
   lines.push('<?xml version="1.0" encoding="UTF-8"?>');
   lines.push(
-    `<testsuites${attributes({ name: "tcespec", tests: totals.tests + diagnostics.length, failures: totals.failures, errors: totals.errors + diagnostics.length, skipped: totals.skipped })}>`,
+    `<testsuites${attributes({ name: "tcespec", tests: totals.tests + diagnostics.length + report.missing.length, failures: totals.failures, errors: totals.errors + diagnostics.length + report.missing.length, skipped: totals.skipped })}>`,
   );
-  const casesByFile = new Map<string, TestCase[]>();
+  for (const missing of report.missing) {
+    lines.push(`  <testsuite${attributes({ name: missing, file: missing, tests: 1, failures: 0, errors: 1, skipped: 0 })}>`);
+    lines.push(
+      `    <testcase${attributes({ name: missing, classname: missing, file: missing })}><error${attributes({ message: `${missing}: no such file or directory`, type: "missing" })}/></testcase>`,
+    );
+    lines.push("  </testsuite>");
+  }
+  const casesByFile = new Map<string, RunResult[]>();
   for (const c of cases) {
     const list = casesByFile.get(c.file);
     if (list) list.push(c);
@@ -58,7 +64,7 @@ export function formatJunit(report: Report): string {
       );
     }
     for (const c of own) {
-      const line = c.run?.expectations.find((e) => e.outcome === "diverged" || e.outcome === "xpass")?.line;
+      const line = c.expectations.find((e) => e.outcome === "diverged" || e.outcome === "xpass")?.line;
       lines.push(
         `    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c)}</testcase>`,
       );

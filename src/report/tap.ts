@@ -1,4 +1,4 @@
-// TAP 14: a plan, a test point per spec × profile, YAML diagnostics under divergences.
+// TAP 14: a plan, a test point per run, YAML diagnostics under divergences.
 import type { Report } from "../run/runner.js";
 import { caseName, testCases } from "./cases.js";
 
@@ -27,11 +27,7 @@ export function formatTap(report: Report): string {
   }
   for (const c of cases) {
     const title = `${c.file} › ${caseName(c)}`.replace(/#/g, "\\#");
-    if (c.skipped) {
-      lines.push(`ok ${++n} - ${title} # SKIP ${c.skipped}`);
-      continue;
-    }
-    const run = c.run!;
+    const run = c;
     if (run.status === "unsupported") {
       lines.push(`ok ${++n} - ${title} # SKIP unsupported on ${run.backend}: ${(run.reason ?? "").replace(/\n/g, " ")}`);
       continue;

@@ -31,6 +31,8 @@ export interface Report {
   missing: string[];
   /** The backends that ran, and which of them are real software. */
   backends: { name: string; real: boolean }[];
+  /** How many worker threads answered: how a run was spread, not what it found (no reporter shows it). */
+  threads: number;
 }
 
 export function compileFiles(paths: string[]): { files: FileReport[]; missing: string[] } {
@@ -63,17 +65,29 @@ export async function run(paths: string[], options: RunOptions = {}): Promise<Re
       }
     }
   }
-  const runs = await execute(planned, backends, options);
-  return { files, runs, missing, backends: backends.map((b) => ({ name: b.name, real: b.real })) };
+  const { runs, threads } = await execute(planned, backends, options);
+  return { files, runs, missing, backends: backends.map((b) => ({ name: b.name, real: b.real })), threads };
 }
 
-/** Fewer tasks than this and worker threads cost more than they save. */
-const WORKER_THRESHOLD = 64;
+/**
+ * Worker threads are used only when they pay for themselves. A share starts in this thread; after
+ * PROBE_MS the runs done so far say how long the rest takes here, and copying one spec says what
+ * sending the rest costs. The rest goes to `jobs - 1` workers and this thread together only when that
+ * is clearly quicker than finishing here. Starting a worker (its thread and modules) was measured at
+ * about 180 ms compiled; from TypeScript sources it loads through tsx, slower still.
+ */
+const PROBE_MS = 25;
+const WORKER_START_MS = import.meta.url.endsWith(".ts") ? 1000 : 200;
 const failed = (r: RunResult | undefined) => r !== undefined && r.status !== "passed" && r.status !== "unsupported";
 
 /** Each backend's share, in the way the backend says it runs best; results keep the planned order. */
-async function execute(planned: Planned[], backends: readonly Backend[], options: RunOptions): Promise<RunResult[]> {
+async function execute(
+  planned: Planned[],
+  backends: readonly Backend[],
+  options: RunOptions,
+): Promise<{ runs: RunResult[]; threads: number }> {
   const results: (RunResult | undefined)[] = new Array(planned.length);
+  let threads = 0;
   const jobs = Math.max(1, options.jobs ?? availableParallelism());
   const bail = options.bail ?? false;
   let stop = false;
@@ -99,8 +113,8 @@ async function execute(planned: Planned[], backends: readonly Backend[], options
         share.forEach((i) => (results[i] = errorRun(planned[i]!.spec, planned[i]!.profile, backend.name, error)));
       }
       if (bail && share.some((i) => failed(results[i]))) stop = true;
-    } else if (backend.recipe && jobs > 1 && share.length >= WORKER_THRESHOLD && !bail) {
-      await runInWorkers(backend, share, planned, jobs, results);
+    } else if (backend.recipe && backend.runSync && jobs > 1 && !bail) {
+      threads += await runAdaptively(backend, share, planned, jobs, results);
     } else if (backend.runSync) {
       // In this thread and without an await per run: the model's hot path.
       for (const i of share) {
@@ -125,7 +139,7 @@ async function execute(planned: Planned[], backends: readonly Backend[], options
       await Promise.all(Array.from({ length: Math.min(jobs, share.length) }, lane));
     }
   }
-  return results.filter((r): r is RunResult => r !== undefined);
+  return { runs: results.filter((r): r is RunResult => r !== undefined), threads };
 }
 
 /** The compiled worker; from TypeScript sources (tests, development) it is loaded through tsx. */
@@ -136,35 +150,62 @@ function startWorker(): Worker {
   return new Worker(source, { eval: true });
 }
 
-async function runInWorkers(
+/** Runs a share as the comment on PROBE_MS says; answers how many worker threads answered. */
+async function runAdaptively(
   backend: Backend,
   share: number[],
   planned: Planned[],
   jobs: number,
   results: (RunResult | undefined)[],
-): Promise<void> {
-  const count = Math.min(jobs, share.length);
-  // Contiguous chunks: each worker gets its share once, so messages stay few.
-  const size = Math.ceil(share.length / count);
+): Promise<number> {
   const runHere = (i: number) => {
     const p = planned[i]!;
     try {
-      return backend.runSync ? backend.runSync(p.spec, p.profile) : errorRun(p.spec, p.profile, backend.name, "no worker");
+      results[i] = backend.runSync!(p.spec, p.profile);
     } catch (error) {
-      return errorRun(p.spec, p.profile, backend.name, error);
+      results[i] = errorRun(p.spec, p.profile, backend.name, error);
     }
   };
-  await Promise.all(
-    Array.from({ length: count }, (_, w) => {
-      const chunk = share.slice(w * size, (w + 1) * size);
-      if (chunk.length === 0) return Promise.resolve();
-      return new Promise<void>((resolvePromise) => {
-        let done = false;
+  const started = performance.now();
+  let done = 0;
+  let elapsed = 0;
+  while (done < share.length && elapsed < PROBE_MS) {
+    runHere(share[done++]!);
+    elapsed = performance.now() - started;
+  }
+  const rest = share.slice(done);
+  if (rest.length < jobs) {
+    rest.forEach(runHere);
+    return 0;
+  }
+  // Contiguous chunks: each worker gets its share once, so messages stay few; this thread runs the first.
+  const size = Math.ceil(rest.length / jobs);
+  const chunks = Array.from({ length: jobs }, (_, w) => rest.slice(w * size, (w + 1) * size)).filter((c) => c.length > 0);
+  const restMs = (rest.length * elapsed) / done;
+  const sample = planned[share[0]!]!.spec;
+  const copyStarted = performance.now();
+  structuredClone(sample);
+  const copyMsPerStep = (performance.now() - copyStarted) / Math.max(1, sample.steps.length);
+  const sent = new Set(chunks.slice(1).flatMap((c) => c.map((i) => planned[i]!.spec)));
+  const sentSteps = [...sent].reduce((n, spec) => n + spec.steps.length, 0);
+  // Specs are copied out and results back, in part on this thread, and a copy is garbage later: a
+  // copy counts three times what one clone took. Workers must win by a clear margin, since two
+  // threads on few cores also share the collector and memory bandwidth.
+  const withWorkers = WORKER_START_MS + 3 * copyMsPerStep * sentSteps + restMs / Math.min(chunks.length, availableParallelism());
+  if (withWorkers > 0.6 * restMs) {
+    rest.forEach(runHere);
+    return 0;
+  }
+  let answered = 0;
+  const inWorkers = chunks.slice(1).map(
+    (chunk) =>
+      new Promise<void>((resolvePromise) => {
+        let settled = false;
         // A worker that fails or dies leaves its share to this thread: slower, never lost.
         const fallBack = () => {
-          if (done) return;
-          done = true;
-          for (const i of chunk) results[i] = runHere(i);
+          if (settled) return;
+          settled = true;
+          chunk.forEach(runHere);
           resolvePromise();
         };
         let worker: Worker;
@@ -175,8 +216,9 @@ async function runInWorkers(
           return;
         }
         worker.once("message", (answers: WorkerAnswer[]) => {
-          if (done) return;
-          done = true;
+          if (settled) return;
+          settled = true;
+          answered++;
           for (const { id, result } of answers) results[id] = result;
           void worker.terminate();
           resolvePromise();
@@ -188,7 +230,9 @@ async function runInWorkers(
           tasks: chunk.map((i) => ({ id: i, spec: planned[i]!.spec, profile: planned[i]!.profile })),
         };
         worker.postMessage(job);
-      });
-    }),
+      }),
   );
+  chunks[0]!.forEach(runHere);
+  await Promise.all(inWorkers);
+  return answered;
 }

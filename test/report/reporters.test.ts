@@ -55,7 +55,7 @@ describe("json", () => {
 });
 
 describe("junit", () => {
-  it("one testsuite per file, one testcase per spec × profile, failures and skips", () => {
+  it("one testsuite per file, one testcase per run, failures and errors; the counts are the summary's", () => {
     const xml = new XMLParser({
       ignoreAttributes: false,
       attributeNamePrefix: "",
@@ -64,15 +64,30 @@ describe("junit", () => {
     const suites = xml.testsuites.testsuite;
     expect(suites).toHaveLength(2);
     const mixed = suites.find((s: { name: string }) => s.name === "mixed <&> suite");
-    expect(mixed.testcase).toHaveLength(25);
-    expect(Number(mixed.tests)).toBe(25);
+    expect(mixed.testcase).toHaveLength(21);
+    expect(Number(mixed.tests)).toBe(21);
+    // Runs plus the one spec error, as the summary says "21 runs … 1 error".
+    expect(Number(xml.testsuites.tests)).toBe(22);
+    expect(Number(xml.testsuites.errors)).toBe(1);
     const failing = mixed.testcase.filter((c: { failure?: unknown }) => c.failure);
     expect(failing).toHaveLength(10);
     expect(failing[0].failure.message).toMatch(/mixed\.tce:4:2: expected 0x5, actual 0x3/);
-    const skipped = mixed.testcase.filter((c: { skipped?: unknown }) => c.skipped !== undefined);
-    expect(skipped.map((c: { name: string }) => c.name)).toEqual(["only 7.2 [pre-fix]", "only 7.2 [seed-v10]", "only 7.2 [qemu-2.7]", "only 7.2 [qemu-10.0]"]);
+    expect(mixed.testcase.filter((c: { skipped?: unknown }) => c.skipped !== undefined)).toHaveLength(0);
+    expect(mixed.testcase.filter((c: { name: string }) => c.name.startsWith("only 7.2")).map((c: { name: string }) => c.name)).toEqual([
+      "only 7.2 [qemu-7.2]",
+    ]);
     const broken = suites.find((s: { file: string }) => s.file.endsWith("broken.tce"));
     expect(broken.testcase[0].error.message).toMatch(/broken\.tce:1:14/);
+  });
+});
+
+describe("a missing path", () => {
+  it("is an error case in JUnit and TAP, as the summary counts it", async () => {
+    const missing = await run([join(dir, "mixed.tce"), join(dir, "nowhere")], { jobs: 1 });
+    expect(formatJunit(missing)).toMatch(/<testsuites name="tcespec" tests="22" failures="10" errors="1"/);
+    expect(formatJunit(missing)).toMatch(/nowhere: no such file or directory/);
+    expect(formatTap(missing).split("\n")[1]).toBe("1..22");
+    expect(formatPretty(missing)).toMatch(/21 runs, .*1 error/);
   });
 });
 
@@ -85,7 +100,8 @@ describe("tap", () => {
     expect(Number(plan![1])).toBe(points.length);
     expect(points.map((l) => Number(/ok (\d+)/.exec(l)![1]))).toEqual(points.map((_, i) => i + 1));
     expect(points.filter((l) => l.startsWith("not ok"))).toHaveLength(11);
-    expect(points.filter((l) => l.includes("# SKIP"))).toHaveLength(4);
+    expect(points.filter((l) => l.includes("# SKIP"))).toHaveLength(0);
+    expect(points).toHaveLength(22); // 21 runs and a spec error, as the summary counts them
     const yaml = lines.slice(lines.findIndex((l) => l.includes("diverges [pre-fix]")) + 1);
     expect(yaml.slice(0, 6)).toEqual([
       "  ---",
@@ -122,7 +138,7 @@ describe("big reports", () => {
       status: "passed" as const,
       expectations: [],
     }));
-    const big: Report = { files: [], runs, missing: [], backends: [{ name: "model", real: false }] };
+    const big: Report = { files: [], runs, missing: [], backends: [{ name: "model", real: false }], threads: 0 };
     expect(formatPretty(big).trimEnd().split("\n").pop()).toBe("50000 specs, 200000 runs, 200000 passed, 0 diverged, 0 errors (0 files)");
     expect(formatTap(big).split("\n")[1]).toBe("1..200000");
     expect(formatJunit(big)).toContain('<testsuites name="tcespec" tests="200000"');

@@ -1,0 +1,42 @@
+// Worker threads pay for themselves: a light run stays in this thread, a heavy one spreads, and
+// what workers answer is what this thread answers. The compiled runner is used, as the bin uses it:
+// from TypeScript sources a worker loads through tsx and would rarely be worth starting.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { run as runType } from "../../src/run/runner.js";
+import { formatJson } from "../../src/report/json.js";
+
+const { run } = (await import(new URL("../../dist/src/run/runner.js", import.meta.url).href)) as { run: typeof runType };
+const dir = mkdtempSync(join(tmpdir(), "tcespec-workers-"));
+
+/** Specs with few steps and much work: 5,120 mappings replayed into a vfio table at each plug. */
+function heavySuite(specs: number): string {
+  const entries = (k: number) => Array.from({ length: 512 }, (_, j) => `0x${(0x1000_0000 + (k * 512 + j) * 0x20000 + 3).toString(16)}`);
+  const steps = [
+    ...Array.from({ length: 10 }, (_, k) => `  put_tce_indirect phb0 0x${(k * 512 * 4096).toString(16)} [${entries(k).join(", ")}]`),
+    ...Array.from({ length: 20 }, () => "  plug vfio d on phb0\n  unplug d"),
+    "  expect get_tce phb0 0x0 == 0x10000003",
+  ].join("\n");
+  const body = Array.from({ length: specs }, (_, i) => `spec "heavy ${i}" {\n${steps}\n}`);
+  return `setup {\n  machine kvm caps spapr_tce\n  phb phb0 index 0\n}\n${body.join("\n")}\n`;
+}
+
+describe("--jobs", () => {
+  it("keeps a light run in this thread", async () => {
+    const report = await run(["specs"], { jobs: 4 });
+    expect(report.runs.length).toBeGreaterThan(400);
+    expect(report.threads).toBe(0);
+  });
+  it.runIf(availableParallelism() > 1)("spreads a heavy run over workers, with the report one thread gives", async () => {
+    const path = join(dir, "heavy.tce");
+    writeFileSync(path, heavySuite(24));
+    const spread = await run([path], { jobs: 2, profiles: ["qemu-7.2"] });
+    expect(spread.threads).toBe(1);
+    expect(spread.runs.every((r) => r.status === "passed")).toBe(true);
+    const alone = await run([path], { jobs: 1, profiles: ["qemu-7.2"] });
+    expect(alone.threads).toBe(0);
+    expect(formatJson(spread)).toBe(formatJson(alone));
+  }, 60_000);
+});

@@ -48,3 +48,34 @@ export function generateJson(bytes: number): string {
   }
   return `[\n${rows.join(",\n")}\n]`;
 }
+
+/**
+ * Bad inputs of 64 KB that once made error recovery slow or crash it: each kind of mistake repeated
+ * until the file is full. The front end's check time on the worst of them is a bench target, and
+ * the robustness tests check that each gives bounded, positioned errors.
+ */
+export function hostileInputs(bytes = 64 * 1024): { name: string; text: string }[] {
+  const fill = (head: string, unit: string, tail = "") => (head + unit.repeat(Math.ceil(bytes / unit.length))).slice(0, bytes - tail.length) + tail;
+  const library = [
+    'setup {\n  machine kvm caps spapr_tce\n  phb phb0 index 0\n}\n',
+    'spec "a" tags hotplug {\n  put_tce phb0 0x1000 0x12340000 rw\n  plug vfio d0 on phb0\n  expect hw(phb0, 0x1000) == 0x12340003\n}\n',
+  ].join("");
+  // A library-like file with one character in fifty replaced by a bracket, quote or sign.
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const mutant = [...fill("", library)].map((c) => (random() < 0.02 ? '{}()[]=,;"x0 \n'[Math.floor(random() * 14)]! : c)).join("");
+  return [
+    { name: "4,900 bad tags", text: fill('spec "x" tags ', "t!, ", " { reset }") },
+    { name: "a spec per line with a bad tag", text: fill("", 'spec "x" tags a!, b { reset }\n') },
+    { name: "unknown words, a line each", text: fill('spec "x" {\n', "zz\n", "}") },
+    { name: "unknown words on one line", text: fill('spec "x" { ', "zz ", "}") },
+    { name: "opening braces", text: fill("", "{") },
+    { name: "closing braces", text: fill("", "}") },
+    { name: "opening parentheses", text: fill("expect table", "(") },
+    { name: "unclosed strings", text: fill("", 'spec "x {\n') },
+    { name: "single '='", text: fill("expect get_tce phb0 0 ", "= ") },
+    { name: "an unclosed TCE list", text: fill("put_tce_indirect phb0 0 [", "0x1 ,") },
+    { name: "broken statements in specs", text: fill("", 'spec "a" { put_tce phb0 [ 0x1 ( } \n') },
+    { name: "a mutated library file", text: mutant },
+  ];
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateJson, generateSuite } from "./generate.js";
+import { generateJson, generateSuite, hostileInputs } from "./generate.js";
 import { compileSource } from "../src/compile/index.js";
 import { run } from "../src/run/runner.js";
 import { formatJson } from "../src/report/json.js";
@@ -80,6 +80,19 @@ rows.push({
   target: "≤ 10×",
   ok: e2eMs / jsonMs <= 10,
 });
+
+// 1a. Error recovery: the check time of the worst 64 KB bad input.
+{
+  const timed = hostileInputs().map(({ name, text }) => ({ name, ms: best(3, () => compileSource("bad.tce", text)) }));
+  const worst = timed.reduce((a, b) => (b.ms > a.ms ? b : a));
+  rows.push({
+    what: `check of the worst 64 KB bad input (${timed.length} kinds; worst: ${worst.name})`,
+    measured: `${worst.ms.toFixed(0)} ms`,
+    ratio: worst.ms / 200,
+    target: "≤ 200 ms",
+    ok: worst.ms <= 200,
+  });
+}
 
 // 1b. Worker threads pay for themselves: the default --jobs against --jobs 1, on the library and on the
 // 100k-statement suite (each the best of three).

@@ -1,5 +1,7 @@
 // The tcespec grammar (LANGUAGE.md, core v1 plus the extensions marked below).
-// One CstParser, built once per process and reused; error recovery on.
+// One CstParser, built once per process and reused. It does not recover from errors: a file that
+// does not parse whole is read again statement by statement (src/compile/recover.ts), which is
+// linear in the input and gives one error per mistake.
 import { CstParser } from "chevrotain";
 import * as T from "./tokens.js";
 import { errorMessages } from "./messages.js";
@@ -7,7 +9,6 @@ import { errorMessages } from "./messages.js";
 export class SpecParser extends CstParser {
   constructor() {
     super(T.allTokens, {
-      recoveryEnabled: true,
       errorMessageProvider: errorMessages,
       maxLookahead: 3,
       // Offsets only: the AST builder turns them into lines and columns, which is cheaper than
@@ -35,7 +36,7 @@ export class SpecParser extends CstParser {
     });
   });
 
-  private suiteDecl = this.RULE("suiteDecl", () => {
+  public suiteDecl = this.RULE("suiteDecl", () => {
     this.CONSUME(T.Suite);
     this.CONSUME(T.StringLiteral);
   });
@@ -46,6 +47,12 @@ export class SpecParser extends CstParser {
   });
 
   private specBlock = this.RULE("specBlock", () => {
+    this.SUBRULE(this.specHead);
+    this.SUBRULE(this.block);
+  });
+
+  /** `spec "NAME" [tags …] [profiles …]`: what comes before the block. */
+  public specHead = this.RULE("specHead", () => {
     this.CONSUME(T.Spec);
     this.CONSUME(T.StringLiteral);
     this.MANY(() => {
@@ -64,7 +71,6 @@ export class SpecParser extends CstParser {
         },
       ]);
     });
-    this.SUBRULE(this.block);
   });
 
   private block = this.RULE("block", () => {
@@ -100,7 +106,7 @@ export class SpecParser extends CstParser {
     this.OR({ DEF: [{ ALT: () => this.CONSUME(T.Name) }, { ALT: () => this.CONSUME(T.DottedName) }], ERR_MSG: "a name" });
   });
 
-  private statement = this.RULE("statement", () => {
+  public statement = this.RULE("statement", () => {
     this.OR({
       DEF: [
         { ALT: () => this.SUBRULE(this.machineStmt) },

@@ -27,6 +27,19 @@ export const StringLiteral = createToken({
   pattern: /"(?:[^"\\\r\n]|\\["\\])*"/,
   label: "a string",
 });
+// Mistakes the lexer recognises, so each is one error that names it (the grammar never accepts
+// them; the front end reports them in words): `=` for `==`, a string without its closing quote or
+// with an escape other than \" and \\, and a number run into letters (`0x2O00`, `64KiB`, `64k`).
+export const SingleEquals = createToken({ name: "SingleEquals", pattern: /=/, label: "'='" });
+export const BadString = createToken({ name: "BadString", pattern: /"(?:[^"\\\r\n]|\\.?)*"?/, label: "a string" });
+export const BadNumber = createToken({
+  name: "BadNumber",
+  pattern: /0[xX][0-9a-fA-F_]*[g-zG-Z][0-9A-Za-z_]*|0[xX](?![0-9a-fA-F])|(?!0[xX])[0-9][0-9_]*(?:[KMGTP][0-9A-Za-z_]+|[A-FH-JLNOQ-SU-Za-z][0-9A-Za-z_]*)/,
+  start_chars_hint: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+  label: "a number",
+});
+export const MISTAKES: readonly TokenType[] = [SingleEquals, BadString, BadNumber];
+
 // A size suffix binds to a decimal number only: `64K`, `1T`. Hex digits never take one.
 export const NumberLiteral = createToken({
   name: "NumberLiteral",
@@ -54,6 +67,11 @@ function keyword(word: string): TokenType {
   const tokenType = createToken({ name: `Kw_${word}`, pattern: new RegExp(word), longer_alt: [DottedName, Name], label: `'${word}'` });
   keywordTokens.push(tokenType);
   return tokenType;
+}
+
+/** The word a keyword token stands for (`put_tce`), or undefined for any other token. */
+export function keywordOf(tokenType: TokenType): string | undefined {
+  return tokenType.name.startsWith("Kw_") ? tokenType.name.slice(3) : undefined;
 }
 
 // File structure
@@ -138,7 +156,10 @@ export const allTokens: TokenType[] = [
   Comma,
   Equals,
   NotEquals,
+  SingleEquals,
   StringLiteral,
+  BadString,
+  BadNumber,
   NumberLiteral,
   ReturnCode,
   ...keywords,

@@ -1,6 +1,7 @@
 // AST → checked program. Every error a user can make before anything runs is found here:
 // unknown or duplicate PHB and device names, `machine` not first or twice, tables that can
 // never exist, zero-sized windows, page sizes that are not powers of two, values of the wrong kind.
+import { unknown } from "./suggest.js";
 import type * as A from "./ast.js";
 import { PROFILES } from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
@@ -205,8 +206,7 @@ export class Checker {
   private phbNamed(name: string, pos: A.Pos, scope: Scope): PhbConfig | undefined {
     const phb = scope.phbs.get(name);
     if (!phb) {
-      const known = [...scope.phbs.keys()];
-      this.error(pos, `unknown PHB '${name}'${known.length ? ` (declared: ${known.join(", ")})` : ""}`);
+      this.error(pos, unknown("PHB", name, [...scope.phbs.keys()], "declared"));
     }
     return phb;
   }
@@ -219,7 +219,7 @@ export class Checker {
 
   private device(name: string, pos: A.Pos, scope: Scope): boolean {
     if (scope.liveDevices.has(name)) return true;
-    this.error(pos, scope.everPlugged.has(name) ? `device '${name}' was unplugged before this line` : `unknown device '${name}'`);
+    this.error(pos, scope.everPlugged.has(name) ? `device '${name}' was unplugged before this line` : unknown("device", name, [...scope.liveDevices.keys()]));
     return false;
   }
 

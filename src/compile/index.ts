@@ -7,6 +7,7 @@ import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { Program } from "./program.js";
 import type { SpecFile } from "./ast.js";
 import { lineStartsOf, positionAt } from "./cst.js";
+import { recover } from "./recover.js";
 
 export const MAX_DIAGNOSTICS_PER_FILE = 50;
 
@@ -16,10 +17,6 @@ export interface CompileResult {
   ast?: SpecFile;
   program?: Program;
   diagnostics: Diagnostic[];
-}
-
-function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** A file's text cut into chunks of whole top-level items, at line starts outside any block. */
@@ -74,26 +71,23 @@ export function parseSource(file: string, text: string): Parsed {
   let end = 0;
   for (const chunk of chunks(source)) {
     const lexed = specLexer.tokenize(chunk.text);
-    for (const error of lexed.errors) {
-      if (diagnostics.length > MAX_DIAGNOSTICS_PER_FILE) break;
-      const found = chunk.text.slice(error.offset, error.offset + Math.min(error.length, 1));
-      diagnostics.push(diagnostic(file, at(chunk.start + error.offset), `unexpected character '${printable(found)}'`));
-    }
     const last = lexed.tokens[lexed.tokens.length - 1];
     if (last) end = chunk.start + last.startOffset + last.image.length;
     specParser.input = lexed.tokens;
     const cst = specParser.file();
-    const seenLines = new Set<number>();
-    for (const error of specParser.errors) {
-      // At the end of the file the token has no offset: point just after the last token.
-      const offset = Number.isNaN(error.token.startOffset) ? end : chunk.start + error.token.startOffset;
-      const pos = at(offset);
-      // One error per line: recovery can cascade, and the first is the one that helps.
-      if (seenLines.has(pos.line)) continue;
-      seenLines.add(pos.line);
-      diagnostics.push(diagnostic(file, pos, error.message));
+    if (lexed.errors.length === 0 && specParser.errors.length === 0) {
+      if (diagnostics.length === 0) builder.add(cst, chunk.start);
+      continue;
     }
-    if (diagnostics.length === 0) builder.add(cst, chunk.start);
+    // The chunk is wrong somewhere: read it again, statement by statement, for what is wrong.
+    const found = recover(lexed.tokens, lexed.errors, chunk.text, (offset) => at(chunk.start + offset).line);
+    if (found.length === 0) {
+      // Never accept what the grammar refused, even if the reader missed why.
+      const error = specParser.errors[0];
+      const offset = error && !Number.isNaN(error.token.startOffset) ? chunk.start + error.token.startOffset : end;
+      found.push({ offset: offset - chunk.start, message: error?.message ?? "unexpected input" });
+    }
+    for (const error of found) diagnostics.push(diagnostic(file, at(chunk.start + error.offset), error.message));
   }
   if (diagnostics.length > 0) return { diagnostics: sortAndCap(diagnostics), source, lineStarts };
   const ast = builder.finish();

@@ -5,10 +5,10 @@ import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import { describeToken } from "../../grammar/messages.js";
 import { PROFILES, CAPABILITIES } from "./ast.js";
 import { all, isToken, onlyChild, maybeSub, maybeTok, mergeByOffset, positionAt, startToken, sub, tok } from "./cst.js";
+import { unknown } from "./suggest.js";
 import { parseNumber, PERMISSION_BITS } from "./literals.js";
 
 const PROFILE_SET = new Set<string>(PROFILES);
-const PROFILE_LIST = PROFILES.join(", ");
 const CAPABILITY_SET = new Set<string>(CAPABILITIES);
 
 /**
@@ -128,12 +128,13 @@ export class AstBuilder {
   }
 
   private specBlock(node: CstNode): A.SpecBlock {
-    const keyword = tok(node, "Kw_spec");
-    const spec: A.SpecBlock = { name: this.string(tok(node, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
-    for (const list of all(node, "tagList") as CstNode[]) {
+    const head = sub(node, "specHead");
+    const keyword = tok(head, "Kw_spec");
+    const spec: A.SpecBlock = { name: this.string(tok(head, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
+    for (const list of all(head, "tagList") as CstNode[]) {
       for (const tag of all(list, "tag") as CstNode[]) spec.tags.push(startToken(tag)!.image);
     }
-    const profileLists = all(node, "profileList") as CstNode[];
+    const profileLists = all(head, "profileList") as CstNode[];
     if (profileLists.length > 0) {
       const words = profileLists.flatMap((list) => this.words(list));
       spec.profiles = { names: this.profiles(words), ...this.posOf(words[0]!) };
@@ -150,7 +151,7 @@ export class AstBuilder {
     const names: A.ProfileName[] = [];
     for (const word of words) {
       if ((PROFILE_SET as Set<string>).has(word.image)) names.push(word.image as A.ProfileName);
-      else this.error(this.posOf(word), `unknown profile '${word.image}' (profiles: ${PROFILE_LIST})`);
+      else this.error(this.posOf(word), unknown("profile", word.image, PROFILES, "profiles"));
     }
     return names;
   }
@@ -211,7 +212,7 @@ export class AstBuilder {
         for (const capNode of capNodes) {
           const token = tok(capNode, "Name");
           if ((CAPABILITY_SET as Set<string>).has(token.image)) caps.push(token.image as A.Capability);
-          else this.error(this.posOf(token), `unknown capability '${token.image}' (capabilities: ${[...CAPABILITY_SET].join(", ")})`);
+          else this.error(this.posOf(token), unknown("capability", token.image, CAPABILITIES, "capabilities"));
         }
         return { kind: "machine", accel: "kvm", caps, ...first };
       }

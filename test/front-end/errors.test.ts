@@ -16,13 +16,13 @@ describe("syntax errors", () => {
     ["expect table(phb0) maybe", "1:20: expected 'kvm', 'userspace', 'absent' or 'size' after table(…), found 'maybe'"],
     ["machine qemu", "1:9: expected 'kvm' or 'tcg' after 'machine', found 'qemu'"],
     ["plug pci on phb0", "1:6: expected 'vfio' or 'emulated' after 'plug', found 'pci'"],
-    ["expect get_tce phb0 0 = 3", "1:23: unexpected character '='"],
-    ["frobnicate phb0", "1:1: expected a statement, found 'frobnicate'"],
+    ["expect get_tce phb0 0 = 3", "1:23: '=' is not a comparison: write '==' (or '!=')"],
+    ["frobnicate phb0", "1:1: unknown statement 'frobnicate'"],
     ["expect hw(phb0) stale", "1:17: expected 'in_sync', 'absent', '==' or '!=' after hw(…), found 'stale'"],
     ["phb phb0 index 0 ddw maybe", "1:22: expected 'on' or 'off' after 'ddw', found 'maybe'"],
     ["reset reset", "1:7: expected ';' or a new line before 'reset'"],
-    ['spec "x" { reset', "1:17: expected '}', found the end of the file"],
-    ["put_tce phb0 0x1g 0", "1:17: expected a TCE value after the IOBA, found 'g'"],
+    ['spec "x" { reset', "1:17: expected '}' to close the spec of line 1, found the end of the file"],
+    ["put_tce phb0 0x1g 0", "1:14: '0x1g' is not a number: 'g' is not a hexadecimal digit"],
   ])("%s", (text, expected) => {
     expect(errors(text)[0]).toBe(expected);
   });
@@ -35,7 +35,42 @@ describe("syntax errors", () => {
   });
 
   it("an unterminated string", () => {
-    expect(errors('suite "abc\nreset')[0]).toBe("1:7: unexpected character '\"'");
+    expect(errors('suite "abc\nreset')).toEqual(["1:7: the string is not closed: end it with '\"' on the same line"]);
+  });
+});
+
+describe("one mistake, one error that names it", () => {
+  it.each([
+    ["put_tc phb0 0x2000 0x1003", ["1:1: unknown statement 'put_tc' — did you mean 'put_tce'?"]],
+    ['spec "s" {\n  expct table(phb0) kvm\n}', ["2:3: unknown statement 'expct' — did you mean 'expect'?"]],
+    ['specc "s" { reset }', ["1:1: unknown statement 'specc' — did you mean 'spec'?"]],
+    ["expect get_tce phb0 0x2000 == 0x5550000 rx", ["1:41: unexpected 'rx' after the statement — did you mean 'rw' or 'r'?"]],
+    ["expect table(phb0) usrspace", ["1:20: expected 'kvm', 'userspace', 'absent' or 'size' after table(…), found 'usrspace' — did you mean 'userspace'?"]],
+    ["phb phb0 indx 0", ["1:10: expected 'index', found 'indx' — did you mean 'index'?"]],
+    ["put_tce phb0 0x2O00 0x1003", ["1:14: '0x2O00' is not a number: 'O' is not a hexadecimal digit"]],
+    ["create_window phb0 page 64KiB size 1G", ["1:25: '64KiB' is not a size: the suffix is one upper-case letter, as in 64K"]],
+    ["create_window phb0 page 64k size 1G", ["1:25: '64k' is not a size: the suffix is one upper-case letter, as in 64K"]],
+    ["expect windows(phb0) = 1", ["1:22: '=' is not a comparison: write '==' (or '!=')"]],
+    ['spec "abc {\n  reset\n}', ["1:6: the string is not closed: end it with '\"' on the same line"]],
+    ['spec "a\\n" { reset }', ["1:6: '\\n' in a string: the only escapes are \\\" and \\\\"]],
+    ['spec "a" tags x!, y { reset }', ["1:16: unexpected character '!'"]],
+    ['spec "a" {\n  reset\nspec "b" { reset }', ["3:1: expected '}' to close the spec of line 1 before 'spec'"]],
+    ['spec "a" { reset }\n}', ["2:1: unexpected '}': no block is open here"]],
+    ['spec "a"\n  reset\n}', ["2:3: expected '{' after the spec's name and tags, found 'reset'"]],
+    ["machine kvm caps spapr_tce_6", ["1:18: unknown capability 'spapr_tce_6' — did you mean 'spapr_tce_64'?"]],
+    ['spec "s" profiles qemu-7.3 { reset }', ["1:19: unknown profile 'qemu-7.3' — did you mean 'qemu-7.2'?"]],
+    ["phb phb0 index 0\nput_tce phb1 0 0x3", ["2:9: unknown PHB 'phb1' — did you mean 'phb0'?"]],
+    ["plug vfio dev0 on phb0\nunplug dev1", ["2:1: unknown device 'dev1' — did you mean 'dev0'?"]],
+  ])("%s", (text, expected) => {
+    expect(errors(text)).toEqual(expected);
+  });
+
+  it("the rest of the file is still checked after an error", () => {
+    expect(errors('spec "a" {\n  put_tc phb0 0 0\n  reset\n  expect windows(phb0) = 1\n}\nspec "b" { migrat }')).toEqual([
+      "2:3: unknown statement 'put_tc' — did you mean 'put_tce'?",
+      "4:24: '=' is not a comparison: write '==' (or '!=')",
+      "6:12: unknown statement 'migrat' — did you mean 'migrate'?",
+    ]);
   });
 });
 
@@ -50,8 +85,9 @@ describe("numbers", () => {
 
 describe("semantic errors", () => {
   it.each([
-    ["phb phb0 index 0\nexpect table(phb9) kvm", "2:14: unknown PHB 'phb9' (declared: phb0)"],
-    ["expect table(phb1) kvm", "1:14: unknown PHB 'phb1' (declared: phb0)"],
+    ["phb phb0 index 0\nexpect table(phb9) kvm", "2:14: unknown PHB 'phb9' — did you mean 'phb0'?"],
+    ["phb phb0 index 0\nexpect table(zzz) kvm", "2:14: unknown PHB 'zzz' (declared: phb0)"],
+    ["expect table(phb1) kvm", "1:14: unknown PHB 'phb1' — did you mean 'phb0'?"],
     ["phb a index 0\nphb a index 1", "2:1: a second PHB named 'a'"],
     ["phb a index 0\nphb b index 0", "2:13: PHB index 0 is already taken by 'a'"],
     ["phb a index 31", "1:13: a PHB index is at most 30, not 31"],
@@ -61,8 +97,9 @@ describe("semantic errors", () => {
       "machine kvm caps spapr_tce, warp_drive",
       "1:29: unknown capability 'warp_drive' (capabilities: spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce)",
     ],
-    ['spec "s" profiles qemu-9.0 { reset }', "1:19: unknown profile 'qemu-9.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0)"],
-    ["expect migrate == ok when profile qemu-1.0", "1:35: unknown profile 'qemu-1.0' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0)"],
+    ['spec "s" profiles qemu-9.0 { reset }', "1:19: unknown profile 'qemu-9.0' — did you mean 'qemu-2.7', 'qemu-7.2' or 'qemu-10.0'?"],
+    ['spec "s" profiles linux { reset }', "1:19: unknown profile 'linux' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0)"],
+    ["expect migrate == ok when profile qemu-1.0", "1:35: unknown profile 'qemu-1.0' — did you mean 'qemu-10.0'?"],
     ["phb p index 0 dma32 0", "1:21: a DMA window of size 0"],
     ["remove_window 0x180000000", "1:15: the LIOBN 0x180000000 does not fit RTAS's 32-bit argument cell"],
     ["phb p index 0 page 3000", "1:20: the page size 3000 is not a power of two"],

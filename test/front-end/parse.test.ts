@@ -68,7 +68,7 @@ describe("lexical rules", () => {
   });
 
   it("keywords are case-sensitive", () => {
-    expect(parseSource("t.tce", "RESET").diagnostics[0]!.message).toMatch(/expected a statement/);
+    expect(parseSource("t.tce", "RESET").diagnostics[0]!.message).toBe("unknown statement 'RESET' — did you mean 'reset'?");
   });
 
   it("CRLF line ends and a byte-order mark are handled", () => {

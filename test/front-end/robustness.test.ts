@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { compileSource } from "../../src/compile/index.js";
 import { formatDiagnostic } from "../../src/compile/diagnostics.js";
+import { hostileInputs } from "../../bench/generate.js";
 
 function check(text: string) {
   const result = compileSource("fuzz.tce", text);
@@ -48,6 +49,12 @@ describe("hostile input", () => {
 
   it("a 1 MB line of statements is handled", () => {
     expect(check("reset;".repeat(180_000)).diagnostics).toEqual([]);
+  });
+
+  it.each(hostileInputs().map((input) => [input.name, input.text]))("64 KB of %s: bounded, positioned errors", (_, text) => {
+    const result = check(text);
+    expect(result.diagnostics.length).toBeGreaterThan(0);
+    expect(result.diagnostics.length).toBeLessThanOrEqual(51);
   });
 
   it("invalid UTF-16 and control characters", () => {

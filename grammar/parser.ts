@@ -191,199 +191,209 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.Name);
   });
 
-  // Every action a spec may run bare or put under `expect … == RC`.
+  // Every action a spec may run bare or put under `expect … == RC`. Each alternative is a rule of
+  // its own, so the CST types (grammar/cst.d.ts) name it and the AST builder must handle it.
   private action = this.RULE("action", () => {
     this.OR({
       DEF: [
-        {
-          ALT: () => {
-            this.CONSUME(T.PutTce);
-            this.SUBRULE(this.tableRef);
-            this.SUBRULE(this.ioba);
-            this.SUBRULE(this.tce);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.GetTce);
-            this.SUBRULE2(this.tableRef);
-            this.SUBRULE2(this.ioba);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.StuffTce);
-            this.SUBRULE3(this.tableRef);
-            this.SUBRULE3(this.ioba);
-            this.SUBRULE2(this.tce);
-            this.SUBRULE(this.count);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.PutTceIndirect);
-            this.SUBRULE4(this.tableRef);
-            this.SUBRULE4(this.ioba);
-            this.SUBRULE(this.tceList);
-            this.OPTION(() => {
-              this.CONSUME(T.At);
-              this.SUBRULE(this.number, { LABEL: "listAddress" });
-            });
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.CreateWindow);
-            this.CONSUME(T.Name);
-            this.CONSUME(T.Page);
-            this.SUBRULE2(this.number, { LABEL: "pageSize" });
-            this.CONSUME(T.Size);
-            this.SUBRULE3(this.number, { LABEL: "windowSize" });
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.RemoveWindow);
-            this.SUBRULE5(this.tableRef);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.ResetWindows);
-            this.CONSUME2(T.Name);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.QueryWindow);
-            this.CONSUME3(T.Name);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Dma);
-            this.CONSUME4(T.Name);
-            this.OR2({
-              DEF: [{ ALT: () => this.CONSUME(T.Read) }, { ALT: () => this.CONSUME(T.Write) }],
-              ERR_MSG: "'read' or 'write' after the device",
-            });
-            this.SUBRULE5(this.ioba);
-          },
-        },
-        { ALT: () => this.CONSUME(T.Reset) },
-        { ALT: () => this.CONSUME(T.Migrate) },
+        { ALT: () => this.SUBRULE(this.putTce) },
+        { ALT: () => this.SUBRULE(this.getTce) },
+        { ALT: () => this.SUBRULE(this.stuffTce) },
+        { ALT: () => this.SUBRULE(this.putTceIndirect) },
+        { ALT: () => this.SUBRULE(this.createWindow) },
+        { ALT: () => this.SUBRULE(this.removeWindow) },
+        { ALT: () => this.SUBRULE(this.resetWindows) },
+        { ALT: () => this.SUBRULE(this.queryWindow) },
+        { ALT: () => this.SUBRULE(this.dma) },
+        { ALT: () => this.SUBRULE(this.resetAction) },
+        { ALT: () => this.SUBRULE(this.migrateAction) },
       ],
       ERR_MSG: "an action",
     });
   });
 
+  private putTce = this.RULE("putTce", () => {
+    this.CONSUME(T.PutTce);
+    this.SUBRULE(this.tableRef);
+    this.SUBRULE(this.ioba);
+    this.SUBRULE(this.tce);
+  });
+
+  private getTce = this.RULE("getTce", () => {
+    this.CONSUME(T.GetTce);
+    this.SUBRULE(this.tableRef);
+    this.SUBRULE(this.ioba);
+  });
+
+  private stuffTce = this.RULE("stuffTce", () => {
+    this.CONSUME(T.StuffTce);
+    this.SUBRULE(this.tableRef);
+    this.SUBRULE(this.ioba);
+    this.SUBRULE(this.tce);
+    this.SUBRULE(this.count);
+  });
+
+  private putTceIndirect = this.RULE("putTceIndirect", () => {
+    this.CONSUME(T.PutTceIndirect);
+    this.SUBRULE(this.tableRef);
+    this.SUBRULE(this.ioba);
+    this.SUBRULE(this.tceList);
+    this.OPTION(() => {
+      this.CONSUME(T.At);
+      this.SUBRULE(this.number, { LABEL: "listAddress" });
+    });
+  });
+
+  private createWindow = this.RULE("createWindow", () => {
+    this.CONSUME(T.CreateWindow);
+    this.CONSUME(T.Name);
+    this.CONSUME(T.Page);
+    this.SUBRULE(this.number, { LABEL: "pageSize" });
+    this.CONSUME(T.Size);
+    this.SUBRULE2(this.number, { LABEL: "windowSize" });
+  });
+
+  private removeWindow = this.RULE("removeWindow", () => {
+    this.CONSUME(T.RemoveWindow);
+    this.SUBRULE(this.tableRef);
+  });
+
+  private resetWindows = this.RULE("resetWindows", () => {
+    this.CONSUME(T.ResetWindows);
+    this.CONSUME(T.Name);
+  });
+
+  private queryWindow = this.RULE("queryWindow", () => {
+    this.CONSUME(T.QueryWindow);
+    this.CONSUME(T.Name);
+  });
+
+  private dma = this.RULE("dma", () => {
+    this.CONSUME(T.Dma);
+    this.CONSUME(T.Name);
+    this.OR({
+      DEF: [{ ALT: () => this.CONSUME(T.Read) }, { ALT: () => this.CONSUME(T.Write) }],
+      ERR_MSG: "'read' or 'write' after the device",
+    });
+    this.SUBRULE(this.ioba);
+  });
+
+  private resetAction = this.RULE("resetAction", () => {
+    this.CONSUME(T.Reset);
+  });
+
+  private migrateAction = this.RULE("migrateAction", () => {
+    this.CONSUME(T.Migrate);
+  });
+
+  // What an expectation checks: each alternative a rule of its own, as for actions.
   private expectStmt = this.RULE("expectStmt", () => {
     this.CONSUME(T.Expect);
     this.OR({
       DEF: [
-        {
-          ALT: () => {
-            this.CONSUME(T.Table);
-            this.SUBRULE(this.tableArg);
-            this.OR2({
-              DEF: [
-                { ALT: () => this.CONSUME(T.Kvm) },
-                { ALT: () => this.CONSUME(T.Userspace) },
-                { ALT: () => this.CONSUME(T.Absent) },
-                {
-                  ALT: () => {
-                    this.CONSUME(T.Size);
-                    this.SUBRULE(this.number, { LABEL: "windowSize" });
-                    this.CONSUME(T.Page);
-                    this.SUBRULE2(this.number, { LABEL: "pageSize" });
-                    this.OPTION(() => {
-                      this.CONSUME(T.Offset);
-                      this.SUBRULE3(this.number, { LABEL: "offset" });
-                    });
-                  },
-                },
-              ],
-              ERR_MSG: "'kvm', 'userspace', 'absent' or 'size' after table(…)",
-            });
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Guest);
-            this.SUBRULE(this.entryArg);
-            this.SUBRULE(this.comparison);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Hw);
-            this.CONSUME(T.LParen);
-            this.SUBRULE(this.tableRef);
-            this.OPTION2(() => {
-              this.CONSUME(T.Comma);
-              this.SUBRULE(this.ioba);
-            });
-            this.CONSUME(T.RParen);
-            this.OR3({
-              DEF: [
-                { ALT: () => this.CONSUME(T.InSync) },
-                { ALT: () => this.CONSUME2(T.Absent) },
-                { ALT: () => this.SUBRULE2(this.comparison) },
-              ],
-              ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)",
-            });
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Vfio);
-            this.SUBRULE(this.phbArg);
-            this.OR4({
-              DEF: [{ ALT: () => this.CONSUME(T.Yes) }, { ALT: () => this.CONSUME(T.No) }],
-              ERR_MSG: "'yes' or 'no' after vfio(…)",
-            });
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Windows);
-            this.SUBRULE2(this.phbArg);
-            this.SUBRULE3(this.comparison);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Notifiers);
-            this.SUBRULE2(this.tableArg);
-            this.SUBRULE4(this.comparison);
-          },
-        },
-        {
-          ALT: () => {
-            this.SUBRULE(this.action);
-            this.SUBRULE5(this.comparison);
-          },
-        },
+        { ALT: () => this.SUBRULE(this.tableCheck) },
+        { ALT: () => this.SUBRULE(this.guestCheck) },
+        { ALT: () => this.SUBRULE(this.hwCheck) },
+        { ALT: () => this.SUBRULE(this.vfioCheck) },
+        { ALT: () => this.SUBRULE(this.windowsCheck) },
+        { ALT: () => this.SUBRULE(this.notifiersCheck) },
+        { ALT: () => this.SUBRULE(this.actionCheck) },
       ],
       ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…))",
     });
     this.MANY(() => {
       this.OR5([
-        {
-          ALT: () => {
-            this.CONSUME(T.When);
-            this.CONSUME(T.Profile);
-            this.SUBRULE(this.profileList);
-          },
-        },
-        {
-          ALT: () => {
-            this.CONSUME(T.Xfail);
-            this.CONSUME(T.StringLiteral);
-          },
-        },
+        { ALT: () => this.SUBRULE(this.whenClause) },
+        { ALT: () => this.SUBRULE(this.xfailClause) },
       ]);
     });
+  });
+
+  private whenClause = this.RULE("whenClause", () => {
+    this.CONSUME(T.When);
+    this.CONSUME(T.Profile);
+    this.SUBRULE(this.profileList);
+  });
+
+  private xfailClause = this.RULE("xfailClause", () => {
+    this.CONSUME(T.Xfail);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  private tableCheck = this.RULE("tableCheck", () => {
+    this.CONSUME(T.Table);
+    this.SUBRULE(this.tableArg);
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(T.Kvm) },
+        { ALT: () => this.CONSUME(T.Userspace) },
+        { ALT: () => this.CONSUME(T.Absent) },
+        {
+          ALT: () => {
+            this.CONSUME(T.Size);
+            this.SUBRULE(this.number, { LABEL: "windowSize" });
+            this.CONSUME(T.Page);
+            this.SUBRULE2(this.number, { LABEL: "pageSize" });
+            this.OPTION(() => {
+              this.CONSUME(T.Offset);
+              this.SUBRULE3(this.number, { LABEL: "offset" });
+            });
+          },
+        },
+      ],
+      ERR_MSG: "'kvm', 'userspace', 'absent' or 'size' after table(…)",
+    });
+  });
+
+  private guestCheck = this.RULE("guestCheck", () => {
+    this.CONSUME(T.Guest);
+    this.SUBRULE(this.entryArg);
+    this.SUBRULE(this.comparison);
+  });
+
+  private hwCheck = this.RULE("hwCheck", () => {
+    this.CONSUME(T.Hw);
+    this.CONSUME(T.LParen);
+    this.SUBRULE(this.tableRef);
+    this.OPTION(() => {
+      this.CONSUME(T.Comma);
+      this.SUBRULE(this.ioba);
+    });
+    this.CONSUME(T.RParen);
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(T.InSync) },
+        { ALT: () => this.CONSUME(T.Absent) },
+        { ALT: () => this.SUBRULE(this.comparison) },
+      ],
+      ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)",
+    });
+  });
+
+  private vfioCheck = this.RULE("vfioCheck", () => {
+    this.CONSUME(T.Vfio);
+    this.SUBRULE(this.phbArg);
+    this.OR({
+      DEF: [{ ALT: () => this.CONSUME(T.Yes) }, { ALT: () => this.CONSUME(T.No) }],
+      ERR_MSG: "'yes' or 'no' after vfio(…)",
+    });
+  });
+
+  private windowsCheck = this.RULE("windowsCheck", () => {
+    this.CONSUME(T.Windows);
+    this.SUBRULE(this.phbArg);
+    this.SUBRULE(this.comparison);
+  });
+
+  private notifiersCheck = this.RULE("notifiersCheck", () => {
+    this.CONSUME(T.Notifiers);
+    this.SUBRULE(this.tableArg);
+    this.SUBRULE(this.comparison);
+  });
+
+  private actionCheck = this.RULE("actionCheck", () => {
+    this.SUBRULE(this.action);
+    this.SUBRULE(this.comparison);
   });
 
   private tableArg = this.RULE("tableArg", () => {

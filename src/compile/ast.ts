@@ -10,6 +10,8 @@ export { PROFILE_NAMES as PROFILES, type ProfileName } from "../profile-names.js
 
 export const CAPABILITIES = ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
+/** `machine kvm` without `caps`. */
+export const DEFAULT_CAPABILITIES: readonly Capability[] = ["spapr_tce", "multi_tce"];
 
 export type Permission = "r" | "w" | "rw" | "none";
 
@@ -60,20 +62,25 @@ export type Check =
   | { kind: "windows"; phb: string; phbPos: Pos; op: Comparison; value: ExpectedValue }
   | { kind: "notifiers"; table: TableRef; op: Comparison; value: ExpectedValue };
 
-export interface Expectation extends Pos {
+/** What every statement has: where it starts and its text as written (taken from the CST's offsets). */
+export interface StatementBase extends Pos {
+  source: string;
+}
+
+export interface Expectation extends StatementBase {
   kind: "expect";
   check: Check;
   when?: { profiles: ProfileName[] } & Pos;
   xfail?: { reason: string } & Pos;
 }
 
-export interface MachineStmt extends Pos {
+export interface MachineStmt extends StatementBase {
   kind: "machine";
   accel: "kvm" | "tcg";
   caps: Capability[];
 }
 
-export interface PhbStmt extends Pos {
+export interface PhbStmt extends StatementBase {
   kind: "phb";
   name: string;
   index: NumberNode;
@@ -82,7 +89,7 @@ export interface PhbStmt extends Pos {
   ddw: boolean;
 }
 
-export interface PlugStmt extends Pos {
+export interface PlugStmt extends StatementBase {
   kind: "plug";
   device: "vfio" | "emulated";
   name?: string;
@@ -90,12 +97,12 @@ export interface PlugStmt extends Pos {
   phbPos: Pos;
 }
 
-export interface UnplugStmt extends Pos {
+export interface UnplugStmt extends StatementBase {
   kind: "unplug";
   name: string;
 }
 
-export interface ActionStmt extends Pos {
+export interface ActionStmt extends StatementBase {
   kind: "action";
   action: Action;
 }

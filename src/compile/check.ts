@@ -31,11 +31,7 @@ class Scope {
 
 export class Checker {
   readonly diagnostics: Diagnostic[] = [];
-  constructor(
-    private readonly file: string,
-    /** The file's text and line table, to quote each statement as written. */
-    private readonly text?: { source: string; lineStarts: number[] },
-  ) {}
+  constructor(private readonly file: string) {}
 
   private error(pos: A.Pos, message: string): void {
     this.diagnostics.push(diagnostic(this.file, pos, message));
@@ -119,23 +115,17 @@ export class Checker {
         scope.liveDevices.set(name, statement.device);
         scope.everPlugged.add(name);
         if (phb)
-          spec.steps.push(
-            this.doStep(
-              { kind: "plug", device: statement.device, name, phbIndex: phb.index },
-              statement,
-              `plug ${statement.device} ${name} on ${phb.name}`,
-            ),
-          );
+          spec.steps.push(this.doStep({ kind: "plug", device: statement.device, name, phbIndex: phb.index }, statement));
         return;
       }
       case "unplug":
         if (!this.device(statement.name, statement, scope)) return;
         scope.liveDevices.delete(statement.name);
-        spec.steps.push(this.doStep({ kind: "unplug", name: statement.name }, statement, `unplug ${statement.name}`));
+        spec.steps.push(this.doStep({ kind: "unplug", name: statement.name }, statement));
         return;
       case "action": {
         const operation = this.operation(statement.action, scope);
-        if (operation) spec.steps.push(this.doStep(operation, statement, operation.kind));
+        if (operation) spec.steps.push(this.doStep(operation, statement));
         return;
       }
       case "expect":
@@ -143,26 +133,8 @@ export class Checker {
     }
   }
 
-  private doStep(operation: Operation, pos: A.Pos, fallback: string): Step {
-    return { kind: "do", operation, source: this.sourceAt(pos) ?? fallback, line: pos.line, column: pos.column };
-  }
-
-  /** A statement's text as written: from its column to the next ';' outside a string, or the line's end. */
-  private sourceAt(pos: A.Pos): string | undefined {
-    if (!this.text) return undefined;
-    const { source, lineStarts } = this.text;
-    const start = (lineStarts[pos.line - 1] ?? source.length) + pos.column - 1;
-    // Scan the source in place: slicing a long line once per statement would be quadratic.
-    let inString = false;
-    let end = start;
-    for (; end < source.length; end++) {
-      const c = source[end];
-      if (c === "\n" || c === "\r") break;
-      if (inString && c === "\\") end++;
-      else if (c === '"') inString = !inString;
-      else if (!inString && (c === ";" || c === "#")) break;
-    }
-    return source.slice(start, end).trim();
+  private doStep(operation: Operation, statement: A.Statement): Step {
+    return { kind: "do", operation, source: statement.source, line: statement.line, column: statement.column };
   }
 
   private phb(statement: A.PhbStmt, scope: Scope, spec: CompiledSpec): void {
@@ -200,7 +172,7 @@ export class Checker {
     }
     const phb: PhbConfig = { name: statement.name, index, dma32, pageShift: ok ? log2(pageSize) : 12, ddw: statement.ddw };
     scope.phbs.set(statement.name, phb);
-    if (ok) spec.steps.push(this.doStep({ kind: "add_phb", phb }, statement, `phb ${statement.name} index ${index}`));
+    if (ok) spec.steps.push(this.doStep({ kind: "add_phb", phb }, statement));
   }
 
   private phbNamed(name: string, pos: A.Pos, scope: Scope): PhbConfig | undefined {
@@ -304,7 +276,7 @@ export class Checker {
       expected,
       when: statement.when?.profiles,
       xfail: statement.xfail?.reason,
-      source: this.sourceAt(statement) ?? "expect",
+      source: statement.source,
       line: statement.line,
       column: statement.column,
     });

@@ -6,7 +6,7 @@ import { Checker } from "./check.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { Program } from "./program.js";
 import type { SpecFile } from "./ast.js";
-import { lineStartsOf, positionAt } from "./cst.js";
+import { lineStartsOf, positionAt } from "./positions.js";
 import { recover } from "./recover.js";
 
 export const MAX_DIAGNOSTICS_PER_FILE = 50;
@@ -67,7 +67,7 @@ export function parseSource(file: string, text: string): Parsed {
   const lineStarts = lineStartsOf(source);
   const at = (offset: number) => positionAt(lineStarts, offset);
   const diagnostics: Diagnostic[] = [];
-  const builder = new AstBuilder(file, lineStarts);
+  const builder = new AstBuilder(file, source, lineStarts);
   let end = 0;
   for (const chunk of chunks(source)) {
     const lexed = specLexer.tokenize(chunk.text);
@@ -97,8 +97,8 @@ export function parseSource(file: string, text: string): Parsed {
 export function compileSource(file: string, text: string): CompileResult {
   const parsed = parseSource(file, text);
   if (!parsed.ast) return { file, source: parsed.source, diagnostics: parsed.diagnostics };
-  const { source, lineStarts } = parsed;
-  const checker = new Checker(file, { source, lineStarts });
+  const { source } = parsed;
+  const checker = new Checker(file);
   const program = checker.program(parsed.ast);
   const diagnostics = sortAndCap([...parsed.diagnostics, ...checker.diagnostics]);
   return diagnostics.length > 0 ? { file, source, ast: parsed.ast, diagnostics } : { file, source, ast: parsed.ast, program, diagnostics };

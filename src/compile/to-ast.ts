@@ -1,15 +1,47 @@
-// CST → typed AST. Numbers become bigints here (sizes expanded, `_` removed, > 2^64-1 rejected).
+// CST → typed AST: the one job of this stage. The CST is read through its generated types
+// (grammar/cst.ts), and every choice of the grammar (a statement, an action, an expectation) through
+// a handler table that must name each alternative: a rule the grammar gains and this file does not
+// handle is a compile error. Numbers become bigints here (sizes expanded, `_` removed, > 2^64-1
+// rejected); names are checked where the grammar cannot: profiles and capabilities.
 import type { CstElement, CstNode, IToken } from "chevrotain";
+import type * as C from "../../grammar/cst.js";
 import type * as A from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import { describeToken } from "../../grammar/messages.js";
-import { PROFILES, CAPABILITIES } from "./ast.js";
-import { all, isToken, onlyChild, maybeSub, maybeTok, mergeByOffset, positionAt, startToken, sub, tok } from "./cst.js";
+import { PROFILES, CAPABILITIES, DEFAULT_CAPABILITIES } from "./ast.js";
+import { endOf, isToken, mergeByOffset, positionAt, startToken } from "./positions.js";
 import { unknown } from "./suggest.js";
+import { unreachable } from "../unreachable.js";
 import { parseNumber, PERMISSION_BITS } from "./literals.js";
 
 const PROFILE_SET = new Set<string>(PROFILES);
 const CAPABILITY_SET = new Set<string>(CAPABILITIES);
+
+/** One handler per alternative of a choice: the keys are the rule's children that are alternatives. */
+type Handlers<Children, Keys extends keyof Children, R> = {
+  [K in Keys]-?: (node: NonNullable<Children[K]> extends (infer N)[] ? N : never) => R;
+};
+
+/** Calls the handler of the alternative the parser took. */
+function choose<Children extends object, Keys extends keyof Children, R>(
+  children: Children,
+  handlers: Handlers<Children, Keys, R>,
+): R {
+  for (const key in handlers) {
+    const taken = (children as Record<string, CstNode[] | undefined>)[key]?.[0];
+    if (taken) return (handlers[key as Keys] as (node: CstNode) => R)(taken);
+  }
+  throw new Error(`internal: none of ${Object.keys(handlers).join(", ")} in the CST`);
+}
+
+/** The one token of an optional child the grammar guarantees is there when it is asked for. */
+function the<T>(list: T[] | undefined): T {
+  const first = list?.[0];
+  if (first === undefined) throw new Error("internal: a child the grammar requires is missing");
+  return first;
+}
+
+type CheckKey = Exclude<keyof C.ExpectStmtCstChildren, "Kw_expect" | "whenClause" | "xfailClause">;
 
 /**
  * Builds the AST of a file from the CSTs of its chunks, one after the other, so a big file's
@@ -26,6 +58,7 @@ export class AstBuilder {
 
   constructor(
     private readonly path: string,
+    private readonly source: string,
     private readonly lineStarts: number[],
   ) {
     this.ast = { path, setup: [], specs: [] };
@@ -40,17 +73,23 @@ export class AstBuilder {
     return positionAt(this.lineStarts, this.chunkStart + (node.location?.startOffset ?? 0));
   }
 
+  /** A statement's position and its text, from its offsets. */
+  private where(node: CstNode): A.StatementBase {
+    const start = this.chunkStart + (node.location?.startOffset ?? 0);
+    const end = this.chunkStart + endOf(node);
+    return { ...positionAt(this.lineStarts, start), source: this.source.slice(start, end) };
+  }
+
   private error(pos: A.Pos, message: string): void {
     this.diagnostics.push(diagnostic(this.path, pos, message));
   }
 
   /** Items of a list in source order, checking that statements are separated. */
-  private items(node: CstNode, kinds: string[]): CstNode[] {
+  private items(lists: (CstElement[] | undefined)[]): CstNode[] {
     // Each kind's list is already in source order: merge them rather than sort.
     let merged: CstElement[] = [];
-    for (const kind of [...kinds, "Newline", "Semicolon"]) {
-      const list = all(node, kind);
-      if (list.length === 0) continue;
+    for (const list of lists) {
+      if (!list || list.length === 0) continue;
       merged = merged.length === 0 ? list : mergeByOffset(merged, list);
     }
     const result: CstNode[] = [];
@@ -74,26 +113,29 @@ export class AstBuilder {
   add(cst: CstNode, chunkStart: number): void {
     this.chunkStart = chunkStart;
     const file = this.ast;
-    for (const item of this.items(cst, ["suiteDecl", "setupBlock", "specBlock", "statement"])) {
+    const c = (cst as C.FileCstNode).children;
+    const items = this.items([c.suiteDecl, c.setupBlock, c.specBlock, c.statement, c.Newline, c.Semicolon]);
+    for (const item of items as (C.SuiteDeclCstNode | C.SetupBlockCstNode | C.SpecBlockCstNode | C.StatementCstNode)[]) {
       const first = this.nodePos(item);
       switch (item.name) {
         case "suiteDecl":
           if (this.suiteSeen) this.error(first, "a file has one 'suite' name");
           this.suiteSeen = true;
-          file.suite = this.string(tok(item, "StringLiteral"));
+          file.suite = this.string(the(item.children.StringLiteral));
           break;
         case "setupBlock":
           if (this.setupSeen) this.error(first, "a file has one 'setup' block");
           this.setupSeen = true;
-          file.setup.push(...this.block(sub(item, "block")));
+          file.setup.push(...this.block(the(item.children.block)));
           break;
         case "specBlock":
           file.specs.push(this.specBlock(item));
           break;
-        default: {
-          const statement = this.statement(item);
-          if (statement) this.loose.push(statement);
-        }
+        case "statement":
+          this.loose.push(this.statement(item));
+          break;
+        default:
+          return unreachable(item);
       }
     }
   }
@@ -109,48 +151,37 @@ export class AstBuilder {
     return file;
   }
 
-  file(cst: CstNode): A.SpecFile {
-    this.add(cst, 0);
-    return this.finish();
-  }
-
   private string(token: IToken): string {
     return token.image.slice(1, -1).replace(/\\(["\\])/g, "$1");
   }
 
-  private block(node: CstNode): A.Statement[] {
-    const statements: A.Statement[] = [];
-    for (const item of this.items(node, ["statement"])) {
-      const statement = this.statement(item);
-      if (statement) statements.push(statement);
-    }
-    return statements;
+  private block(node: C.BlockCstNode): A.Statement[] {
+    const c = node.children;
+    return (this.items([c.statement, c.Newline, c.Semicolon]) as C.StatementCstNode[]).map((item) => this.statement(item));
   }
 
-  private specBlock(node: CstNode): A.SpecBlock {
-    const head = sub(node, "specHead");
-    const keyword = tok(head, "Kw_spec");
-    const spec: A.SpecBlock = { name: this.string(tok(head, "StringLiteral")), tags: [], statements: [], ...this.posOf(keyword) };
-    for (const list of all(head, "tagList") as CstNode[]) {
-      for (const tag of all(list, "tag") as CstNode[]) spec.tags.push(startToken(tag)!.image);
+  private specBlock(node: C.SpecBlockCstNode): A.SpecBlock {
+    const head = the(node.children.specHead).children;
+    const spec: A.SpecBlock = { name: this.string(the(head.StringLiteral)), tags: [], statements: [], ...this.posOf(the(head.Kw_spec)) };
+    for (const list of head.tagList ?? []) {
+      for (const tag of list.children.tag) spec.tags.push(startToken(tag)!.image);
     }
-    const profileLists = all(head, "profileList") as CstNode[];
-    if (profileLists.length > 0) {
-      const words = profileLists.flatMap((list) => this.words(list));
+    if (head.profileList) {
+      const words = head.profileList.flatMap((list) => this.words(list));
       spec.profiles = { names: this.profiles(words), ...this.posOf(words[0]!) };
     }
-    spec.statements = this.block(sub(node, "block"));
+    spec.statements = this.block(the(node.children.block));
     return spec;
   }
 
-  private words(list: CstNode): IToken[] {
-    return (all(list, "word") as CstNode[]).map((w) => maybeTok(w, "Name") ?? tok(w, "DottedName"));
+  private words(list: C.ProfileListCstNode): IToken[] {
+    return list.children.word.map((w) => the(w.children.Name ?? w.children.DottedName));
   }
 
   private profiles(words: IToken[]): A.ProfileName[] {
     const names: A.ProfileName[] = [];
     for (const word of words) {
-      if ((PROFILE_SET as Set<string>).has(word.image)) names.push(word.image as A.ProfileName);
+      if (PROFILE_SET.has(word.image)) names.push(word.image as A.ProfileName);
       else this.error(this.posOf(word), unknown("profile", word.image, PROFILES, "profiles"));
     }
     return names;
@@ -165,245 +196,219 @@ export class AstBuilder {
     return { value: parsed, text: token.image, ...this.posOf(token) };
   }
 
-  private numberRule(node: CstNode): A.NumberNode {
-    return this.number(tok(node, "NumberLiteral"));
+  /** A `number`, `ioba` or `count` rule: one number literal. */
+  private numberRule(node: { children: { NumberLiteral: IToken[] } }): A.NumberNode {
+    return this.number(the(node.children.NumberLiteral));
+  }
+  private optionalNumber(list: C.NumberCstNode[] | undefined): A.NumberNode | undefined {
+    return list ? this.numberRule(the(list)) : undefined;
   }
 
-  private tce(node: CstNode): A.TceNode {
+  private tce(node: C.TceCstNode): A.TceNode {
+    const c = node.children;
     const number = this.numberRule(node);
-    const permission = (["Kw_rw", "Kw_r", "Kw_w", "Kw_none"] as const).map((k) => maybeTok(node, k)).find(Boolean);
+    const permission = (c.Kw_rw ?? c.Kw_r ?? c.Kw_w ?? c.Kw_none)?.[0];
     if (!permission) return number;
     const bits = PERMISSION_BITS[permission.image as A.Permission];
     return { value: number.value | bits, text: `${number.text} ${permission.image}`, line: number.line, column: number.column };
   }
 
-  private tableRef(node: CstNode): A.TableRef {
-    const liobn = maybeTok(node, "NumberLiteral");
-    if (liobn) {
-      const n = this.number(liobn);
-      return { kind: "liobn", liobn: n.value, text: liobn.image, ...this.posOf(liobn) };
+  private tableRef(node: C.TableRefCstNode): A.TableRef {
+    const c = node.children;
+    if (c.NumberLiteral) {
+      const token = the(c.NumberLiteral);
+      return { kind: "liobn", liobn: this.number(token).value, text: token.image, ...this.posOf(token) };
     }
-    const name = tok(node, "Name");
-    const windowToken = maybeTok(node, "window");
+    const name = the(c.Name);
+    const windowToken = c.window?.[0];
     let window = 0;
     if (windowToken) {
       const n = this.number(windowToken).value;
       if (n > 1n) this.error(this.posOf(windowToken), `a PHB has DMA windows 0 and 1, not ${windowToken.image}`);
       window = Number(n > 1n ? 0n : n);
     }
-    return {
-      kind: "phb",
-      phb: name.image,
-      window,
-      text: windowToken ? `${name.image}[${windowToken.image}]` : name.image,
-      ...this.posOf(name),
-    };
+    return { kind: "phb", phb: name.image, window, text: windowToken ? `${name.image}[${windowToken.image}]` : name.image, ...this.posOf(name) };
   }
 
-  private statement(wrapper: CstNode): A.Statement | undefined {
-    const node = onlyChild(wrapper);
-    if (!node) return undefined;
-    const first = this.nodePos(node);
-    switch (node.name) {
-      case "machineStmt": {
-        if (maybeTok(node, "Kw_tcg")) return { kind: "machine", accel: "tcg", caps: [], ...first };
-        const capNodes = all(node, "capability") as CstNode[];
-        const caps: A.Capability[] = capNodes.length === 0 ? ["spapr_tce", "multi_tce"] : [];
-        for (const capNode of capNodes) {
-          const token = tok(capNode, "Name");
-          if ((CAPABILITY_SET as Set<string>).has(token.image)) caps.push(token.image as A.Capability);
+  private named(token: IToken): [string, A.Pos] {
+    return [token.image, this.posOf(token)];
+  }
+
+  private statement(wrapper: C.StatementCstNode): A.Statement {
+    const at = this.where(wrapper);
+    return choose<C.StatementCstChildren, keyof C.StatementCstChildren, A.Statement>(wrapper.children, {
+      machineStmt: (node) => {
+        if (node.children.Kw_tcg) return { kind: "machine", accel: "tcg", caps: [], ...at };
+        const named = node.children.capability;
+        const caps: A.Capability[] = named ? [] : [...DEFAULT_CAPABILITIES];
+        for (const capability of named ?? []) {
+          const token = the(capability.children.Name);
+          if (CAPABILITY_SET.has(token.image)) caps.push(token.image as A.Capability);
           else this.error(this.posOf(token), unknown("capability", token.image, CAPABILITIES, "capabilities"));
         }
-        return { kind: "machine", accel: "kvm", caps, ...first };
-      }
-      case "phbStmt": {
-        const ddwOff = maybeTok(node, "Kw_off") !== undefined;
-        const dma32 = maybeSub(node, "dma32");
-        const page = maybeSub(node, "page");
+        return { kind: "machine", accel: "kvm", caps, ...at };
+      },
+      phbStmt: (node) => {
+        const c = node.children;
         return {
           kind: "phb",
-          name: tok(node, "Name").image,
-          index: this.numberRule(sub(node, "number")),
-          dma32: dma32 && this.numberRule(dma32),
-          page: page && this.numberRule(page),
-          ddw: !ddwOff,
-          ...first,
+          name: the(c.Name).image,
+          index: this.numberRule(the(c.number)),
+          dma32: this.optionalNumber(c.dma32),
+          page: this.optionalNumber(c.page),
+          ddw: !c.Kw_off,
+          ...at,
         };
-      }
-      case "plugStmt": {
-        const phb = tok(node, "phb");
-        return {
-          kind: "plug",
-          device: maybeTok(node, "Kw_vfio") ? "vfio" : "emulated",
-          name: maybeTok(node, "Name")?.image,
-          phb: phb.image,
-          phbPos: this.posOf(phb),
-          ...first,
-        };
-      }
-      case "unplugStmt":
-        return { kind: "unplug", name: tok(node, "Name").image, ...first };
-      case "action":
-        return { kind: "action", action: this.action(node), ...first };
-      case "expectStmt":
-        return this.expectation(node, first);
-      default:
-        throw new Error(`internal: unknown statement ${node.name}`);
-    }
+      },
+      plugStmt: (node) => {
+        const c = node.children;
+        const [phb, phbPos] = this.named(the(c.phb));
+        return { kind: "plug", device: c.Kw_vfio ? "vfio" : "emulated", name: c.Name?.[0]?.image, phb, phbPos, ...at };
+      },
+      unplugStmt: (node) => ({ kind: "unplug", name: the(node.children.Name).image, ...at }),
+      action: (node) => ({ kind: "action", action: this.action(node), ...at }),
+      expectStmt: (node) => this.expectation(node, at),
+    });
   }
 
-  private action(node: CstNode): A.Action {
+  private action(node: C.ActionCstNode): A.Action {
     const first = this.nodePos(node);
-    const table = () => this.tableRef(sub(node, "tableRef"));
-    const ioba = () => this.numberRule(sub(node, "ioba"));
-    const name = (): [string, A.Pos] => {
-      const token = tok(node, "Name");
-      return [token.image, this.posOf(token)];
-    };
-    if (maybeTok(node, "Kw_put_tce")) return { kind: "put_tce", table: table(), ioba: ioba(), tce: this.tce(sub(node, "tce")), ...first };
-    if (maybeTok(node, "Kw_get_tce")) return { kind: "get_tce", table: table(), ioba: ioba(), ...first };
-    if (maybeTok(node, "Kw_stuff_tce")) {
-      return {
+    return choose<C.ActionCstChildren, keyof C.ActionCstChildren, A.Action>(node.children, {
+      putTce: ({ children: c }) => ({
+        kind: "put_tce",
+        table: this.tableRef(the(c.tableRef)),
+        ioba: this.numberRule(the(c.ioba)),
+        tce: this.tce(the(c.tce)),
+        ...first,
+      }),
+      getTce: ({ children: c }) => ({ kind: "get_tce", table: this.tableRef(the(c.tableRef)), ioba: this.numberRule(the(c.ioba)), ...first }),
+      stuffTce: ({ children: c }) => ({
         kind: "stuff_tce",
-        table: table(),
-        ioba: ioba(),
-        tce: this.tce(sub(node, "tce")),
-        count: this.numberRule(sub(node, "count")),
+        table: this.tableRef(the(c.tableRef)),
+        ioba: this.numberRule(the(c.ioba)),
+        tce: this.tce(the(c.tce)),
+        count: this.numberRule(the(c.count)),
         ...first,
-      };
-    }
-    if (maybeTok(node, "Kw_put_tce_indirect")) {
-      const list = sub(node, "tceList");
-      const address = maybeSub(node, "listAddress");
-      return {
+      }),
+      putTceIndirect: ({ children: c }) => ({
         kind: "put_tce_indirect",
-        table: table(),
-        ioba: ioba(),
-        tces: (all(list, "tce") as CstNode[]).map((t) => this.tce(t)),
-        listAddress: address && this.numberRule(address),
+        table: this.tableRef(the(c.tableRef)),
+        ioba: this.numberRule(the(c.ioba)),
+        tces: (the(c.tceList).children.tce ?? []).map((t) => this.tce(t)),
+        listAddress: this.optionalNumber(c.listAddress),
         ...first,
-      };
-    }
-    if (maybeTok(node, "Kw_create_window")) {
-      const [phb, phbPos] = name();
-      return {
-        kind: "create_window",
-        phb,
-        phbPos,
-        pageSize: this.numberRule(sub(node, "pageSize")),
-        windowSize: this.numberRule(sub(node, "windowSize")),
-        ...first,
-      };
-    }
-    if (maybeTok(node, "Kw_remove_window")) return { kind: "remove_window", table: table(), ...first };
-    if (maybeTok(node, "Kw_reset_windows")) {
-      const [phb, phbPos] = name();
-      return { kind: "reset_windows", phb, phbPos, ...first };
-    }
-    if (maybeTok(node, "Kw_query_window")) {
-      const [phb, phbPos] = name();
-      return { kind: "query_window", phb, phbPos, ...first };
-    }
-    if (maybeTok(node, "Kw_dma")) {
-      const [device, devicePos] = name();
-      return { kind: "dma", device, devicePos, access: maybeTok(node, "Kw_read") ? "read" : "write", ioba: ioba(), ...first };
-    }
-    if (maybeTok(node, "Kw_reset")) return { kind: "reset", ...first };
-    return { kind: "migrate", ...first };
+      }),
+      createWindow: ({ children: c }) => {
+        const [phb, phbPos] = this.named(the(c.Name));
+        return {
+          kind: "create_window",
+          phb,
+          phbPos,
+          pageSize: this.numberRule(the(c.pageSize)),
+          windowSize: this.numberRule(the(c.windowSize)),
+          ...first,
+        };
+      },
+      removeWindow: ({ children: c }) => ({ kind: "remove_window", table: this.tableRef(the(c.tableRef)), ...first }),
+      resetWindows: ({ children: c }) => {
+        const [phb, phbPos] = this.named(the(c.Name));
+        return { kind: "reset_windows", phb, phbPos, ...first };
+      },
+      queryWindow: ({ children: c }) => {
+        const [phb, phbPos] = this.named(the(c.Name));
+        return { kind: "query_window", phb, phbPos, ...first };
+      },
+      dma: ({ children: c }) => {
+        const [device, devicePos] = this.named(the(c.Name));
+        return { kind: "dma", device, devicePos, access: c.Kw_read ? "read" : "write", ioba: this.numberRule(the(c.ioba)), ...first };
+      },
+      resetAction: () => ({ kind: "reset", ...first }),
+      migrateAction: () => ({ kind: "migrate", ...first }),
+    });
   }
 
-  private comparison(node: CstNode): { op: A.Comparison; value: A.ExpectedValue } {
-    const op: A.Comparison = maybeTok(node, "Equals") ? "==" : "!=";
-    const valueNode = sub(node, "value");
-    const code = maybeTok(valueNode, "ReturnCode");
-    if (code) return { op, value: { kind: "code", code: code.image, ...this.posOf(code) } };
-    const tceNode = maybeSub(valueNode, "tce");
-    if (tceNode) {
-      const tce = this.tce(tceNode);
+  private comparison(node: C.ComparisonCstNode): { op: A.Comparison; value: A.ExpectedValue } {
+    const op: A.Comparison = node.children.Equals ? "==" : "!=";
+    const v = the(node.children.value).children;
+    if (v.ReturnCode) {
+      const code = the(v.ReturnCode);
+      return { op, value: { kind: "code", code: code.image, ...this.posOf(code) } };
+    }
+    if (v.tce) {
+      const tce = this.tce(the(v.tce));
       return {
         op,
-        value: {
-          kind: "number",
-          value: tce.value,
-          text: tce.text,
-          hasPermission: tce.text.includes(" "),
-          line: tce.line,
-          column: tce.column,
-        },
+        value: { kind: "number", value: tce.value, text: tce.text, hasPermission: tce.text.includes(" "), line: tce.line, column: tce.column },
       };
     }
-    for (const word of ["fault", "ok", "blocked"] as const) {
-      const token = maybeTok(valueNode, `Kw_${word}`);
-      if (token) return { op, value: { kind: "word", word, ...this.posOf(token) } };
-    }
-    throw new Error("internal: empty value");
+    const [word, token] = v.Kw_fault ? (["fault", the(v.Kw_fault)] as const) : v.Kw_ok ? (["ok", the(v.Kw_ok)] as const) : (["blocked", the(v.Kw_blocked)] as const);
+    return { op, value: { kind: "word", word, ...this.posOf(token) } };
   }
 
-  private expectation(node: CstNode, first: A.Pos): A.Expectation {
-    const expectation: A.Expectation = { kind: "expect", check: this.check(node), ...first };
-    const whens = all(node, "Kw_when") as IToken[];
-    const lists = all(node, "profileList") as CstNode[];
-    if (whens.length > 1) this.error(this.posOf(whens[1]!), "an expectation takes one 'when profile' clause");
-    if (lists.length > 0) expectation.when = { profiles: this.profiles(this.words(lists[0]!)), ...this.posOf(whens[0]!) };
-    const xfails = all(node, "Kw_xfail") as IToken[];
-    if (xfails.length > 1) this.error(this.posOf(xfails[1]!), "an expectation takes one 'xfail' clause");
-    if (xfails.length > 0) expectation.xfail = { reason: this.string(tok(node, "StringLiteral")), ...this.posOf(xfails[0]!) };
+  private expectation(node: C.ExpectStmtCstNode, at: A.StatementBase): A.Expectation {
+    const c = node.children;
+    const expectation: A.Expectation = { kind: "expect", check: this.check(c), ...at };
+    const whens = c.whenClause ?? [];
+    if (whens.length > 1) this.error(this.nodePos(whens[1]!), "an expectation takes one 'when profile' clause");
+    if (whens[0]) expectation.when = { profiles: this.profiles(this.words(the(whens[0].children.profileList))), ...this.nodePos(whens[0]) };
+    const xfails = c.xfailClause ?? [];
+    if (xfails.length > 1) this.error(this.nodePos(xfails[1]!), "an expectation takes one 'xfail' clause");
+    if (xfails[0]) expectation.xfail = { reason: this.string(the(xfails[0].children.StringLiteral)), ...this.nodePos(xfails[0]) };
     return expectation;
   }
 
-  private check(node: CstNode): A.Check {
-    if (maybeTok(node, "Kw_table")) {
-      const table = this.tableRef(sub(sub(node, "tableArg"), "tableRef"));
-      for (const placement of ["kvm", "userspace", "absent"] as const) {
-        if (maybeTok(node, `Kw_${placement}`)) return { kind: "placement", table, placement };
-      }
-      const offset = maybeSub(node, "offset");
-      return {
-        kind: "geometry",
-        table,
-        windowSize: this.numberRule(sub(node, "windowSize")),
-        pageSize: this.numberRule(sub(node, "pageSize")),
-        offset: offset && this.numberRule(offset),
-      };
-    }
-    if (maybeTok(node, "Kw_guest")) {
-      const entry = sub(node, "entryArg");
-      return {
-        kind: "guest",
-        table: this.tableRef(sub(entry, "tableRef")),
-        ioba: this.numberRule(sub(entry, "ioba")),
-        ...this.comparison(sub(node, "comparison")),
-      };
-    }
-    if (maybeTok(node, "Kw_hw")) {
-      const table = this.tableRef(sub(node, "tableRef"));
-      const iobaNode = maybeSub(node, "ioba");
-      const state = maybeTok(node, "Kw_in_sync") ? "in_sync" : maybeTok(node, "Kw_absent") ? "absent" : undefined;
-      if (iobaNode) {
-        if (state) this.error(this.nodePos(iobaNode), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
-        else return { kind: "hw-entry", table, ioba: this.numberRule(iobaNode), ...this.comparison(sub(node, "comparison")) };
-      }
-      if (!state) {
-        this.error(table, "hw(T) takes 'in_sync' or 'absent'; compare an entry with hw(T, IOBA) == VALUE");
-        return { kind: "hw-state", table, state: "in_sync" };
-      }
-      return { kind: "hw-state", table, state };
-    }
-    if (maybeTok(node, "Kw_vfio")) {
-      const phb = tok(sub(node, "phbArg"), "Name");
-      return { kind: "vfio", phb: phb.image, phbPos: this.posOf(phb), present: maybeTok(node, "Kw_yes") !== undefined };
-    }
-    if (maybeTok(node, "Kw_windows")) {
-      const phb = tok(sub(node, "phbArg"), "Name");
-      return { kind: "windows", phb: phb.image, phbPos: this.posOf(phb), ...this.comparison(sub(node, "comparison")) };
-    }
-    if (maybeTok(node, "Kw_notifiers")) {
-      return {
+  private check(children: C.ExpectStmtCstChildren): A.Check {
+    return choose<C.ExpectStmtCstChildren, CheckKey, A.Check>(children, {
+      tableCheck: ({ children: c }) => {
+        const table = this.tableRef(the(the(c.tableArg).children.tableRef));
+        if (c.Kw_kvm) return { kind: "placement", table, placement: "kvm" };
+        if (c.Kw_userspace) return { kind: "placement", table, placement: "userspace" };
+        if (c.Kw_absent) return { kind: "placement", table, placement: "absent" };
+        return {
+          kind: "geometry",
+          table,
+          windowSize: this.numberRule(the(c.windowSize)),
+          pageSize: this.numberRule(the(c.pageSize)),
+          offset: this.optionalNumber(c.offset),
+        };
+      },
+      guestCheck: ({ children: c }) => {
+        const entry = the(c.entryArg).children;
+        return {
+          kind: "guest",
+          table: this.tableRef(the(entry.tableRef)),
+          ioba: this.numberRule(the(entry.ioba)),
+          ...this.comparison(the(c.comparison)),
+        };
+      },
+      hwCheck: ({ children: c }) => {
+        const table = this.tableRef(the(c.tableRef));
+        const state = c.Kw_in_sync ? "in_sync" : c.Kw_absent ? "absent" : undefined;
+        if (c.ioba) {
+          const ioba = the(c.ioba);
+          if (state) this.error(this.nodePos(ioba), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
+          else return { kind: "hw-entry", table, ioba: this.numberRule(ioba), ...this.comparison(the(c.comparison)) };
+        }
+        if (!state) {
+          this.error(table, "hw(T) takes 'in_sync' or 'absent'; compare an entry with hw(T, IOBA) == VALUE");
+          return { kind: "hw-state", table, state: "in_sync" };
+        }
+        return { kind: "hw-state", table, state };
+      },
+      vfioCheck: ({ children: c }) => {
+        const [phb, phbPos] = this.named(the(the(c.phbArg).children.Name));
+        return { kind: "vfio", phb, phbPos, present: c.Kw_yes !== undefined };
+      },
+      windowsCheck: ({ children: c }) => {
+        const [phb, phbPos] = this.named(the(the(c.phbArg).children.Name));
+        return { kind: "windows", phb, phbPos, ...this.comparison(the(c.comparison)) };
+      },
+      notifiersCheck: ({ children: c }) => ({
         kind: "notifiers",
-        table: this.tableRef(sub(sub(node, "tableArg"), "tableRef")),
-        ...this.comparison(sub(node, "comparison")),
-      };
-    }
-    return { kind: "action", action: this.action(sub(node, "action")), ...this.comparison(sub(node, "comparison")) };
+        table: this.tableRef(the(the(c.tableArg).children.tableRef)),
+        ...this.comparison(the(c.comparison)),
+      }),
+      actionCheck: ({ children: c }) => ({ kind: "action", action: this.action(the(c.action)), ...this.comparison(the(c.comparison)) }),
+    });
   }
 }

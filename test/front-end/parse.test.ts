@@ -260,4 +260,8 @@ describe("railroad diagrams", () => {
     expect(html).toContain("drawDiagramsFromSerializedGrammar");
     expect(readFileSync(new URL("../../docs/grammar.html", import.meta.url), "utf8"), "run npm run diagrams").toBe(html);
   });
+  it("grammar/cst.ts holds the CST types of the grammar as it is", async () => {
+    const { cstTypes } = await import("../../grammar/cst-types.js");
+    expect(readFileSync(new URL("../../grammar/cst.ts", import.meta.url), "utf8"), "run npm run diagrams").toBe(cstTypes());
+  });
 });

@@ -1,4 +1,4 @@
-// Reading chevrotain's CST: children by name, start tokens, offsets and line tables.
+// Positions: offsets of CST elements, the token a node starts with, and the file's line table.
 import type { CstElement, CstNode, IToken } from "chevrotain";
 
 type Children = Record<string, CstElement[] | undefined>;
@@ -22,6 +22,19 @@ export function startToken(node: CstNode): IToken | undefined {
     if (token && (best === undefined || token.startOffset < best.startOffset)) best = token;
   }
   return best;
+}
+
+/** The offset just after a node's last token (tokens carry only their start: the lexer tracks offsets only). */
+export function endOf(node: CstNode): number {
+  let end = node.location?.startOffset ?? 0;
+  const children = node.children as Children;
+  for (const key in children) {
+    const list = children[key]!;
+    const element = list[list.length - 1];
+    if (element === undefined) continue;
+    end = Math.max(end, isToken(element) ? element.startOffset + element.image.length : endOf(element));
+  }
+  return end;
 }
 
 /** Offsets where each line starts; a line ends at \n, \r\n or a lone \r, as the lexer counts them. */
@@ -60,35 +73,4 @@ export function mergeByOffset(a: CstElement[], b: CstElement[]): CstElement[] {
   while (i < a.length) out[k++] = a[i++]!;
   while (j < b.length) out[k++] = b[j++]!;
   return out;
-}
-
-export function tok(node: CstNode, name: string, index = 0): IToken {
-  const element = (node.children as Children)[name]?.[index];
-  if (!element || !isToken(element)) throw new Error(`internal: no token ${name} in ${node.name}`);
-  return element;
-}
-export function maybeTok(node: CstNode, name: string, index = 0): IToken | undefined {
-  const element = (node.children as Children)[name]?.[index];
-  return element && isToken(element) ? element : undefined;
-}
-export function sub(node: CstNode, name: string, index = 0): CstNode {
-  const element = (node.children as Children)[name]?.[index];
-  if (!element || isToken(element)) throw new Error(`internal: no node ${name} in ${node.name}`);
-  return element;
-}
-export function maybeSub(node: CstNode, name: string, index = 0): CstNode | undefined {
-  const element = (node.children as Children)[name]?.[index];
-  return element && !isToken(element) ? element : undefined;
-}
-export function all(node: CstNode, name: string): CstElement[] {
-  return (node.children as Children)[name] ?? [];
-}
-
-/** The one subrule a wrapper rule (such as `statement`) holds. */
-export function onlyChild(node: CstNode): CstNode | undefined {
-  for (const key in node.children) {
-    const element = (node.children as Children)[key]![0];
-    if (element && !isToken(element)) return element;
-  }
-  return undefined;
 }

@@ -7,6 +7,7 @@ import { evaluate, type Target } from "../run/evaluate.js";
 import type { RunResult } from "../run/outcome.js";
 import { geometry, hex } from "../values.js";
 import type { Backend, BackendRecipe } from "./backend.js";
+import { unreachable } from "../unreachable.js";
 
 export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation" }>): string {
   switch (probe.kind) {
@@ -32,6 +33,8 @@ export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation
       return String(engine.windowCount(probe.phbIndex));
     case "notifiers":
       return String(engine.notifierCount(probe.liobn));
+    default:
+      return unreachable(probe);
   }
 }
 

@@ -9,6 +9,7 @@ import type { CompiledSpec, Expected, Probe, Program, Step } from "./program.js"
 import { liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
 import { geometry, hex } from "../values.js";
 import { expectedValue, type Accepted } from "./expected.js";
+import { unreachable } from "../unreachable.js";
 
 // QEMU 7.2 refuses a larger index: '"index" for PAPR PHB is too large (max 30)' (seen).
 const MAX_PHB_INDEX = 30n;
@@ -130,6 +131,8 @@ export class Checker {
       }
       case "expect":
         return this.expectation(statement, scope, spec);
+      default:
+        return unreachable(statement);
     }
   }
 
@@ -263,6 +266,8 @@ export class Checker {
         return { kind: "reset" };
       case "migrate":
         return { kind: "migrate" };
+      default:
+        return unreachable(action);
     }
   }
 
@@ -374,6 +379,8 @@ export class Checker {
         const expected = this.value(check.value, check.op, "notifiers(T)", ["number"]);
         return liobn === undefined || !expected ? undefined : [{ kind: "notifiers", liobn }, expected];
       }
+      default:
+        return unreachable(check);
     }
   }
 }

@@ -2,6 +2,7 @@
 import type * as A from "./ast.js";
 import type { Expected } from "./program.js";
 import { hex, isHcallCode, isRtasStatus } from "../values.js";
+import { unreachable } from "../unreachable.js";
 
 export type Accepted = "hcall" | "rtas" | "number" | "tce" | "fault" | "migrate";
 
@@ -43,5 +44,7 @@ export function expectedValue(
       if (value.word === "fault" && accepts.includes("fault")) return { op, text: "fault" };
       if (value.word !== "fault" && accepts.includes("migrate")) return { op, text: value.word };
       return fail();
+    default:
+      return unreachable(value);
   }
 }

@@ -6,6 +6,7 @@ import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcal
 import { createWindow, queryWindow, removeWindow, resetWindows } from "./rtas.js";
 import { migrate, save, type MigrationStream } from "./migration.js";
 import type { Placement } from "./table.js";
+import { unreachable } from "../unreachable.js";
 
 export class Engine {
   private machine: Machine;
@@ -52,6 +53,8 @@ export class Engine {
         if (destination) this.machine = destination;
         return { kind: "migrate", ok: destination !== undefined };
       }
+      default:
+        return unreachable(operation);
     }
   }
 
@@ -97,6 +100,8 @@ export class Engine {
         );
         return { kind: "hcall", code: rc };
       }
+      default:
+        return unreachable(operation);
     }
   }
 

@@ -7,6 +7,7 @@ import type { ExpectationOutcome, RunResult } from "../run/outcome.js";
 import { bySpec, hasXfail, summarize } from "./summary.js";
 import { PROFILE_NAMES } from "../engine/profiles.js";
 import { compare } from "./differential.js";
+import { unreachable } from "../unreachable.js";
 
 const LAST_STEPS = 5;
 
@@ -21,6 +22,8 @@ function cell(run: RunResult | undefined): string {
       return kleur.red().bold("!");
     case "unsupported":
       return kleur.gray("?");
+    default:
+      return unreachable(run.status);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Pos } from "../compile/ast.js";
 import type { Operation, Outcome, ProfileName } from "../engine/types.js";
 import { hex, isHcallCode, isRtasStatus, sameValue } from "../values.js";
 import { MAX_STEPS, runOf, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
+import { unreachable } from "../unreachable.js";
 
 /** The engine (or a recording of QEMU) as the evaluator sees it. */
 export interface Target {
@@ -34,6 +35,8 @@ export function actualOf(outcome: Outcome, expected: Expected): string {
       return outcome.ok ? "ok" : "blocked";
     case "done":
       return "done";
+    default:
+      return unreachable(outcome);
   }
 }
 
@@ -54,6 +57,8 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
       return { expected: "ok", actual: outcome.ok ? "ok" : "blocked", ok: outcome.ok };
     case "done":
       return { expected: "done", actual: "done", ok: true };
+    default:
+      return unreachable(outcome);
   }
 }
 

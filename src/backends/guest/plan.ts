@@ -10,6 +10,7 @@ import { geometry, hex } from "../../values.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
 import type { RunResult } from "../../run/outcome.js";
 import { BEGIN_MARKER, linesOf, MARK, type EduDevice, type GuestCall } from "./guest.js";
+import { unreachable } from "../../unreachable.js";
 
 export const H_GET_TCE = 0x1cn;
 export const H_PUT_TCE = 0x20n;
@@ -125,6 +126,8 @@ export function callFor(operation: Operation): GuestCall | string {
       return "migrate: this backend does not migrate the machine at a step yet";
     case "add_phb":
       return "internal: add_phb is configuration";
+    default:
+      return unreachable(operation);
   }
 }
 
@@ -218,6 +221,8 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
       return { calls: [{ kind: "mark" }], read: ([view]) => ((view as HostView).vfioPhbs.has(probe.phbIndex) ? "yes" : "no") };
     case "notifiers":
       return "notifiers(…): IOMMU notifiers are not visible to the guest";
+    default:
+      return unreachable(probe);
   }
 }
 

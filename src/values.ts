@@ -2,6 +2,11 @@
 // names for codes and states. Expected and actual values are compared in this form.
 import { HCALL_RC, RTAS_STATUS } from "./engine/types.js";
 
+/** The base-2 logarithm of a power of two (of any positive value: its highest bit). */
+export function log2(value: bigint): number {
+  return value.toString(2).length - 1;
+}
+
 export function hex(value: bigint): string {
   return `0x${value.toString(16)}`;
 }

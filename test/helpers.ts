@@ -7,6 +7,7 @@ import type { RunResult } from "../src/run/outcome.js";
 import { main } from "../src/cli.js";
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { PROFILE_NAMES } from "../src/profile-names.js";
 
 export function compile(text: string, file = "t.tce") {
   return compileSource(file, text);
@@ -40,7 +41,8 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
   return { code, out, err };
 }
 
-export const PROFILES: ProfileName[] = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"];
+/** Every profile, from its one definition. */
+export const PROFILES: readonly ProfileName[] = PROFILE_NAMES;
 
 /** Gone, or a zombie nobody has reaped yet (a container's init may not): it runs no more. */
 export function isGone(pid: number): boolean {

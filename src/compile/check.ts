@@ -6,8 +6,8 @@ import type * as A from "./ast.js";
 import { PROFILES } from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { CompiledSpec, Expected, Probe, Program, Step } from "./program.js";
-import { liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
-import { geometry, hex } from "../values.js";
+import { DEFAULT_DMA32, DEFAULT_PAGE_SHIFT, liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
+import { geometry, hex, log2 } from "../values.js";
 import { expectedValue, type Accepted } from "./expected.js";
 import { unreachable } from "../unreachable.js";
 
@@ -16,9 +16,6 @@ const MAX_PHB_INDEX = 30n;
 
 function isPowerOfTwo(value: bigint): boolean {
   return value > 0n && (value & (value - 1n)) === 0n;
-}
-function log2(value: bigint): number {
-  return value.toString(2).length - 1;
 }
 
 /** Per-spec scope: PHBs and devices as the statements declare them, in order. */
@@ -72,7 +69,7 @@ export class Checker {
     const declared = [...ast.setup, ...block.statements].filter((s): s is A.PhbStmt => s.kind === "phb");
     if (!declared.some((s) => s.index.value === 0n)) {
       const name = declared.some((s) => s.name === "phb0") ? "(QEMU's PHB 0)" : "phb0";
-      const phb0: PhbConfig = { name, index: 0, dma32: 1n << 30n, pageShift: 12, ddw: true };
+      const phb0: PhbConfig = { name, index: 0, dma32: DEFAULT_DMA32, pageShift: DEFAULT_PAGE_SHIFT, ddw: true };
       scope.phbs.set(name, phb0);
       spec.steps.push({
         kind: "do",
@@ -156,8 +153,8 @@ export class Checker {
         return;
       }
     }
-    const pageSize = statement.page?.value ?? 4096n;
-    const dma32 = statement.dma32?.value ?? 1n << 30n;
+    const pageSize = statement.page?.value ?? 1n << BigInt(DEFAULT_PAGE_SHIFT);
+    const dma32 = statement.dma32?.value ?? DEFAULT_DMA32;
     let ok = true;
     if (statement.page && !isPowerOfTwo(pageSize)) {
       this.error(statement.page, `the page size ${statement.page.text} is not a power of two`);
@@ -173,7 +170,7 @@ export class Checker {
       );
       ok = false;
     }
-    const phb: PhbConfig = { name: statement.name, index, dma32, pageShift: ok ? log2(pageSize) : 12, ddw: statement.ddw };
+    const phb: PhbConfig = { name: statement.name, index, dma32, pageShift: ok ? log2(pageSize) : DEFAULT_PAGE_SHIFT, ddw: statement.ddw };
     scope.phbs.set(statement.name, phb);
     if (ok) spec.steps.push(this.doStep({ kind: "add_phb", phb }, statement));
   }

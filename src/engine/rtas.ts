@@ -2,6 +2,7 @@
 import type { Outcome } from "./types.js";
 import { DMA64_WINDOW_ADDR, MAX_WINDOWS } from "./types.js";
 import type { Machine } from "./machine.js";
+import { log2 } from "../values.js";
 
 /** RTAS_DDW_PGSIZE_* bits of the query answer, by page shift (spapr_page_mask_to_query_mask). */
 const QUERY_MASK_BITS: [number, bigint][] = [
@@ -16,9 +17,6 @@ const QUERY_MASK_BITS: [number, bigint][] = [
   [34, 0x80n],
 ];
 
-function log2(value: bigint): number {
-  return value.toString(2).length - 1;
-}
 
 export function queryWindow(machine: Machine, phbIndex: number): Outcome {
   const phb = machine.phbs.get(phbIndex);

@@ -8,6 +8,10 @@ export interface MachineConfig {
   caps: readonly Capability[];
 }
 
+/** A PHB's default window as QEMU makes it when the spec does not say: 1 GiB of 4 KiB pages. */
+export const DEFAULT_DMA32 = 1n << 30n;
+export const DEFAULT_PAGE_SHIFT = 12;
+
 export interface PhbConfig {
   name: string;
   index: number;

@@ -1,6 +1,7 @@
 import { Engine } from "../../src/engine/engine.js";
 import type { Capability, HcallRc, Operation, Outcome, PhbConfig, ProfileName } from "../../src/engine/types.js";
 import { liobnOf } from "../../src/engine/types.js";
+import { PROFILE_NAMES } from "../../src/profile-names.js";
 
 export const L0 = liobnOf(0, 0);
 export const L1 = liobnOf(0, 1);
@@ -40,5 +41,6 @@ export function dma(e: Engine, device: string, access: "read" | "write", ioba: b
   return o.kind === "dma" && o.address !== undefined ? o.address : "fault";
 }
 export const apply = (e: Engine, op: Operation) => e.apply(op);
-export const PROFILES: ProfileName[] = ["pre-fix", "seed-v10", "qemu-2.7", "qemu-7.2"];
-export const FIXED: ProfileName[] = ["seed-v10", "qemu-2.7", "qemu-7.2"];
+/** Every profile, from its one definition. */
+export const PROFILES: readonly ProfileName[] = PROFILE_NAMES;
+export const FIXED: readonly ProfileName[] = PROFILE_NAMES.filter((p) => p !== "pre-fix");

@@ -5,8 +5,8 @@
 import type { CompiledSpec, Probe } from "../../compile/program.js";
 import type { Pos } from "../../compile/ast.js";
 import type { Operation, Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
-import { buidOf, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type RtasStatus } from "../../engine/types.js";
-import { geometry, hex } from "../../values.js";
+import { buidOf, DEFAULT_DMA32, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type RtasStatus } from "../../engine/types.js";
+import { geometry, hex, log2 } from "../../values.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
 import type { RunResult } from "../../run/outcome.js";
 import { BEGIN_MARKER, linesOf, MARK, type EduDevice, type GuestCall } from "./guest.js";
@@ -19,7 +19,6 @@ export const H_PUT_TCE_INDIRECT = 0x13cn;
 /** RTAS tokens of QEMU 7.2. */
 export const RTAS_TOKENS = { query: 0x2026n, create: 0x2027n, remove: 0x2028n, reset: 0x2029n } as const;
 
-const DEFAULT_DMA32 = 1n << 30n;
 
 /** A translation QEMU's IOMMU made for a device (its `spapr_iommu_xlate` trace). */
 export interface Xlate {
@@ -76,9 +75,6 @@ function dmaOutcome(view: HostView, access: "read" | "write", ioba: bigint): Out
   return { kind: "dma", address: xlate.page | (ioba & xlate.mask) };
 }
 
-function log2(value: bigint): bigint {
-  return BigInt(value.toString(2).length - 1);
-}
 
 function buidArgs(phbIndex: number): bigint[] {
   const buid = buidOf(phbIndex);
@@ -105,7 +101,7 @@ export function callFor(operation: Operation): GuestCall | string {
       return {
         kind: "rtas",
         token: RTAS_TOKENS.create,
-        args: [...buidArgs(operation.phbIndex), log2(operation.pageSize), log2(operation.windowSize)],
+        args: [...buidArgs(operation.phbIndex), BigInt(log2(operation.pageSize)), BigInt(log2(operation.windowSize))],
         nret: 4,
       };
     case "remove_window":

@@ -11,7 +11,14 @@ import { PROFILE_NAMES } from "./engine/profiles.js";
 
 // Only what --version and --help need is loaded up front; the parser, the engine and the
 // reporters come in when a command runs, so start-up stays close to node's own.
-const REPORTERS = ["pretty", "json", "junit", "tap"] as const;
+// Every reporter, loaded when chosen: one list for the usage text, the check and the run.
+const REPORTERS: Record<string, () => Promise<(report: Report) => string>> = {
+  pretty: async () => (await import("./report/pretty.js")).formatPretty,
+  json: async () => (await import("./report/json.js")).formatJson,
+  junit: async () => (await import("./report/junit.js")).formatJunit,
+  tap: async () => (await import("./report/tap.js")).formatTap,
+  html: async () => (await import("./report/html.js")).formatHtml,
+};
 
 const USAGE = `usage: tcespec <command> [options] PATH…
 
@@ -30,7 +37,8 @@ commands:
 
 run options:
   --profile P        run under profile P only (repeatable; ${PROFILE_NAMES.join(", ")})
-  --reporter R       pretty (default), json, junit or tap
+  --reporter R       pretty (default), json, junit, tap or html (one self-contained
+                     page: matrix with filters, each divergence with its tables)
   --output FILE      write the report to FILE instead of standard output
   --tag T            only specs tagged T (repeatable)
   --grep TEXT        only specs whose name contains TEXT
@@ -201,8 +209,8 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   }
 
   const reporter = values.reporter ?? "pretty";
-  if (!(REPORTERS as readonly string[]).includes(reporter))
-    throw new UsageError(`unknown reporter '${reporter}' (reporters: ${REPORTERS.join(", ")})`);
+  if (!Object.hasOwn(REPORTERS, reporter))
+    throw new UsageError(`unknown reporter '${reporter}' (reporters: ${Object.keys(REPORTERS).join(", ")})`);
   const format = values.format ?? "markdown";
   if (format !== "markdown" && format !== "html") throw new UsageError(`--format takes markdown or html, not '${format}'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
@@ -236,23 +244,14 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return report.files.some((f) => f.diagnostics.length > 0) || report.missing.length > 0 ? 2 : 0;
   }
 
-  const { formatPretty } = await import("./report/pretty.js");
-  const { formatJson } = await import("./report/json.js");
-  const { formatJunit } = await import("./report/junit.js");
-  const { formatTap } = await import("./report/tap.js");
+  const formatReport = await REPORTERS[reporter]!();
   const { exitCode } = await import("./report/summary.js");
-  const formats: Record<string, (report: Report) => string> = {
-    pretty: formatPretty,
-    json: formatJson,
-    junit: formatJunit,
-    tap: formatTap,
-  };
   const report = await run(paths, options);
   // Diagnostics on stderr, results on stdout, for every reporter.
   for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
   for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
   try {
-    output(values.output, write)(formats[reporter]!(report));
+    output(values.output, write)(formatReport(report));
   } finally {
     await Promise.all(options.backends!.map((b) => b.close?.()));
   }

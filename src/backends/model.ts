@@ -53,7 +53,11 @@ export class ModelBackend implements Backend {
 
   runSync(spec: CompiledSpec, profile: ProfileName): RunResult {
     const engine = new Engine(profile, spec.machine);
-    const target: Target = { apply: (operation) => engine.apply(operation), observe: (probe) => observe(engine, probe) };
+    const target: Target = {
+      apply: (operation) => engine.apply(operation),
+      observe: (probe) => observe(engine, probe),
+      picture: () => engine.picture(),
+    };
     return evaluate(spec, profile, target, this.name, this.bail);
   }
 }

@@ -1,5 +1,5 @@
 // The engine's public face: operations in, outcomes out, and side-effect-free queries.
-import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc } from "./types.js";
+import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc, TablePicture } from "./types.js";
 import { Machine } from "./machine.js";
 import { PROFILES } from "./profiles.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
@@ -147,6 +147,22 @@ export class Engine {
 
   notifierCount(liobn: bigint): number {
     return this.machine.findTable(liobn)?.notifier ? 1 : 0;
+  }
+
+  /** Every table as it stands, for a report's picture of a divergence: at most `limit` stretches each. */
+  picture(limit = 32): TablePicture[] {
+    return [...this.machine.phbs.values()].flatMap((phb) =>
+      phb.enabledTables().map((table) => ({
+        liobn: table.liobn,
+        phbIndex: phb.index,
+        window: table.window,
+        placement: table.placement,
+        windowSize: table.windowSize,
+        pageSize: table.pageSize,
+        hardware: table.hardware !== undefined,
+        ...table.picture(limit),
+      })),
+    );
   }
 
   /** The migration stream this machine would send (for tests and debugging). */

@@ -1,6 +1,6 @@
 // One TCE table: a DMA window's geometry, its guest view (sparse), where that view lives,
 // vfio's notifier on it and, while a vfio-pci device sits on the PHB, the hardware table.
-import { TCE_RW } from "./types.js";
+import { TCE_RW, type PictureRow } from "./types.js";
 import { RunMap } from "./runs.js";
 
 export type Placement = "kvm" | "userspace";
@@ -82,6 +82,30 @@ export class TceTable {
   /** memory_region_iommu_replay: walks mapped entries only. */
   replayIntoHardware(): void {
     this.hardware = this.expectedHardware();
+  }
+
+  /**
+   * The table's mapped stretches, guest view next to hardware table, at most `limit` of them (the
+   * ones where the two differ first). For a picture of the state, not for deciding anything.
+   */
+  picture(limit: number): { rows: PictureRow[]; more: number } {
+    const cuts = new Set<number>();
+    for (const map of [this.entries, this.hardware]) {
+      for (const [start, count] of map?.runs() ?? []) cuts.add(start).add(start + count);
+    }
+    const points = [...cuts].sort((a, b) => a - b);
+    const rows: PictureRow[] = [];
+    for (let k = 0; k + 1 < points.length; k++) {
+      const index = points[k]!;
+      const guest = this.entries.get(index);
+      const hw = this.hardware?.get(index);
+      if (guest === 0n && !hw) continue;
+      const differs = hw !== undefined && hw !== (this.hardwareEntry(guest) ?? 0n);
+      rows.push({ ioba: this.busOffset + (BigInt(index) << BigInt(this.pageShift)), count: points[k + 1]! - index, guest, hw, differs });
+    }
+    const shown = rows.filter((r) => r.differs).concat(rows.filter((r) => !r.differs)).slice(0, limit);
+    const kept = new Set(shown);
+    return { rows: rows.filter((r) => kept.has(r)), more: rows.length - shown.length };
   }
 
   /** The hardware table equals the guest view, entry by entry (runs are merged, so equal tables have equal runs). */

@@ -85,3 +85,29 @@ export function buidOf(phbIndex: number): bigint {
 /** Bus offset of the 64-bit DDW window (2^59), seen on QEMU 7.2. */
 export const DMA64_WINDOW_ADDR = 0x800000000000000n;
 export const MAX_WINDOWS = 2;
+
+/** One stretch of a table where the guest view and the hardware table each hold one value. */
+export interface PictureRow {
+  /** The bus address of the stretch's first entry, and how many entries it spans. */
+  ioba: bigint;
+  count: number;
+  guest: bigint;
+  /** What the hardware table holds there (0: unmapped); undefined without a hardware table. */
+  hw?: bigint;
+  /** The hardware table does not hold what the guest view calls for. */
+  differs: boolean;
+}
+
+/** A table as it stands: where it lives, and its mapped stretches in both views. */
+export interface TablePicture {
+  liobn: bigint;
+  phbIndex: number;
+  window: number;
+  placement: "kvm" | "userspace";
+  windowSize: bigint;
+  pageSize: bigint;
+  hardware: boolean;
+  rows: PictureRow[];
+  /** Stretches left out past the picture's limit. */
+  more: number;
+}

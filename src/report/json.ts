@@ -31,6 +31,7 @@ export function jsonReport(report: Report): object {
         ...(e.action ? { action: true } : {}),
         ...(e.xfail !== undefined ? { xfail: e.xfail } : {}),
         ...(e.steps ? { steps: e.steps, stepsOmitted: e.stepsOmitted ?? 0 } : {}),
+        ...(e.state ? { state: e.state } : {}),
       })),
     })),
     errors: [

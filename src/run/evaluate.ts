@@ -1,9 +1,9 @@
 // Evaluating a compiled spec against anything that can apply operations and answer probes.
 import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
 import type { Pos } from "../compile/ast.js";
-import type { Operation, Outcome, ProfileName } from "../engine/types.js";
-import { hex, isHcallCode, isRtasStatus, sameValue } from "../values.js";
-import { MAX_STEPS, runOf, statusOf, type ExpectationOutcome, type RunResult } from "./outcome.js";
+import type { Operation, Outcome, ProfileName, TablePicture } from "../engine/types.js";
+import { hex, isHcallCode, isRtasStatus, sameValue, size } from "../values.js";
+import { MAX_STEPS, runOf, statusOf, type ExpectationOutcome, type RunResult, type TableState } from "./outcome.js";
 import { unreachable } from "../unreachable.js";
 
 /** The engine (or a recording of QEMU) as the evaluator sees it. */
@@ -12,6 +12,22 @@ export interface Target {
   apply(operation: Operation, at: Pos): Outcome;
   /** The actual value of a non-operation probe, in the language's printed form. */
   observe(probe: Exclude<Probe, { kind: "operation" }>, at: Pos): string;
+  /** Every table as it stands, for the report of a divergence; a backend that cannot see them leaves it out. */
+  picture?(): TablePicture[];
+}
+
+function printed(tables: TablePicture[]): TableState[] {
+  return tables.map((t) => ({
+    liobn: hex(t.liobn),
+    phb: t.phbIndex,
+    window: t.window,
+    placement: t.placement,
+    windowSize: size(t.windowSize),
+    pageSize: size(t.pageSize),
+    hardware: t.hardware,
+    rows: t.rows.map((r) => ({ ioba: hex(r.ioba), count: r.count, guest: hex(r.guest), ...(r.hw !== undefined ? { hw: hex(r.hw) } : {}), differs: r.differs })),
+    more: t.more,
+  }));
 }
 
 function isCode(text: string): boolean {
@@ -72,7 +88,8 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
       const step = spec.steps[i]!;
       return `${step.line}:${step.column} ${step.source}`;
     });
-    return { ...outcome, steps, stepsOmitted: history.length - steps.length };
+    const state = target.picture && printed(target.picture());
+    return { ...outcome, steps, stepsOmitted: history.length - steps.length, ...(state ? { state } : {}) };
   };
   for (let index = 0; index < spec.steps.length; index++) {
     const step = spec.steps[index]!;

@@ -5,6 +5,21 @@ import type { CompiledSpec } from "../compile/program.js";
 export type ExpectationVerdict = "matched" | "diverged" | "skipped" | "xfail" | "xpass";
 export type RunStatus = "passed" | "diverged" | "error" | "unsupported";
 
+/** A table as it stood when an expectation diverged, in the language's printed forms. */
+export interface TableState {
+  liobn: string;
+  phb: number;
+  window: number;
+  placement: "kvm" | "userspace";
+  windowSize: string;
+  pageSize: string;
+  /** A hardware table exists (a vfio-pci device sits on the PHB). */
+  hardware: boolean;
+  /** Mapped stretches: the guest view's entry and the hardware table's; `differs` where they disagree. */
+  rows: { ioba: string; count: number; guest: string; hw?: string; differs: boolean }[];
+  more: number;
+}
+
 export interface ExpectationOutcome {
   line: number;
   column: number;
@@ -21,6 +36,8 @@ export interface ExpectationOutcome {
   /** Steps run before this one (the last MAX_STEPS of them), for diverged and xpass outcomes. */
   steps?: string[];
   stepsOmitted?: number;
+  /** Every table at that point, when the backend can show it (the model can). */
+  state?: TableState[];
 }
 
 export interface RunResult {

@@ -16,6 +16,39 @@ const expectation = {
     xfail: { type: "string" },
     steps: { type: "array", items: { type: "string" } },
     stepsOmitted: { type: "integer", minimum: 0 },
+    state: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["liobn", "phb", "window", "placement", "windowSize", "pageSize", "hardware", "rows", "more"],
+        properties: {
+          liobn: { type: "string" },
+          phb: { type: "integer", minimum: 0 },
+          window: { type: "integer", minimum: 0 },
+          placement: { enum: ["kvm", "userspace"] },
+          windowSize: { type: "string" },
+          pageSize: { type: "string" },
+          hardware: { type: "boolean" },
+          rows: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["ioba", "count", "guest", "differs"],
+              properties: {
+                ioba: { type: "string" },
+                count: { type: "integer", minimum: 1 },
+                guest: { type: "string" },
+                hw: { type: "string" },
+                differs: { type: "boolean" },
+              },
+            },
+          },
+          more: { type: "integer", minimum: 0 },
+        },
+      },
+    },
   },
 } as const;
 

@@ -1,0 +1,113 @@
+// The HTML report in a real browser (Debian's Chromium through playwright-core): it loads with no
+// errors, its counts are the JSON report's, filters hide what they should, and what comes from a
+// spec file is text, never markup. Without a browser the test skips, unless CI requires one.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { run, type Report } from "../../src/run/runner.js";
+import { formatHtml } from "../../src/report/html.js";
+import { jsonReport } from "../../src/report/json.js";
+import { ModelBackend } from "../../src/backends/model.js";
+
+const CHROMIUM = process.env.TCESPEC_CHROMIUM ?? "/usr/bin/chromium";
+const HAVE = existsSync(CHROMIUM);
+
+describe.runIf(!HAVE && process.env.TCESPEC_REQUIRE_BROWSER === "1")("a browser is required here (TCESPEC_REQUIRE_BROWSER=1)", () => {
+  it("has Chromium", () => {
+    expect.fail(`TCESPEC_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium`);
+  });
+});
+
+/** A second backend standing for real software, so the report has two backends side by side. */
+class OtherBackend extends ModelBackend {
+  override readonly name = "other" as "model";
+}
+
+const HOSTILE = "<img src=x onerror='window.pwned=1'>";
+
+describe.runIf(HAVE)("--reporter html", () => {
+  let browser: Browser;
+  let page: Page;
+  let report: Report;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-html-"));
+    writeFileSync(
+      join(dir, "mixed.tce"),
+      [
+        `suite "</script><script>window.pwned=2</script>"`,
+        "setup {\n  machine kvm caps spapr_tce, multi_tce\n  phb phb0 index 0\n}",
+        `spec "${HOSTILE}" tags hotplug {\n  put_tce phb0 0x1000 0x12340000 rw\n  plug vfio d0 on phb0\n  put_tce phb0 0x2000 0x45670000 rw\n  expect hw(phb0, 0x2000) == 0x45670003\n}`,
+        'spec "passes" tags plain { expect table(phb0) kvm when profile pre-fix }',
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "broken.tce"), "put_tc phb0 0 0\n");
+    report = await run([dir], { jobs: 1, backends: [new ModelBackend(), new OtherBackend()] });
+    const file = join(dir, "report.html");
+    writeFileSync(file, formatHtml(report));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    page = await browser.newPage();
+    page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+    page.on("pageerror", (e) => problems.push(String(e)));
+    page.on("dialog", (d) => problems.push(`dialog: ${d.message()}`));
+    page.on("request", (r) => !r.url().startsWith("file:") && problems.push(`network: ${r.url()}`));
+    await page.goto(pathToFileURL(file).href);
+  }, 60_000);
+  afterAll(async () => browser?.close());
+
+  it("loads with no console errors and no network", () => {
+    expect(problems).toEqual([]);
+  });
+
+  it("shows the JSON report's counts, a badge per run, a card per failing run", async () => {
+    const summary = (jsonReport(report) as { summary: Record<string, number> }).summary;
+    for (const key of ["files", "specs", "runs", "passed", "diverged", "errors", "unsupported"]) {
+      expect(await page.locator(`[data-count=${key}] b`).textContent(), key).toBe(String(summary[key]));
+    }
+    expect(await page.locator(".badge").count()).toBe(report.runs.length);
+    const failing = report.runs.filter((r) => r.status === "diverged" || r.status === "error").length;
+    expect(failing).toBeGreaterThan(0);
+    expect(await page.locator(".card").count()).toBe(failing);
+    expect(await page.locator("#errors li").first().textContent()).toMatch(/broken\.tce:1:1: unknown statement 'put_tc' — did you mean 'put_tce'\?/);
+  });
+
+  it("pictures the tables of a divergence, the stale hardware entry highlighted", async () => {
+    const card = page.locator(".card", { hasText: "under pre-fix on model" });
+    const differs = card.locator("tr.differs");
+    expect(await differs.count()).toBe(1);
+    expect(await differs.locator("td").allTextContents()).toEqual(["0x2000", "1", "0x45670003", "0x0"]);
+    expect(await card.locator(".placement").first().textContent()).toBe("in KVM");
+    expect(await card.locator(".side").textContent()).toBe("other: diverged");
+  });
+
+  it("filters by status, profile, backend and tag", async () => {
+    const visible = () => page.locator(".badge:not(.hidden)").count();
+    const total = report.runs.length;
+    await page.locator("[data-filter-value='status:passed']").uncheck();
+    expect(await visible()).toBe(report.runs.filter((r) => r.status !== "passed").length);
+    expect(await page.locator(".card:not(.hidden)").count()).toBe(await page.locator(".card").count());
+    await page.locator("[data-filter-value='status:passed']").check();
+    await page.locator("[data-filter-value='backend:other']").uncheck();
+    expect(await visible()).toBe(report.runs.filter((r) => r.backend !== "other").length);
+    await page.locator("[data-filter-value='backend:other']").check();
+    await page.locator("[data-filter-value='profile:qemu-7.2']").uncheck();
+    expect(await visible()).toBe(report.runs.filter((r) => r.profile !== "qemu-7.2").length);
+    await page.locator("[data-filter-value='profile:qemu-7.2']").check();
+    await page.locator("[data-filter-value='tag:plain']").check();
+    expect(await visible()).toBe(report.runs.filter((r) => r.tags.includes("plain")).length);
+    expect(await page.locator(".spec-row:not(.hidden)").count()).toBe(1);
+    await page.locator("[data-filter-value='tag:plain']").uncheck();
+    expect(await visible()).toBe(total);
+  });
+
+  it("shows spec names, suites and tags as text, never as markup", async () => {
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await page.locator(".spec-row td").first().textContent()).toBe(HOSTILE);
+    expect(await page.locator(".card h3").first().textContent()).toContain(HOSTILE);
+  });
+});

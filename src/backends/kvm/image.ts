@@ -1,10 +1,10 @@
 // The L1 machine's image: a Debian ppc64le kernel and an initramfs holding busybox, kvm.ko and
 // kvm-hv.ko, Debian's ppc64el QEMU with its libraries, and the capability shim. Built once by
 // `tcespec kvm setup` into the user's cache, keyed by the package versions, checked by checksum.
+import { cacheDir } from "../../cache.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { validator } from "../../schema/validate.js";
@@ -22,8 +22,7 @@ export const SHIM_PATH = "/lib/tcespec-caps.so";
 const CROSS_GCC = "powerpc64le-linux-gnu-gcc";
 
 export function cacheRoot(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "tcespec", "kvm");
+  return cacheDir("kvm");
 }
 
 export interface L1Image {

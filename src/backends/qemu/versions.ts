@@ -1,9 +1,9 @@
 // The real QEMUs the qemu backend runs: Debian 12's own 7.2 from PATH, and 10.0 from Debian's
 // bookworm-backports, fetched for the host's architecture into the user's cache (private apt
 // state, dpkg -x, no root) by `tcespec qemu setup 10.0`.
+import { cacheDir } from "../../cache.js";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ProfileName } from "../../engine/types.js";
 import { validator } from "../../schema/validate.js";
@@ -35,7 +35,7 @@ const checkManifest = validator<QemuManifest>({
 });
 
 export function qemuCache(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tcespec", "qemu");
+  return cacheDir("qemu");
 }
 
 export interface FetchedQemu {

@@ -1,0 +1,124 @@
+// docs/ci.md as a user copies it: the YAML parses, the shards are 1/N … N/N, the caches are where
+// tcespec keeps its downloads, and each `tcespec run` command in it runs here. The model's
+// commands run exactly as written and their shards together are the library, each run once;
+// real-backend commands run limited to one spec (QEMU and KVM are tested in depth elsewhere).
+import { describe, expect, it } from "vitest";
+import { readFileSync, mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { XMLParser } from "fast-xml-parser";
+import { cacheDir } from "../src/cache.js";
+import { findImage } from "../src/backends/kvm/image.js";
+import { hasCommand } from "./helpers.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const text = readFileSync(join(root, "docs/ci.md"), "utf8");
+const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+interface Step {
+  run?: string;
+  uses?: string;
+  with?: Record<string, string>;
+}
+const github = parse(blocks[0]!) as { jobs: Record<string, { strategy?: { matrix: { shard: number[] } }; steps: Step[] }> };
+const gitlab = parse(blocks[1]!) as Record<string, { parallel?: number; script?: string[]; cache?: { paths: string[] }; artifacts?: { reports?: { junit?: string } } }> & {
+  variables: Record<string, string>;
+};
+
+const ONE_SPEC = "a put is read back";
+
+/** Runs a documented `npx tcespec …` command here, through the repository's bin, in a fresh directory. */
+function tcespec(command: string, extra: string[] = []): { status: number | null; dir: string; out: string } {
+  const args = command.trim().split(/\s+/);
+  expect(args.slice(0, 2)).toEqual(["npx", "tcespec"]);
+  const dir = mkdtempSync(join(tmpdir(), "tcespec-ci-"));
+  const rest = args.slice(2).map((a) => (a === "specs" ? join(root, "specs") : a));
+  const r = spawnSync("node", [join(root, "bin/tcespec.js"), ...rest, ...extra], { cwd: dir, encoding: "utf8", timeout: 300_000 });
+  return { status: r.status, dir, out: r.stdout + r.stderr };
+}
+
+const junitCases = (file: string): string[] => {
+  const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["testsuite", "testcase"].includes(n) }).parse(
+    readFileSync(file, "utf8"),
+  );
+  return (xml.testsuites.testsuite ?? []).flatMap((s: { file: string; testcase?: { name: string }[] }) => (s.testcase ?? []).map((c) => `${s.file} ${c.name}`));
+};
+
+function allLibraryCases(): string[] {
+  const r = tcespec("npx tcespec run specs --reporter junit --output all.xml");
+  expect(r.status, r.out).toBe(0);
+  return junitCases(join(r.dir, "all.xml"));
+}
+
+describe("docs/ci.md", () => {
+  it("has a GitHub Actions workflow and a GitLab CI file that parse", () => {
+    expect(blocks).toHaveLength(2);
+    expect(Object.keys(github.jobs)).toEqual(["model", "qemu", "kvm"]);
+    expect(Object.keys(gitlab)).toEqual(expect.arrayContaining(["model", "qemu", "kvm"]));
+  });
+
+  it("caches what tcespec downloads, where tcespec keeps it", () => {
+    const home = cacheDir().replace(process.env.XDG_CACHE_HOME ? process.env.XDG_CACHE_HOME : /^.*\/\.cache/, "~/.cache");
+    const cached = (job: string) => github.jobs[job]!.steps.find((s) => s.uses?.startsWith("actions/cache"))!.with!.path;
+    expect(cached("qemu")).toBe(`${home}/qemu`);
+    expect(cached("kvm")).toBe(`${home}/kvm`);
+    expect(gitlab.variables.XDG_CACHE_HOME).toBe("$CI_PROJECT_DIR/.cache");
+    expect(gitlab.kvm!.cache!.paths).toEqual([".cache/tcespec/kvm"]);
+    expect(gitlab.qemu!.cache!.paths).toEqual([".cache/tcespec/qemu"]);
+  });
+
+  it("GitHub: the model's shards run here, and together they are the library, each run once", () => {
+    const job = github.jobs.model!;
+    const shards = job.strategy!.matrix.shard;
+    expect(shards).toEqual(Array.from({ length: shards.length }, (_, i) => i + 1));
+    const commands = job.steps.flatMap((s) => (s.run?.includes("tcespec run") ? [s.run] : []));
+    expect(commands.length).toBeGreaterThanOrEqual(2);
+    const cases: string[] = [];
+    for (const command of commands) {
+      expect(command).toContain(`--shard \${{ matrix.shard }}/${shards.length}`);
+      for (const shard of shards) {
+        const r = tcespec(command.replaceAll("${{ matrix.shard }}", String(shard)));
+        expect(r.status, r.out).toBe(0);
+        if (command.includes("--reporter junit")) cases.push(...junitCases(join(r.dir, `junit-${shard}.xml`)));
+        if (command.includes("--reporter html")) expect(readFileSync(join(r.dir, `report-${shard}.html`), "utf8")).toMatch(/^<!doctype html>/);
+      }
+    }
+    expect(new Set(cases).size).toBe(cases.length);
+    expect([...cases].sort()).toEqual(allLibraryCases().sort());
+    // Each file a step writes is uploaded.
+    const uploaded = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact"))!.with!.path;
+    expect(uploaded).toContain("junit-${{ matrix.shard }}.xml");
+    expect(uploaded).toContain("report-${{ matrix.shard }}.html");
+  }, 300_000);
+
+  it("GitLab: parallel N is --shard CI_NODE_INDEX/CI_NODE_TOTAL, and the shards are the library", () => {
+    const job = gitlab.model!;
+    const total = job.parallel!;
+    const command = job.script!.find((c) => c.includes("--reporter junit"))!;
+    expect(job.artifacts!.reports!.junit).toBe("junit.xml");
+    const cases: string[] = [];
+    for (let index = 1; index <= total; index++) {
+      const r = tcespec(command.replaceAll("${CI_NODE_INDEX}", String(index)).replaceAll("${CI_NODE_TOTAL}", String(total)));
+      expect(r.status, r.out).toBe(0);
+      cases.push(...junitCases(join(r.dir, "junit.xml")));
+    }
+    expect([...cases].sort()).toEqual(allLibraryCases().sort());
+  }, 300_000);
+
+  it.runIf(hasCommand("qemu-system-ppc64"))("the real-QEMU command runs here (one spec)", () => {
+    const command = github.jobs.qemu!.steps.find((s) => s.run?.includes("--profile qemu-7.2"))!.run!;
+    const r = tcespec(command, ["--grep", ONE_SPEC]);
+    expect(r.status, r.out).toBe(0);
+    expect(readFileSync(join(r.dir, "junit-qemu-7.2.xml"), "utf8")).toContain("on qemu");
+  }, 300_000);
+
+  it.runIf("manifest" in findImage())("the real-KVM command runs here (one spec)", () => {
+    const command = github.jobs.kvm!.steps.find((s) => s.run?.includes("--backend model,kvm"))!.run!;
+    const r = tcespec(command, ["--grep", "KVM wants a page-aligned IOBA"]);
+    expect(r.status, r.out).toBe(0);
+    expect(readFileSync(join(r.dir, "report-kvm.html"), "utf8")).toContain('"backend":"kvm"');
+  }, 300_000);
+});

@@ -62,10 +62,15 @@ export const ReturnCode = createToken({
   label: "a return code",
 });
 
+/** What a keyword is for: editors colour the kinds apart (grammar/textmate.ts). */
+export type KeywordKind = "structure" | "setup" | "action" | "expectation" | "permission";
 const keywordTokens: TokenType[] = [];
+export const KEYWORD_KINDS = new Map<string, KeywordKind>();
+let kind: KeywordKind = "structure";
 function keyword(word: string): TokenType {
   const tokenType = createToken({ name: `Kw_${word}`, pattern: new RegExp(word), longer_alt: [DottedName, Name], label: `'${word}'` });
   keywordTokens.push(tokenType);
+  KEYWORD_KINDS.set(word, kind);
   return tokenType;
 }
 
@@ -75,12 +80,14 @@ export function keywordOf(tokenType: TokenType): string | undefined {
 }
 
 // File structure
+kind = "structure";
 export const Suite = keyword("suite");
 export const Setup = keyword("setup");
 export const Spec = keyword("spec");
 export const Tags = keyword("tags");
 export const Profiles = keyword("profiles");
 // Set-up
+kind = "setup";
 export const Machine = keyword("machine");
 export const Kvm = keyword("kvm");
 export const Tcg = keyword("tcg");
@@ -93,6 +100,7 @@ export const Ddw = keyword("ddw");
 export const On = keyword("on");
 export const Off = keyword("off");
 // Actions (longest first where one keyword prefixes another)
+kind = "action";
 export const Plug = keyword("plug");
 export const Unplug = keyword("unplug");
 export const Vfio = keyword("vfio");
@@ -113,6 +121,7 @@ export const Write = keyword("write");
 export const Reset = keyword("reset");
 export const Migrate = keyword("migrate");
 // Expectations
+kind = "expectation";
 export const Expect = keyword("expect");
 export const Table = keyword("table");
 export const Userspace = keyword("userspace");
@@ -132,6 +141,7 @@ export const When = keyword("when");
 export const Profile = keyword("profile");
 export const Xfail = keyword("xfail");
 // Permissions
+kind = "permission";
 export const Rw = keyword("rw");
 export const R = keyword("r");
 export const W = keyword("w");

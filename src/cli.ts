@@ -34,6 +34,7 @@ commands:
                  [--seed N] [--budget 60s|N] [--out DIR]
   kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
   kvm info       what L1 images are cached (kernel, QEMU, sizes)
+  lsp --stdio    the language server editors start (docs/editors.md)
 
 run options:
   --profile P        run under profile P only (repeatable; ${PROFILE_NAMES.join(", ")})
@@ -162,6 +163,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         version: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
         debug: { type: "boolean" },
+        stdio: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -182,7 +184,14 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return 0;
   }
   if (!command) throw new UsageError("a command is needed");
-  if (!["run", "check", "matrix", "kvm", "qemu", "explore", "fmt"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (!["run", "check", "matrix", "kvm", "qemu", "explore", "fmt", "lsp"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (command === "lsp") {
+    if (!values.stdio) throw new UsageError("lsp talks over standard input and output: tcespec lsp --stdio");
+    const { startServer } = await import("./lsp/server.js");
+    const connection = startServer();
+    // The connection ends the process on the client's `exit`; until then the server answers.
+    return new Promise<number>((resolve) => connection.onExit(() => resolve(0)));
+  }
   if (command === "fmt") return fmtCommand(paths, values.check ?? false, write, writeError);
   if (command === "explore") return exploreCommand(values, argv.join(" "), writeError, write);
   if (command === "qemu") return qemuCommand(paths, write, writeError);

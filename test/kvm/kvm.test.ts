@@ -73,6 +73,19 @@ describe.runIf(KVM)("real KVM", () => {
     expect(liveQemuProcesses()).toBe(0);
   }, 240_000);
 
+  it("migrates the machine inside L1: refused with a vfio-pci device, then done, and the destination goes on", async () => {
+    const report = await run(["specs/reset-migration/migrate.tce"], { profiles: ["qemu-7.2"], backends: [new ModelBackend(), kvm], jobs: 2 });
+    const onKvm = report.runs.filter((r) => r.backend === "kvm" && r.status !== "unsupported");
+    expect(onKvm.map((r) => `${r.spec}: ${r.status}${r.reason ? ` ${r.reason}` : ""}`).sort()).toEqual([
+      "an emulated device keeps translating after migration: passed",
+      "placement is decided afresh at the destination: passed",
+      "refused while a vfio-pci device is present: passed",
+    ]);
+    const blocked = onKvm.find((r) => r.spec.startsWith("refused"))!.expectations.map((e) => e.actual);
+    expect(blocked).toEqual(["blocked", "ok"]);
+    expect(compare(report)[0]).toMatchObject({ backend: "kvm", disagreements: [] });
+  }, 240_000);
+
   it("resets the machine and hotplugs an emulated device whose real DMA goes through KVM's table", async () => {
     const results = await kvm.runBatch(
       [

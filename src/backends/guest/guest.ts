@@ -43,7 +43,15 @@ export type GuestCall =
    * and waits for a character on its console, which the host sends once the machine (the
    * source, or the destination) may go on.
    */
-  | { kind: "host"; action: "reset" | "migrate" | "unplug" }
+  | {
+      kind: "host";
+      action: "reset" | "migrate" | "unplug";
+      /**
+       * Emulated devices to configure again once the host lets the guest go on: QEMU's edu has no
+       * migration state (no vmsd), so a destination has it with its config space at reset values.
+       */
+      reconfigure?: readonly EduDevice[];
+    }
   /**
    * Hotplug an emulated device (QEMU's edu) at this slot of this PHB: the host adds it and
    * releases the guest, which then assigns its BAR and enables memory and bus mastering through
@@ -202,15 +210,17 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       const poll = a.here;
       a.emit(ppc.li(3, Number(H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       a.emit(ppc.beq(poll - a.here));
-      if (call.kind === "plug" && !call.device.vfio) {
+      const configure = (device: EduDevice) => {
         const config = (register: number, size: number, value: bigint) => {
-          const buid = buidOf(call.device.phbIndex);
-          const address = BigInt((call.device.slot << 11) | register);
+          const buid = buidOf(device.phbIndex);
+          const address = BigInt((device.slot << 11) | register);
           rtasCall(RTAS_WRITE_PCI_CONFIG, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
         };
-        config(0x10, 4, eduBar(call.device)); // BAR0
+        config(0x10, 4, eduBar(device)); // BAR0
         config(0x04, 2, 0x6n); // command: memory space, bus master
-      }
+      };
+      if (call.kind === "plug" && !call.device.vfio) configure(call.device);
+      if (call.kind === "host") call.reconfigure?.forEach(configure);
     } else if (call.kind === "dma") {
       const registers = eduRegisters(call.device);
       const store = (offset: bigint, value: bigint) => {

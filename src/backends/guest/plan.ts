@@ -266,8 +266,11 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const planner: Target = {
     apply: (operation, at) => {
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
-      else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind])
-        note({ calls: [{ kind: "host", action: operation.kind }], read: ([o]) => o as Outcome }, at);
+      else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
+        // After a migration the edu devices are set up again (see GuestCall's `reconfigure`).
+        const reconfigure = operation.kind === "migrate" ? [...devices.values()].filter((d) => !d.vfio) : [];
+        note({ calls: [{ kind: "host", action: operation.kind, ...(reconfigure.length > 0 ? { reconfigure } : {}) }], read: ([o]) => o as Outcome }, at);
+      }
       else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
         // Each device its own slot, from 1 up, on its PHB's bus.
         const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1 };
@@ -400,7 +403,7 @@ const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0
 const RESULT = /^[0-9a-f]{32}$/;
 export const XLATE_TRACE = "spapr_iommu_xlate";
 /** L1's report of a host step (see kvm/l1.ts). */
-const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|failed)(?: (\S+))?(?: (\d+))?/;
+const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|migrated|blocked|failed)(?: (\S+))?(?: (\d+))?/;
 
 /**
  * The guest's result lines after its begin marker, and at each mark the tables KVM held then,
@@ -427,11 +430,15 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
     const xlate = XLATE.exec(line);
     const act = ACT.exec(line);
     if (act) {
-      // What L1 did at a host step: plugged NAME PHB, unplugged NAME, or failed: why.
+      // What L1 did at a host step: plugged NAME PHB, unplugged NAME, added NAME, reset, migrated,
+      // blocked: why (QEMU refused the migration, an answer), or failed: why (an error).
       const [, what, name, phb] = act;
       if (what === "plugged") vfio.set(name!, Number(phb));
       if (what === "unplugged") vfio.delete(name!);
-      host.push(what === "failed" ? { kind: "migrate", ok: false } : { kind: "done" });
+      // A migration that completed or was refused answers `expect migrate == ok|blocked`.
+      host.push(
+        what === "failed" || what === "blocked" ? { kind: "migrate", ok: false } : what === "migrated" ? { kind: "migrate", ok: true } : { kind: "done" },
+      );
       if (what === "failed") failures.push(line.slice(line.indexOf("failed")));
     } else if (xlate) {
       const [, liobn, offset, page, perm, mask] = xlate;

@@ -38,8 +38,8 @@ export interface KvmOptions {
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
 export const KVM_TRAITS: MachineTraits = {
-  // L1 resets the guest's machine and hotplugs edu devices over HMP; migration inside L1: not yet.
-  hostSteps: { reset: true, migrate: false },
+  // L1's QEMU resets the guest's machine, hotplugs edu devices and migrates it, over HMP.
+  hostSteps: { reset: true, migrate: true },
   devices: true,
   // L1's one vfio-pci device (L0's edu), hotplugged and unplugged by L1's QEMU at the step.
   vfio: true,
@@ -114,6 +114,7 @@ export class KvmBackend implements Backend {
             }
             if (call.kind === "host" && call.action === "unplug") return [{ kind: "unplug", name: plugged.shift()! }];
             if (call.kind === "host" && call.action === "reset") return [{ kind: "reset" }];
+            if (call.kind === "host" && call.action === "migrate") return [{ kind: "migrate" }];
             return [];
           });
           // Device translations are traced only where the spec makes a DMA: a vfio plug's replay

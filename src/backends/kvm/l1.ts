@@ -55,11 +55,15 @@ export interface GuestJob {
   steps?: L1Step[];
 }
 
-/** A host step inside L1: L1's QEMU hotplugs or unplugs the vfio-pci device (HMP device_add/del). */
+/**
+ * A host step inside L1, done by L1's QEMU over HMP: hotplug or unplug the vfio-pci device, add an
+ * emulated one, reset the machine, or migrate it (into a file, then a second QEMU carries on).
+ */
 export type L1Step =
   | { kind: "plug" | "add"; name: string; bus: string; slot: number; phbIndex: number }
   | { kind: "unplug"; name: string }
-  | { kind: "reset" };
+  | { kind: "reset" }
+  | { kind: "migrate" };
 
 /** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
 export type GuestResult = { body: string } | { error: string };
@@ -87,8 +91,34 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
     if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} </dev/null 2>&1\n${done}`;
     // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.
+    const log = `/tmp/m${i}.log`;
+    // The emulated devices added before each step: a migration's destination is started with them
+    // (a hotplugged device is part of the machine the stream describes).
+    const present = new Map<string, string>();
+    const devicesAt = job.steps.map((step) => {
+      const now = [...present.values()];
+      if (step.kind === "add") present.set(step.name, `-device edu,id=${step.name},bus=${step.bus},addr=${step.slot}`);
+      if (step.kind === "unplug") present.delete(step.name);
+      return now;
+    });
     const actions = job.steps
       .map((step, k) => {
+        const act = (report: string) => `echo "TCESPEC-ACT ${k + 1} ${report}"`;
+        const failed = `echo "TCESPEC-ACT ${k + 1} failed: $(grep Error ${log} | tail -1)"`;
+        // Each step reads only what the monitor answered to it: the log starts empty. A command
+        // naming $VFIO_HOST is expanded by L1's shell; any other is sent as written.
+        const send = (command: string) => `: > ${log}; echo ${command.includes("$") ? `"${command}"` : quote(command)} >&4`;
+        if (step.kind === "migrate") {
+          // Into a file; once QEMU says it completed, the source quits and the loop around QEMU
+          // starts the destination from the file (the guest goes on there: no character for it
+          // here). Refused (a vfio-pci device blocks it) or failed: the source goes on.
+          return [
+            `      ${k + 1}) ${send(`migrate "exec:cat > /tmp/mig${i}"`)}; t=0`,
+            `         while [ $t -lt 100 ] && ! grep -qE "Error|Migration status: (completed|failed)" ${log}; do sleep 0.2; echo "info migrate" >&4; t=$((t+1)); done`,
+            `         if grep -q "Migration status: completed" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > /tmp/mig${i}.go; echo quit >&4;`,
+            `         else echo "TCESPEC-ACT ${k + 1} blocked: $(grep Error ${log} | tail -1)"; echo g >&3; fi ;;`,
+          ].join("\n");
+        }
         const [command, report] =
           step.kind === "plug"
             ? [`device_add vfio-pci,host=$VFIO_HOST,id=${step.name},bus=${step.bus},addr=${step.slot}`, `plugged ${step.name} ${step.phbIndex}`]
@@ -99,20 +129,33 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
                 : ["system_reset", "reset"];
         // After a reset the guest starts again and goes on by itself: no character for it.
         const release = step.kind === "reset" ? "" : " echo g >&3;";
-        return `      ${k + 1}) echo "TCESPEC-ACT ${k + 1} ${report}"; echo "${command}" >&4; sleep 1; if grep -q "Error" /tmp/m${i}.log; then echo "TCESPEC-ACT ${k + 1} failed: $(grep Error /tmp/m${i}.log | tail -1)"; fi;${release} ;;`;
+        return `      ${k + 1}) ${act(report)}; ${send(command)}; sleep 1; if grep -q "Error" ${log}; then ${failed}; fi;${release} ;;`;
       })
       .join("\n");
+    // The destination may end its incoming migration paused (as on the qemu backend): once it is
+    // past "inmigrate", a paused machine is continued. Only then is the guest released: a
+    // character read while the state loads is lost, as loading restores the console's buffer.
+    const resume = [
+      `( t=0; while [ $t -lt 150 ]; do sleep 0.2; : > ${log}; echo "info status" >&4; sleep 0.2;`,
+      `if grep -q "VM status: running" ${log}; then break; fi;`,
+      `if grep -q "VM status: paused" ${log} && ! grep -q "inmigrate" ${log}; then echo cont >&4; break; fi; t=$((t+1)); done; echo g >&3 ) &`,
+    ].join(" ");
+    const qemu = (extra: string) => `timeout -s KILL ${seconds} qemu-system-ppc64 ${args} -monitor pipe:/tmp/m${i}${extra} <&3 2>&1`;
     return [
       begin,
       // Both FIFOs held open read-write by the shell: no open ever waits for QEMU, even once it is gone.
-      `mkfifo /tmp/in${i} /tmp/m${i}.in /tmp/m${i}.out; exec 3<>/tmp/in${i} 4<>/tmp/m${i}.in; cat /tmp/m${i}.out > /tmp/m${i}.log &`,
-      `( ${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} -monitor pipe:/tmp/m${i} <&3 2>&1; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
+      `mkfifo /tmp/in${i} /tmp/m${i}.in /tmp/m${i}.out; exec 3<>/tmp/in${i} 4<>/tmp/m${i}.in; cat /tmp/m${i}.out >> ${log} &`,
+      // After a completed migration the source quits and the destination takes the same console,
+      // monitor and stream, with the devices hotplugged before the migration.
+      `( ${env}${qemu("")}; while [ -f /tmp/mig${i}.go ]; do mv /tmp/mig${i}.go /tmp/mig${i}.devices; cat /tmp/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat /tmp/mig${i}.devices) -incoming "exec:cat /tmp/mig${i}"`)}; done; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
       `  echo "$line"`,
       `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
       actions,
       `  esac ;; esac`,
       `done; }`,
       `exec 3>&- 4>&-`,
+      // With TCESPEC_KVM_CONSOLE set, the monitor's last answers go to the console too.
+      ...(process.env.TCESPEC_KVM_CONSOLE ? [`echo "TCESPEC-MONITOR-LOG ${i}"; cat ${log}`] : []),
       done,
     ].join("\n");
   });

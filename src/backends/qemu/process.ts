@@ -99,10 +99,14 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
     };
     const timer = setTimeout(() => finish({ error: `timed out after ${timeoutMs} ms (the guest did not finish)` }), timeoutMs);
 
+    // The devices hotplugged so far: a migration's destination is started with them, as the
+    // machine the stream describes has them.
+    const plugged: string[] = [];
     const act = async (action: HostAction, index: number): Promise<void> => {
       qmp ??= await Qmp.open(socketOf(generation));
       if (typeof action === "object") {
         await qmp.execute("device_add", { driver: "edu", id: action.plug.name, bus: action.bus, addr: String(action.plug.slot) });
+        plugged.push("-device", `edu,id=${action.plug.name},bus=${action.bus},addr=${action.plug.slot}`);
         host.push({ kind: "done" });
         child.stdin?.write("g");
         return;
@@ -136,7 +140,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
       qmp = undefined;
       release(source);
       generation++;
-      start(["-incoming", `exec:cat ${file}`]);
+      start([...plugged, "-incoming", `exec:cat ${file}`]);
       qmp = await Qmp.open(socketOf(generation));
       for (;;) {
         const state = (await qmp.execute("query-status")) as { status?: string; running?: boolean };

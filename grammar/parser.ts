@@ -192,7 +192,7 @@ export class SpecParser extends CstParser {
   });
 
   // Every action a spec may run bare or put under `expect … == RC`. Each alternative is a rule of
-  // its own, so the CST types (grammar/cst.d.ts) name it and the AST builder must handle it.
+  // its own, so the CST types (grammar/cst.ts) name it and the AST builder must handle it.
   private action = this.RULE("action", () => {
     this.OR({
       DEF: [

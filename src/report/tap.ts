@@ -25,9 +25,8 @@ export function formatTap(report: Report): string {
       "  ...",
     );
   }
-  for (const c of cases) {
-    const title = `${c.file} › ${caseName(c)}`.replace(/#/g, "\\#");
-    const run = c;
+  for (const run of cases) {
+    const title = `${run.file} › ${caseName(run)}`.replace(/#/g, "\\#");
     if (run.status === "unsupported") {
       lines.push(`ok ${++n} - ${title} # SKIP unsupported on ${run.backend}: ${(run.reason ?? "").replace(/\n/g, " ")}`);
       continue;

@@ -89,13 +89,16 @@ export function formatPretty(report: Report): string {
   for (const [file, specs] of grouped) {
     out.push(kleur.bold().underline(file));
     for (const [spec, runs] of specs) {
-      const name = spec.length > nameWidth ? `${spec.slice(0, nameWidth - 1)}…` : spec.padEnd(nameWidth);
+      // A name longer than the column is never cut: it gets a line of its own, the cells the next.
+      const long = spec.length > nameWidth;
+      if (long) out.push(`  ${rowMark(runs)} ${spec}`);
+      const name = long ? "".padEnd(nameWidth) : spec.padEnd(nameWidth);
       const backends = [...new Set(runs.map((r) => r.backend))];
       for (const backend of backends) {
         const row = runs.filter((r) => r.backend === backend);
         const cells = profiles.map((p) => `${kleur.gray(p)} ${cell(row.find((r) => r.profile === p))}`);
         const label = backends.length > 1 || backend !== "model" ? kleur.gray(` [${backend}]`) : "";
-        out.push(`  ${rowMark(row)} ${name}  ${cells.join("  ")}${label}`);
+        out.push(`  ${long && backends.length === 1 ? " " : rowMark(row)} ${name}  ${cells.join("  ")}${label}`);
       }
       for (const run of runs) {
         if (run.status === "error" && run.reason) {

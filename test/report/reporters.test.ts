@@ -115,6 +115,17 @@ describe("tap", () => {
 });
 
 describe("pretty", () => {
+  it("shows a name longer than the column whole, on a line of its own", async () => {
+    const name = "a spec whose name runs on well past the sixty characters of the name column, to the end";
+    const path = join(mkdtempSync(join(tmpdir(), "tcespec-long-")), "long.tce");
+    writeFileSync(path, `spec "${name}" { reset }\nspec "short" { reset }`);
+    const lines = formatPretty(await run([path], { jobs: 1, profiles: ["qemu-7.2"] })).split("\n");
+    expect(lines).toContain(`  ✓ ${name}`);
+    const cells = lines[lines.indexOf(`  ✓ ${name}`) + 1]!;
+    expect(cells).toMatch(/^ {4} {60}  qemu-7\.2 ✓$/);
+    expect(lines.some((l) => l.includes("…"))).toBe(false);
+  });
+
   it("a line per spec, a cell per profile, the divergence with a caret, and a summary", () => {
     const text = formatPretty(report);
     expect(text).toMatch(/✗ diverges\s+pre-fix ✗ {2}seed-v10 ✗ {2}qemu-2.7 ✗ {2}qemu-7.2 ✗/);

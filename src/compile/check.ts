@@ -1,12 +1,14 @@
-// AST → checked program. Every error a user can make before anything runs is found here:
-// unknown or duplicate PHB and device names, `machine` not first or twice, tables that can
-// never exist, zero-sized windows, page sizes that are not powers of two, values of the wrong kind.
+// AST → checked program: names bound (PHBs to indices and LIOBNs, devices to what is plugged, in
+// the order the statements come) and values checked. Every error a user can make before anything
+// runs is found here: unknown or duplicate PHB and device names, `machine` not first or twice,
+// tables that can never exist, zero-sized windows, page sizes that are not powers of two, values
+// of the wrong kind. The steps themselves are made by lower.ts.
 import { unknown } from "./suggest.js";
 import type * as A from "./ast.js";
-import { PROFILES } from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
-import type { CompiledSpec, Expected, Probe, Program, Step } from "./program.js";
+import type { CompiledSpec, Expected, Probe, Program } from "./program.js";
 import { DEFAULT_DMA32, DEFAULT_PAGE_SHIFT, liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
+import { defaultPhb, defaultPhbStep, doStep, expectStep, specShell } from "./lower.js";
 import { geometry, hex, log2 } from "../values.js";
 import { expectedValue, type Accepted } from "./expected.js";
 import { unreachable } from "../unreachable.js";
@@ -52,32 +54,11 @@ export class Checker {
 
   private spec(ast: A.SpecFile, suite: string, block: A.SpecBlock, reportSetup: boolean): CompiledSpec {
     const scope = new Scope();
-    const spec: CompiledSpec = {
-      file: this.file,
-      suite,
-      name: block.name,
-      tags: block.tags,
-      profiles: block.profiles?.names ?? [...PROFILES],
-      machine: { accel: "tcg", caps: [] },
-      steps: [],
-      line: block.line,
-      column: block.column,
-    };
-    // QEMU's pseries machine always has PHB 0 (seen on QEMU 7.2 and 10.0.2, -nodefaults or not):
-    // unless the spec declares index 0 itself, it is there from the start with QEMU's defaults,
-    // named phb0 when the spec does not give that name to another PHB.
-    const declared = [...ast.setup, ...block.statements].filter((s): s is A.PhbStmt => s.kind === "phb");
-    if (!declared.some((s) => s.index.value === 0n)) {
-      const name = declared.some((s) => s.name === "phb0") ? "(QEMU's PHB 0)" : "phb0";
-      const phb0: PhbConfig = { name, index: 0, dma32: DEFAULT_DMA32, pageShift: DEFAULT_PAGE_SHIFT, ddw: true };
-      scope.phbs.set(name, phb0);
-      spec.steps.push({
-        kind: "do",
-        operation: { kind: "add_phb", phb: phb0 },
-        source: "(the default phb0)",
-        line: block.line,
-        column: block.column,
-      });
+    const spec = specShell(this.file, suite, block);
+    const phb0 = defaultPhb([...ast.setup, ...block.statements].filter((s): s is A.PhbStmt => s.kind === "phb"));
+    if (phb0) {
+      scope.phbs.set(phb0.name, phb0);
+      spec.steps.push(defaultPhbStep(phb0, block));
     }
     const before = this.diagnostics.length;
     for (const statement of ast.setup) this.statement(statement, scope, spec);
@@ -113,17 +94,17 @@ export class Checker {
         scope.liveDevices.set(name, statement.device);
         scope.everPlugged.add(name);
         if (phb)
-          spec.steps.push(this.doStep({ kind: "plug", device: statement.device, name, phbIndex: phb.index }, statement));
+          spec.steps.push(doStep({ kind: "plug", device: statement.device, name, phbIndex: phb.index }, statement));
         return;
       }
       case "unplug":
         if (!this.device(statement.name, statement, scope)) return;
         scope.liveDevices.delete(statement.name);
-        spec.steps.push(this.doStep({ kind: "unplug", name: statement.name }, statement));
+        spec.steps.push(doStep({ kind: "unplug", name: statement.name }, statement));
         return;
       case "action": {
         const operation = this.operation(statement.action, scope);
-        if (operation) spec.steps.push(this.doStep(operation, statement));
+        if (operation) spec.steps.push(doStep(operation, statement));
         return;
       }
       case "expect":
@@ -131,10 +112,6 @@ export class Checker {
       default:
         return unreachable(statement);
     }
-  }
-
-  private doStep(operation: Operation, statement: A.Statement): Step {
-    return { kind: "do", operation, source: statement.source, line: statement.line, column: statement.column };
   }
 
   private phb(statement: A.PhbStmt, scope: Scope, spec: CompiledSpec): void {
@@ -172,7 +149,7 @@ export class Checker {
     }
     const phb: PhbConfig = { name: statement.name, index, dma32, pageShift: ok ? log2(pageSize) : DEFAULT_PAGE_SHIFT, ddw: statement.ddw };
     scope.phbs.set(statement.name, phb);
-    if (ok) spec.steps.push(this.doStep({ kind: "add_phb", phb }, statement));
+    if (ok) spec.steps.push(doStep({ kind: "add_phb", phb }, statement));
   }
 
   private phbNamed(name: string, pos: A.Pos, scope: Scope): PhbConfig | undefined {
@@ -271,17 +248,7 @@ export class Checker {
   private expectation(statement: A.Expectation, scope: Scope, spec: CompiledSpec): void {
     const resolved = this.probe(statement.check, scope);
     if (!resolved) return;
-    const [probe, expected] = resolved;
-    spec.steps.push({
-      kind: "expect",
-      probe,
-      expected,
-      when: statement.when?.profiles,
-      xfail: statement.xfail?.reason,
-      source: statement.source,
-      line: statement.line,
-      column: statement.column,
-    });
+    spec.steps.push(expectStep(statement, ...resolved));
   }
 
   private value(value: A.ExpectedValue, op: A.Comparison, what: string, accepts: Accepted[]): Expected | undefined {

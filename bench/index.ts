@@ -211,17 +211,22 @@ if (qemuAvailable) {
     "big.tce",
     "machine kvm caps spapr_tce, spapr_tce_64, multi_tce\nphb phb0 index 0\ncreate_window phb0 page 4K size 1T\nstuff_tce phb0[1] 0x800_0000_0000_0000 0x1003 17000000\nexpect stuff_tce phb0[1] 0x800_0000_0000_0000 0x3 4294967296 == H_PARAMETER\nplug vfio d0 on phb0\nexpect hw(phb0[1]) in_sync\nunplug d0\nmigrate\nexpect get_tce phb0[1] 0x800_0000_0400_0000 == 0x1003\n",
   ).program!.specs[0]!;
-  const engine = new Engine("qemu-7.2", big.machine);
-  let slowest = 0;
-  let which = "";
-  for (const step of big.steps) {
-    const t0 = performance.now();
-    if (step.kind === "do") engine.apply(step.operation);
-    else if (step.probe.kind === "operation") engine.apply(step.probe.operation);
-    else observe(engine, step.probe);
-    const ms = performance.now() - t0;
-    if (ms > slowest) [slowest, which] = [ms, step.source];
+  // Each statement's best of five passes (a fresh engine each): one pass measures the JIT and
+  // the collector as much as the statement.
+  const times = big.steps.map(() => Infinity);
+  for (let pass = 0; pass < 5; pass++) {
+    const engine = new Engine("qemu-7.2", big.machine);
+    big.steps.forEach((step, k) => {
+      const t0 = performance.now();
+      if (step.kind === "do") engine.apply(step.operation);
+      else if (step.probe.kind === "operation") engine.apply(step.probe.operation);
+      else observe(engine, step.probe);
+      times[k] = Math.min(times[k]!, performance.now() - t0);
+    });
   }
+  const slowestAt = times.indexOf(Math.max(...times));
+  const slowest = times[slowestAt]!;
+  const which = big.steps[slowestAt]!.source;
   rows.push({
     what: "slowest single statement on the model (a stuff of 17M entries, a 2^32 count, replay, migration)",
     measured: `${slowest.toFixed(2)} ms (${which.slice(0, 40)})`,

@@ -50,9 +50,24 @@ describe("the batch L1 runs", () => {
     const lines = script.trim().split("\n").slice(1);
     expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
     expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
-    expect(lines[1]).toMatch(/^timeout -s KILL 20 qemu-system-ppc64 .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
+    expect(lines[1]).toMatch(/^timeout -s KILL 20 'qemu-system-ppc64' .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");
-    expect(lines[4]).toMatch(/^LD_PRELOAD=\/lib\/tcespec-caps.so TCESPEC_HIDE_CAPS=125,142 timeout/);
+    expect(lines[4]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
+  });
+  it("runs the same script directly on a host: its own paths, QEMU and shim, no change to the host's ASLR", () => {
+    const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [125], steps: [{ kind: "reset" }] }], 20_000, {
+      elfs: "/work/d",
+      work: "/work/d",
+      qemu: "/usr/bin/qemu-system-ppc64",
+      shim: "/cache/shim.so",
+      accel: "kvm",
+      tuneAslr: false,
+    });
+    expect(script).not.toContain("randomize_va_space");
+    expect(script).not.toMatch(/\/tmp\/|\/batch\//);
+    expect(script).toContain("mkfifo /work/d/in0 /work/d/m0.in /work/d/m0.out");
+    expect(script).toContain("LD_PRELOAD='/cache/shim.so'");
+    expect(script).toContain("'/usr/bin/qemu-system-ppc64'");
   });
 
   it("splits L1's console into each guest's output, and says why one failed", () => {

@@ -1,6 +1,8 @@
 // The kvm backend: a spec's guest (the one the qemu backend builds) run by QEMU under real KVM.
-// Off POWER, KVM-HV runs nested: L0 is the host's QEMU under TCG, L1 a Debian kernel with
+// On a POWER host with a usable /dev/kvm the host's own QEMU runs the guests with -accel kvm.
+// Anywhere else KVM-HV runs nested: L0 is the host's QEMU under TCG, L1 a Debian kernel with
 // kvm-hv and Debian's QEMU, L2 the guest. One L1 boot serves a batch; `jobs` L1s run at once.
+// Both run the same batch script (l1.ts), so host steps work alike.
 import type { CompiledSpec } from "../../compile/program.js";
 import type { ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type RunResult } from "../../run/outcome.js";
@@ -20,7 +22,9 @@ import {
 } from "../guest/plan.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
-import { runL1, type GuestJob, type L1Step } from "./l1.js";
+import { runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
+import { accessSync, constants } from "node:fs";
+import { buildNativeShim } from "./caps.js";
 
 export interface KvmOptions {
   /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
@@ -31,18 +35,38 @@ export interface KvmOptions {
   bootTimeoutMs?: number;
   /** Where the L1 images are cached (default: $XDG_CACHE_HOME/tcespec/kvm). */
   cacheRoot?: string;
+  /**
+   * Run the guests on this host, no L1: the default on a POWER host with a usable /dev/kvm.
+   * `{ accel: "tcg" }` exercises this path off POWER (the guests then run under TCG).
+   */
+  direct?: { accel: "kvm" | "tcg" } | false;
+}
+
+/** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
+export function directKvmHost(): boolean {
+  if (process.arch !== "ppc64") return false;
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Under KVM a table lives in the kernel or in QEMU: the guest prints a mark, and the host reads
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
-export const KVM_TRAITS: MachineTraits = {
+export const KVM_TRAITS: MachineTraits = kvmTraits(true);
+
+/** Under real KVM; `vfio`: the host has a device for `plug vfio` (L1's edu, or TCESPEC_VFIO_HOST on POWER). */
+function kvmTraits(vfio: boolean): MachineTraits {
+  return {
   // L1's QEMU resets the guest's machine, hotplugs edu devices and migrates it, over HMP.
   hostSteps: { reset: true, migrate: true },
   devices: true,
-  // L1's one vfio-pci device (L0's edu), hotplugged and unplugged by L1's QEMU at the step.
-  vfio: true,
+  // One vfio-pci device, hotplugged and unplugged by the guest's QEMU at the step.
+  vfio,
   refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
   placement: (liobn) => {
     const calls = [...existenceCalls(liobn), { kind: "mark" as const }];
@@ -54,7 +78,8 @@ export const KVM_TRAITS: MachineTraits = {
       },
     };
   },
-};
+  };
+}
 
 export class KvmBackend implements Backend {
   readonly name = "kvm";
@@ -63,6 +88,7 @@ export class KvmBackend implements Backend {
   readonly real = true;
   private readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot">> & Pick<KvmOptions, "kernel" | "cacheRoot">;
   private image?: L1Image | { problem: string };
+  private shim?: Promise<string | undefined>;
 
   constructor(options: KvmOptions = {}) {
     this.options = {
@@ -71,7 +97,13 @@ export class KvmBackend implements Backend {
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
       cacheRoot: options.cacheRoot,
+      direct: options.direct ?? (directKvmHost() ? { accel: "kvm" } : false),
     };
+  }
+
+  /** Where the guests run: "direct" on this host, or "nested" in L1. */
+  get mode(): "direct" | "nested" {
+    return this.options.direct ? "direct" : "nested";
   }
 
   /** The cached L1 image, or why there is none. */
@@ -87,19 +119,31 @@ export class KvmBackend implements Backend {
   async runBatch(tasks: readonly Task[], jobs: number): Promise<RunResult[]> {
     const results: RunResult[] = new Array(tasks.length);
     const pending: { index: number; plan: GuestPlan; job: GuestJob }[] = [];
-    const image = this.l1Image();
+    const direct = this.options.direct;
+    const image: L1Image | { problem: string } | undefined = direct ? undefined : this.l1Image();
+    const vfioHost = direct ? process.env.TCESPEC_VFIO_HOST : "L1's edu";
+    const traits = kvmTraits(vfioHost !== undefined && vfioHost !== "");
+    const needShim = direct && tasks.some(({ spec }) => hiddenCaps(spec.machine.caps).length > 0);
+    const shim = needShim ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
     tasks.forEach(({ spec, profile }, index) => {
       const base = { ...runOf(spec, profile, this.name), expectations: [] };
-      const plan = planFor(spec, profile, KVM_TRAITS);
-      if ("unsupported" in plan) results[index] = { ...base, status: "unsupported", reason: plan.unsupported };
-      else if ("problem" in image) results[index] = { ...base, status: "error", reason: image.problem };
+      const plan = planFor(spec, profile, traits);
+      if ("unsupported" in plan)
+        results[index] = {
+          ...base,
+          status: "unsupported",
+          reason: direct && /plug vfio/.test(plan.unsupported) ? `${plan.unsupported} (set TCESPEC_VFIO_HOST to a PCI device bound to vfio-pci)` : plan.unsupported,
+        };
+      else if (image && "problem" in image) results[index] = { ...base, status: "error", reason: image.problem };
       else {
         const hideCaps = hiddenCaps(spec.machine.caps);
-        if (hideCaps.length > 0 && !image.manifest.shim)
+        if (hideCaps.length > 0 && (direct ? !shim : !(image as L1Image).manifest.shim))
           results[index] = {
             ...base,
             status: "unsupported",
-            reason: "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
+            reason: direct
+              ? "caps: no capability shim for this host (install a C compiler: cc)"
+              : "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
           };
         else {
           const calls = plan.steps.flatMap((s) => s.calls);
@@ -124,17 +168,16 @@ export class KvmBackend implements Backend {
         }
       }
     });
-    if (pending.length === 0 || "problem" in image) return results;
+    if (pending.length === 0 || (image && "problem" in image)) return results;
     const machines = Math.max(1, Math.min(jobs, pending.length));
     const size = Math.ceil(pending.length / machines);
     const batches = Array.from({ length: machines }, (_, m) => pending.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
     await Promise.all(
       batches.map(async (batch) => {
-        const answers = await runL1(
-          image,
-          batch.map((p) => p.job),
-          this.options,
-        );
+        const batchJobs = batch.map((p) => p.job);
+        const answers = direct
+          ? await runDirect(batchJobs, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHost })
+          : await runL1(image as L1Image, batchJobs, this.options);
         batch.forEach((p, k) => {
           const { spec, profile } = tasks[p.index]!;
           const base = { ...runOf(spec, profile, this.name), expectations: [] };

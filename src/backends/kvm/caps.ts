@@ -1,6 +1,11 @@
 // A spec's `caps` made real: the capabilities it does not list are hidden from L1's QEMU by a
 // small LD_PRELOAD library that answers 0 to KVM_CHECK_EXTENSION for them.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Capability } from "../../engine/types.js";
+import { cacheDir } from "../../cache.js";
 
 /** KVM_CAP_* numbers (include/uapi/linux/kvm.h). */
 export const KVM_CAP: Record<Capability, number> = {
@@ -77,3 +82,27 @@ int ioctl(int fd, unsigned long request, ...) {
   return real(fd, request, arg);
 }
 `;
+
+/**
+ * The shim built for this host with its own C compiler (the kvm backend run directly on POWER),
+ * cached by the source's hash; undefined when there is no compiler.
+ */
+export async function buildNativeShim(cacheRoot?: string): Promise<string | undefined> {
+  const dir = cacheRoot ? join(cacheRoot, "native") : cacheDir("kvm", "native");
+  const key = createHash("sha256").update(SHIM_SOURCE).digest("hex").slice(0, 12);
+  const library = join(dir, `tcespec-caps-${key}.so`);
+  if (existsSync(library)) return library;
+  mkdirSync(dir, { recursive: true });
+  const source = join(dir, `tcespec-caps-${key}.c`);
+  writeFileSync(source, SHIM_SOURCE);
+  try {
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.env.CC ?? "cc", ["-O2", "-shared", "-fPIC", "-o", library, source, "-ldl"], (error) => (error ? reject(error) : resolve())),
+    );
+    return library;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(source, { force: true });
+  }
+}

@@ -3,7 +3,7 @@
 // guest's ELF and the script that runs it with L1's QEMU under -accel kvm. What each guest and
 // its QEMU printed comes back over L1's console, between markers the script prints.
 import type { ChildProcess } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
@@ -79,19 +79,41 @@ export interface L1Options {
 
 const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
-/** The script L1 runs for the batch: one L2 QEMU per job, fenced by markers. */
-export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): string {
+/**
+ * Where a batch's script runs: inside L1 (the paths of its initramfs, L1's QEMU under KVM), or
+ * directly on a host whose own KVM runs the guests (a POWER machine: a directory of its own, the
+ * host's QEMU, a natively built shim).
+ */
+export interface BatchPlace {
+  /** Where the guests' ELFs are. */
+  elfs: string;
+  /** Where the FIFOs, logs and migration files go. */
+  work: string;
+  qemu: string;
+  shim: string;
+  accel: "kvm" | "tcg";
+  /** Turn address-space randomisation off (L1 only: it is L1's own kernel). */
+  tuneAslr: boolean;
+}
+
+export const IN_L1: BatchPlace = { elfs: "/batch", work: "/tmp", qemu: "qemu-system-ppc64", shim: SHIM_PATH, accel: "kvm", tuneAslr: true };
+
+/** The script that runs the batch: one guest QEMU per job, fenced by markers. */
+export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const tmp = place.work;
+  const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? place.accel : a));
   const lines = jobs.map((job, i) => {
     const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
-    const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${SHIM_PATH} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
-    const args = [...L2_ARGS, ...job.args, "-kernel", `/batch/${i}.elf`].map(quote).join(" ");
+    const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
+    const args = [...guestArgs, ...job.args, "-kernel", `${place.elfs}/${i}.elf`].map(quote).join(" ");
+    const qemuBinary = quote(place.qemu);
     const begin = `echo "TCESPEC-RUN ${i} $(cat /proc/uptime)"`;
     const done = `echo "TCESPEC-DONE ${i} $? $(cat /proc/uptime)"`;
-    if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} qemu-system-ppc64 ${args} </dev/null 2>&1\n${done}`;
+    if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} ${qemuBinary} ${args} </dev/null 2>&1\n${done}`;
     // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.
-    const log = `/tmp/m${i}.log`;
+    const log = `${tmp}/m${i}.log`;
     // The emulated devices added before each step: a migration's destination is started with them
     // (a hotplugged device is part of the machine the stream describes).
     const present = new Map<string, string>();
@@ -113,9 +135,9 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
           // starts the destination from the file (the guest goes on there: no character for it
           // here). Refused (a vfio-pci device blocks it) or failed: the source goes on.
           return [
-            `      ${k + 1}) ${send(`migrate "exec:cat > /tmp/mig${i}"`)}; t=0`,
+            `      ${k + 1}) ${send(`migrate "exec:cat > ${tmp}/mig${i}"`)}; t=0`,
             `         while [ $t -lt 100 ] && ! grep -qE "Error|Migration status: (completed|failed)" ${log}; do sleep 0.2; echo "info migrate" >&4; t=$((t+1)); done`,
-            `         if grep -q "Migration status: completed" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > /tmp/mig${i}.go; echo quit >&4;`,
+            `         if grep -q "Migration status: completed" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > ${tmp}/mig${i}.go; echo quit >&4;`,
             `         else echo "TCESPEC-ACT ${k + 1} blocked: $(grep Error ${log} | tail -1)"; echo g >&3; fi ;;`,
           ].join("\n");
         }
@@ -140,14 +162,14 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
       `if grep -q "VM status: running" ${log}; then break; fi;`,
       `if grep -q "VM status: paused" ${log} && ! grep -q "inmigrate" ${log}; then echo cont >&4; break; fi; t=$((t+1)); done; echo g >&3 ) &`,
     ].join(" ");
-    const qemu = (extra: string) => `timeout -s KILL ${seconds} qemu-system-ppc64 ${args} -monitor pipe:/tmp/m${i}${extra} <&3 2>&1`;
+    const qemu = (extra: string) => `timeout -s KILL ${seconds} ${qemuBinary} ${args} -monitor pipe:${tmp}/m${i}${extra} <&3 2>&1`;
     return [
       begin,
       // Both FIFOs held open read-write by the shell: no open ever waits for QEMU, even once it is gone.
-      `mkfifo /tmp/in${i} /tmp/m${i}.in /tmp/m${i}.out; exec 3<>/tmp/in${i} 4<>/tmp/m${i}.in; cat /tmp/m${i}.out >> ${log} &`,
+      `mkfifo ${tmp}/in${i} ${tmp}/m${i}.in ${tmp}/m${i}.out; exec 3<>${tmp}/in${i} 4<>${tmp}/m${i}.in; cat ${tmp}/m${i}.out >> ${log} &`,
       // After a completed migration the source quits and the destination takes the same console,
       // monitor and stream, with the devices hotplugged before the migration.
-      `( ${env}${qemu("")}; while [ -f /tmp/mig${i}.go ]; do mv /tmp/mig${i}.go /tmp/mig${i}.devices; cat /tmp/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat /tmp/mig${i}.devices) -incoming "exec:cat /tmp/mig${i}"`)}; done; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
+      `( ${env}${qemu("")}; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; done; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
       `  echo "$line"`,
       `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
       actions,
@@ -161,7 +183,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number): strin
   });
   // Without address-space randomisation each L2 QEMU sits where the last one did, so L0 reuses
   // the code it translated for it: about a third less time per guest.
-  return `echo 0 > /proc/sys/kernel/randomize_va_space\n${lines.join("\n")}\n`;
+  return `${place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : ""}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buffer {
@@ -270,6 +292,50 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
         .join(" | ");
       finish({ error: `L0 exited (${signal ?? `code ${code}`}) before L1 was up${why ? `: ${why}` : ""}${lastLines(text)}` });
     });
+  });
+}
+
+export interface DirectOptions {
+  /** The host's qemu-system-ppc64: on a POWER host with KVM it runs the guests itself. */
+  binary: string;
+  timeoutMs: number;
+  /** `kvm` on POWER; `tcg` only to exercise this path off POWER. */
+  accel: "kvm" | "tcg";
+  /** The capability shim built for this host, when a spec hides capabilities. */
+  shim?: string;
+  /** The host's PCI device bound to vfio-pci that `plug vfio` hands to the guest. */
+  vfioHost?: string;
+}
+
+/** Runs a batch on this host: the same script L1 runs, in a directory of its own, under sh. */
+export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Promise<GuestResult[] | { error: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));
+  jobs.forEach((job, i) => writeFileSync(join(dir, `${i}.elf`), job.elf));
+  const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false };
+  writeFileSync(join(dir, "run.sh"), batchScript(jobs, options.timeoutMs, place));
+  return new Promise((resolve) => {
+    let text = "";
+    let settled = false;
+    let child: ChildProcess | undefined;
+    const finish = (result: GuestResult[] | { error: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child) release(child);
+      rmSync(dir, { recursive: true, force: true });
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish(splitConsole(text, jobs.length)), jobs.length * (options.timeoutMs + 2000) + 5000);
+    try {
+      child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, VFIO_HOST: options.vfioHost ?? "" }, group: true });
+    } catch (error) {
+      finish({ error: `cannot start sh: ${(error as Error).message}` });
+      return;
+    }
+    child.stdout!.setEncoding("latin1");
+    child.stdout!.on("data", (chunk: string) => (text += chunk.replace(/\r/g, "")));
+    child.on("error", (error) => finish({ error: `cannot run the batch: ${error.message}` }));
+    child.on("close", () => finish(splitConsole(text, jobs.length)));
   });
 }
 

@@ -9,10 +9,24 @@ import { BEGIN_MARKER, END_MARKER, HOST_STEP, type EduDevice } from "../guest/gu
 import { Qmp } from "./qmp.js";
 
 const live = new Set<ChildProcess>();
+/** Processes started as the leaders of their own group: killing one kills what it started. */
+const leaders = new WeakSet<ChildProcess>();
 let hooked = false;
 
+function kill(child: ChildProcess): void {
+  if (leaders.has(child) && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+      return;
+    } catch {
+      // The group is gone already: the child itself is all there is to kill.
+    }
+  }
+  child.kill("SIGKILL");
+}
+
 function killAll(): void {
-  for (const child of live) child.kill("SIGKILL");
+  for (const child of live) kill(child);
   live.clear();
 }
 
@@ -49,14 +63,21 @@ export function liveQemuProcesses(): number {
 
 /** Kills a process started by `reaped` and forgets it: nothing of it outlives its run. */
 export function release(child: ChildProcess): void {
-  child.kill("SIGKILL");
+  kill(child);
   live.delete(child);
 }
 
 /** Starts a process that is killed with tcespec, whatever way tcespec ends; forgotten once it closes. */
-export function reaped(binary: string, args: string[], stdin: "ignore" | "pipe" = "ignore"): ChildProcess {
+export function reaped(
+  binary: string,
+  args: string[],
+  stdin: "ignore" | "pipe" = "ignore",
+  options: { env?: NodeJS.ProcessEnv; group?: boolean } = {},
+): ChildProcess {
   hookExit();
-  const child = spawn(binary, args, { stdio: [stdin, "pipe", "pipe"] });
+  // A group leader (a shell running QEMUs) is killed with its whole group.
+  const child = spawn(binary, args, { stdio: [stdin, "pipe", "pipe"], env: options.env, detached: options.group ?? false });
+  if (options.group) leaders.add(child);
   live.add(child);
   child.on("close", () => live.delete(child));
   return child;

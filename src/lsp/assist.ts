@@ -98,7 +98,7 @@ export function completions(text: string, offset: number): Completion[] {
   const start = statementStart(text, offset);
   if (start === offset && /#/.test(text.slice(text.lastIndexOf("\n", offset - 1) + 1, offset))) return [];
   const [wordStart] = wordAt(text, offset);
-  const before = specLexer(text.slice(start, wordStart));
+  const before = tokensOf(text.slice(start, wordStart));
   if (before === undefined) return [];
   const topLevel = !insideBlock(text, start);
   const rule = before[0]?.tokenType === T.Spec ? "specHead" : before[0]?.tokenType === T.Suite ? "suiteDecl" : "statement";
@@ -109,7 +109,8 @@ export function completions(text: string, offset: number): Completion[] {
     return [];
   }
   const { phbs, devices } = declarations(text);
-  if (![...phbs.keys()].length || !text.match(/\bphb\s+[A-Za-z_][\w-]*\s+index\s+0\b/)) phbs.set("phb0", -1);
+  // QEMU's PHB 0 is there as phb0 unless the file declares index 0 or names another PHB phb0.
+  if (!phbs.has("phb0") && !/\bphb\s+[A-Za-z_][\w-]*\s+index\s+0\b/.test(text)) phbs.set("phb0", -1);
   const out = new Map<string, Completion>();
   const add = (c: Completion) => out.has(c.label) || out.set(c.label, c);
   for (const path of paths) {
@@ -131,7 +132,7 @@ export function completions(text: string, offset: number): Completion[] {
 }
 
 /** The statement's tokens before the cursor, or undefined when they do not lex. */
-function specLexer(text: string): IToken[] | undefined {
+function tokensOf(text: string): IToken[] | undefined {
   const lexed = T.specLexer.tokenize(text);
   if (lexed.errors.length > 0) return undefined;
   return lexed.tokens.filter((t) => t.tokenType !== T.Newline);

@@ -130,3 +130,20 @@ describe("tcespec lsp --stdio", () => {
     expect(await definition("expect", 1)).toBeNull();
   });
 });
+
+describe("completion of PHB names", () => {
+  it("offers QEMU's phb0 where the file leaves PHB 0 to QEMU, and the file's own PHBs", async () => {
+    const { completions, definition } = await import("../../src/lsp/assist.js");
+    const phbs = (text: string) =>
+      completions(text, text.length)
+        .filter((c) => c.kind === "phb")
+        .map((c) => c.label)
+        .sort();
+    expect(phbs("put_tce ")).toEqual(["phb0"]);
+    expect(phbs("phb a index 1\nput_tce ")).toEqual(["a", "phb0"]);
+    expect(phbs("phb a index 0\nput_tce ")).toEqual(["a"]);
+    const renamed = "phb phb0 index 2\nput_tce phb0";
+    expect(phbs(renamed.replace(/phb0$/, ""))).toEqual(["phb0"]);
+    expect(definition(renamed, renamed.length - 1)).toEqual({ start: 4, end: 8 });
+  });
+});

@@ -3,6 +3,7 @@
 // Anywhere else KVM-HV runs nested: L0 is the host's QEMU under TCG, L1 a Debian kernel with
 // kvm-hv and Debian's QEMU, L2 the guest. One L1 boot serves a batch; `jobs` L1s run at once.
 // Both run the same batch script (l1.ts), so host steps work alike.
+import { accessSync, constants } from "node:fs";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type RunResult } from "../../run/outcome.js";
@@ -23,7 +24,6 @@ import {
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
 import { runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
-import { accessSync, constants } from "node:fs";
 import { buildNativeShim } from "./caps.js";
 
 export interface KvmOptions {
@@ -62,22 +62,22 @@ export const KVM_TRAITS: MachineTraits = kvmTraits(true);
 /** Under real KVM; `vfio`: the host has a device for `plug vfio` (L1's edu, or TCESPEC_VFIO_HOST on POWER). */
 function kvmTraits(vfio: boolean): MachineTraits {
   return {
-  // L1's QEMU resets the guest's machine, hotplugs edu devices and migrates it, over HMP.
-  hostSteps: { reset: true, migrate: true },
-  devices: true,
-  // One vfio-pci device, hotplugged and unplugged by the guest's QEMU at the step.
-  vfio,
-  refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
-  placement: (liobn) => {
-    const calls = [...existenceCalls(liobn), { kind: "mark" as const }];
-    return {
-      calls,
-      read: (answers) => {
-        if (!answers.slice(0, calls.length - 1).some(succeeded)) return "absent";
-        return (answers[calls.length - 1] as HostView).kvmTables.has(liobn) ? "kvm" : "userspace";
-      },
-    };
-  },
+    // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
+    hostSteps: { reset: true, migrate: true },
+    devices: true,
+    // One vfio-pci device, hotplugged and unplugged by the guest's QEMU at the step.
+    vfio,
+    refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
+    placement: (liobn) => {
+      const calls = [...existenceCalls(liobn), { kind: "mark" as const }];
+      return {
+        calls,
+        read: (answers) => {
+          if (!answers.slice(0, calls.length - 1).some(succeeded)) return "absent";
+          return (answers[calls.length - 1] as HostView).kvmTables.has(liobn) ? "kvm" : "userspace";
+        },
+      };
+    },
   };
 }
 

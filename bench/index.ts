@@ -5,6 +5,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateJson, generateSuite, hostileInputs } from "./generate.js";
+import { toolRows } from "./tools.js";
 import { compileSource } from "../src/compile/index.js";
 import { run } from "../src/run/runner.js";
 import { formatJson } from "../src/report/json.js";
@@ -122,6 +123,9 @@ for (const [what, paths] of [
     ok: auto / one <= 1.05,
   });
 }
+
+// 1c. The spec writer's tools: fmt, the language server, the HTML report.
+rows.push(...(await toolRows(root, dir)));
 
 // 2. Sparse tables: a 1 TiB window against a 1 GiB one, each in its own process.
 const sparse = (size: bigint) =>

@@ -1,7 +1,7 @@
 // The CST's types, generated from the grammar by chevrotain: every rule's node and the names of its
 // children. The AST builder reads the CST through them, so a child it names wrongly, or a rule the
 // grammar gains that it does not handle, is a compile error.
-import { generateCstDts } from "chevrotain";
+import { generateCstDts } from "./chevrotain.js";
 import { specParser } from "./parser.js";
 
 export function cstTypes(): string {

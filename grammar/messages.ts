@@ -1,6 +1,7 @@
 // Parse errors a user understands: "expected a TCE value after the IOBA, found '='",
 // not chevrotain's dump of token names.
-import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
+import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+import { EOF } from "./chevrotain.js";
 
 // What a rule stands for where it appears; the mismatch names it instead of the token.
 const ruleMeaning: Record<string, string> = {

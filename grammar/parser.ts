@@ -2,7 +2,7 @@
 // One CstParser, built once per process and reused. It does not recover from errors: a file that
 // does not parse whole is read again statement by statement (src/compile/recover.ts), which is
 // linear in the input and gives one error per mistake.
-import { CstParser } from "chevrotain";
+import { CstParser } from "./chevrotain.js";
 import * as T from "./tokens.js";
 import { errorMessages } from "./messages.js";
 

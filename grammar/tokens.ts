@@ -1,6 +1,7 @@
 // Every token of the tcespec language, defined once (LANGUAGE.md, "Lexical rules").
 // Keywords use `longer_alt: Name` so `phb0` lexes as a name and `phb` as a keyword.
-import { createToken, Lexer, type TokenType } from "chevrotain";
+import type { TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\f\v]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /#[^\r\n]*/, group: Lexer.SKIPPED });

@@ -2,7 +2,8 @@
 // wrong with it: one error per mistake, in time linear in the input. The file's structure (suite,
 // setup and spec blocks, braces) is followed by hand; each statement, between new lines, ';' and
 // braces, is parsed on its own by the grammar's own rules, so an error ends at its statement.
-import { EOF, type ILexingError, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
+import type { ILexingError, IRecognitionException, IToken, TokenType } from "chevrotain";
+import { EOF } from "../../grammar/chevrotain.js";
 import * as T from "../../grammar/tokens.js";
 import { specParser } from "../../grammar/parser.js";
 import { describeToken } from "../../grammar/messages.js";

@@ -70,6 +70,10 @@ details { margin: .3rem 0; } summary { cursor: pointer; color: var(--skip); }
 tr.differs td { background: #ffebe9; font-weight: 600; }
 .side { margin-top: .4rem; color: var(--skip); }
 .hidden { display: none !important; }
+/* A big report lays out only what is on screen: cards are skipped until scrolled to, and the
+   matrix's columns are fixed rather than measured over every row. */
+.card { content-visibility: auto; contain-intrinsic-size: auto 360px; }
+#matrix-table { table-layout: fixed; width: 100%; } #matrix-table th:first-child { width: 40%; }
 `;
 
 // The page's script: plain JavaScript for any browser, kept as text. It reads the embedded JSON
@@ -89,7 +93,16 @@ const CLIENT = String.raw`
     (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
     return node;
   }
-  function unique(list) { var seen = []; list.forEach(function (x) { if (seen.indexOf(x) < 0) seen.push(x); }); return seen; }
+  function unique(list) { var seen = new Set(); var out = []; list.forEach(function (x) { if (!seen.has(x)) { seen.add(x); out.push(x); } }); return out; }
+  // Runs grouped once by file, then spec (in report order): no scan of every run per row or card.
+  var byFile = new Map();
+  runs.forEach(function (r) {
+    var specs = byFile.get(r.file);
+    if (!specs) byFile.set(r.file, specs = new Map());
+    var list = specs.get(r.spec);
+    if (!list) specs.set(r.spec, list = []);
+    list.push(r);
+  });
 
   // Summary: the JSON report's own counts.
   var s = data.summary;
@@ -132,9 +145,9 @@ const CLIENT = String.raw`
   group("backend", backends, true);
   // Tags narrow: none ticked means every spec, ticked ones keep specs with one of them.
   if (tags.length > 0) group("tag", tags, false);
+  var wanted = [];
   function shown(run) {
     if (!chosen.status[run.status] || !chosen.profile[run.profile] || !chosen.backend[run.backend]) return false;
-    var wanted = tags.filter(function (t) { return chosen.tag[t]; });
     return wanted.length === 0 || run.tags.some(function (t) { return wanted.indexOf(t) >= 0; });
   }
 
@@ -147,15 +160,13 @@ const CLIENT = String.raw`
   var body = el("tbody");
   var badges = [];
   var rows = [];
-  var files = unique(runs.map(function (r) { return r.file; }));
   var id = 0;
   runs.forEach(function (r) { r.id = "run-" + (id++); });
-  files.forEach(function (file) {
+  byFile.forEach(function (specs, file) {
     var fileRow = el("tr", { class: "file-row" }, [el("td", { colspan: String(profiles.length + 1), class: "mono", text: file })]);
     body.appendChild(fileRow);
     var specRows = [];
-    unique(runs.filter(function (r) { return r.file === file; }).map(function (r) { return r.spec; })).forEach(function (spec) {
-      var own = runs.filter(function (r) { return r.file === file && r.spec === spec; });
+    specs.forEach(function (own, spec) {
       var row = el("tr", { class: "spec-row" }, [el("td", { text: spec })]);
       profiles.forEach(function (p) {
         var cell = el("td");
@@ -197,7 +208,7 @@ const CLIENT = String.raw`
       card.appendChild(expectation(r, e));
     });
     // The same spec and profile on the other backends, side by side.
-    var others = runs.filter(function (o) { return o !== r && o.file === r.file && o.spec === r.spec && o.profile === r.profile; });
+    var others = byFile.get(r.file).get(r.spec).filter(function (o) { return o !== r && o.profile === r.profile; });
     if (others.length > 0) {
       card.appendChild(el("p", { class: "side", text: others.map(function (o) { return o.backend + ": " + o.status; }).join(" · ") }));
     }
@@ -251,6 +262,7 @@ const CLIENT = String.raw`
   }
 
   function apply() {
+    wanted = tags.filter(function (t) { return chosen.tag[t]; });
     badges.forEach(function (b) { b.classList.toggle("hidden", !shown(b.run)); });
     rows.forEach(function (row) {
       if (row.runs) row.classList.toggle("hidden", !row.runs.some(shown));

@@ -76,7 +76,7 @@ export function parseSource(file: string, text: string): Parsed {
     specParser.input = lexed.tokens;
     const cst = specParser.file();
     if (lexed.errors.length === 0 && specParser.errors.length === 0) {
-      if (diagnostics.length === 0) builder.add(cst, chunk.start);
+      if (diagnostics.length === 0) builder.add(cst, chunk.start, lexed.tokens);
       continue;
     }
     // The chunk is wrong somewhere: read it again, statement by statement, for what is wrong.

@@ -24,19 +24,6 @@ export function startToken(node: CstNode): IToken | undefined {
   return best;
 }
 
-/** The offset just after a node's last token (tokens carry only their start: the lexer tracks offsets only). */
-export function endOf(node: CstNode): number {
-  let end = node.location?.startOffset ?? 0;
-  const children = node.children as Children;
-  for (const key in children) {
-    const list = children[key]!;
-    const element = list[list.length - 1];
-    if (element === undefined) continue;
-    end = Math.max(end, isToken(element) ? element.startOffset + element.image.length : endOf(element));
-  }
-  return end;
-}
-
 /** Offsets where each line starts; a line ends at \n, \r\n or a lone \r, as the lexer counts them. */
 export function lineStartsOf(text: string): number[] {
   const starts = [0];

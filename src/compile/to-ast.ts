@@ -9,7 +9,10 @@ import type * as A from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import { describeToken } from "../../grammar/messages.js";
 import { PROFILES, CAPABILITIES, DEFAULT_CAPABILITIES } from "./ast.js";
-import { endOf, isToken, mergeByOffset, positionAt, startToken } from "./positions.js";
+import { isToken, mergeByOffset, positionAt, startToken } from "./positions.js";
+import { LBrace, Newline, RBrace, Semicolon } from "../../grammar/tokens.js";
+
+const SEPARATORS = new Set([Newline, Semicolon, LBrace, RBrace]);
 import { unknown } from "./suggest.js";
 import { unreachable } from "../unreachable.js";
 import { parseNumber, PERMISSION_BITS } from "./literals.js";
@@ -22,14 +25,15 @@ type Handlers<Children, Keys extends keyof Children, R> = {
   [K in Keys]-?: (node: NonNullable<Children[K]> extends (infer N)[] ? N : never) => R;
 };
 
-/** Calls the handler of the alternative the parser took. */
+/** Calls the handler of the alternative the parser took (a node holds only the children it has). */
 function choose<Children extends object, Keys extends keyof Children, R>(
   children: Children,
   handlers: Handlers<Children, Keys, R>,
 ): R {
-  for (const key in handlers) {
+  for (const key in children) {
+    if (!Object.hasOwn(handlers, key)) continue;
     const taken = (children as Record<string, CstNode[] | undefined>)[key]?.[0];
-    if (taken) return (handlers[key as Keys] as (node: CstNode) => R)(taken);
+    if (taken) return (handlers[key as unknown as Keys] as (node: CstNode) => R)(taken);
   }
   throw new Error(`internal: none of ${Object.keys(handlers).join(", ")} in the CST`);
 }
@@ -49,8 +53,11 @@ type CheckKey = Exclude<keyof C.ExpectStmtCstChildren, "Kw_expect" | "whenClause
  */
 export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
-  /** Where the chunk being read starts in the file. */
+  /** Where the chunk being read starts in the file, and its tokens. */
   private chunkStart = 0;
+  private tokens: IToken[] = [];
+  /** Where in `tokens` the last statement's text ended: statements come in order. */
+  private cursor = 0;
   private readonly ast: A.SpecFile;
   private readonly loose: A.Statement[] = [];
   private setupSeen = false;
@@ -73,11 +80,23 @@ export class AstBuilder {
     return positionAt(this.lineStarts, this.chunkStart + (node.location?.startOffset ?? 0));
   }
 
-  /** A statement's position and its text, from its offsets. */
+  /**
+   * A statement's position and its text, from offsets: it runs from its first token to the last
+   * one before a separator (a new line, ';' or a brace; comments are not tokens), found from where
+   * the previous statement's search stopped, so the chunk's tokens are walked once in all.
+   */
   private where(node: CstNode): A.StatementBase {
-    const start = this.chunkStart + (node.location?.startOffset ?? 0);
-    const end = this.chunkStart + endOf(node);
-    return { ...positionAt(this.lineStarts, start), source: this.source.slice(start, end) };
+    const first = node.location?.startOffset ?? 0;
+    const tokens = this.tokens;
+    let k = this.cursor;
+    while (k < tokens.length && tokens[k]!.startOffset < first) k++;
+    while (k + 1 < tokens.length && !SEPARATORS.has(tokens[k + 1]!.tokenType)) k++;
+    this.cursor = k;
+    const last = tokens[k];
+    const start = this.chunkStart + first;
+    const end = this.chunkStart + (last ? last.startOffset + last.image.length : first);
+    const { line, column } = positionAt(this.lineStarts, start);
+    return { line, column, source: this.source.slice(start, end) };
   }
 
   private error(pos: A.Pos, message: string): void {
@@ -109,9 +128,11 @@ export class AstBuilder {
     return result;
   }
 
-  /** Adds the items of one chunk, which starts at offset `chunkStart` of the file. */
-  add(cst: CstNode, chunkStart: number): void {
+  /** Adds the items of one chunk, which starts at offset `chunkStart` of the file, with its tokens. */
+  add(cst: CstNode, chunkStart: number, tokens: IToken[]): void {
     this.chunkStart = chunkStart;
+    this.tokens = tokens;
+    this.cursor = 0;
     const file = this.ast;
     const c = (cst as C.FileCstNode).children;
     const items = this.items([c.suiteDecl, c.setupBlock, c.specBlock, c.statement, c.Newline, c.Semicolon]);

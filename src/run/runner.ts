@@ -16,6 +16,8 @@ export interface RunOptions extends Selection {
   bail?: boolean;
   jobs?: number;
   backends?: Backend[];
+  /** "auto" (default): workers only when they pay for themselves; "always": whenever jobs > 1 (for tests of the workers). */
+  spread?: "auto" | "always";
 }
 
 export interface FileReport {
@@ -114,7 +116,7 @@ async function execute(
       }
       if (bail && share.some((i) => failed(results[i]))) stop = true;
     } else if (backend.recipe && backend.runSync && jobs > 1 && !bail) {
-      threads += await runAdaptively(backend, share, planned, jobs, results);
+      threads += await runAdaptively(backend, share, planned, jobs, results, options.spread ?? "auto");
     } else if (backend.runSync) {
       // In this thread and without an await per run: the model's hot path.
       for (const i of share) {
@@ -150,6 +152,18 @@ function startWorker(): Worker {
   return new Worker(source, { eval: true });
 }
 
+/**
+ * Whether spreading the rest of a share pays: `restMs` of work left, `copyMs` to copy the specs sent
+ * once, over `chunks` lanes on `cores` cores. Specs are copied out and results back, in part on
+ * this thread, and a copy is garbage later: a copy counts three times what one clone took. Workers
+ * must win by a clear margin, since two threads on few cores also share the collector and memory
+ * bandwidth.
+ */
+export function spreadPays(restMs: number, copyMs: number, chunks: number, cores: number): boolean {
+  const withWorkers = WORKER_START_MS + 3 * copyMs + restMs / Math.max(1, Math.min(chunks, cores));
+  return withWorkers <= 0.6 * restMs;
+}
+
 /** Runs a share as the comment on PROBE_MS says; answers how many worker threads answered. */
 async function runAdaptively(
   backend: Backend,
@@ -157,6 +171,7 @@ async function runAdaptively(
   planned: Planned[],
   jobs: number,
   results: (RunResult | undefined)[],
+  spread: "auto" | "always",
 ): Promise<number> {
   const runHere = (i: number) => {
     const p = planned[i]!;
@@ -188,11 +203,7 @@ async function runAdaptively(
   const copyMsPerStep = (performance.now() - copyStarted) / Math.max(1, sample.steps.length);
   const sent = new Set(chunks.slice(1).flatMap((c) => c.map((i) => planned[i]!.spec)));
   const sentSteps = [...sent].reduce((n, spec) => n + spec.steps.length, 0);
-  // Specs are copied out and results back, in part on this thread, and a copy is garbage later: a
-  // copy counts three times what one clone took. Workers must win by a clear margin, since two
-  // threads on few cores also share the collector and memory bandwidth.
-  const withWorkers = WORKER_START_MS + 3 * copyMsPerStep * sentSteps + restMs / Math.min(chunks.length, availableParallelism());
-  if (withWorkers > 0.6 * restMs) {
+  if (spread !== "always" && !spreadPays(restMs, copyMsPerStep * sentSteps, chunks.length, availableParallelism())) {
     rest.forEach(runHere);
     return 0;
   }

@@ -224,6 +224,17 @@ export function splitConsole(text: string, count: number): GuestResult[] {
   return results;
 }
 
+/** `resolve`, taking effect once and after `cleanup` (the timer, the process, the directory): whichever of end, timeout or error comes first wins. */
+function settleOnce<T>(resolve: (value: T) => void, cleanup: () => void): (value: T) => void {
+  let settled = false;
+  return (value) => {
+    if (settled) return;
+    settled = true;
+    cleanup();
+    resolve(value);
+  };
+}
+
 /** Boots one L1 for these jobs; resolves with each job's result, or one error for all. */
 export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Options): Promise<GuestResult[] | { error: string }> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-l1-"));
@@ -234,19 +245,15 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
   const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet"];
   return new Promise((resolve) => {
     let text = "";
-    let settled = false;
     let booted = false;
-    let child: ChildProcess;
-    const finish = (result: GuestResult[] | { error: string }) => {
-      if (settled) return;
-      settled = true;
+    let child: ChildProcess | undefined;
+    const finish = settleOnce(resolve, () => {
       clearTimeout(timer);
       if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
       // For whoever debugs the backend: L1's whole console.
       if (process.env.TCESPEC_KVM_CONSOLE) appendFileSync(process.env.TCESPEC_KVM_CONSOLE, text);
-      resolve(result);
-    };
+    });
     const budget = options.bootTimeoutMs + jobs.length * (options.timeoutMs + 2000);
     let timer = setTimeout(() => finish({ error: `L1 did not boot within ${options.bootTimeoutMs} ms${lastLines(text)}` }), options.bootTimeoutMs);
     try {
@@ -315,16 +322,12 @@ export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Pr
   writeFileSync(join(dir, "run.sh"), batchScript(jobs, options.timeoutMs, place));
   return new Promise((resolve) => {
     let text = "";
-    let settled = false;
     let child: ChildProcess | undefined;
-    const finish = (result: GuestResult[] | { error: string }) => {
-      if (settled) return;
-      settled = true;
+    const finish = settleOnce(resolve, () => {
       clearTimeout(timer);
       if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
-      resolve(result);
-    };
+    });
     const timer = setTimeout(() => finish(splitConsole(text, jobs.length)), jobs.length * (options.timeoutMs + 2000) + 5000);
     try {
       child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, VFIO_HOST: options.vfioHost ?? "" }, group: true });

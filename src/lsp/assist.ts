@@ -10,6 +10,7 @@ import { lineStartsOf, positionAt } from "../compile/positions.js";
 import { CAPABILITIES } from "../compile/ast.js";
 import { PROFILE_NAMES } from "../profile-names.js";
 import { HCALL_RC, RTAS_STATUS } from "../engine/types.js";
+import { parseNumber } from "../compile/literals.js";
 
 export interface Range {
   start: { line: number; character: number };
@@ -63,44 +64,69 @@ export function problems(file: string, text: string): Problem[] {
   });
 }
 
-/** Names the file declares, where: PHBs (and QEMU's phb0 when none has index 0) and devices. */
+/** The file's tokens as the lexer reads them: what it cannot read is left out, the rest stands. */
+function tokensOfFile(text: string): IToken[] {
+  return T.specLexer.tokenize(text).tokens;
+}
+
+/**
+ * Names the file declares, and where: PHBs (with QEMU's phb0, at -1, unless the file declares
+ * index 0 or names another PHB phb0) and devices. Read from the tokens, so comments and strings
+ * never declare anything.
+ */
 export function declarations(text: string): { phbs: Map<string, number>; devices: Map<string, number> } {
   const phbs = new Map<string, number>();
   const devices = new Map<string, number>();
-  const code = text.replace(/#[^\r\n]*/g, (c) => " ".repeat(c.length));
-  for (const m of code.matchAll(/(?<![\w-])phb\s+([A-Za-z_][\w-]*)\s+index\b/g)) if (!phbs.has(m[1]!)) phbs.set(m[1]!, m.index! + m[0].indexOf(m[1]!, 3));
-  for (const m of code.matchAll(/(?<![\w-])plug\s+(?:vfio|emulated)\s+([A-Za-z_][\w-]*)\s+on\b/g)) {
-    if (!devices.has(m[1]!)) devices.set(m[1]!, m.index! + m[0].lastIndexOf(m[1]!, m[0].length - 3));
-  }
+  const tokens = tokensOfFile(text);
+  const is = (k: number, type: TokenType) => tokens[k]?.tokenType === type;
+  let indexZero = false;
+  tokens.forEach((token, k) => {
+    if (token.tokenType === T.Phb && is(k + 1, T.Name) && is(k + 2, T.Index)) {
+      const name = tokens[k + 1]!;
+      if (!phbs.has(name.image)) phbs.set(name.image, name.startOffset);
+      if (is(k + 3, T.NumberLiteral) && parseNumber(tokens[k + 3]!.image) === 0n) indexZero = true;
+    }
+    if (token.tokenType === T.Plug && (is(k + 1, T.Vfio) || is(k + 1, T.Emulated)) && is(k + 2, T.Name) && is(k + 3, T.On)) {
+      const name = tokens[k + 2]!;
+      if (!devices.has(name.image)) devices.set(name.image, name.startOffset);
+    }
+  });
+  if (!indexZero && !phbs.has("phb0")) phbs.set("phb0", -1);
   return { phbs, devices };
 }
 
-/** Where the statement the cursor is in starts: after the last new line, ';' or brace outside a string. */
-function statementStart(text: string, offset: number): number {
-  let start = offset;
-  while (start > 0 && !"\n\r".includes(text[start - 1]!)) start--;
-  let inString = false;
-  let from = start;
-  for (let i = start; i < offset; i++) {
-    const c = text[i]!;
-    if (inString && c === "\\") i++;
-    else if (c === '"') inString = !inString;
-    else if (!inString && c === "#") return offset; // in a comment: nothing to complete
-    else if (!inString && (c === ";" || c === "{" || c === "}")) from = i + 1;
-  }
-  return from;
+const SEPARATORS = new Set<TokenType>([T.Newline, T.Semicolon, T.LBrace, T.RBrace]);
+
+/**
+ * The statement the cursor is in, from the file's tokens: the tokens before the word under the
+ * cursor back to the last separator, and whether it stands outside any block. Undefined in a
+ * comment or a string, where there is nothing to complete.
+ */
+function statementAt(text: string, wordStart: number): { before: IToken[]; topLevel: boolean } | undefined {
+  const tokens = tokensOfFile(text).filter((t) => t.startOffset < wordStart);
+  const last = tokens[tokens.length - 1];
+  const lastEnd = last ? last.startOffset + last.image.length : 0;
+  // Inside a string, or a new-line token that carries comment lines; or a comment after the code.
+  if (last && lastEnd > wordStart && (last.tokenType === T.Newline || last.tokenType === T.StringLiteral || last.tokenType === T.BadString)) return undefined;
+  if (text.slice(lastEnd, wordStart).includes("#")) return undefined;
+  let depth = 0;
+  let from = 0;
+  tokens.forEach((token, k) => {
+    if (token.tokenType === T.LBrace) depth++;
+    if (token.tokenType === T.RBrace) depth = Math.max(0, depth - 1);
+    if (SEPARATORS.has(token.tokenType)) from = k + 1;
+  });
+  return { before: tokens.slice(from), topLevel: depth === 0 };
 }
 
 const keywordCompletion = (word: string): Completion => ({ label: word, kind: "keyword", detail: T.KEYWORD_KINDS.get(word) });
 
 /** What may come at the cursor: the grammar's next tokens after the statement so far, and names. */
 export function completions(text: string, offset: number): Completion[] {
-  const start = statementStart(text, offset);
-  if (start === offset && /#/.test(text.slice(text.lastIndexOf("\n", offset - 1) + 1, offset))) return [];
   const [wordStart] = wordAt(text, offset);
-  const before = tokensOf(text.slice(start, wordStart));
-  if (before === undefined) return [];
-  const topLevel = !insideBlock(text, start);
+  const statement = statementAt(text, wordStart);
+  if (!statement) return [];
+  const { before, topLevel } = statement;
   const rule = before[0]?.tokenType === T.Spec ? "specHead" : before[0]?.tokenType === T.Suite ? "suiteDecl" : "statement";
   let paths: { nextTokenType: TokenType; ruleStack: string[] }[];
   try {
@@ -109,8 +135,6 @@ export function completions(text: string, offset: number): Completion[] {
     return [];
   }
   const { phbs, devices } = declarations(text);
-  // QEMU's PHB 0 is there as phb0 unless the file declares index 0 or names another PHB phb0.
-  if (!phbs.has("phb0") && !/\bphb\s+[A-Za-z_][\w-]*\s+index\s+0\b/.test(text)) phbs.set("phb0", -1);
   const out = new Map<string, Completion>();
   const add = (c: Completion) => out.has(c.label) || out.set(c.label, c);
   for (const path of paths) {
@@ -129,28 +153,6 @@ export function completions(text: string, offset: number): Completion[] {
   }
   if (before.length === 0 && topLevel) for (const word of ["suite", "setup", "spec"]) add(keywordCompletion(word));
   return [...out.values()];
-}
-
-/** The statement's tokens before the cursor, or undefined when they do not lex. */
-function tokensOf(text: string): IToken[] | undefined {
-  const lexed = T.specLexer.tokenize(text);
-  if (lexed.errors.length > 0) return undefined;
-  return lexed.tokens.filter((t) => t.tokenType !== T.Newline);
-}
-
-function insideBlock(text: string, offset: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < offset; i++) {
-    const c = text[i]!;
-    if (c === "\n" || c === "\r") inString = false;
-    else if (inString && c === "\\") i++;
-    else if (c === '"') inString = !inString;
-    else if (!inString && c === "#") while (i < offset && text[i] !== "\n") i++;
-    else if (!inString && c === "{") depth++;
-    else if (!inString && c === "}") depth = Math.max(0, depth - 1);
-  }
-  return depth > 0;
 }
 
 /** The language reference and the rule list, read once from the package's own documents. */
@@ -210,11 +212,20 @@ export function hover(text: string, offset: number): string | undefined {
   return parts.length > 0 ? parts.join("\n\n") : undefined;
 }
 
-/** The tags of the spec block around an offset. */
+/** The tags of the spec block around an offset, from its `spec` line's tokens. */
 function specRules(text: string, offset: number): string[] {
-  const head = [...text.slice(0, offset).matchAll(/^\s*spec\s+"(?:[^"\\]|\\.)*"([^{\n]*)/gm)].pop();
-  const tags = head && /\btags\s+([^{]*?)(?:\bprofiles\b|$)/.exec(head[1]!);
-  return tags ? tags[1]!.split(",").map((t) => t.trim()).filter(Boolean) : [];
+  const tokens = tokensOfFile(text.slice(0, offset));
+  let k = tokens.length - 1;
+  while (k >= 0 && tokens[k]!.tokenType !== T.Spec) k--;
+  const tags: string[] = [];
+  let inTags = false;
+  for (k++; k < tokens.length && tokens[k]!.tokenType !== T.LBrace && tokens[k]!.tokenType !== T.Newline; k++) {
+    const token = tokens[k]!;
+    if (token.tokenType === T.Tags) inTags = true;
+    else if (token.tokenType === T.Profiles) inTags = false;
+    else if (inTags && token.tokenType !== T.Comma) tags.push(token.image);
+  }
+  return tags;
 }
 
 /** Where the PHB or device named under the cursor is declared. */

@@ -145,5 +145,9 @@ describe("completion of PHB names", () => {
     const renamed = "phb phb0 index 2\nput_tce phb0";
     expect(phbs(renamed.replace(/phb0$/, ""))).toEqual(["phb0"]);
     expect(definition(renamed, renamed.length - 1)).toEqual({ start: 4, end: 8 });
+    // Comments and strings declare nothing, and nothing is completed inside them.
+    expect(phbs('# phb old index 3\nspec "phb s index 4" {\n  put_tce ')).toEqual(["phb0"]);
+    expect(completions("reset # put_", 12)).toEqual([]);
+    expect(completions('spec "put_', 10)).toEqual([]);
   });
 });

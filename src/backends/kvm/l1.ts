@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 import { TABLE_TRACE } from "../guest/plan.js";
-import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, lastWords, reaped, release } from "../qemu/process.js";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, lastWords, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
 
@@ -119,7 +119,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
     const present = new Map<string, string>();
     const devicesAt = job.steps.map((step) => {
       const now = [...present.values()];
-      if (step.kind === "add") present.set(step.name, `-device edu,id=${step.name},bus=${step.bus},addr=${step.slot}`);
+      if (step.kind === "add") present.set(step.name, `-device ${eduOptions(step.name, step.bus, step.slot)}`);
       if (step.kind === "unplug") present.delete(step.name);
       return now;
     });
@@ -145,7 +145,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
           step.kind === "plug"
             ? [`device_add vfio-pci,host=$VFIO_HOST,id=${step.name},bus=${step.bus},addr=${step.slot}`, `plugged ${step.name} ${step.phbIndex}`]
             : step.kind === "add"
-              ? [`device_add edu,id=${step.name},bus=${step.bus},addr=${step.slot}`, `added ${step.name}`]
+              ? [`device_add ${eduOptions(step.name, step.bus, step.slot)}`, `added ${step.name}`]
               : step.kind === "unplug"
                 ? [`device_del ${step.name}`, `unplugged ${step.name}`]
                 : ["system_reset", "reset"];

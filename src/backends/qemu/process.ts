@@ -45,6 +45,11 @@ function hookExit(): void {
 /** A machine with no default devices, nothing to look at, and its console on standard output. */
 export const CONSOLE_ONLY = ["-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio"];
 
+/** An edu device's options, for `-device` and for HMP's `device_add` alike. */
+export function eduOptions(name: string, bus: string, slot: number): string {
+  return `edu,id=${name},bus=${bus},addr=${slot}`;
+}
+
 /** Hotplugged edu devices reach every IOBA (the device's default DMA mask is 28 bits). */
 export const EDU_FULL_DMA_MASK = ["-global", "edu.dma_mask=0xffffffffffffffff"];
 
@@ -127,7 +132,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
       qmp ??= await Qmp.open(socketOf(generation));
       if (typeof action === "object") {
         await qmp.execute("device_add", { driver: "edu", id: action.plug.name, bus: action.bus, addr: String(action.plug.slot) });
-        plugged.push("-device", `edu,id=${action.plug.name},bus=${action.bus},addr=${action.plug.slot}`);
+        plugged.push("-device", eduOptions(action.plug.name, action.bus, action.plug.slot));
         host.push({ kind: "done" });
         child.stdin?.write("g");
         return;

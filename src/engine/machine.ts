@@ -121,7 +121,7 @@ export class Machine {
   /** How KVM treats the hardware table on puts it answers itself. */
   kvmHardwareHook(table: TceTable): KvmHardwareHook | undefined {
     if (!table.hardware || !this.profile.kvmUpdatesHardware(this.caps)) return undefined;
-    return (t, index, tce, count) => t.notify(index, tce, count);
+    return (t, index, tce, count) => t.notify(index, tce, count, false);
   }
 
   // ---- DMA --------------------------------------------------------------------------------

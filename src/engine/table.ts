@@ -1,6 +1,6 @@
 // One TCE table: a DMA window's geometry, its guest view (sparse), where that view lives,
 // vfio's notifier on it and, while a vfio-pci device sits on the PHB, the hardware table.
-import { TCE_RW, type PictureRow } from "./types.js";
+import { TCE_RW, TCE_WRITE, type PictureRow } from "./types.js";
 import { RunMap } from "./runs.js";
 
 export type Placement = "kvm" | "userspace";
@@ -58,15 +58,28 @@ export class TceTable {
     this.entries.setRange(index, count, tce);
   }
 
-  /** What the host IOMMU holds for a TCE: the page address and the permission bits, or nothing. */
-  hardwareEntry(tce: bigint): bigint | undefined {
+  /**
+   * What the host IOMMU holds for a TCE: the page address and the permission bits, or nothing.
+   * Mapped by QEMU's vfio (`byQemu`, its notifier and replay), read comes with write: vfio_dma_map
+   * always sets VFIO_DMA_MAP_FLAG_READ and adds WRITE unless the entry is read-only. KVM's own
+   * maps (kvmppc_tce_iommu_map) keep the TCE's direction. Both seen on real KVM: a write-only TCE
+   * lets the passed-through device read after QEMU mapped it, not after KVM did
+   * (specs/hotplug/real-vfio.tce, specs/hotplug/kvm-keeps-hw.tce).
+   */
+  hardwareEntry(tce: bigint, byQemu = true): bigint | undefined {
     const permission = tce & TCE_RW;
-    return permission === 0n ? undefined : (tce & this.pageMask) | permission;
+    if (permission === 0n) return undefined;
+    return (tce & this.pageMask) | (byQemu && permission & TCE_WRITE ? TCE_RW : permission);
   }
 
-  /** vfio's notifier for entries [index, index + count): unmap the old translation, map the new one when it grants a permission. */
-  notify(index: number, tce: bigint, count = 1): void {
-    this.hardware?.setRange(index, count, this.hardwareEntry(tce) ?? 0n);
+  /** A hardware entry maps what a guest entry says, as either QEMU or KVM maps it. */
+  private agrees(guest: bigint, hw: bigint): boolean {
+    return hw === (this.hardwareEntry(guest) ?? 0n) || hw === (this.hardwareEntry(guest, false) ?? 0n);
+  }
+
+  /** vfio's notifier (or KVM, `byQemu` false) for entries [index, index + count): unmap the old translation, map the new one when it grants a permission. */
+  notify(index: number, tce: bigint, count = 1, byQemu = true): void {
+    this.hardware?.setRange(index, count, this.hardwareEntry(tce, byQemu) ?? 0n);
   }
 
   /** The hardware table the guest view calls for: its mapped runs, translated. */
@@ -100,7 +113,7 @@ export class TceTable {
       const guest = this.entries.get(index);
       const hw = this.hardware?.get(index);
       if (guest === 0n && !hw) continue;
-      const differs = hw !== undefined && hw !== (this.hardwareEntry(guest) ?? 0n);
+      const differs = hw !== undefined && !this.agrees(guest, hw);
       rows.push({ ioba: this.busOffset + (BigInt(index) << BigInt(this.pageShift)), count: points[k + 1]! - index, guest, hw, differs });
     }
     const shown = rows.filter((r) => r.differs).concat(rows.filter((r) => !r.differs)).slice(0, limit);
@@ -108,11 +121,13 @@ export class TceTable {
     return { rows: rows.filter((r) => kept.has(r)), more: rows.length - shown.length };
   }
 
-  /** The hardware table equals the guest view, entry by entry (runs are merged, so equal tables have equal runs). */
+  /** Every hardware entry maps what the guest view says (stretch by stretch, between the runs' edges). */
   inSync(): boolean {
-    if (!this.hardware) return false;
-    const expected = [...this.expectedHardware().runs()];
-    const actual = [...this.hardware.runs()];
-    return expected.length === actual.length && expected.every((run, i) => run.every((part, k) => part === actual[i]![k]));
+    const hardware = this.hardware;
+    if (!hardware) return false;
+    const cuts = new Set<number>();
+    for (const map of [this.entries, hardware]) for (const [start, count] of map.runs()) cuts.add(start).add(start + count);
+    for (const index of cuts) if (!this.agrees(this.entries.get(index) ?? 0n, hardware.get(index) ?? 0n)) return false;
+    return true;
   }
 }

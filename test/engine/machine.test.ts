@@ -123,6 +123,23 @@ describe("devices and DMA", () => {
   });
 });
 
+describe("what the hardware table grants", () => {
+  it("QEMU's vfio maps a write-only TCE readable too; KVM's own maps keep its direction; both are in sync", () => {
+    const byQemu = engine("qemu-7.2", "kvm", ["spapr_tce", "multi_tce"]);
+    plug(byQemu, "dev0");
+    put(byQemu, L0, 0x2000n, 0x5550002n);
+    expect([byQemu.placement(L0), byQemu.hardwareEntry(L0, 0x2000n), dma(byQemu, "dev0", "read", 0x2010n)]).toEqual(["userspace", 0x5550003n, 0x5550010n]);
+    const byKvm = engine("qemu-7.2", "kvm", ["spapr_tce", "multi_tce", "spapr_tce_vfio"]);
+    plug(byKvm, "dev0");
+    put(byKvm, L0, 0x2000n, 0x5550002n);
+    expect([byKvm.placement(L0), byKvm.hardwareEntry(L0, 0x2000n), dma(byKvm, "dev0", "read", 0x2010n)]).toEqual(["kvm", 0x5550002n, "fault"]);
+    expect([byQemu.hardwareState(L0), byKvm.hardwareState(L0)]).toEqual(["in_sync", "in_sync"]);
+    // Read-only stays read-only either way.
+    put(byQemu, L0, 0x3000n, 0x6660001n);
+    expect(byQemu.hardwareEntry(L0, 0x3000n)).toBe(0x6660001n);
+  });
+});
+
 describe("vfio-pci hotplug", () => {
   it.each(PROFILES)("the first device: has_vfio, one notifier per table, a replayed hardware table (%s)", (profile) => {
     const e = engine(profile, "kvm", ["spapr_tce", "spapr_tce_64", "multi_tce"]);

@@ -5,6 +5,8 @@ import { elf64 } from "./elf.js";
 import { loadImmediate, ppc } from "./ppc.js";
 
 export const H_PUT_TERM_CHAR = 0x58n;
+export const H_GET_TCE = 0x1cn;
+export const H_PUT_TCE = 0x20n;
 export const H_RTAS = 0xf000n;
 const VTY_UNIT = 0x7100; // the default vty's unit address 0x71000000, as `lis`
 export const BEGIN_MARKER = "TCESPEC-BEGIN";
@@ -47,8 +49,9 @@ export type GuestCall =
       kind: "host";
       action: "reset" | "migrate" | "unplug";
       /**
-       * Emulated devices to configure again once the host lets the guest go on: QEMU's edu has no
-       * migration state (no vmsd), so a destination has it with its config space at reset values.
+       * Devices to configure again once the guest goes on: after a reset every device's config
+       * space is at its reset values; after a migration an emulated edu's is too, as QEMU's edu
+       * has no migration state (no vmsd).
        */
       reconfigure?: readonly EduDevice[];
     }
@@ -59,7 +62,32 @@ export type GuestCall =
    */
   | { kind: "plug"; device: EduDevice }
   /** The device makes a one-byte DMA at the IOBA (read: memory to device; write: device to memory); the guest waits for it. */
-  | { kind: "dma"; device: EduDevice; access: "read" | "write"; ioba: bigint };
+  | { kind: "dma"; device: EduDevice; access: "read" | "write"; ioba: bigint }
+  /**
+   * A passed-through device's DMA, seen in guest memory: its translation happens in the host's
+   * IOMMU, where no trace reaches. The candidates are the addresses the DMA may land at (each TCE
+   * the spec writes, at the IOBA's offset in its page); the scratch entry, put for the probe and
+   * restored after it, carries the device's buffer to and from the guest's scratch page. Prints
+   * one result line (see VFIO_PROBE).
+   */
+  | {
+      kind: "vfio-dma";
+      device: EduDevice;
+      access: "read" | "write";
+      ioba: bigint;
+      scratch: { liobn: bigint; ioba: bigint };
+      candidates: readonly bigint[];
+    };
+
+/**
+ * The bytes a vfio-pci DMA probe writes. Read (memory to device): candidate k holds `tag + k`,
+ * the scratch page `preload`; the device's buffer is loaded from the scratch page, then from the
+ * IOBA, then written back over `sentinel`, and the guest prints that byte and 0. Write (device to
+ * memory): the buffer is loaded with `preload` and checked by a write-back (the second word);
+ * the candidates hold `fill`; after the DMA the guest prints the mask of the candidates that
+ * hold `preload`.
+ */
+export const VFIO_PROBE = { preload: 0xc3, sentinel: 0x3c, fill: 0x5a, tag: 0x40, maxCandidates: 64 } as const;
 
 /** Where an edu device sits: its PHB, its slot, and so its config address and its registers. */
 export interface EduDevice {
@@ -88,7 +116,7 @@ const eduRegisters = (device: EduDevice) => mmio32Cpu(device.phbIndex) + BigInt(
 
 /** Result lines a call prints: one per two returned values (a mark's line is not a result). */
 export function linesOf(call: GuestCall): number {
-  return call.kind === "hcall" ? 1 : call.kind === "rtas" ? Math.ceil(call.nret / 2) : 0;
+  return call.kind === "hcall" || call.kind === "vfio-dma" ? 1 : call.kind === "rtas" ? Math.ceil(call.nret / 2) : 0;
 }
 
 const R_BASE = 30; // runtime address of BASE_LABEL: the program is position independent
@@ -193,6 +221,38 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     a.load(3, H_RTAS);
     a.emit(ppc.mr(4, R_RTAS), ppc.hcall());
   };
+  // A device's BAR assigned, memory space and bus mastering on, by RTAS config-space writes.
+  const configure = (device: EduDevice) => {
+    const config = (register: number, size: number, value: bigint) => {
+      const buid = buidOf(device.phbIndex);
+      const address = BigInt((device.slot << 11) | register);
+      rtasCall(RTAS_WRITE_PCI_CONFIG, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
+    };
+    config(0x10, 4, eduBar(device)); // BAR0
+    config(0x04, 2, 0x6n); // command: memory space, bus master
+  };
+  // One byte from src to dst (bus addresses, or the buffer's EDU_BUFFER); the guest waits for it.
+  const eduDma = (device: EduDevice, src: bigint, dst: bigint, toMemory: boolean) => {
+    const registers = eduRegisters(device);
+    const store = (offset: bigint, value: bigint) => {
+      a.load(3, H_LOGICAL_CI_STORE);
+      a.emit(ppc.li(4, 8));
+      a.load(5, registers + offset);
+      a.load(6, value);
+      a.emit(ppc.hcall());
+    };
+    store(EDU_DMA_SRC, src);
+    store(EDU_DMA_DST, dst);
+    store(EDU_DMA_COUNT, 1n);
+    store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
+    // Wait for the transfer: the start bit clears when it is done.
+    const poll = a.here;
+    a.load(3, H_LOGICAL_CI_LOAD);
+    a.emit(ppc.li(4, 8));
+    a.load(5, registers + EDU_DMA_CMD);
+    a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
+    a.emit(ppc.bne(poll - a.here));
+  };
   for (const call of calls) {
     if (call.kind === "mark") {
       a.print(`${MARK}\n`);
@@ -204,45 +264,73 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.emit(ppc.b(0)); // the host resets the machine
       const at = resumeJumps[resumePoint - 1]!;
       a.words[at] = ppc.b(a.here - at * 4);
+      // The reset put every device's config space back to its reset values.
+      call.reconfigure?.forEach(configure);
     } else if (call.kind === "host" || call.kind === "plug") {
       a.print(`${HOST_STEP}\n`);
       // Wait for the host's character (H_GET_TERM_CHAR answers how many it read in r4).
       const poll = a.here;
       a.emit(ppc.li(3, Number(H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       a.emit(ppc.beq(poll - a.here));
-      const configure = (device: EduDevice) => {
-        const config = (register: number, size: number, value: bigint) => {
-          const buid = buidOf(device.phbIndex);
-          const address = BigInt((device.slot << 11) | register);
-          rtasCall(RTAS_WRITE_PCI_CONFIG, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
-        };
-        config(0x10, 4, eduBar(device)); // BAR0
-        config(0x04, 2, 0x6n); // command: memory space, bus master
-      };
-      if (call.kind === "plug" && !call.device.vfio) configure(call.device);
+      // A vfio-pci device too: QEMU keeps its BAR and passes the command register on.
+      if (call.kind === "plug") configure(call.device);
       if (call.kind === "host") call.reconfigure?.forEach(configure);
     } else if (call.kind === "dma") {
-      const registers = eduRegisters(call.device);
-      const store = (offset: bigint, value: bigint) => {
-        a.load(3, H_LOGICAL_CI_STORE);
-        a.emit(ppc.li(4, 8));
-        a.load(5, registers + offset);
-        a.load(6, value);
-        a.emit(ppc.hcall());
-      };
       const read = call.access === "read";
-      store(EDU_DMA_SRC, read ? call.ioba : EDU_BUFFER);
-      store(EDU_DMA_DST, read ? EDU_BUFFER : call.ioba);
-      store(EDU_DMA_COUNT, 1n);
-      store(EDU_DMA_CMD, read ? 1n : 3n); // start; direction bit 1: device to memory
-      // Wait for the transfer: the start bit clears when it is done.
-      const poll = a.here;
-      a.load(3, H_LOGICAL_CI_LOAD);
-      a.emit(ppc.li(4, 8));
-      a.load(5, registers + EDU_DMA_CMD);
-      a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
-      a.emit(ppc.bne(poll - a.here));
+      eduDma(call.device, read ? call.ioba : EDU_BUFFER, read ? EDU_BUFFER : call.ioba, !read);
       a.print(`${MARK}\n`);
+    } else if (call.kind === "vfio-dma") {
+      const { device, scratch, candidates } = call;
+      if (candidates.length > VFIO_PROBE.maxCandidates) throw new Error(`internal: ${candidates.length} DMA candidates, at most ${VFIO_PROBE.maxCandidates}`);
+      const storeByte = (value: number, at: number) => a.emit(ppc.li(11, value), ppc.stb(11, 0, at));
+      const storeAt = (address: bigint, value: number) => {
+        a.load(10, address);
+        storeByte(value, 10);
+      };
+      // The scratch entry: its old value kept in r26, then the guest's scratch page, read-write.
+      a.address(27, layout.scratch);
+      a.load(3, H_GET_TCE);
+      a.load(4, scratch.liobn);
+      a.load(5, scratch.ioba);
+      a.emit(ppc.hcall(), ppc.mr(26, 4));
+      a.load(3, H_PUT_TCE);
+      a.load(4, scratch.liobn);
+      a.load(5, scratch.ioba);
+      a.emit(ppc.ori(6, 27, 3), ppc.hcall());
+      // The device's buffer gets the preload byte from the scratch page.
+      storeByte(VFIO_PROBE.preload, 27);
+      a.emit(ppc.sync());
+      eduDma(device, scratch.ioba, EDU_BUFFER, false);
+      if (call.access === "read") {
+        candidates.forEach((address, k) => storeAt(address, VFIO_PROBE.tag + k));
+        a.emit(ppc.sync());
+        eduDma(device, call.ioba, EDU_BUFFER, false);
+        storeByte(VFIO_PROBE.sentinel, 27);
+        a.emit(ppc.sync());
+        eduDma(device, EDU_BUFFER, scratch.ioba, true);
+        a.emit(ppc.sync(), ppc.lbz(20, 0, 27), ppc.li(21, 0));
+      } else {
+        // The write-back proves the buffer holds the preload byte (and the scratch entry works).
+        storeByte(VFIO_PROBE.sentinel, 27);
+        a.emit(ppc.sync());
+        eduDma(device, EDU_BUFFER, scratch.ioba, true);
+        a.emit(ppc.sync(), ppc.lbz(21, 0, 27));
+        candidates.forEach((address) => storeAt(address, VFIO_PROBE.fill));
+        a.emit(ppc.sync());
+        eduDma(device, EDU_BUFFER, call.ioba, true);
+        a.emit(ppc.sync(), ppc.li(20, 0));
+        candidates.forEach((address, k) => {
+          a.load(10, address);
+          a.emit(ppc.lbz(11, 0, 10), ppc.cmpdi(11, VFIO_PROBE.preload), ppc.bne(16));
+          a.emit(ppc.li(9, 1), ppc.sldi(9, 9, k), ppc.or(20, 20, 9));
+        });
+      }
+      // The scratch entry gets its old value back.
+      a.load(3, H_PUT_TCE);
+      a.load(4, scratch.liobn);
+      a.load(5, scratch.ioba);
+      a.emit(ppc.mr(6, 26), ppc.hcall());
+      printPair();
     } else if (call.kind === "hcall") {
       a.load(3, call.opcode);
       call.args.forEach((value, i) => a.load(4 + i, value));
@@ -278,19 +366,26 @@ interface Layout {
   codeLimit: number;
   hexDigits: number;
   rtas: number;
+  /** A page the device's buffer passes through in a vfio-pci DMA probe. */
+  scratch: number;
   lists: number;
   size: number;
 }
 
-/** Code first, then the hex digits, the RTAS buffer, and one 4 KiB page per TCE list. */
+/** A generous bound on a call's code: well under 1 KiB, and a vfio-pci probe 64 bytes more per candidate. */
+function codeBound(call: GuestCall): number {
+  return call.kind === "vfio-dma" ? 2048 + call.candidates.length * 64 : 1024;
+}
+
+/** Code first, then the hex digits, the RTAS buffer, the scratch page, and one 4 KiB page per TCE list. */
 function dataLayout(calls: readonly GuestCall[]): Layout {
-  // A generous bound on code size: every call costs well under 1 KiB of instructions.
-  const codeLimit = align(0x2000 + calls.length * 1024, 0x1000);
+  const codeLimit = align(0x2000 + calls.reduce((n, c) => n + codeBound(c), 0), 0x1000);
   const hexDigits = codeLimit;
   const rtas = codeLimit + 0x100;
-  const lists = codeLimit + 0x1000;
+  const scratch = codeLimit + 0x1000;
+  const lists = scratch + 0x1000;
   const listCount = calls.filter((c) => c.kind === "hcall" && c.list).length;
-  return { codeLimit, hexDigits, rtas, lists, size: lists + listCount * 0x1000 };
+  return { codeLimit, hexDigits, rtas, scratch, lists, size: lists + listCount * 0x1000 };
 }
 
 function align(value: number, to: number): number {

@@ -5,15 +5,14 @@
 import type { CompiledSpec, Probe } from "../../compile/program.js";
 import type { Pos } from "../../compile/ast.js";
 import type { Operation, Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
-import { buidOf, DEFAULT_DMA32, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, type HcallRc, type RtasStatus } from "../../engine/types.js";
+import { buidOf, DEFAULT_DMA32, DMA64_WINDOW_ADDR, HCALL_RC, RTAS_STATUS, TCE_READ, TCE_RW, TCE_WRITE, type HcallRc, type RtasStatus } from "../../engine/types.js";
 import { geometry, hex, log2 } from "../../values.js";
 import { evaluate, type Target } from "../../run/evaluate.js";
 import type { RunResult } from "../../run/outcome.js";
-import { BEGIN_MARKER, linesOf, MARK, type EduDevice, type GuestCall } from "./guest.js";
+import { BEGIN_MARKER, H_GET_TCE, H_PUT_TCE, linesOf, MARK, type EduDevice, type GuestCall } from "./guest.js";
+import { entryFrom, GUEST_RAM, VfioProbes, type ProbeAnswer } from "./vfio-probe.js";
 import { unreachable } from "../../unreachable.js";
 
-export const H_GET_TCE = 0x1cn;
-export const H_PUT_TCE = 0x20n;
 export const H_STUFF_TCE = 0x138n;
 export const H_PUT_TCE_INDIRECT = 0x13cn;
 /** RTAS tokens of QEMU 7.2. */
@@ -39,8 +38,8 @@ export interface HostView {
   vfioPhbs: ReadonlySet<number>;
 }
 
-/** A call's answer: what the guest printed, or at a mark, what the host saw. */
-export type Answer = Outcome | HostView;
+/** A call's answer: what the guest printed, at a mark what the host saw, or a vfio-pci DMA probe's result line. */
+export type Answer = Outcome | HostView | ProbeAnswer;
 
 /** The guest calls one step needs, and how their answers read as the step's outcome or value. */
 export interface PlannedStep {
@@ -63,6 +62,13 @@ export interface MachineTraits {
   hostSteps: { reset: boolean; migrate: boolean };
   /** The host can hotplug emulated devices (QEMU's edu), and DMA is observed. */
   devices: boolean;
+  /**
+   * How an emulated device's DMA is seen: in QEMU's trace of its translations, or by a probe in
+   * guest memory (vfio-probe.ts; a vfio-pci device's always is). Under KVM the trace cannot be
+   * used next to a vfio-pci device: its plug translates the whole window, one trace line per
+   * entry, faster than L1's console carries them.
+   */
+  dma: "trace" | "probe";
   /** The host can hotplug and unplug its one vfio-pci device, and says at a mark which PHBs have it. */
   vfio: boolean;
 }
@@ -140,6 +146,8 @@ const get = (liobn: bigint, ioba: bigint, saveValue = false): GuestCall => ({
 });
 const put = (liobn: bigint, ioba: bigint, tce: bigint): GuestCall => ({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, ioba, tce] });
 export const succeeded = (o: Answer | undefined) => o !== undefined && "kind" in o && o.kind === "hcall" && o.code === "H_SUCCESS";
+/** An object with the key only where the value is defined (outcomes leave absent fields out). */
+const pick = <T, K extends keyof T>(from: T, key: K): Partial<Pick<T, K>> => (from[key] === undefined ? {} : ({ [key]: from[key] } as Pick<T, K>));
 const valueOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && o.kind === "hcall" ? o.value : undefined);
 const codeOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && (o.kind === "hcall" || o.kind === "rtas") ? o.code : "?");
 
@@ -209,9 +217,7 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
       return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);
     case "hw-entry":
     case "hw-state":
-      return traits.vfio
-        ? "hw(…): the hardware table is L0's TCE table for L1's device, whose entries are L1 addresses: not read yet"
-        : "hw(…): there is no vfio-pci device, so no hardware table";
+      return "internal: hw(…) is planned with the devices";
     case "vfio":
       if (!traits.vfio) return "vfio(…): there is no vfio-pci device here";
       return { calls: [{ kind: "mark" }], read: ([view]) => ((view as HostView).vfioPhbs.has(probe.phbIndex) ? "yes" : "no") };
@@ -220,6 +226,69 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
     default:
       return unreachable(probe);
   }
+}
+
+/** At most this many IOBAs are probed for `hw(T) in_sync`: each costs two DMA probes. */
+const MAX_SYNC_PROBES = 16;
+
+/**
+ * hw(T, IOBA) and hw(T) in_sync|absent: the hardware table is read through the PHB's vfio-pci
+ * device (see vfio-probe.ts): a read and a write probe at each IOBA. Without a device there is no
+ * hardware table, which the host confirms at a mark.
+ */
+function hardwareStep(
+  probe: Extract<Probe, { kind: "hw-entry" | "hw-state" }>,
+  devices: ReadonlyMap<string, EduDevice>,
+  probes: VfioProbes,
+  traits: MachineTraits,
+): PlannedStep | string {
+  if (!traits.vfio) return "hw(…): there is no vfio-pci device, so no hardware table";
+  const phbIndex = Number((probe.liobn >> 8n) & 0xffn);
+  const device = [...devices.values()].find((d) => d.vfio && d.phbIndex === phbIndex);
+  if (!device)
+    return {
+      calls: [{ kind: "mark" }],
+      read: ([view]) => ((view as HostView).vfioPhbs.has(phbIndex) ? "a vfio-pci device the spec did not plug is on the PHB" : "absent"),
+    };
+  if (!probes.hasDefaultWindow(phbIndex)) return "hw(…): the probe's scratch entry needs the PHB's default window, which the spec removed";
+  const pageSize = probes.pageSizeOf(probe.liobn);
+  const probeAt = (ioba: bigint) => [get(probe.liobn, ioba), probes.probe(device, "read", ioba), probes.probe(device, "write", ioba)];
+  const entryAt = ([, read, write]: Answer[], call: GuestCall[]) =>
+    entryFrom(probes.landing(call[1]!, read as ProbeAnswer), probes.landing(call[2]!, write as ProbeAnswer));
+  if (probe.kind === "hw-entry") {
+    const calls = probeAt(probe.ioba);
+    return {
+      calls,
+      read: (answers) => {
+        if (!succeeded(answers[0])) return "outside the window";
+        const entry = entryAt(answers, calls);
+        return typeof entry === "string" ? entry : hex(entry);
+      },
+    };
+  }
+  const iobas = probes.writtenIn(probe.liobn);
+  if (iobas.length > MAX_SYNC_PROBES) return `hw(T) in_sync: the spec wrote ${iobas.length} places in the table; the probes look at ${MAX_SYNC_PROBES} at most`;
+  const exists = existenceCalls(probe.liobn);
+  const groups = iobas.map(probeAt);
+  return {
+    calls: [...exists, ...groups.flat()],
+    read: (answers) => {
+      if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
+      const differences: string[] = [];
+      groups.forEach((calls, g) => {
+        const group = answers.slice(exists.length + g * 3, exists.length + g * 3 + 3);
+        const guest = succeeded(group[0]) ? (valueOf(group[0]) ?? 0n) : 0n;
+        const permission = guest & TCE_RW;
+        const expected = permission === 0n ? 0n : (guest & ~(pageSize - 1n)) | permission;
+        // As KVM maps it, or as QEMU's vfio does: readable wherever writable (the model's hw-read-with-write).
+        const readable = permission & TCE_WRITE ? expected | TCE_READ : expected;
+        const actual = entryAt(group, calls);
+        if (actual !== expected && actual !== readable)
+          differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
+      });
+      return differences.length === 0 ? "in_sync" : `out_of_sync (${differences.join("; ")})`;
+    },
+  };
 }
 
 const PHB_ID = (index: number) => `tcespec-phb${index}`;
@@ -258,6 +327,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const phbs = new Map<number, PhbConfig>();
   const devices = new Map<string, EduDevice>();
   const steps: PlannedStep[] = [];
+  const probes = new VfioProbes(phbs);
   let unsupported: string | undefined;
   const note = (planned: PlannedStep | string, at: Pos) => {
     if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
@@ -265,10 +335,11 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   };
   const planner: Target = {
     apply: (operation, at) => {
+      probes.note(operation);
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
-        // After a migration the edu devices are set up again (see GuestCall's `reconfigure`).
-        const reconfigure = operation.kind === "migrate" ? [...devices.values()].filter((d) => !d.vfio) : [];
+        // Devices are set up again after a reset, and emulated ones after a migration (see GuestCall's `reconfigure`).
+        const reconfigure = [...devices.values()].filter((d) => operation.kind === "reset" || !d.vfio);
         note({ calls: [{ kind: "host", action: operation.kind, ...(reconfigure.length > 0 ? { reconfigure } : {}) }], read: ([o]) => o as Outcome }, at);
       }
       else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
@@ -286,18 +357,25 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
       } else if (operation.kind === "unplug" && traits.vfio && devices.get(operation.name)?.vfio) {
         devices.delete(operation.name);
         note({ calls: [{ kind: "host", action: "unplug" }], read: ([o]) => o as Outcome }, at);
-      } else if (operation.kind === "dma" && devices.has(operation.device) && !devices.get(operation.device)!.vfio) {
+      } else if (operation.kind === "dma" && devices.has(operation.device) && !devices.get(operation.device)!.vfio && traits.dma === "trace") {
         const { access, ioba } = operation;
         note({ calls: [{ kind: "dma", device: devices.get(operation.device)!, access, ioba }], read: ([view]) => dmaOutcome(view as HostView, access, ioba) }, at);
       }
-      else {
+      else if (operation.kind === "dma" && devices.has(operation.device)) {
+        const device = devices.get(operation.device)!;
+        if (!probes.hasDefaultWindow(device.phbIndex)) note("dma: the probe's scratch entry needs the PHB's default window, which the spec removed", at);
+        else {
+          const call = probes.probe(device, operation.access, operation.ioba);
+          note({ calls: [call], read: ([answer]) => ({ kind: "dma", ...pick(probes.landing(call, answer as ProbeAnswer), "address") }) }, at);
+        }
+      } else {
         const call = callFor(operation);
         note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome }, at);
       }
       return { kind: "done" };
     },
     observe: (probe, at) => {
-      note(probeStep(probe, phbs, traits), at);
+      note(probe.kind === "hw-entry" || probe.kind === "hw-state" ? hardwareStep(probe, devices, probes, traits) : probeStep(probe, phbs, traits), at);
       return "";
     },
   };
@@ -305,6 +383,10 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   if (unsupported) return { unsupported };
   const args = phbArgs([...phbs.values()]);
   if (typeof args === "string") return { unsupported: args };
+  const finished = probes.finish();
+  if ("unsupported" in finished) return finished;
+  // More guest RAM where a probe's candidates lie above the default.
+  if (finished.ram > GUEST_RAM) args.push("-m", `${finished.ram >> 20n}M`);
   return { steps, args };
 }
 
@@ -367,6 +449,10 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
       step.calls.map((call): Answer => {
         if (call.kind === "mark" || call.kind === "dma") return output.marks[mark++]!;
         if (call.kind === "host" || call.kind === "plug") return output.host[host++]!;
+        if (call.kind === "vfio-dma") {
+          const words = parseLine(output.lines[line++]!).map((w) => BigInt.asUintN(64, w));
+          return { probe: [words[0]!, words[1]!] };
+        }
         const outcome = decode(call, output.lines.slice(line, line + linesOf(call)));
         line += linesOf(call);
         return outcome;

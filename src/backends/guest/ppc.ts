@@ -27,6 +27,8 @@ export const ppc = {
   oris: (ra: Reg, rs: Reg, uimm: number) => dForm(25, rs, ra, uimm),
   andiDot: (ra: Reg, rs: Reg, uimm: number) => dForm(28, rs, ra, uimm),
   lwz: (rt: Reg, d: number, ra: Reg) => dForm(32, rt, ra, d),
+  lbz: (rt: Reg, d: number, ra: Reg) => dForm(34, rt, ra, d),
+  stb: (rs: Reg, d: number, ra: Reg) => dForm(38, rs, ra, d),
   stw: (rs: Reg, d: number, ra: Reg) => dForm(36, rs, ra, d),
   lbzx: (rt: Reg, ra: Reg, rb: Reg) => xForm(rt, ra, rb, 87),
   or: (ra: Reg, rs: Reg, rb: Reg) => xForm(rs, ra, rb, 444),
@@ -51,6 +53,8 @@ export const ppc = {
   /** `sc 1`: a hypercall. */
   hcall: () => 0x44000022,
   nop: () => 0x60000000,
+  /** Orders this processor's stores before a device's DMA, and its loads after it. */
+  sync: () => 0x7c0004ac,
 };
 
 /** Load any 64-bit value: lis, ori, sldi 32, oris, ori. */

@@ -19,7 +19,6 @@ import {
   type GuestPlan,
   type HostView,
   type MachineTraits,
-  XLATE_TRACE,
 } from "../guest/plan.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
@@ -65,6 +64,7 @@ function kvmTraits(vfio: boolean): MachineTraits {
     // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
     hostSteps: { reset: true, migrate: true },
     devices: true,
+    dma: "probe",
     // One vfio-pci device, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
@@ -161,10 +161,7 @@ export class KvmBackend implements Backend {
             if (call.kind === "host" && call.action === "migrate") return [{ kind: "migrate" }];
             return [];
           });
-          // Device translations are traced only where the spec makes a DMA: a vfio plug's replay
-          // translates the whole window, entry by entry, which would flood L1's console.
-          const trace = calls.some((c) => c.kind === "dma") ? ["-trace", XLATE_TRACE] : [];
-          pending.push({ index, plan, job: { elf: buildGuest(calls), args: [...plan.args, ...trace], hideCaps, steps } });
+          pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, hideCaps, steps } });
         }
       }
     });

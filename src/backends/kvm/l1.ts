@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 import { TABLE_TRACE } from "../guest/plan.js";
+import { GUEST_RAM } from "../guest/vfio-probe.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, lastWords, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
@@ -24,9 +25,11 @@ export const L0_ARGS = [
   "-smp",
   "1",
   ...CONSOLE_ONLY,
-  // L1's one PCI device, which L1 binds to vfio-pci for the guests' vfio-pci hotplug.
+  // L1's one PCI device, which L1 binds to vfio-pci for the guests' vfio-pci hotplug; it reaches
+  // every IOBA, as the guests' DMA probes need (the 64-bit window is at 2^59).
   "-device",
   "edu",
+  ...EDU_FULL_DMA_MASK,
 ];
 
 export const L2_ARGS = [
@@ -35,7 +38,7 @@ export const L2_ARGS = [
   "-accel",
   "kvm",
   "-m",
-  "512M",
+  `${GUEST_RAM >> 20n}M`,
   ...CONSOLE_ONLY,
   // Without it L1's QEMU stops on a missing vgabios-stdvga.bin.
   "-vga",
@@ -151,7 +154,11 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
                 : ["system_reset", "reset"];
         // After a reset the guest starts again and goes on by itself: no character for it.
         const release = step.kind === "reset" ? "" : " echo g >&3;";
-        return `      ${k + 1}) ${act(report)}; ${send(command)}; sleep 1; if grep -q "Error" ${log}; then ${failed}; fi;${release} ;;`;
+        // The guest goes on once the command is done: the monitor prints its next prompt. A vfio-pci
+        // plug pins the guest's RAM and replays the whole window first, which can take seconds; a
+        // guest released earlier ran its next DMA in the middle of it (and saw it fault).
+        const done = `t=0; while [ $t -lt 600 ] && ! grep -q "(qemu)" ${log}; do sleep 0.1; t=$((t+1)); done`;
+        return `      ${k + 1}) ${act(report)}; ${send(command)}; ${done}; if grep -q "Error" ${log}; then ${failed}; fi;${release} ;;`;
       })
       .join("\n");
     // The destination may end its incoming migration paused (as on the qemu backend): once it is

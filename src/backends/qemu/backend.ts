@@ -41,6 +41,7 @@ export const QEMU_BASE_ARGS = [
 export const TCG_TRAITS: MachineTraits = {
   hostSteps: { reset: true, migrate: true },
   devices: true,
+  dma: "trace",
   vfio: false,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),
   placement: (liobn) => ({

@@ -1,0 +1,222 @@
+// A passed-through (vfio-pci) device's DMA, seen from inside the guest. Its translation happens
+// in the host's IOMMU (under nested KVM: L0's table for L1's device), where no trace of the
+// guest's QEMU reaches, so the guest finds out itself where a DMA landed: it marks every address
+// the DMA could land at, lets the device move one byte, and looks. The candidates are the spec's
+// own TCEs at the IOBA's offset in their page: a hardware table holds nothing else, stale or not.
+// The same probes, at an IOBA, read the hardware table's entry: a read that lands grants read,
+// a write that lands grants write, and where they land is the page.
+import { DMA64_WINDOW_ADDR, liobnOf, TCE_READ, TCE_WRITE, type Operation, type PhbConfig } from "../../engine/types.js";
+import { hex } from "../../values.js";
+import { RESUME_ADDR, VFIO_PROBE, type EduDevice, type GuestCall } from "./guest.js";
+
+/** A probe's answer: the two words of its result line. */
+export interface ProbeAnswer {
+  probe: readonly [bigint, bigint];
+}
+
+type ProbeCall = Extract<GuestCall, { kind: "vfio-dma" }>;
+
+/** QEMU loads the guest's image at its kernel-addr, 4 MiB; no probe writes over it. */
+const IMAGE = { start: 0x40_0000n, end: 0x80_0000n };
+/** The guest's RAM unless a candidate needs more, and the most a guest gets (L1 has 4 GiB). */
+export const GUEST_RAM = 0x2000_0000n;
+const MAX_GUEST_RAM = 0x8000_0000n;
+const RAM_STEP = 0x1000_0000n;
+const U64 = (1n << 64n) - 1n;
+
+interface Candidate {
+  address: bigint;
+  /** The TCE's page: the address less the IOBA's offset in a page of that size. */
+  page: bigint;
+}
+
+interface Pending {
+  call: ProbeCall & { candidates: bigint[]; scratch: { liobn: bigint; ioba: bigint } };
+  phbIndex: number;
+  /** The page size of the window that holds the IOBA when the probe is made. */
+  pageSize: bigint;
+  candidates: Candidate[];
+}
+
+/** Where a probe says the DMA landed: an address and its page, or a fault (neither). */
+export interface Landing {
+  address?: bigint;
+  page?: bigint;
+}
+
+/** The probes of one spec: what they may land on is known once the whole spec is planned. */
+export class VfioProbes {
+  private readonly tces = new Set<bigint>();
+  private readonly pageSizes = new Set<bigint>([0x1000n]);
+  /** Each PHB's windows, slot to page size, as QEMU numbers them: a new window takes the first free slot. */
+  private readonly windows = new Map<number, Map<number, bigint>>();
+  /** IOBAs the spec touches in each PHB's default window, which the scratch entry keeps off. */
+  private readonly used = new Map<number, Set<bigint>>();
+  /** IOBAs the spec wrote in each table, in order: where `hw(T) in_sync` looks. */
+  private readonly written = new Map<bigint, bigint[]>();
+  private readonly pending: Pending[] = [];
+
+  constructor(private readonly phbs: ReadonlyMap<number, PhbConfig>) {}
+
+  /** Notes what an operation writes: its TCEs, its IOBAs, a new window's page size. */
+  note(operation: Operation): void {
+    const write = (liobn: bigint, ioba: bigint, tce: bigint, count: bigint, step: bigint) => {
+      this.tces.add(tce);
+      // A long stuff is looked at where it starts and ends.
+      const iobas = count <= 4n ? Array.from({ length: Number(count) }, (_, i) => ioba + BigInt(i) * step) : [ioba, ioba + (count - 1n) * step];
+      for (const at of iobas) this.touch(liobn, at);
+    };
+    switch (operation.kind) {
+      case "put_tce":
+        write(operation.liobn, operation.ioba, operation.tce, 1n, 0n);
+        break;
+      case "stuff_tce":
+        write(operation.liobn, operation.ioba, operation.tce, operation.count, this.pageSizeOf(operation.liobn));
+        break;
+      case "put_tce_indirect":
+        operation.tces.forEach((tce, i) => write(operation.liobn, operation.ioba + BigInt(i) * this.pageSizeOf(operation.liobn), tce, 1n, 0n));
+        break;
+      case "create_window": {
+        this.pageSizes.add(operation.pageSize);
+        const slots = this.slotsOf(operation.phbIndex);
+        const free = [0, 1].find((slot) => !slots.has(slot));
+        if (free !== undefined) slots.set(free, operation.pageSize);
+        break;
+      }
+      case "remove_window":
+        for (const [phbIndex, slots] of this.windows) for (const slot of slots.keys()) if (liobnOf(phbIndex, slot) === operation.liobn) slots.delete(slot);
+        break;
+      case "reset_windows":
+        this.windows.delete(operation.phbIndex);
+        break;
+      case "reset":
+        this.windows.clear();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A PHB's windows; the default one (slot 0, 4 KiB pages) until the spec says otherwise. */
+  private slotsOf(phbIndex: number): Map<number, bigint> {
+    const slots = this.windows.get(phbIndex) ?? new Map([[0, 0x1000n]]);
+    this.windows.set(phbIndex, slots);
+    return slots;
+  }
+
+  /** The page size of the window a table is, as the spec has made its windows so far; 4 KiB when it is not one. */
+  pageSizeOf(liobn: bigint): bigint {
+    const phbIndex = Number((liobn >> 8n) & 0xffn);
+    return this.slotsOf(phbIndex).get(Number(liobn & 0xffn)) ?? 0x1000n;
+  }
+
+  /** The page size of the window that holds an IOBA on a PHB: QEMU puts slot 0 at bus offset 0, slot 1 at 2^59. */
+  private pageSizeAt(phbIndex: number, ioba: bigint): bigint {
+    return this.slotsOf(phbIndex).get(ioba < DMA64_WINDOW_ADDR ? 0 : 1) ?? 0x1000n;
+  }
+
+  /** The PHB's default window is there, with 4 KiB pages: the probe's scratch entry lives in it. */
+  hasDefaultWindow(phbIndex: number): boolean {
+    return this.slotsOf(phbIndex).get(0) === 0x1000n;
+  }
+
+  /** The IOBAs written so far in a table. */
+  writtenIn(liobn: bigint): readonly bigint[] {
+    return [...(this.written.get(liobn) ?? [])];
+  }
+
+  private touch(liobn: bigint, ioba: bigint): void {
+    const list = this.written.get(liobn) ?? [];
+    if (!list.includes(ioba)) list.push(ioba);
+    this.written.set(liobn, list);
+    for (const phb of this.phbs.values()) if (liobnOf(phb.index, 0) === liobn) this.usedOn(phb.index).add(ioba >> 12n);
+  }
+
+  private usedOn(phbIndex: number): Set<bigint> {
+    const set = this.used.get(phbIndex) ?? new Set<bigint>();
+    this.used.set(phbIndex, set);
+    return set;
+  }
+
+
+  /** A DMA by the device at the IOBA, as a guest call; its candidates and scratch entry come at `finish`. */
+  probe(device: EduDevice, access: "read" | "write", ioba: bigint): ProbeCall {
+    const call = { kind: "vfio-dma" as const, device, access, ioba, scratch: { liobn: 0n, ioba: 0n }, candidates: [] as bigint[] };
+    if (ioba < DMA64_WINDOW_ADDR) this.usedOn(device.phbIndex).add(ioba >> 12n);
+    this.pending.push({ call, phbIndex: device.phbIndex, pageSize: this.pageSizeAt(device.phbIndex, ioba), candidates: [] });
+    return call;
+  }
+
+  /**
+   * Fills in every probe's candidates and scratch entry. Returns the guest RAM the candidates
+   * need, or why the probes cannot be made.
+   */
+  finish(): { ram: bigint } | { unsupported: string } {
+    let ram = GUEST_RAM;
+    for (const p of this.pending) {
+      const seen = new Set<bigint>();
+      for (const tce of this.tces) {
+        // The window's own page size first: an address reached with two sizes keeps that page.
+        for (const size of [p.pageSize, ...this.pageSizes]) {
+          const page = tce & ~(size - 1n) & U64;
+          const address = page | (p.call.ioba & (size - 1n));
+          if (seen.has(address)) continue;
+          seen.add(address);
+          if (address >= IMAGE.start && address < IMAGE.end)
+            return { unsupported: `dma: the TCE ${hex(tce)} points into the guest's own image (${hex(IMAGE.start)}–${hex(IMAGE.end - 1n)}), which a DMA probe would overwrite` };
+          if (address >> 12n === RESUME_ADDR >> 12n) return { unsupported: `dma: the TCE ${hex(tce)} points at the guest's resume note (${hex(RESUME_ADDR)})` };
+          // Past what a guest here can have, a vfio-pci device cannot map it: the DMA faults.
+          if (address >= MAX_GUEST_RAM) continue;
+          while (address >= ram) ram += RAM_STEP;
+          p.candidates.push({ address, page });
+        }
+      }
+      if (p.candidates.length > VFIO_PROBE.maxCandidates)
+        return { unsupported: `dma: ${p.candidates.length} places a DMA could land, a probe tells at most ${VFIO_PROBE.maxCandidates} apart` };
+      p.call.candidates.push(...p.candidates.map((c) => c.address));
+      const scratch = this.scratchFor(p.phbIndex);
+      if (scratch === undefined) return { unsupported: "dma: no free page in the default window for the probe's scratch entry" };
+      p.call.scratch.liobn = liobnOf(p.phbIndex, 0);
+      p.call.scratch.ioba = scratch;
+    }
+    return { ram };
+  }
+
+  /** The highest page of the PHB's default window that the spec never touches. */
+  private scratchFor(phbIndex: number): bigint | undefined {
+    const used = this.usedOn(phbIndex);
+    const dma32 = this.phbs.get(phbIndex)?.dma32 ?? 0n;
+    for (let page = (dma32 >> 12n) - 1n; page >= 0n && page > (dma32 >> 12n) - 4096n; page--) if (!used.has(page)) return page << 12n;
+    return undefined;
+  }
+
+  /** Where a probe's DMA landed, from its result line; throws when the probe itself failed. */
+  landing(call: GuestCall, answer: ProbeAnswer): Landing {
+    const p = this.pending.find((q) => q.call === call);
+    if (!p) throw new Error("internal: an answer for a probe that was not planned");
+    const [first, second] = answer.probe;
+    const at = (k: number): Landing => ({ address: p.candidates[k]!.address, page: p.candidates[k]!.page });
+    const where = `the ${p.call.access} probe at ${hex(p.call.ioba)}`;
+    if (p.call.access === "read") {
+      const byte = Number(first & 0xffn);
+      if (byte === VFIO_PROBE.sentinel) throw new Error(`${where}: the scratch entry did not carry the device's buffer back (the hardware table missed it too)`);
+      if (byte === VFIO_PROBE.preload || byte === 0) return {};
+      const k = byte - VFIO_PROBE.tag;
+      if (k >= 0 && k < p.candidates.length) return at(k);
+      throw new Error(`${where}: the device read ${hex(BigInt(byte))}, from none of the spec's pages`);
+    }
+    if (Number(second & 0xffn) !== VFIO_PROBE.preload) throw new Error(`${where}: the scratch entry did not load the device's buffer (the hardware table missed it too)`);
+    const hits = p.candidates.map((_, k) => k).filter((k) => ((first >> BigInt(k)) & 1n) === 1n);
+    if (hits.length > 1) throw new Error(`${where}: the byte landed at ${hits.length} places`);
+    return hits.length === 1 ? at(hits[0]!) : {};
+  }
+}
+
+/** The hardware table's entry that read and write probes at one IOBA show: the page and the permissions that landed, or 0. */
+export function entryFrom(read: Landing, write: Landing): bigint | string {
+  if (read.page !== undefined && write.page !== undefined && read.page !== write.page)
+    return `reads land in ${hex(read.page)}, writes in ${hex(write.page)}`;
+  const page = read.page ?? write.page;
+  if (page === undefined) return 0n;
+  return page | (read.page !== undefined ? TCE_READ : 0n) | (write.page !== undefined ? TCE_WRITE : 0n);
+}

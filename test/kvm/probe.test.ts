@@ -1,0 +1,126 @@
+// The vfio-pci DMA probe's host side: where a DMA may land, the guest RAM that takes, the scratch
+// entry, and how a probe's result line reads. The guest side runs in test/kvm/kvm.test.ts.
+import { describe, expect, it } from "vitest";
+import { entryFrom, GUEST_RAM, VfioProbes } from "../../src/backends/guest/vfio-probe.js";
+import { VFIO_PROBE, type EduDevice, type GuestCall } from "../../src/backends/guest/guest.js";
+import { planFor } from "../../src/backends/guest/plan.js";
+import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
+import { TCG_TRAITS } from "../../src/backends/qemu/backend.js";
+import { DEFAULT_DMA32, liobnOf, type PhbConfig } from "../../src/engine/types.js";
+import { specOf } from "../helpers.js";
+
+const PHB0: PhbConfig = { name: "phb0", index: 0, dma32: DEFAULT_DMA32, pageShift: 12, ddw: true };
+const DEV: EduDevice = { name: "dev0", phbIndex: 0, slot: 1, vfio: true };
+const L0 = liobnOf(0, 0);
+
+function probesWith(...tces: [bigint, bigint][]): VfioProbes {
+  const probes = new VfioProbes(new Map([[0, PHB0]]));
+  for (const [ioba, tce] of tces) probes.note({ kind: "put_tce", liobn: L0, ioba, tce });
+  return probes;
+}
+
+const candidatesOf = (call: GuestCall) => (call.kind === "vfio-dma" ? call.candidates : []);
+
+describe("a vfio-pci DMA probe", () => {
+  it("may land at each TCE's page plus the IOBA's offset, and nowhere else", () => {
+    const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0001n]);
+    const call = probes.probe(DEV, "read", 0x1010n);
+    expect(probes.finish()).toEqual({ ram: GUEST_RAM });
+    expect(candidatesOf(call)).toEqual([0x1234_0010n, 0x555_0010n]);
+  });
+
+  it("asks for more guest RAM where a candidate lies above it, and drops what no guest here has", () => {
+    const probes = probesWith([0n, 0x3000_0003n], [0x1000n, 0x7_0000_0003n]);
+    const call = probes.probe(DEV, "write", 0x80n);
+    expect(probes.finish()).toEqual({ ram: 0x4000_0000n });
+    expect(candidatesOf(call)).toEqual([0x3000_0080n]);
+  });
+
+  it("refuses a TCE into the guest's own image, which the probe would overwrite", () => {
+    const probes = probesWith([0n, 0x40_1003n]);
+    probes.probe(DEV, "read", 0n);
+    expect(probes.finish()).toEqual({ unsupported: expect.stringMatching(/guest's own image/) });
+  });
+
+  it("puts its scratch entry on the highest page of the default window the spec leaves alone", () => {
+    const top = DEFAULT_DMA32 - 0x1000n;
+    const probes = probesWith([top, 0x1003n]);
+    const call = probes.probe(DEV, "read", top - 0x1000n);
+    probes.finish();
+    expect(call.kind === "vfio-dma" && call.scratch).toEqual({ liobn: L0, ioba: top - 0x2000n });
+  });
+
+  it("tries a 64-bit window's own page size first", () => {
+    const probes = new VfioProbes(new Map([[0, PHB0]]));
+    probes.note({ kind: "create_window", phbIndex: 0, pageSize: 0x10000n, windowSize: 1n << 30n });
+    probes.note({ kind: "put_tce", liobn: liobnOf(0, 1), ioba: 0x800_0000_0000_0000n, tce: 0x123_4003n });
+    const call = probes.probe(DEV, "read", 0x800_0000_0000_5000n);
+    probes.finish();
+    // 64 KiB pages: 0x1230000 + 0x5000; 4 KiB pages: 0x1234000 + 0.
+    expect(candidatesOf(call)).toEqual([0x123_5000n, 0x123_4000n]);
+  });
+
+  it("reads a read probe's byte as the candidate it tags, a fault, or a failed probe", () => {
+    const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0001n]);
+    const call = probes.probe(DEV, "read", 0x1000n);
+    probes.finish();
+    expect(probes.landing(call, { probe: [BigInt(VFIO_PROBE.tag + 1), 0n] })).toEqual({ address: 0x555_0000n, page: 0x555_0000n });
+    expect(probes.landing(call, { probe: [BigInt(VFIO_PROBE.preload), 0n] })).toEqual({});
+    expect(probes.landing(call, { probe: [0n, 0n] })).toEqual({});
+    expect(() => probes.landing(call, { probe: [BigInt(VFIO_PROBE.sentinel), 0n] })).toThrow(/scratch entry/);
+    expect(() => probes.landing(call, { probe: [0x99n, 0n] })).toThrow(/none of the spec's pages/);
+  });
+
+  it("reads a write probe's mask as the one candidate that changed, and checks the buffer it wrote", () => {
+    const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0003n]);
+    const call = probes.probe(DEV, "write", 0x1004n);
+    probes.finish();
+    const preload = BigInt(VFIO_PROBE.preload);
+    expect(probes.landing(call, { probe: [0b01n, preload] })).toEqual({ address: 0x1234_0004n, page: 0x1234_0000n });
+    expect(probes.landing(call, { probe: [0n, preload] })).toEqual({});
+    expect(() => probes.landing(call, { probe: [0b11n, preload] })).toThrow(/2 places/);
+    expect(() => probes.landing(call, { probe: [0b01n, BigInt(VFIO_PROBE.sentinel)] })).toThrow(/scratch entry/);
+  });
+
+  it("makes a hardware entry of where reads and writes land", () => {
+    expect(entryFrom({ address: 0x5000n, page: 0x5000n }, {})).toBe(0x5001n);
+    expect(entryFrom({}, { address: 0x5004n, page: 0x5000n })).toBe(0x5002n);
+    expect(entryFrom({ page: 0x5000n }, { page: 0x5000n })).toBe(0x5003n);
+    expect(entryFrom({}, {})).toBe(0n);
+    expect(entryFrom({ page: 0x5000n }, { page: 0x6000n })).toMatch(/reads land in 0x5000, writes in 0x6000/);
+  });
+});
+
+describe("DMA on the kvm backend", () => {
+  const spec = specOf(`machine kvm caps spapr_tce, multi_tce
+phb phb0 index 0
+plug emulated net0 on phb0
+put_tce phb0 0x0 0x20000000 rw
+expect dma net0 write 0x80 == 0x20000080
+expect hw(phb0) absent
+plug vfio dev0 on phb0
+expect hw(phb0, 0x0) == 0x20000003
+expect hw(phb0) in_sync`);
+
+  it("is probed in guest memory for every device, and hw(…) through the vfio-pci device", () => {
+    const plan = planFor(spec, "qemu-7.2", KVM_TRAITS);
+    if (!("steps" in plan)) throw new Error(plan.unsupported);
+    const kinds = plan.steps.map((s) => s.calls.map((c) => c.kind).join(","));
+    expect(kinds).toEqual([
+      "plug",
+      "hcall",
+      "vfio-dma",
+      // No device on the PHB: the host says whether one is there.
+      "mark",
+      "plug",
+      "hcall,vfio-dma,vfio-dma",
+      // The table exists (two window bases asked), then each IOBA the spec wrote.
+      "hcall,hcall,hcall,vfio-dma,vfio-dma",
+    ]);
+  });
+
+  it("is QEMU's translation trace under TCG", () => {
+    const plan = planFor(specOf("machine tcg\nphb phb0 index 0\nplug emulated net0 on phb0\nexpect dma net0 read 0x0 == fault"), "qemu-7.2", TCG_TRAITS);
+    expect("steps" in plan && plan.steps.map((s) => s.calls.map((c) => c.kind).join(","))).toEqual(["plug", "dma"]);
+  });
+});

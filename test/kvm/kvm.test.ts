@@ -57,6 +57,34 @@ describe.runIf(KVM)("real KVM", () => {
     ]);
   }, 180_000);
 
+  it("makes the passed-through device DMA through the real hardware table, and reads hw(…) that way", async () => {
+    const text = (caps: string, checks: string) =>
+      `machine kvm caps ${caps}\nphb phb0 index 0\nput_tce phb0 0x1000 0x12340003\nplug vfio dev0 on phb0\nput_tce phb0 0x2000 0x5550002\n${checks}`;
+    const checks = [
+      "expect dma dev0 read 0x1010 == 0x12340010",
+      "expect dma dev0 write 0x2008 == 0x5550008",
+      "expect dma dev0 read 0x3000 == fault",
+      "expect hw(phb0, 0x2000) == 0x5550003",
+      "expect hw(phb0) in_sync",
+    ].join("\n");
+    const results = await kvm.runBatch(
+      [
+        // QEMU maps the replayed and the later entry (a write-only TCE becomes readable).
+        { spec: specOf(text("spapr_tce, spapr_tce_64, multi_tce", checks)), profile: "qemu-7.2" },
+        // KVM maps the later entry as it is: write-only.
+        { spec: specOf(text("spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio", checks)), profile: "qemu-7.2" },
+        // Wrong on purpose: an entry the guest unmapped is gone from the hardware table too.
+        { spec: specOf(text("spapr_tce, spapr_tce_64, multi_tce", "put_tce phb0 0x1000 0\nexpect dma dev0 read 0x1010 == 0x12340010\nexpect hw(phb0, 0x1000) == 0x12340003")), profile: "qemu-7.2" },
+      ],
+      2,
+    );
+    expect(results.map((r) => r.reason ?? r.expectations.map((e) => `${e.outcome} ${e.actual}`))).toEqual([
+      ["matched 0x12340010", "matched 0x5550008", "matched fault", "matched 0x5550003", "matched in_sync"],
+      ["matched 0x12340010", "matched 0x5550008", "matched fault", "diverged 0x5550002", "matched in_sync"],
+      ["diverged fault", "diverged 0x0"],
+    ]);
+  }, 240_000);
+
   it("runs the library's KVM hypercall and placement specs, agreeing with the model", async () => {
     const report = await run(["specs/hcalls", "specs/placement"], {
       profiles: ["qemu-7.2"],

@@ -47,8 +47,10 @@ describe("the batch L1 runs", () => {
       ],
       20_000,
     );
-    const lines = script.trim().split("\n").slice(1);
+    const lines = script.trim().split("\n").slice(2);
     expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
+    // L1's devices bound to vfio-pci become $VFIO_HOST_1, $VFIO_HOST_2…
+    expect(script.split("\n")[1]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
     expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 'qemu-system-ppc64' .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");
@@ -62,8 +64,10 @@ describe("the batch L1 runs", () => {
       shim: "/cache/shim.so",
       accel: "kvm",
       tuneAslr: false,
+      listVfio: false,
     });
     expect(script).not.toContain("randomize_va_space");
+    expect(script).not.toContain("drivers/vfio-pci");
     expect(script).not.toMatch(/\/tmp\/|\/batch\//);
     expect(script).toContain("mkfifo /work/d/in0 /work/d/m0.in /work/d/m0.out");
     expect(script).toContain("LD_PRELOAD='/cache/shim.so'");

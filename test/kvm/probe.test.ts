@@ -124,3 +124,35 @@ expect hw(phb0) in_sync`);
     expect("steps" in plan && plan.steps.map((s) => s.calls.map((c) => c.kind).join(","))).toEqual(["plug", "dma"]);
   });
 });
+
+describe("which of L1's vfio-pci devices a plug takes", () => {
+  // L1's devices: two in IOMMU group 0 (L0's PHB 0), one in group 1.
+  const groups = [0, 0, 1];
+
+  it("a second device on a PHB shares the first one's group, a device on another PHB gets a group of its own", async () => {
+    const { pickHost } = await import("../../src/backends/kvm/backend.js");
+    expect(pickHost(groups, [], 0)).toBe(1);
+    expect(pickHost(groups, [{ host: 1, phbIndex: 0 }], 0)).toBe(2);
+    expect(pickHost(groups, [{ host: 1, phbIndex: 0 }], 1)).toBe(3);
+    // The PHB's first device when group 0 serves another PHB: group 1.
+    expect(pickHost(groups, [{ host: 2, phbIndex: 1 }], 0)).toBe(3);
+    // Unplugged devices are free again.
+    expect(pickHost(groups, [{ host: 2, phbIndex: 0 }], 0)).toBe(1);
+  });
+
+  it("L1 lists its devices with the two of group 0 first", async () => {
+    const { L1_VFIO_GROUPS } = await import("../../src/backends/kvm/l1.js");
+    expect(L1_VFIO_GROUPS).toEqual(groups);
+  });
+});
+
+describe("a second DMA window next to a vfio-pci device on the kvm backend", () => {
+  it("is unsupported, in either order, with the reason", () => {
+    const created = specOf("machine kvm\nphb phb0 index 0\nplug vfio dev0 on phb0\ncreate_window phb0 page 64K size 1G");
+    const before = specOf("machine kvm\nphb phb0 index 0\ncreate_window phb0 page 64K size 1G\nplug vfio dev0 on phb0");
+    for (const spec of [created, before])
+      expect(planFor(spec, "qemu-7.2", KVM_TRAITS)).toEqual({ unsupported: expect.stringMatching(/no second DMA window/) });
+    const removed = specOf("machine kvm\nphb phb0 index 0\ncreate_window phb0 page 64K size 1G\nremove_window phb0[1]\nplug vfio dev0 on phb0");
+    expect("steps" in planFor(removed, "qemu-7.2", KVM_TRAITS)).toBe(true);
+  });
+});

@@ -48,6 +48,8 @@ export type GuestCall =
   | {
       kind: "host";
       action: "reset" | "migrate" | "unplug";
+      /** The device an unplug removes. */
+      device?: string;
       /**
        * Devices to configure again once the guest goes on: after a reset every device's config
        * space is at its reset values; after a migration an emulated edu's is too, as QEMU's edu

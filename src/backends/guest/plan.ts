@@ -31,11 +31,16 @@ export interface Xlate {
   perm: number;
 }
 
-/** What the host saw at a mark: the LIOBNs whose tables KVM holds, the translations since the last mark, the PHBs with a vfio-pci device. */
+/**
+ * What the host saw at a mark: the LIOBNs whose tables KVM holds, the translations since the last
+ * mark, the PHBs with a vfio-pci device, and vfio's IOMMU notifiers by the bus offset of the window
+ * they listen to.
+ */
 export interface HostView {
   kvmTables: ReadonlySet<bigint>;
   xlates: readonly Xlate[];
   vfioPhbs: ReadonlySet<number>;
+  notifiers: ReadonlyMap<bigint, number>;
 }
 
 /** A call's answer: what the guest printed, at a mark what the host saw, or a vfio-pci DMA probe's result line. */
@@ -58,8 +63,8 @@ export interface MachineTraits {
   /** Why this backend cannot run the spec at all, if it cannot. */
   refuse(spec: CompiledSpec): string | undefined;
   placement(liobn: bigint): PlannedStep;
-  /** The host can reset, or migrate, the machine at a step. */
-  hostSteps: { reset: boolean; migrate: boolean };
+  /** The host can reset, or migrate, the machine at a step, or unplug an emulated device (a vfio-pci one goes with `vfio`). */
+  hostSteps: { reset: boolean; migrate: boolean; unplug: boolean };
   /** The host can hotplug emulated devices (QEMU's edu), and DMA is observed. */
   devices: boolean;
   /**
@@ -69,8 +74,15 @@ export interface MachineTraits {
    * entry, faster than L1's console carries them.
    */
   dma: "trace" | "probe";
-  /** The host can hotplug and unplug its one vfio-pci device, and says at a mark which PHBs have it. */
-  vfio: boolean;
+  /** How many vfio-pci devices the host can hotplug and unplug (0: none); it says at a mark which PHBs have one. */
+  vfio: number;
+  /** The host counts vfio's IOMMU notifiers from QEMU's trace (NOTIFIER_TRACES). */
+  notifiers: boolean;
+  /**
+   * The host kernel gives a vfio-pci device a DMA window besides the default one. Linux 6.12 as a
+   * pseries guest (L1) does not: QEMU stops with "Failed to create a window" (docs/real-vfio.md).
+   */
+  vfioDdw: boolean;
 }
 
 /** The DMA's answer from the translation QEMU made for it: where it landed, or a fault. */
@@ -221,8 +233,12 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
     case "vfio":
       if (!traits.vfio) return "vfio(…): there is no vfio-pci device here";
       return { calls: [{ kind: "mark" }], read: ([view]) => ((view as HostView).vfioPhbs.has(probe.phbIndex) ? "yes" : "no") };
-    case "notifiers":
-      return "notifiers(…): IOMMU notifiers are not visible to the guest";
+    case "notifiers": {
+      if (!traits.notifiers) return "notifiers(…): IOMMU notifiers are not visible to the guest";
+      // QEMU puts window 0 at bus offset 0 and window 1 at 2^59; the trace names a window by its range.
+      const base = (probe.liobn & 0xffn) === 0n ? 0n : DMA64_WINDOW_ADDR;
+      return { calls: [{ kind: "mark" }], read: ([view]) => String((view as HostView).notifiers.get(base) ?? 0) };
+    }
     default:
       return unreachable(probe);
   }
@@ -328,6 +344,8 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const devices = new Map<string, EduDevice>();
   const steps: PlannedStep[] = [];
   const probes = new VfioProbes(phbs);
+  const vfioPhbs = new Set<number>();
+  let asksNotifiers = false;
   let unsupported: string | undefined;
   const note = (planned: PlannedStep | string, at: Pos) => {
     if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
@@ -336,6 +354,13 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const planner: Target = {
     apply: (operation, at) => {
       probes.note(operation);
+      if (!traits.vfioDdw && traits.vfio > 0) {
+        const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
+        if (operation.kind === "create_window" && vfioOn(operation.phbIndex))
+          note("create_window with a vfio-pci device on the PHB: the host kernel gives the device no second DMA window", at);
+        if (operation.kind === "plug" && operation.device === "vfio" && !probes.onlyDefaultWindow(operation.phbIndex))
+          note("plug vfio on a PHB with a DMA window besides the default one: the host kernel gives the device no second DMA window", at);
+      }
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
         // Devices are set up again after a reset, and emulated ones after a migration (see GuestCall's `reconfigure`).
@@ -348,15 +373,18 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         devices.set(operation.name, device);
         note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
       } else if (operation.kind === "plug" && operation.device === "vfio" && traits.vfio) {
-        if ([...devices.values()].some((d) => d.vfio)) note("plug vfio: the host has one vfio-pci device, and it is plugged already", at);
+        const plugged = [...devices.values()].filter((d) => d.vfio).length;
+        if (plugged >= traits.vfio)
+          note(`plug vfio: the host has ${traits.vfio === 1 ? "one vfio-pci device, and it is" : `${traits.vfio} vfio-pci devices, and they are all`} plugged already`, at);
         else {
           const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1, vfio: true };
+          vfioPhbs.add(operation.phbIndex);
           devices.set(operation.name, device);
           note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
         }
-      } else if (operation.kind === "unplug" && traits.vfio && devices.get(operation.name)?.vfio) {
+      } else if (operation.kind === "unplug" && devices.has(operation.name) && (devices.get(operation.name)!.vfio ? traits.vfio > 0 : traits.hostSteps.unplug)) {
         devices.delete(operation.name);
-        note({ calls: [{ kind: "host", action: "unplug" }], read: ([o]) => o as Outcome }, at);
+        note({ calls: [{ kind: "host", action: "unplug", device: operation.name }], read: ([o]) => o as Outcome }, at);
       } else if (operation.kind === "dma" && devices.has(operation.device) && !devices.get(operation.device)!.vfio && traits.dma === "trace") {
         const { access, ioba } = operation;
         note({ calls: [{ kind: "dma", device: devices.get(operation.device)!, access, ioba }], read: ([view]) => dmaOutcome(view as HostView, access, ioba) }, at);
@@ -375,12 +403,15 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
       return { kind: "done" };
     },
     observe: (probe, at) => {
+      if (probe.kind === "notifiers") asksNotifiers = true;
       note(probe.kind === "hw-entry" || probe.kind === "hw-state" ? hardwareStep(probe, devices, probes, traits) : probeStep(probe, phbs, traits), at);
       return "";
     },
   };
   evaluate(spec, profile, planner, "plan");
   if (unsupported) return { unsupported };
+  if (asksNotifiers && vfioPhbs.size > 1)
+    return { unsupported: "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs" };
   const args = phbArgs([...phbs.values()]);
   if (typeof args === "string") return { unsupported: args };
   const finished = probes.finish();
@@ -488,6 +519,14 @@ const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0
 /** A result line: two 64-bit values in hex. Anything else in the stream is QEMU's (warnings, a device's own prints). */
 const RESULT = /^[0-9a-f]{32}$/;
 export const XLATE_TRACE = "spapr_iommu_xlate";
+/**
+ * vfio's listener in QEMU 7.2: it registers an IOMMU notifier for each IOMMU region it is told of
+ * (region_add [iommu]) and unregisters it when the region goes (region_del, which RAM sections
+ * print too: only a range added as an IOMMU region counts).
+ */
+export const NOTIFIER_TRACES = ["vfio_listener_region_add_iommu", "vfio_listener_region_del"];
+const NOTIFIER_ADD = /vfio_listener_region_add_iommu region_add \[iommu\] 0x([0-9a-f]+) - 0x([0-9a-f]+)/;
+const NOTIFIER_DEL = /vfio_listener_region_del region_del 0x([0-9a-f]+) - 0x([0-9a-f]+)/;
 /** L1's report of a host step (see kvm/l1.ts). */
 const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|migrated|blocked|failed)(?: (\S+))?(?: (\d+))?/;
 
@@ -504,6 +543,8 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
   const kvm = new Set<bigint>();
   const vfio = new Map<string, number>();
   let xlates: Xlate[] = [];
+  /** Live notifiers by their range ("start-end"). */
+  const listening = new Map<string, number>();
   let begun = !text.includes(BEGIN_MARKER);
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -515,7 +556,15 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
     const table = NEW_TABLE.exec(line);
     const xlate = XLATE.exec(line);
     const act = ACT.exec(line);
-    if (act) {
+    const added = NOTIFIER_ADD.exec(line);
+    const deleted = NOTIFIER_DEL.exec(line);
+    if (added) listening.set(`${added[1]}-${added[2]}`, (listening.get(`${added[1]}-${added[2]}`) ?? 0) + 1);
+    else if (deleted) {
+      const range = `${deleted[1]}-${deleted[2]}`;
+      const count = listening.get(range) ?? 0;
+      if (count > 1) listening.set(range, count - 1);
+      else listening.delete(range);
+    } else if (act) {
       // What L1 did at a host step: plugged NAME PHB, unplugged NAME, added NAME, reset, migrated,
       // blocked: why (QEMU refused the migration, an answer), or failed: why (an error).
       const [, what, name, phb] = act;
@@ -534,7 +583,12 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
       else kvm.delete(BigInt(table[1]!));
     } else if (!begun) continue;
     else if (line === MARK) {
-      marks.push({ kvmTables: new Set(kvm), xlates, vfioPhbs: new Set(vfio.values()) });
+      const notifiers = new Map<bigint, number>();
+      for (const [range, count] of listening) {
+        const start = BigInt(`0x${range.slice(0, range.indexOf("-"))}`);
+        notifiers.set(start, (notifiers.get(start) ?? 0) + count);
+      }
+      marks.push({ kvmTables: new Set(kvm), xlates, vfioPhbs: new Set(vfio.values()), notifiers });
       xlates = [];
     }
     else if (RESULT.test(line)) lines.push(line);

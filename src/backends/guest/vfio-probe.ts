@@ -115,6 +115,12 @@ export class VfioProbes {
     return this.slotsOf(phbIndex).get(ioba < DMA64_WINDOW_ADDR ? 0 : 1) ?? 0x1000n;
   }
 
+  /** The PHB has its default window and no other. */
+  onlyDefaultWindow(phbIndex: number): boolean {
+    const slots = this.slotsOf(phbIndex);
+    return slots.size === 1 && slots.get(0) === 0x1000n;
+  }
+
   /** The PHB's default window is there, with 4 KiB pages: the probe's scratch entry lives in it. */
   hasDefaultWindow(phbIndex: number): boolean {
     return this.slotsOf(phbIndex).get(0) === 0x1000n;

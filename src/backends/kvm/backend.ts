@@ -22,7 +22,7 @@ import {
 } from "../guest/plan.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
-import { runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
+import { L1_VFIO_GROUPS, runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
 
 export interface KvmOptions {
@@ -56,16 +56,23 @@ export function directKvmHost(): boolean {
  * Under KVM a table lives in the kernel or in QEMU: the guest prints a mark, and the host reads
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
-export const KVM_TRAITS: MachineTraits = kvmTraits(true);
+export const KVM_TRAITS: MachineTraits = kvmTraits(L1_VFIO_GROUPS.length, false);
 
-/** Under real KVM; `vfio`: the host has a device for `plug vfio` (L1's edu, or TCESPEC_VFIO_HOST on POWER). */
-function kvmTraits(vfio: boolean): MachineTraits {
+/**
+ * Under real KVM; `vfio`: how many devices the host has for `plug vfio` (L1's edu devices, or
+ * TCESPEC_VFIO_HOST's on POWER); `ddw`: its kernel gives a vfio-pci device a second DMA window.
+ */
+function kvmTraits(vfio: number, ddw: boolean): MachineTraits {
   return {
     // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
-    hostSteps: { reset: true, migrate: true },
+    // …and unplugs a device with device_del: QEMU releases it at once, as the guest never
+    // configured its DRC (docs/real-vfio.md).
+    hostSteps: { reset: true, migrate: true, unplug: true },
     devices: true,
     dma: "probe",
-    // One vfio-pci device, hotplugged and unplugged by the guest's QEMU at the step.
+    notifiers: true,
+    vfioDdw: ddw,
+    // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
     placement: (liobn) => {
@@ -79,6 +86,21 @@ function kvmTraits(vfio: boolean): MachineTraits {
       };
     },
   };
+}
+
+/**
+ * Which host device (from 1) a vfio-pci plug on a PHB takes: one in the IOMMU group the PHB's
+ * other devices are in, so they share QEMU's container as devices of one group do; for a PHB's
+ * first device, one of a group no other PHB uses (a group is in one address space only). Failing
+ * that, any free device.
+ */
+export function pickHost(groups: readonly number[], plugged: readonly { host: number; phbIndex: number }[], phbIndex: number): number {
+  const free = groups.map((group, i) => ({ host: i + 1, group })).filter((d) => !plugged.some((p) => p.host === d.host));
+  const groupOf = (host: number) => groups[host - 1]!;
+  const here = plugged.filter((p) => p.phbIndex === phbIndex).map((p) => groupOf(p.host));
+  const elsewhere = new Set(plugged.filter((p) => p.phbIndex !== phbIndex).map((p) => groupOf(p.host)));
+  const pick = here.length > 0 ? free.find((d) => d.group === here[0]) : free.find((d) => !elsewhere.has(d.group));
+  return (pick ?? free[0]!).host;
 }
 
 export class KvmBackend implements Backend {
@@ -121,8 +143,11 @@ export class KvmBackend implements Backend {
     const pending: { index: number; plan: GuestPlan; job: GuestJob }[] = [];
     const direct = this.options.direct;
     const image: L1Image | { problem: string } | undefined = direct ? undefined : this.l1Image();
-    const vfioHost = direct ? process.env.TCESPEC_VFIO_HOST : "L1's edu";
-    const traits = kvmTraits(vfioHost !== undefined && vfioHost !== "");
+    // On POWER: TCESPEC_VFIO_HOST names the host's devices bound to vfio-pci, comma-separated.
+    const vfioHosts = direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
+    // The IOMMU group of each host device: L1's are known; on POWER each is taken as its own.
+    const groups = vfioHosts ? vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
+    const traits = kvmTraits(groups.length, Boolean(vfioHosts));
     const needShim = direct && tasks.some(({ spec }) => hiddenCaps(spec.machine.caps).length > 0);
     const shim = needShim ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
     tasks.forEach(({ spec, profile }, index) => {
@@ -132,7 +157,10 @@ export class KvmBackend implements Backend {
         results[index] = {
           ...base,
           status: "unsupported",
-          reason: direct && /plug vfio/.test(plan.unsupported) ? `${plan.unsupported} (set TCESPEC_VFIO_HOST to a PCI device bound to vfio-pci)` : plan.unsupported,
+          reason:
+            direct && /plug vfio/.test(plan.unsupported)
+              ? `${plan.unsupported} (set TCESPEC_VFIO_HOST to PCI devices bound to vfio-pci, comma-separated)`
+              : plan.unsupported,
         };
       else if (image && "problem" in image) results[index] = { ...base, status: "error", reason: image.problem };
       else {
@@ -147,16 +175,20 @@ export class KvmBackend implements Backend {
           };
         else {
           const calls = plan.steps.flatMap((s) => s.calls);
-          // What L1's QEMU does at each host step: the vfio-pci device in and out.
-          const plugged: string[] = [];
+          // What L1's QEMU does at each host step: vfio-pci devices in and out (pickHost says which).
+          const plugged = new Map<string, { host: number; phbIndex: number }>();
           const steps = calls.flatMap((call): L1Step[] => {
             if (call.kind === "plug") {
               const where = { name: call.device.name, bus: busOf(call.device.phbIndex), slot: call.device.slot, phbIndex: call.device.phbIndex };
               if (!call.device.vfio) return [{ kind: "add", ...where }];
-              plugged.push(call.device.name);
-              return [{ kind: "plug", ...where }];
+              const host = pickHost(groups, [...plugged.values()], call.device.phbIndex);
+              plugged.set(call.device.name, { host, phbIndex: call.device.phbIndex });
+              return [{ kind: "plug", ...where, host }];
             }
-            if (call.kind === "host" && call.action === "unplug") return [{ kind: "unplug", name: plugged.shift()! }];
+            if (call.kind === "host" && call.action === "unplug") {
+              plugged.delete(call.device!);
+              return [{ kind: "unplug", name: call.device! }];
+            }
             if (call.kind === "host" && call.action === "reset") return [{ kind: "reset" }];
             if (call.kind === "host" && call.action === "migrate") return [{ kind: "migrate" }];
             return [];
@@ -173,7 +205,7 @@ export class KvmBackend implements Backend {
       batches.map(async (batch) => {
         const batchJobs = batch.map((p) => p.job);
         const answers = direct
-          ? await runDirect(batchJobs, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHost })
+          ? await runDirect(batchJobs, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts })
           : await runL1(image as L1Image, batchJobs, this.options);
         batch.forEach((p, k) => {
           const { spec, profile } = tasks[p.index]!;

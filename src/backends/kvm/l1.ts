@@ -7,7 +7,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
-import { TABLE_TRACE } from "../guest/plan.js";
+import { NOTIFIER_TRACES, TABLE_TRACE } from "../guest/plan.js";
 import { GUEST_RAM } from "../guest/vfio-probe.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, lastWords, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
@@ -25,12 +25,28 @@ export const L0_ARGS = [
   "-smp",
   "1",
   ...CONSOLE_ONLY,
-  // L1's one PCI device, which L1 binds to vfio-pci for the guests' vfio-pci hotplug; it reaches
-  // every IOBA, as the guests' DMA probes need (the 64-bit window is at 2^59).
+  // L1's PCI devices, which L1 binds to vfio-pci for the guests' vfio-pci hotplug. Devices on one
+  // PHB of L0 share L1's IOMMU group (one TCE table): two edu on PHB 0, for two devices on one of
+  // L2's PHBs; one on PHB 1, a group of its own, for a second of L2's PHBs (a group cannot serve
+  // two). They reach every IOBA, as the guests' DMA probes need (the 64-bit window is at 2^59).
   "-device",
   "edu",
+  "-device",
+  "edu",
+  "-device",
+  "spapr-pci-host-bridge,index=1,id=l0phb1",
+  "-device",
+  "edu,bus=l0phb1.0",
   ...EDU_FULL_DMA_MASK,
 ];
+
+/**
+ * L1's vfio-pci devices in the order L1 lists them ($VFIO_HOST_1…: domain 0000 before 0001), as
+ * the IOMMU group each is in: L0's PHB.
+ */
+export const L1_VFIO_GROUPS: readonly number[] = L0_ARGS.filter((a) => /^edu(,|$)/.test(a))
+  .map((a) => (a.includes("bus=l0phb1") ? 1 : 0))
+  .sort((a, b) => a - b);
 
 export const L2_ARGS = [
   "-M",
@@ -45,6 +61,7 @@ export const L2_ARGS = [
   "none",
   "-trace",
   TABLE_TRACE,
+  ...NOTIFIER_TRACES.flatMap((event) => ["-trace", event]),
   ...EDU_FULL_DMA_MASK,
 ];
 
@@ -63,7 +80,9 @@ export interface GuestJob {
  * emulated one, reset the machine, or migrate it (into a file, then a second QEMU carries on).
  */
 export type L1Step =
-  | { kind: "plug" | "add"; name: string; bus: string; slot: number; phbIndex: number }
+  | { kind: "add"; name: string; bus: string; slot: number; phbIndex: number }
+  /** `host`: which of the host's vfio-pci devices, from 1 ($VFIO_HOST_1 in the script). */
+  | { kind: "plug"; name: string; bus: string; slot: number; phbIndex: number; host: number }
   | { kind: "unplug"; name: string }
   | { kind: "reset" }
   | { kind: "migrate" };
@@ -97,9 +116,22 @@ export interface BatchPlace {
   accel: "kvm" | "tcg";
   /** Turn address-space randomisation off (L1 only: it is L1's own kernel). */
   tuneAslr: boolean;
+  /**
+   * L1: the devices bound to vfio-pci are the guests' to take, as $VFIO_HOST_1, $VFIO_HOST_2…;
+   * elsewhere those variables come from the environment (TCESPEC_VFIO_HOST).
+   */
+  listVfio: boolean;
 }
 
-export const IN_L1: BatchPlace = { elfs: "/batch", work: "/tmp", qemu: "qemu-system-ppc64", shim: SHIM_PATH, accel: "kvm", tuneAslr: true };
+export const IN_L1: BatchPlace = {
+  elfs: "/batch",
+  work: "/tmp",
+  qemu: "qemu-system-ppc64",
+  shim: SHIM_PATH,
+  accel: "kvm",
+  tuneAslr: true,
+  listVfio: true,
+};
 
 /** The script that runs the batch: one guest QEMU per job, fenced by markers. */
 export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
@@ -131,7 +163,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
         const act = (report: string) => `echo "TCESPEC-ACT ${k + 1} ${report}"`;
         const failed = `echo "TCESPEC-ACT ${k + 1} failed: $(grep Error ${log} | tail -1)"`;
         // Each step reads only what the monitor answered to it: the log starts empty. A command
-        // naming $VFIO_HOST is expanded by L1's shell; any other is sent as written.
+        // naming $VFIO_HOST_n is expanded by the script's shell; any other is sent as written.
         const send = (command: string) => `: > ${log}; echo ${command.includes("$") ? `"${command}"` : quote(command)} >&4`;
         if (step.kind === "migrate") {
           // Into a file; once QEMU says it completed, the source quits and the loop around QEMU
@@ -146,7 +178,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
         }
         const [command, report] =
           step.kind === "plug"
-            ? [`device_add vfio-pci,host=$VFIO_HOST,id=${step.name},bus=${step.bus},addr=${step.slot}`, `plugged ${step.name} ${step.phbIndex}`]
+            ? [`device_add vfio-pci,host=$VFIO_HOST_${step.host},id=${step.name},bus=${step.bus},addr=${step.slot}`, `plugged ${step.name} ${step.phbIndex}`]
             : step.kind === "add"
               ? [`device_add ${eduOptions(step.name, step.bus, step.slot)}`, `added ${step.name}`]
               : step.kind === "unplug"
@@ -190,7 +222,9 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
   });
   // Without address-space randomisation each L2 QEMU sits where the last one did, so L0 reuses
   // the code it translated for it: about a third less time per guest.
-  return `${place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : ""}${lines.join("\n")}\n`;
+  const aslr = place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : "";
+  const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
+  return `${aslr}${vfio}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buffer {
@@ -317,15 +351,15 @@ export interface DirectOptions {
   accel: "kvm" | "tcg";
   /** The capability shim built for this host, when a spec hides capabilities. */
   shim?: string;
-  /** The host's PCI device bound to vfio-pci that `plug vfio` hands to the guest. */
-  vfioHost?: string;
+  /** The host's PCI devices bound to vfio-pci that `plug vfio` hands to the guest, in order. */
+  vfioHosts?: readonly string[];
 }
 
 /** Runs a batch on this host: the same script L1 runs, in a directory of its own, under sh. */
 export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Promise<GuestResult[] | { error: string }> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));
   jobs.forEach((job, i) => writeFileSync(join(dir, `${i}.elf`), job.elf));
-  const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false };
+  const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false, listVfio: false };
   writeFileSync(join(dir, "run.sh"), batchScript(jobs, options.timeoutMs, place));
   return new Promise((resolve) => {
     let text = "";
@@ -337,7 +371,7 @@ export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Pr
     });
     const timer = setTimeout(() => finish(splitConsole(text, jobs.length)), jobs.length * (options.timeoutMs + 2000) + 5000);
     try {
-      child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, VFIO_HOST: options.vfioHost ?? "" }, group: true });
+      child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, ...Object.fromEntries((options.vfioHosts ?? []).map((host, i) => [`VFIO_HOST_${i + 1}`, host])) }, group: true });
     } catch (error) {
       finish({ error: `cannot start sh: ${(error as Error).message}` });
       return;

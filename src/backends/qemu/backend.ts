@@ -39,10 +39,12 @@ export const QEMU_BASE_ARGS = [
 
 /** Under TCG every table lives in userspace: placement is only whether the window exists. */
 export const TCG_TRAITS: MachineTraits = {
-  hostSteps: { reset: true, migrate: true },
+  hostSteps: { reset: true, migrate: true, unplug: false },
   devices: true,
   dma: "trace",
-  vfio: false,
+  vfio: 0,
+  notifiers: false,
+  vfioDdw: false,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),
   placement: (liobn) => ({
     calls: existenceCalls(liobn),

@@ -116,6 +116,30 @@ describe("placement from QEMU's trace", () => {
     expect([...out.marks[1]!.kvmTables]).toEqual([]);
   });
 
+  it("counts vfio's notifiers by window from QEMU 7.2's listener trace; a RAM section's region_del is not one", () => {
+    const out = readGuestOutput(
+      [
+        "TCESPEC-BEGIN",
+        "vfio_listener_region_add_iommu region_add [iommu] 0x0 - 0x3fffffff",
+        "vfio_listener_region_add_iommu region_add [iommu] 0x800000000000000 - 0x80000003fffffff",
+        "TCESPEC-MARK",
+        "vfio_listener_region_del region_del 0x0 - 0x1fffffff",
+        "vfio_listener_region_del region_del 0x800000000000000 - 0x80000003fffffff",
+        "TCESPEC-MARK",
+        "vfio_listener_region_add_iommu region_add [iommu] 0x0 - 0x3fffffff",
+        "vfio_listener_region_del region_del 0x0 - 0x3fffffff",
+        "vfio_listener_region_del region_del 0x0 - 0x3fffffff",
+        "TCESPEC-MARK",
+        "",
+      ].join("\n"),
+    );
+    expect(out.marks.map((m) => Object.fromEntries([...m.notifiers].map(([base, n]) => [base.toString(16), n])))).toEqual([
+      { "0": 1, "800000000000000": 1 },
+      { "0": 1 },
+      {},
+    ]);
+  });
+
   it("asks the host under KVM, and only whether the window exists under TCG", () => {
     const spec = specOf("machine kvm\nphb phb0 index 0\nexpect table(phb0) kvm");
     const kvmPlan = planFor(spec, "qemu-7.2", KVM_TRAITS);

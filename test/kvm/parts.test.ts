@@ -56,6 +56,17 @@ describe("the batch L1 runs", () => {
     expect(lines[1]).not.toContain("LD_PRELOAD");
     expect(lines[4]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
   });
+  it("runs a job under TCG when it asks to, the others under KVM", () => {
+    const script = batchScript(
+      [
+        { elf: new Uint8Array(), args: [], hideCaps: [], accel: "tcg" },
+        { elf: new Uint8Array(), args: [], hideCaps: [] },
+      ],
+      20_000,
+    );
+    const runs = script.split("\n").filter((l) => l.includes("timeout -s KILL"));
+    expect(runs.map((l) => /'-accel' '(\w+)'/.exec(l)?.[1])).toEqual(["tcg", "kvm"]);
+  });
   it("runs the same script directly on a host: its own paths, QEMU and shim, no change to the host's ASLR", () => {
     const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [125], steps: [{ kind: "reset" }] }], 20_000, {
       elfs: "/work/d",
@@ -147,6 +158,9 @@ describe("placement from QEMU's trace", () => {
     expect(planFor(spec, "qemu-7.2", TCG_TRAITS)).toEqual({ unsupported: expect.stringMatching(/^machine kvm/) });
     const tcg = specOf("machine tcg\nphb phb0 index 0\nexpect table(phb0) userspace");
     expect(planFor(tcg, "qemu-7.2", KVM_TRAITS)).toEqual({ unsupported: expect.stringMatching(/^machine tcg/) });
+    // With a vfio-pci device a TCG guest runs in L1 too (L1's QEMU under TCG).
+    const tcgVfio = specOf("machine tcg\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect table(phb0) userspace");
+    expect("steps" in planFor(tcgVfio, "qemu-7.2", KVM_TRAITS)).toBe(true);
   });
 });
 

@@ -74,7 +74,12 @@ function kvmTraits(vfio: number, ddw: boolean): MachineTraits {
     vfioDdw: ddw,
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
-    refuse: (spec) => (spec.machine.accel !== "kvm" ? "machine tcg: the kvm backend runs guests under KVM (--backend qemu runs TCG)" : undefined),
+    // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the
+    // qemu backend runs the others, faster.
+    refuse: (spec) =>
+      spec.machine.accel !== "kvm" && !plugsVfio(spec)
+        ? "machine tcg: the kvm backend runs guests under KVM, and under TCG only with a vfio-pci device (--backend qemu runs TCG)"
+        : undefined,
     placement: (liobn) => {
       const calls = [...existenceCalls(liobn), { kind: "mark" as const }];
       return {
@@ -86,6 +91,14 @@ function kvmTraits(vfio: number, ddw: boolean): MachineTraits {
       };
     },
   };
+}
+
+/** The spec plugs a vfio-pci device somewhere (as an action or inside an expectation). */
+function plugsVfio(spec: CompiledSpec): boolean {
+  return spec.steps.some((step) => {
+    const operation = step.kind === "do" ? step.operation : step.probe.kind === "operation" ? step.probe.operation : undefined;
+    return operation?.kind === "plug" && operation.device === "vfio";
+  });
 }
 
 /**
@@ -148,7 +161,7 @@ export class KvmBackend implements Backend {
     // The IOMMU group of each host device: L1's are known; on POWER each is taken as its own.
     const groups = vfioHosts ? vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
     const traits = kvmTraits(groups.length, Boolean(vfioHosts));
-    const needShim = direct && tasks.some(({ spec }) => hiddenCaps(spec.machine.caps).length > 0);
+    const needShim = direct && tasks.some(({ spec }) => spec.machine.accel === "kvm" && hiddenCaps(spec.machine.caps).length > 0);
     const shim = needShim ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
     tasks.forEach(({ spec, profile }, index) => {
       const base = { ...runOf(spec, profile, this.name), expectations: [] };
@@ -164,7 +177,9 @@ export class KvmBackend implements Backend {
         };
       else if (image && "problem" in image) results[index] = { ...base, status: "error", reason: image.problem };
       else {
-        const hideCaps = hiddenCaps(spec.machine.caps);
+        // Capabilities are KVM's: a TCG guest has none to hide.
+        const tcg = spec.machine.accel !== "kvm";
+        const hideCaps = tcg ? [] : hiddenCaps(spec.machine.caps);
         if (hideCaps.length > 0 && (direct ? !shim : !(image as L1Image).manifest.shim))
           results[index] = {
             ...base,
@@ -193,7 +208,7 @@ export class KvmBackend implements Backend {
             if (call.kind === "host" && call.action === "migrate") return [{ kind: "migrate" }];
             return [];
           });
-          pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, hideCaps, steps } });
+          pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, hideCaps, steps, ...(tcg ? { accel: "tcg" as const } : {}) } });
         }
       }
     });

@@ -73,6 +73,8 @@ export interface GuestJob {
   hideCaps: number[];
   /** What L1 does at each host step the guest announces, in order. */
   steps?: L1Step[];
+  /** `tcg`: this guest runs under TCG (a `machine tcg` spec with a vfio-pci device). */
+  accel?: "tcg";
 }
 
 /**
@@ -137,8 +139,8 @@ export const IN_L1: BatchPlace = {
 export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const tmp = place.work;
-  const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? place.accel : a));
   const lines = jobs.map((job, i) => {
+    const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? (job.accel ?? place.accel) : a));
     const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
     const args = [...guestArgs, ...job.args, "-kernel", `${place.elfs}/${i}.elf`].map(quote).join(" ");

@@ -29,11 +29,14 @@ describe("a vfio-pci DMA probe", () => {
     expect(candidatesOf(call)).toEqual([0x1234_0010n, 0x555_0010n]);
   });
 
-  it("asks for more guest RAM where a candidate lies above it, and drops what no guest here has", () => {
-    const probes = probesWith([0n, 0x3000_0003n], [0x1000n, 0x7_0000_0003n]);
+  it("asks for more guest RAM where a candidate lies above it, and is unsupported past what a guest here has", () => {
+    const probes = probesWith([0n, 0x3000_0003n]);
     const call = probes.probe(DEV, "write", 0x80n);
     expect(probes.finish()).toEqual({ ram: 0x4000_0000n });
     expect(candidatesOf(call)).toEqual([0x3000_0080n]);
+    const far = probesWith([0n, 0x3000_0003n], [0x1000n, 0x7_0000_0003n]);
+    far.probe(DEV, "write", 0x80n);
+    expect(far.finish()).toEqual({ unsupported: expect.stringMatching(/points past the most guest RAM/) });
   });
 
   it("refuses a TCE into the guest's own image, which the probe would overwrite", () => {

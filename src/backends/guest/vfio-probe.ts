@@ -171,8 +171,9 @@ export class VfioProbes {
           if (address >= IMAGE.start && address < IMAGE.end)
             return { unsupported: `dma: the TCE ${hex(tce)} points into the guest's own image (${hex(IMAGE.start)}–${hex(IMAGE.end - 1n)}), which a DMA probe would overwrite` };
           if (address >> 12n === RESUME_ADDR >> 12n) return { unsupported: `dma: the TCE ${hex(tce)} points at the guest's resume note (${hex(RESUME_ADDR)})` };
-          // Past what a guest here can have, a vfio-pci device cannot map it: the DMA faults.
-          if (address >= MAX_GUEST_RAM) continue;
+          // Past what a guest here can have there is no memory for the probe to look at.
+          if (address >= MAX_GUEST_RAM)
+            return { unsupported: `dma: the TCE ${hex(tce)} points past the most guest RAM a probe has here (${hex(MAX_GUEST_RAM)}), where it cannot look` };
           while (address >= ram) ram += RAM_STEP;
           p.candidates.push({ address, page });
         }

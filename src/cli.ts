@@ -33,6 +33,7 @@ commands:
                  --profiles A,B (two model profiles) or --backend model,qemu|model,kvm
                  [--seed N] [--budget 60s|N] [--out DIR]
   kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
+                 [--kernel VERSION] [--qemu-version 10.0: bookworm-backports' QEMU in L1]
   kvm info       what L1 images are cached (kernel, QEMU, sizes)
   lsp --stdio    the language server editors start (docs/editors.md)
 
@@ -53,7 +54,8 @@ run options:
                      with each real backend named
   --qemu PATH        the qemu-system-ppc64 binary (default: from PATH)
   --qemu-version V   7.2 (default: Debian 12's, from PATH) or 10.0 (fetched by
-                     'tcespec qemu setup 10.0'); its runs stand for profile qemu-V
+                     'tcespec qemu setup 10.0'); its runs stand for profile qemu-V.
+                     On the kvm backend, the QEMU in L1 ('kvm setup --qemu-version V')
   --kernel VERSION   the Debian ppc64le kernel L1 boots on the kvm backend
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
@@ -195,7 +197,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   if (command === "fmt") return fmtCommand(paths, values.check ?? false, write, writeError);
   if (command === "explore") return exploreCommand(values, argv.join(" "), writeError, write);
   if (command === "qemu") return qemuCommand(paths, write, writeError);
-  if (command === "kvm") return kvmCommand(paths, values.kernel, write, writeError);
+  if (command === "kvm") return kvmCommand(paths, values.kernel, values["qemu-version"], write, writeError);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
   const { run, compileFiles } = await import("./run/runner.js");
   const { formatDiagnostic } = await import("./compile/diagnostics.js");
@@ -441,9 +443,12 @@ async function qemuCommand(args: string[], write: Writer, writeError: Writer): P
   }
 }
 
-async function kvmCommand(args: string[], kernel: string | undefined, write: Writer, writeError: Writer): Promise<number> {
+async function kvmCommand(args: string[], kernel: string | undefined, qemuVersion: string | undefined, write: Writer, writeError: Writer): Promise<number> {
   const [what, ...rest] = args;
   if ((what !== "setup" && what !== "info") || rest.length > 0) throw new UsageError("kvm takes 'setup' or 'info'");
+  const { isQemuVersion, QEMU_VERSIONS } = await import("./backends/qemu/versions.js");
+  const qemu = qemuVersion ?? "7.2";
+  if (!isQemuVersion(qemu)) throw new UsageError(`unknown QEMU version '${qemu}' for L1 (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
   const { setup, listImages, cacheRoot } = await import("./backends/kvm/image.js");
   const { SetupError } = await import("./backends/kvm/apt.js");
   if (what === "info") {
@@ -467,6 +472,7 @@ async function kvmCommand(args: string[], kernel: string | undefined, write: Wri
   try {
     const image = await setup({
       kernel,
+      qemu,
       progress: (message) => writeError(`${tty ? "\r\x1b[K" : ""}[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}${tty ? "" : "\n"}`),
     });
     if (tty) writeError("\n");

@@ -13,7 +13,14 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
     return new QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs, version });
   },
-  kvm: async (options) => new (await import("./kvm/backend.js")).KvmBackend({ kernel: options.kernel, timeoutMs: options.timeoutMs, binary: options.qemu }),
+  kvm: async (options) => {
+    const { isQemuVersion, QEMU_VERSIONS } = await import("./qemu/versions.js");
+    const version = options.qemuVersion ?? "7.2";
+    if (!isQemuVersion(version))
+      throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
+    // On the kvm backend --qemu is L0 and --qemu-version the QEMU inside L1.
+    return new (await import("./kvm/backend.js")).KvmBackend({ kernel: options.kernel, timeoutMs: options.timeoutMs, binary: options.qemu, qemuVersion: version });
+  },
 };
 
 export const BACKEND_NAMES = Object.keys(FACTORIES);

@@ -144,11 +144,31 @@ describe("placement from QEMU's trace", () => {
         "",
       ].join("\n"),
     );
-    expect(out.marks.map((m) => Object.fromEntries([...m.notifiers].map(([base, n]) => [base.toString(16), n])))).toEqual([
+    expect(out.marks.map((m) => Object.fromEntries([...m.notifiers.byBase].map(([base, n]) => [base.toString(16), n])))).toEqual([
       { "0": 1, "800000000000000": 1 },
       { "0": 1 },
       {},
     ]);
+  });
+
+  it("counts them by table where QEMU 10.0's trace names the region", () => {
+    const out = readGuestOutput(
+      [
+        "TCESPEC-BEGIN",
+        "vfio_listener_region_add_iommu region_add [iommu] tce-iommu-80000000 0x0 - 0x3fffffff",
+        "vfio_listener_region_add_iommu region_add [iommu] tce-iommu-80000100 0x0 - 0x3fffffff",
+        "TCESPEC-MARK",
+        "vfio_listener_region_del_iommu region_del [iommu] tce-iommu-80000000",
+        "vfio_listener_region_del region_del 0x0 - 0x3fffffff",
+        "TCESPEC-MARK",
+        "",
+      ].join("\n"),
+    );
+    expect(out.marks.map((m) => [...m.notifiers.byLiobn].map(([liobn, n]) => `${liobn.toString(16)}:${n}`))).toEqual([
+      ["80000000:1", "80000100:1"],
+      ["80000100:1"],
+    ]);
+    expect(out.marks.every((m) => m.notifiers.byBase.size === 0)).toBe(true);
   });
 
   it("asks the host under KVM, and only whether the window exists under TCG", () => {

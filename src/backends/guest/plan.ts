@@ -33,14 +33,14 @@ export interface Xlate {
 
 /**
  * What the host saw at a mark: the LIOBNs whose tables KVM holds, the translations since the last
- * mark, the PHBs with a vfio-pci device, and vfio's IOMMU notifiers by the bus offset of the window
- * they listen to.
+ * mark, the PHBs with a vfio-pci device, and vfio's IOMMU notifiers: by the bus offset of the
+ * window they listen to (QEMU 7.2's trace), or by LIOBN (QEMU 10.0's names the region).
  */
 export interface HostView {
   kvmTables: ReadonlySet<bigint>;
   xlates: readonly Xlate[];
   vfioPhbs: ReadonlySet<number>;
-  notifiers: ReadonlyMap<bigint, number>;
+  notifiers: { byBase: ReadonlyMap<bigint, number>; byLiobn: ReadonlyMap<bigint, number> };
 }
 
 /** A call's answer: what the guest printed, at a mark what the host saw, or a vfio-pci DMA probe's result line. */
@@ -76,13 +76,17 @@ export interface MachineTraits {
   dma: "trace" | "probe";
   /** How many vfio-pci devices the host can hotplug and unplug (0: none); it says at a mark which PHBs have one. */
   vfio: number;
-  /** The host counts vfio's IOMMU notifiers from QEMU's trace (NOTIFIER_TRACES). */
-  notifiers: boolean;
   /**
-   * The host kernel gives a vfio-pci device a DMA window besides the default one. Linux 6.12 as a
-   * pseries guest (L1) does not: QEMU stops with "Failed to create a window" (docs/real-vfio.md).
+   * The host counts vfio's IOMMU notifiers from QEMU's trace (NOTIFIER_TRACES): "by-window" where
+   * the trace gives a window's range only (QEMU 7.2), "by-table" where it names the table's region.
    */
-  vfioDdw: boolean;
+  notifiers: false | "by-window" | "by-table";
+  /**
+   * The most entries a vfio-pci device's DMA window may have on this host (no limit: undefined).
+   * Linux 6.12 as a pseries guest (L1) makes one-level TCE tables only, 2^21 entries with its 64K
+   * pages; QEMU stops with "Failed to create a window" on a larger one (docs/real-vfio.md).
+   */
+  vfioWindowEntries?: bigint;
 }
 
 /** The DMA's answer from the translation QEMU made for it: where it landed, or a fault. */
@@ -235,9 +239,11 @@ function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<numbe
       return { calls: [{ kind: "mark" }], read: ([view]) => ((view as HostView).vfioPhbs.has(probe.phbIndex) ? "yes" : "no") };
     case "notifiers": {
       if (!traits.notifiers) return "notifiers(…): IOMMU notifiers are not visible to the guest";
+      if (traits.notifiers === "by-table")
+        return { calls: [{ kind: "mark" }], read: ([view]) => String((view as HostView).notifiers.byLiobn.get(probe.liobn) ?? 0) };
       // QEMU puts window 0 at bus offset 0 and window 1 at 2^59; the trace names a window by its range.
       const base = (probe.liobn & 0xffn) === 0n ? 0n : DMA64_WINDOW_ADDR;
-      return { calls: [{ kind: "mark" }], read: ([view]) => String((view as HostView).notifiers.get(base) ?? 0) };
+      return { calls: [{ kind: "mark" }], read: ([view]) => String((view as HostView).notifiers.byBase.get(base) ?? 0) };
     }
     default:
       return unreachable(probe);
@@ -354,12 +360,14 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const planner: Target = {
     apply: (operation, at) => {
       probes.note(operation);
-      if (!traits.vfioDdw && traits.vfio > 0) {
+      const most = traits.vfioWindowEntries;
+      if (most !== undefined && traits.vfio > 0) {
         const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
-        if (operation.kind === "create_window" && vfioOn(operation.phbIndex))
-          note("create_window with a vfio-pci device on the PHB: the host kernel gives the device no second DMA window", at);
-        if (operation.kind === "plug" && operation.device === "vfio" && !probes.onlyDefaultWindow(operation.phbIndex))
-          note("plug vfio on a PHB with a DMA window besides the default one: the host kernel gives the device no second DMA window", at);
+        const tooLarge = `the host kernel gives a vfio-pci device windows of ${most} entries at most (one-level TCE tables)`;
+        if (operation.kind === "create_window" && vfioOn(operation.phbIndex) && operation.windowSize / operation.pageSize > most)
+          note(`create_window of ${operation.windowSize / operation.pageSize} entries with a vfio-pci device on the PHB: ${tooLarge}`, at);
+        if (operation.kind === "plug" && operation.device === "vfio" && probes.largestWindow(operation.phbIndex) > most)
+          note(`plug vfio on a PHB with a window of ${probes.largestWindow(operation.phbIndex)} entries: ${tooLarge}`, at);
       }
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
@@ -410,7 +418,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   };
   evaluate(spec, profile, planner, "plan");
   if (unsupported) return { unsupported };
-  if (asksNotifiers && vfioPhbs.size > 1)
+  if (asksNotifiers && traits.notifiers === "by-window" && vfioPhbs.size > 1)
     return { unsupported: "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs" };
   const args = phbArgs([...phbs.values()]);
   if (typeof args === "string") return { unsupported: args };
@@ -520,13 +528,15 @@ const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0
 const RESULT = /^[0-9a-f]{32}$/;
 export const XLATE_TRACE = "spapr_iommu_xlate";
 /**
- * vfio's listener in QEMU 7.2: it registers an IOMMU notifier for each IOMMU region it is told of
- * (region_add [iommu]) and unregisters it when the region goes (region_del, which RAM sections
- * print too: only a range added as an IOMMU region counts).
+ * vfio's listener: it registers an IOMMU notifier for each IOMMU region it is told of (region_add
+ * [iommu]) and unregisters it when the region goes. QEMU 7.2 gives the range only, and its
+ * region_del is the one RAM sections print too (only a range added as an IOMMU region counts);
+ * QEMU 10.0 names the region (tce-iommu-LIOBN) in both, with a region_del of its own.
  */
-export const NOTIFIER_TRACES = ["vfio_listener_region_add_iommu", "vfio_listener_region_del"];
-const NOTIFIER_ADD = /vfio_listener_region_add_iommu region_add \[iommu\] 0x([0-9a-f]+) - 0x([0-9a-f]+)/;
+export const NOTIFIER_TRACES = ["vfio_listener_region_add_iommu", "vfio_listener_region_del*"];
+const NOTIFIER_ADD = /vfio_listener_region_add_iommu region_add \[iommu\] (?:tce-iommu-([0-9a-f]+) )?0x([0-9a-f]+) - 0x([0-9a-f]+)/;
 const NOTIFIER_DEL = /vfio_listener_region_del region_del 0x([0-9a-f]+) - 0x([0-9a-f]+)/;
+const NOTIFIER_DEL_NAMED = /vfio_listener_region_del_iommu region_del \[iommu\] tce-iommu-([0-9a-f]+)/;
 /** L1's report of a host step (see kvm/l1.ts). */
 const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|migrated|blocked|failed)(?: (\S+))?(?: (\d+))?/;
 
@@ -543,8 +553,14 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
   const kvm = new Set<bigint>();
   const vfio = new Map<string, number>();
   let xlates: Xlate[] = [];
-  /** Live notifiers by their range ("start-end"). */
+  /** Live notifiers by their range ("start-end", QEMU 7.2) and by LIOBN (QEMU 10.0). */
   const listening = new Map<string, number>();
+  const byLiobn = new Map<bigint, number>();
+  const count = <K>(map: Map<K, number>, key: K, by: number) => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n > 0) map.set(key, n);
+    else map.delete(key);
+  };
   let begun = !text.includes(BEGIN_MARKER);
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -558,12 +574,13 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
     const act = ACT.exec(line);
     const added = NOTIFIER_ADD.exec(line);
     const deleted = NOTIFIER_DEL.exec(line);
-    if (added) listening.set(`${added[1]}-${added[2]}`, (listening.get(`${added[1]}-${added[2]}`) ?? 0) + 1);
+    const deletedNamed = NOTIFIER_DEL_NAMED.exec(line);
+    if (added) {
+      if (added[1] !== undefined) count(byLiobn, BigInt(`0x${added[1]}`), 1);
+      else count(listening, `${added[2]}-${added[3]}`, 1);
+    } else if (deletedNamed) count(byLiobn, BigInt(`0x${deletedNamed[1]}`), -1);
     else if (deleted) {
-      const range = `${deleted[1]}-${deleted[2]}`;
-      const count = listening.get(range) ?? 0;
-      if (count > 1) listening.set(range, count - 1);
-      else listening.delete(range);
+      if (listening.has(`${deleted[1]}-${deleted[2]}`)) count(listening, `${deleted[1]}-${deleted[2]}`, -1);
     } else if (act) {
       // What L1 did at a host step: plugged NAME PHB, unplugged NAME, added NAME, reset, migrated,
       // blocked: why (QEMU refused the migration, an answer), or failed: why (an error).
@@ -583,12 +600,9 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
       else kvm.delete(BigInt(table[1]!));
     } else if (!begun) continue;
     else if (line === MARK) {
-      const notifiers = new Map<bigint, number>();
-      for (const [range, count] of listening) {
-        const start = BigInt(`0x${range.slice(0, range.indexOf("-"))}`);
-        notifiers.set(start, (notifiers.get(start) ?? 0) + count);
-      }
-      marks.push({ kvmTables: new Set(kvm), xlates, vfioPhbs: new Set(vfio.values()), notifiers });
+      const byBase = new Map<bigint, number>();
+      for (const [range, n] of listening) count(byBase, BigInt(`0x${range.slice(0, range.indexOf("-"))}`), n);
+      marks.push({ kvmTables: new Set(kvm), xlates, vfioPhbs: new Set(vfio.values()), notifiers: { byBase, byLiobn: new Map(byLiobn) } });
       xlates = [];
     }
     else if (RESULT.test(line)) lines.push(line);

@@ -48,8 +48,8 @@ export interface Landing {
 export class VfioProbes {
   private readonly tces = new Set<bigint>();
   private readonly pageSizes = new Set<bigint>([0x1000n]);
-  /** Each PHB's windows, slot to page size, as QEMU numbers them: a new window takes the first free slot. */
-  private readonly windows = new Map<number, Map<number, bigint>>();
+  /** Each PHB's windows, slot to page size and entry count, as QEMU numbers them: a new window takes the first free slot. */
+  private readonly windows = new Map<number, Map<number, { pageSize: bigint; entries: bigint }>>();
   /** IOBAs the spec touches in each PHB's default window, which the scratch entry keeps off. */
   private readonly used = new Map<number, Set<bigint>>();
   /** IOBAs the spec wrote in each table, in order: where `hw(T) in_sync` looks. */
@@ -80,7 +80,7 @@ export class VfioProbes {
         this.pageSizes.add(operation.pageSize);
         const slots = this.slotsOf(operation.phbIndex);
         const free = [0, 1].find((slot) => !slots.has(slot));
-        if (free !== undefined) slots.set(free, operation.pageSize);
+        if (free !== undefined) slots.set(free, { pageSize: operation.pageSize, entries: operation.windowSize / operation.pageSize });
         break;
       }
       case "remove_window":
@@ -98,32 +98,32 @@ export class VfioProbes {
   }
 
   /** A PHB's windows; the default one (slot 0, 4 KiB pages) until the spec says otherwise. */
-  private slotsOf(phbIndex: number): Map<number, bigint> {
-    const slots = this.windows.get(phbIndex) ?? new Map([[0, 0x1000n]]);
+  private slotsOf(phbIndex: number): Map<number, { pageSize: bigint; entries: bigint }> {
+    const slots = this.windows.get(phbIndex) ?? new Map([[0, { pageSize: 0x1000n, entries: (this.phbs.get(phbIndex)?.dma32 ?? 0n) >> 12n }]]);
     this.windows.set(phbIndex, slots);
     return slots;
   }
 
+
   /** The page size of the window a table is, as the spec has made its windows so far; 4 KiB when it is not one. */
   pageSizeOf(liobn: bigint): bigint {
     const phbIndex = Number((liobn >> 8n) & 0xffn);
-    return this.slotsOf(phbIndex).get(Number(liobn & 0xffn)) ?? 0x1000n;
+    return this.slotsOf(phbIndex).get(Number(liobn & 0xffn))?.pageSize ?? 0x1000n;
   }
 
   /** The page size of the window that holds an IOBA on a PHB: QEMU puts slot 0 at bus offset 0, slot 1 at 2^59. */
   private pageSizeAt(phbIndex: number, ioba: bigint): bigint {
-    return this.slotsOf(phbIndex).get(ioba < DMA64_WINDOW_ADDR ? 0 : 1) ?? 0x1000n;
+    return this.slotsOf(phbIndex).get(ioba < DMA64_WINDOW_ADDR ? 0 : 1)?.pageSize ?? 0x1000n;
   }
 
-  /** The PHB has its default window and no other. */
-  onlyDefaultWindow(phbIndex: number): boolean {
-    const slots = this.slotsOf(phbIndex);
-    return slots.size === 1 && slots.get(0) === 0x1000n;
+  /** The most entries a window of the PHB has now (0 without windows). */
+  largestWindow(phbIndex: number): bigint {
+    return [...this.slotsOf(phbIndex).values()].reduce((most, w) => (w.entries > most ? w.entries : most), 0n);
   }
 
   /** The PHB's default window is there, with 4 KiB pages: the probe's scratch entry lives in it. */
   hasDefaultWindow(phbIndex: number): boolean {
-    return this.slotsOf(phbIndex).get(0) === 0x1000n;
+    return this.slotsOf(phbIndex).get(0)?.pageSize === 0x1000n;
   }
 
   /** The IOBAs written so far in a table. */

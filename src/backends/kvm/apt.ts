@@ -43,6 +43,8 @@ export class PrivateApt {
   constructor(
     readonly dir: string,
     readonly arch: string = PPC64EL,
+    /** Prefer this suite's versions where it has the package (apt's -t): bookworm-backports for QEMU 10.0. */
+    readonly release?: string,
   ) {
     const etc = join(dir, "etc");
     const state = join(dir, "state");
@@ -58,6 +60,7 @@ export class PrivateApt {
       `APT::Architectures=${arch}`,
       "Debug::NoLocking=1",
       `APT::Sandbox::User=${process.env.USER ?? "root"}`,
+      ...(release ? [`APT::Default-Release=${release}`] : []),
     ].flatMap((o) => ["-o", o]);
   }
 

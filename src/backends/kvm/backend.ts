@@ -24,6 +24,7 @@ import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
 import { L1_VFIO_GROUPS, runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
+import { QEMU_VERSIONS, type QemuVersion } from "../qemu/versions.js";
 
 export interface KvmOptions {
   /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
@@ -34,6 +35,8 @@ export interface KvmOptions {
   bootTimeoutMs?: number;
   /** Where the L1 images are cached (default: $XDG_CACHE_HOME/tcespec/kvm). */
   cacheRoot?: string;
+  /** The QEMU in L1 (an image built with 'tcespec kvm setup --qemu-version V'); its runs stand for profile qemu-V. */
+  qemuVersion?: QemuVersion;
   /**
    * Run the guests on this host, no L1: the default on a POWER host with a usable /dev/kvm.
    * `{ accel: "tcg" }` exercises this path off POWER (the guests then run under TCG).
@@ -56,13 +59,14 @@ export function directKvmHost(): boolean {
  * Under KVM a table lives in the kernel or in QEMU: the guest prints a mark, and the host reads
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
-export const KVM_TRAITS: MachineTraits = kvmTraits(L1_VFIO_GROUPS.length, false);
+export const KVM_TRAITS: MachineTraits = kvmTraits(L1_VFIO_GROUPS.length, false, "7.2");
 
 /**
  * Under real KVM; `vfio`: how many devices the host has for `plug vfio` (L1's edu devices, or
- * TCESPEC_VFIO_HOST's on POWER); `ddw`: its kernel gives a vfio-pci device a second DMA window.
+ * TCESPEC_VFIO_HOST's on POWER); `ddw`: its kernel gives a vfio-pci device windows of any size;
+ * `qemu`: the guests' QEMU.
  */
-function kvmTraits(vfio: number, ddw: boolean): MachineTraits {
+function kvmTraits(vfio: number, ddw: boolean, qemu: QemuVersion): MachineTraits {
   return {
     // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
     // …and unplugs a device with device_del: QEMU releases it at once, as the guest never
@@ -70,8 +74,10 @@ function kvmTraits(vfio: number, ddw: boolean): MachineTraits {
     hostSteps: { reset: true, migrate: true, unplug: true },
     devices: true,
     dma: "probe",
-    notifiers: true,
-    vfioDdw: ddw,
+    // QEMU 7.2's trace gives a notifier's window range; later ones name the table's region.
+    notifiers: qemu === "7.2" ? "by-window" : "by-table",
+    // Linux 6.12 as a pseries guest: one-level TCE tables of its 64K pages.
+    ...(ddw ? {} : { vfioWindowEntries: 1n << 21n }),
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the
@@ -118,10 +124,11 @@ export function pickHost(groups: readonly number[], plugged: readonly { host: nu
 
 export class KvmBackend implements Backend {
   readonly name = "kvm";
-  /** L1 runs Debian 12's QEMU 7.2. */
-  readonly profiles: readonly ProfileName[] = ["qemu-7.2"];
+  /** L1 runs Debian 12's QEMU 7.2, or bookworm-backports' 10.0.2. */
+  readonly profiles: readonly ProfileName[];
   readonly real = true;
   private readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot">> & Pick<KvmOptions, "kernel" | "cacheRoot">;
+  readonly qemuVersion: QemuVersion;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
 
@@ -133,7 +140,10 @@ export class KvmBackend implements Backend {
       bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
       cacheRoot: options.cacheRoot,
       direct: options.direct ?? (directKvmHost() ? { accel: "kvm" } : false),
+      qemuVersion: options.qemuVersion ?? "7.2",
     };
+    this.qemuVersion = this.options.qemuVersion;
+    this.profiles = [QEMU_VERSIONS[this.qemuVersion]];
   }
 
   /** Where the guests run: "direct" on this host, or "nested" in L1. */
@@ -143,7 +153,7 @@ export class KvmBackend implements Backend {
 
   /** The cached L1 image, or why there is none. */
   l1Image(): L1Image | { problem: string } {
-    this.image ??= findImage(this.options.kernel, this.options.cacheRoot);
+    this.image ??= findImage(this.options.kernel, this.options.cacheRoot, this.qemuVersion);
     return this.image;
   }
 
@@ -160,7 +170,7 @@ export class KvmBackend implements Backend {
     const vfioHosts = direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
     // The IOMMU group of each host device: L1's are known; on POWER each is taken as its own.
     const groups = vfioHosts ? vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
-    const traits = kvmTraits(groups.length, Boolean(vfioHosts));
+    const traits = kvmTraits(groups.length, Boolean(vfioHosts), this.qemuVersion);
     const needShim = direct && tasks.some(({ spec }) => spec.machine.accel === "kvm" && hiddenCaps(spec.machine.caps).length > 0);
     const shim = needShim ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
     tasks.forEach(({ spec, profile }, index) => {

@@ -12,6 +12,7 @@ import { kvmImageSchema, type ImageFile, type KvmImageManifest } from "../../sch
 import { PrivateApt, SetupError, unpack } from "./apt.js";
 import { cpio, treeEntries } from "./cpio.js";
 import { SHIM_SOURCE } from "./caps.js";
+import type { QemuVersion } from "../qemu/versions.js";
 
 const exec = promisify(execFile);
 
@@ -72,14 +73,24 @@ export function versionMatches(version: string, asked: string): boolean {
   return version === asked || (version.startsWith(asked) && /^[.+-]/.test(version.slice(asked.length)));
 }
 
-/** The image to boot: the newest for the kernel asked for (a prefix of its version), checked by checksum. */
-export function findImage(kernel?: string, root: string = cacheRoot()): L1Image | { problem: string } {
-  const images = listImages(root).filter((i): i is L1Image => "manifest" in i);
+/** The QEMU version (7.2, 10.0) of a qemu-system-ppc package version such as 1:10.0.2+ds-2. */
+export function qemuVersionOf(packageVersion: string): string {
+  return /^(?:\d+:)?(\d+\.\d+)/.exec(packageVersion)?.[1] ?? packageVersion;
+}
+
+/**
+ * The image to boot: the newest for the kernel asked for (a prefix of its version) with that QEMU
+ * in L1 (default 7.2), checked by checksum.
+ */
+export function findImage(kernel?: string, root: string = cacheRoot(), qemu: QemuVersion = "7.2"): L1Image | { problem: string } {
+  const images = listImages(root).filter((i): i is L1Image => "manifest" in i && qemuVersionOf(i.manifest.qemu) === qemu);
   const image = images.find((i) => (kernel ? versionMatches(i.manifest.kernel, kernel) : DEFAULT_KERNEL.test(KERNEL_PACKAGE(i.manifest.kernel))));
-  if (!image)
+  if (!image) {
+    const flags = [...(kernel ? [`--kernel ${kernel}`] : []), ...(qemu !== "7.2" ? [`--qemu-version ${qemu}`] : [])].join(" ");
     return {
-      problem: `no L1 image${kernel ? ` for kernel ${kernel}` : ""} in ${root}: run 'tcespec kvm setup${kernel ? ` --kernel ${kernel}` : ""}' first`,
+      problem: `no L1 image${kernel ? ` for kernel ${kernel}` : ""} with QEMU ${qemu} in ${root}: run 'tcespec kvm setup${flags ? ` ${flags}` : ""}' first`,
     };
+  }
   for (const file of [image.manifest.files.vmlinux, image.manifest.files.initramfs]) {
     const path = join(image.dir, file.name);
     if (!existsSync(path) || sha256(readFileSync(path)) !== file.sha256)
@@ -206,10 +217,13 @@ function fileRecord(path: string, name: string): ImageFile {
 export type Progress = (message: string) => void;
 
 /** Fetches what L1 needs and builds its image, unless an image of the same packages is cached. */
-export async function setup(options: { kernel?: string; progress?: Progress; root?: string } = {}): Promise<L1Image> {
+export async function setup(options: { kernel?: string; progress?: Progress; root?: string; qemu?: QemuVersion } = {}): Promise<L1Image> {
   const root = options.root ?? cacheRoot();
   const say = options.progress ?? (() => {});
-  const apt = new PrivateApt(join(root, "apt"));
+  const qemu = options.qemu ?? "7.2";
+  // QEMU 10.0 is in bookworm-backports, built against what that suite has: take its versions
+  // wherever it has the package, as apt-get -t bookworm-backports would.
+  const apt = new PrivateApt(join(root, "apt"), undefined, qemu === "7.2" ? undefined : "bookworm-backports");
   apt.prepare();
   say("reading Debian's package lists (apt-get update, private state)");
   await apt.update(say);
@@ -231,10 +245,12 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
     else if (name === kernelPackage) throw new SetupError(`no package ${kernelPackage} for ppc64el: see 'apt-cache search linux-image' for the versions`);
   }
   packages.sort((a, b) => a.name.localeCompare(b.name));
+  const qemuPackage = packages.find((p) => p.name === "qemu-system-ppc")?.version ?? "";
+  if (qemuVersionOf(qemuPackage) !== qemu) throw new SetupError(`no qemu-system-ppc ${qemu}.x for ppc64el (apt offers ${qemuPackage || "none"})`);
   // The image is what the packages hold plus what tcespec puts in: a change to either is a new image.
   const key = sha256(Buffer.from([...packages.map((p) => `${p.name}=${p.version}`), INIT_SCRIPT, SHIM_SOURCE].join("\n"))).slice(0, 12);
   const dir = join(root, "images", `${kernel}-${key}`);
-  const cached = findImage(kernel, root);
+  const cached = findImage(kernel, root, qemu);
   if ("manifest" in cached && cached.dir === dir) {
     say(`already built: ${dir}`);
     return cached;
@@ -275,9 +291,10 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
       built: new Date().toISOString(),
     };
     writeFileSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-    // Older builds for the same kernel are stale now: only the newest is ever booted.
+    // Older builds for the same kernel and QEMU are stale now: only the newest is ever booted.
     for (const old of listImages(root))
-      if (old.dir !== dir && (!("manifest" in old) || old.manifest.kernel === kernel)) rmSync(old.dir, { recursive: true, force: true });
+      if (old.dir !== dir && (!("manifest" in old) || (old.manifest.kernel === kernel && qemuVersionOf(old.manifest.qemu) === qemu)))
+        rmSync(old.dir, { recursive: true, force: true });
     say(`built ${dir}`);
     return { dir, manifest, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initramfs.cpio") };
   } finally {

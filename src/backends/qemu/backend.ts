@@ -44,7 +44,6 @@ export const TCG_TRAITS: MachineTraits = {
   dma: "trace",
   vfio: 0,
   notifiers: false,
-  vfioDdw: false,
   refuse: (spec) => (spec.machine.accel === "kvm" ? "machine kvm: this backend runs QEMU under TCG (try --backend kvm)" : undefined),
   placement: (liobn) => ({
     calls: existenceCalls(liobn),

@@ -27,6 +27,30 @@ describe.runIf(REQUIRED && !KVM)("real KVM is required here (TCESPEC_REQUIRE_KVM
   });
 });
 
+// The second L1 image: bookworm-backports' QEMU 10.0.2 inside ('kvm setup --qemu-version 10.0').
+const image10 = findImage(undefined, undefined, "10.0");
+const KVM10 = "manifest" in image10;
+describe.runIf(REQUIRED && !KVM10)("real KVM with QEMU 10.0 in L1 is required here (TCESPEC_REQUIRE_KVM=1)", () => {
+  it("has an L1 image with QEMU 10.0", () => {
+    expect.fail(`TCESPEC_REQUIRE_KVM=1 but ${"problem" in image10 ? image10.problem : "no image"}`);
+  });
+});
+
+describe.runIf(KVM10)("real KVM with QEMU 10.0.2 in L1", () => {
+  it("runs the library's hotplug specs with real vfio-pci devices under profile qemu-10.0, agreeing with the model", async () => {
+    const kvm10 = new KvmBackend({ qemuVersion: "10.0" });
+    expect(kvm10.profiles).toEqual(["qemu-10.0"]);
+    const report = await run(["specs/hotplug"], { profiles: ["qemu-10.0"], backends: [new ModelBackend(), kvm10], jobs: 2 });
+    const onKvm = report.runs.filter((r) => r.backend === "kvm");
+    expect(onKvm.filter((r) => r.status === "error" || r.status === "diverged").map((r) => `${r.spec}: ${r.status} ${r.reason ?? ""}`)).toEqual([]);
+    const [comparison] = compare(report);
+    expect(comparison).toMatchObject({ backend: "kvm", disagreements: [] });
+    expect(comparison!.compared).toBeGreaterThanOrEqual(18);
+    // QEMU 10.0 names the table in its notifier trace: counted per table.
+    expect(onKvm.flatMap((r) => r.expectations).filter((e) => e.source.startsWith("expect notifiers") && e.outcome === "matched").length).toBeGreaterThanOrEqual(8);
+  }, 300_000);
+});
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));

@@ -56,6 +56,13 @@ describe("the batch L1 runs", () => {
     expect(lines[1]).not.toContain("LD_PRELOAD");
     expect(lines[4]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
   });
+  it("lets the guest go on after an unplug only once QEMU no longer lists the device", () => {
+    const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "unplug", name: "d0" }] }], 20_000);
+    const step = script.split("\n").find((l) => l.includes("device_del"))!;
+    expect(step.indexOf("info pci")).toBeGreaterThan(step.indexOf("device_del"));
+    expect(step).toContain(`grep -q 'id "d0"'`);
+    expect(step.indexOf("echo g >&3")).toBeGreaterThan(step.indexOf("info pci"));
+  });
   it("runs a job under TCG when it asks to, the others under KVM", () => {
     const script = batchScript(
       [

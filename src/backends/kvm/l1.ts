@@ -192,7 +192,13 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
         // plug pins the guest's RAM and replays the whole window first, which can take seconds; a
         // guest released earlier ran its next DMA in the middle of it (and saw it fault).
         const done = `t=0; while [ $t -lt 600 ] && ! grep -q "(qemu)" ${log}; do sleep 0.1; t=$((t+1)); done`;
-        return `      ${k + 1}) ${act(report)}; ${send(command)}; ${done}; if grep -q "Error" ${log}; then ${failed}; fi;${release} ;;`;
+        // device_del answers before the device is gone: until \`info pci\` no longer lists it, its
+        // vfio container (and its notifiers) may still be there.
+        const gone =
+          step.kind === "unplug"
+            ? ` u=0; while [ $u -lt 100 ]; do ${send("info pci")}; ${done}; grep -q ${quote(`id "${step.name}"`)} ${log} || break; sleep 0.1; u=$((u+1)); done;`
+            : "";
+        return `      ${k + 1}) ${act(report)}; ${send(command)}; ${done}; if grep -q "Error" ${log}; then ${failed}; fi;${gone}${release} ;;`;
       })
       .join("\n");
     // The destination may end its incoming migration paused (as on the qemu backend): once it is

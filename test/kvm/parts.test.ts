@@ -62,6 +62,8 @@ describe("the batch L1 runs", () => {
     expect(step.indexOf("info pci")).toBeGreaterThan(step.indexOf("device_del"));
     expect(step).toContain(`grep -q 'id "d0"'`);
     expect(step.indexOf("echo g >&3")).toBeGreaterThan(step.indexOf("info pci"));
+    // The monitor's earlier prompt is waited for before the log is emptied for device_del.
+    expect(step.indexOf('grep -q "(qemu)"')).toBeLessThan(step.indexOf("device_del"));
   });
   it("runs a job under TCG when it asks to, the others under KVM", () => {
     const script = batchScript(

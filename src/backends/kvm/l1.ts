@@ -198,7 +198,9 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
           step.kind === "unplug"
             ? ` u=0; while [ $u -lt 100 ]; do ${send("info pci")}; ${done}; grep -q ${quote(`id "${step.name}"`)} ${log} || break; sleep 0.1; u=$((u+1)); done;`
             : "";
-        return `      ${k + 1}) ${act(report)}; ${send(command)}; ${done}; if grep -q "Error" ${log}; then ${failed}; fi;${gone}${release} ;;`;
+        // The monitor's previous prompt (at the first step, the one it prints when QEMU starts) must
+        // be in before the log is emptied: arriving late, it would pass for this command's.
+        return `      ${k + 1}) ${act(report)}; ${done}; ${send(command)}; ${done}; if grep -q "Error" ${log}; then ${failed}; fi;${gone}${release} ;;`;
       })
       .join("\n");
     // The destination may end its incoming migration paused (as on the qemu backend): once it is

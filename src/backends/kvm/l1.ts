@@ -190,7 +190,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
         const release = step.kind === "reset" ? "" : " echo g >&3;";
         // The guest goes on once the command is done: the monitor prints its next prompt. A vfio-pci
         // plug pins the guest's RAM and replays the whole window first, which can take seconds; a
-        // guest released earlier ran its next DMA in the middle of it (and saw it fault).
+        // guest released after a fixed wait could make its next calls in the middle of that.
         const done = `t=0; while [ $t -lt 600 ] && ! grep -q "(qemu)" ${log}; do sleep 0.1; t=$((t+1)); done`;
         // device_del answers before the device is gone: until \`info pci\` no longer lists it, its
         // vfio container (and its notifiers) may still be there.

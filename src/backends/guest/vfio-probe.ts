@@ -50,8 +50,6 @@ export class VfioProbes {
   private readonly pageSizes = new Set<bigint>([0x1000n]);
   /** Each PHB's windows, slot to page size and entry count, as QEMU numbers them: a new window takes the first free slot. */
   private readonly windows = new Map<number, Map<number, { pageSize: bigint; entries: bigint }>>();
-  /** IOBAs the spec touches in each PHB's default window, which the scratch entry keeps off. */
-  private readonly used = new Map<number, Set<bigint>>();
   /** IOBAs the spec wrote in each table, in order: where `hw(T) in_sync` looks. */
   private readonly written = new Map<bigint, bigint[]>();
   private readonly pending: Pending[] = [];
@@ -135,20 +133,11 @@ export class VfioProbes {
     const list = this.written.get(liobn) ?? [];
     if (!list.includes(ioba)) list.push(ioba);
     this.written.set(liobn, list);
-    for (const phb of this.phbs.values()) if (liobnOf(phb.index, 0) === liobn) this.usedOn(phb.index).add(ioba >> 12n);
   }
-
-  private usedOn(phbIndex: number): Set<bigint> {
-    const set = this.used.get(phbIndex) ?? new Set<bigint>();
-    this.used.set(phbIndex, set);
-    return set;
-  }
-
 
   /** A DMA by the device at the IOBA, as a guest call; its candidates and scratch entry come at `finish`. */
   probe(device: EduDevice, access: "read" | "write", ioba: bigint): ProbeCall {
     const call = { kind: "vfio-dma" as const, device, access, ioba, scratch: { liobn: 0n, ioba: 0n }, candidates: [] as bigint[] };
-    if (ioba < DMA64_WINDOW_ADDR) this.usedOn(device.phbIndex).add(ioba >> 12n);
     this.pending.push({ call, phbIndex: device.phbIndex, pageSize: this.pageSizeAt(device.phbIndex, ioba), candidates: [] });
     return call;
   }
@@ -159,6 +148,8 @@ export class VfioProbes {
    */
   finish(): { ram: bigint } | { unsupported: string } {
     let ram = GUEST_RAM;
+    // One scratch page per PHB, for all its probes.
+    const scratches = new Map<number, bigint | undefined>();
     for (const p of this.pending) {
       const seen = new Set<bigint>();
       for (const tce of this.tces) {
@@ -181,7 +172,8 @@ export class VfioProbes {
       if (p.candidates.length > VFIO_PROBE.maxCandidates)
         return { unsupported: `dma: ${p.candidates.length} places a DMA could land, a probe tells at most ${VFIO_PROBE.maxCandidates} apart` };
       p.call.candidates.push(...p.candidates.map((c) => c.address));
-      const scratch = this.scratchFor(p.phbIndex);
+      if (!scratches.has(p.phbIndex)) scratches.set(p.phbIndex, this.scratchFor(p.phbIndex));
+      const scratch = scratches.get(p.phbIndex);
       if (scratch === undefined) return { unsupported: "dma: no free page in the default window for the probe's scratch entry" };
       p.call.scratch.liobn = liobnOf(p.phbIndex, 0);
       p.call.scratch.ioba = scratch;
@@ -189,9 +181,13 @@ export class VfioProbes {
     return { ram };
   }
 
-  /** The highest page of the PHB's default window that the spec never touches. */
+  /** The highest page of the PHB's default window that the spec never writes nor makes a DMA at. */
   private scratchFor(phbIndex: number): bigint | undefined {
-    const used = this.usedOn(phbIndex);
+    const iobas = [
+      ...(this.written.get(liobnOf(phbIndex, 0)) ?? []),
+      ...this.pending.filter((p) => p.phbIndex === phbIndex && p.call.ioba < DMA64_WINDOW_ADDR).map((p) => p.call.ioba),
+    ];
+    const used = new Set(iobas.map((ioba) => ioba >> 12n));
     const dma32 = this.phbs.get(phbIndex)?.dma32 ?? 0n;
     for (let page = (dma32 >> 12n) - 1n; page >= 0n && page > (dma32 >> 12n) - 4096n; page--) if (!used.has(page)) return page << 12n;
     return undefined;

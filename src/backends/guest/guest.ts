@@ -145,8 +145,15 @@ class Assembler {
   emit(...words: number[]): void {
     this.words.push(...words);
   }
+  /** reg = value: one `li` where it fits, five instructions otherwise. */
   load(reg: number, value: bigint): void {
-    this.emit(...loadImmediate(reg, value));
+    if (value >= 0n && value < 0x8000n) this.emit(ppc.li(reg, Number(value)));
+    else this.emit(...loadImmediate(reg, value));
+  }
+  /** A hypercall's opcode in r3 and its arguments from r4 on; the caller adds any register argument, then `sc 1`. */
+  hcallArgs(opcode: bigint, args: readonly bigint[]): void {
+    this.load(3, opcode);
+    args.forEach((value, i) => this.load(4 + i, value));
   }
   /** reg = runtime address of an offset in the image. */
   address(reg: number, imageOffset: number): void {
@@ -236,11 +243,9 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
   // One byte from src to dst (bus addresses, or the buffer's EDU_BUFFER); the guest waits for it.
   const eduDma = (device: EduDevice, src: bigint, dst: bigint, toMemory: boolean) => {
     const registers = eduRegisters(device);
+    // Eight-byte accesses to the device's registers.
     const store = (offset: bigint, value: bigint) => {
-      a.load(3, H_LOGICAL_CI_STORE);
-      a.emit(ppc.li(4, 8));
-      a.load(5, registers + offset);
-      a.load(6, value);
+      a.hcallArgs(H_LOGICAL_CI_STORE, [8n, registers + offset, value]);
       a.emit(ppc.hcall());
     };
     store(EDU_DMA_SRC, src);
@@ -249,9 +254,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
     // Wait for the transfer: the start bit clears when it is done.
     const poll = a.here;
-    a.load(3, H_LOGICAL_CI_LOAD);
-    a.emit(ppc.li(4, 8));
-    a.load(5, registers + EDU_DMA_CMD);
+    a.hcallArgs(H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
     a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
     a.emit(ppc.bne(poll - a.here));
   };
@@ -291,13 +294,10 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       };
       // The scratch entry: its old value kept in r26, then the guest's scratch page, read-write.
       a.address(27, layout.scratch);
-      a.load(3, H_GET_TCE);
-      a.load(4, scratch.liobn);
-      a.load(5, scratch.ioba);
+      const entry = [scratch.liobn, scratch.ioba];
+      a.hcallArgs(H_GET_TCE, entry);
       a.emit(ppc.hcall(), ppc.mr(26, 4));
-      a.load(3, H_PUT_TCE);
-      a.load(4, scratch.liobn);
-      a.load(5, scratch.ioba);
+      a.hcallArgs(H_PUT_TCE, entry);
       a.emit(ppc.ori(6, 27, 3), ppc.hcall());
       // The device's buffer gets the preload byte from the scratch page.
       storeByte(VFIO_PROBE.preload, 27);
@@ -328,14 +328,11 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
         });
       }
       // The scratch entry gets its old value back.
-      a.load(3, H_PUT_TCE);
-      a.load(4, scratch.liobn);
-      a.load(5, scratch.ioba);
+      a.hcallArgs(H_PUT_TCE, entry);
       a.emit(ppc.mr(6, 26), ppc.hcall());
       printPair();
     } else if (call.kind === "hcall") {
-      a.load(3, call.opcode);
-      call.args.forEach((value, i) => a.load(4 + i, value));
+      a.hcallArgs(call.opcode, call.args);
       if (call.list) {
         // H_PUT_TCE_INDIRECT's third argument (r6) is the list's guest address.
         a.address(6, layout.lists + listIndex++ * 0x1000 + Number(call.list.offsetInPage));

@@ -56,7 +56,7 @@ function differences(run: RunResult, twin: RunResult): Disagreement[] {
 
 export function compare(report: Pick<Report, "runs" | "backends">): Comparison[] {
   const reference = new Set(report.backends.filter((b) => !b.real).map((b) => b.name));
-  if (reference.size === 0) return [];
+  if (reference.size === 0 || !report.backends.some((b) => b.real)) return [];
   const model = new Map<string, RunResult>();
   for (const run of report.runs) if (reference.has(run.backend)) model.set(key(run), run);
   return report.backends

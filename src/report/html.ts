@@ -29,6 +29,7 @@ export function formatHtml(report: Report): string {
 <header><h1>tcespec report</h1><p class="tool">tcespec ${VERSION}</p></header>
 <section id="summary" aria-label="summary"></section>
 <section id="errors" aria-label="spec errors"></section>
+<section id="disagreements" aria-label="disagreements with the model"></section>
 <section id="filters" aria-label="filters"></section>
 <section id="matrix" aria-label="matrix"></section>
 <section id="details" aria-label="divergences and errors"></section>
@@ -120,6 +121,18 @@ const CLIENT = String.raw`
     var list = el("ul");
     data.errors.forEach(function (e) { list.appendChild(el("li", { class: "mono", text: e.file + ":" + e.line + ":" + e.column + ": " + e.message })); });
     errors.appendChild(list);
+  }
+
+  // Where a real backend saw another value than the model: each fails the run (exit status 1).
+  var disagreements = document.getElementById("disagreements");
+  if (data.disagreements && data.disagreements.length > 0) {
+    disagreements.appendChild(el("h2", { text: "Disagreements with the model" }));
+    var dlist = el("ul");
+    data.disagreements.forEach(function (d) {
+      dlist.appendChild(el("li", { class: "mono disagreement", "data-backend": d.backend },
+        [d.file + ":" + d.line + ":" + d.column + " " + (d.source || "") + " [" + d.profile + "]: model " + d.model + ", " + d.backend + " " + d.actual]));
+    });
+    disagreements.appendChild(dlist);
   }
 
   // Filters: status, profile, tag, backend. A run shows when it passes every filter.

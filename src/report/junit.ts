@@ -3,29 +3,40 @@ import type { Report } from "../run/runner.js";
 import { attributes, escapeXml } from "./xml.js";
 import { caseName, testCases } from "./cases.js";
 import type { RunResult } from "../run/outcome.js";
+import type { Disagreement } from "./differential.js";
+import { disagreementLine, disagreementsByRun } from "./summary.js";
 
-function body(run: RunResult): string {
+/** A run that passed on a real backend still fails where the model saw another value. */
+function disagreementFailure(run: RunResult, disagreements: readonly Disagreement[]): string {
+  const message = `disagrees with the model: ${disagreementLine(disagreements[0]!)}`;
+  const details = disagreements.map((d) => `${disagreementLine(d)}\n  model    ${d.model}\n  ${run.backend.padEnd(8)} ${d.actual}`).join("\n\n");
+  return `<failure${attributes({ message, type: "disagreement" })}>${escapeXml(details)}</failure>`;
+}
+
+function body(run: RunResult, disagreements: readonly Disagreement[] = []): string {
   if (run.status === "unsupported") return `<skipped${attributes({ message: `unsupported on ${run.backend}: ${run.reason ?? ""}` })}/>`;
   if (run.status === "error") return `<error${attributes({ message: run.reason ?? "error", type: "error" })}/>`;
   const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
-  if (failures.length === 0) return "";
+  if (failures.length === 0) return disagreements.length > 0 ? disagreementFailure(run, disagreements) : "";
   const first = failures[0]!;
   const message = `${run.file}:${first.line}:${first.column}: expected ${first.op === "!=" ? "not " : ""}${first.expected}, actual ${first.actual}`;
+  const disagreed = disagreements.map((d) => `\n\n${disagreementLine(d)}`).join("");
   const details = failures
     .map(
       (e) =>
         `${run.file}:${e.line}:${e.column}: ${e.source}\n  ${e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : `expected ${e.op === "!=" ? "not " : ""}${e.expected}\n  actual   ${e.actual}`}${e.steps?.length ? `\n  after:\n    ${e.steps.slice(-10).join("\n    ")}` : ""}`,
     )
     .join("\n\n");
-  return `<failure${attributes({ message, type: first.outcome })}>${escapeXml(details)}</failure>`;
+  return `<failure${attributes({ message, type: first.outcome })}>${escapeXml(details + disagreed)}</failure>`;
 }
 
 export function formatJunit(report: Report): string {
   const cases = testCases(report);
+  const disagreed = disagreementsByRun(report);
   const files = [...new Set([...report.files.map((f) => f.file), ...cases.map((c) => c.file)])];
   const count = (list: RunResult[]) => ({
     tests: list.length,
-    failures: list.filter((c) => c.status === "diverged").length,
+    failures: list.filter((c) => c.status === "diverged" || (c.status === "passed" && disagreed.has(c))).length,
     errors: list.filter((c) => c.status === "error").length,
     skipped: list.filter((c) => c.status === "unsupported").length,
   });
@@ -66,7 +77,7 @@ export function formatJunit(report: Report): string {
     for (const c of own) {
       const line = c.expectations.find((e) => e.outcome === "diverged" || e.outcome === "xpass")?.line;
       lines.push(
-        `    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c)}</testcase>`,
+        `    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c, disagreed.get(c))}</testcase>`,
       );
     }
     lines.push("  </testsuite>");

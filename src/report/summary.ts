@@ -1,6 +1,7 @@
 // Counts every reporter prints, from one place.
 import type { Report } from "../run/runner.js";
 import type { RunResult } from "../run/outcome.js";
+import { compare, type Disagreement } from "./differential.js";
 
 export interface Summary {
   files: number;
@@ -10,10 +11,13 @@ export interface Summary {
   diverged: number;
   errors: number;
   unsupported: number;
+  /** Where a real backend saw another value than the model: set when the run had both. */
+  disagreements?: number;
 }
 
 export function summarize(report: Report): Summary {
   const specs = new Set(report.runs.map((r) => `${r.file}\u0000${r.spec}`));
+  const comparisons = compare(report);
   const errors =
     report.missing.length + report.files.reduce((n, f) => n + f.diagnostics.length, 0) + report.runs.filter((r) => r.status === "error").length;
   return {
@@ -24,14 +28,39 @@ export function summarize(report: Report): Summary {
     diverged: report.runs.filter((r) => r.status === "diverged").length,
     errors,
     unsupported: report.runs.filter((r) => r.status === "unsupported").length,
+    ...(comparisons.length > 0 ? { disagreements: comparisons.reduce((n, c) => n + c.disagreements.length, 0) } : {}),
   };
 }
 
-/** 0 every spec passed, 1 something diverged or xpassed, 2 spec errors or bad usage. */
+/**
+ * 0 every spec passed, 1 something diverged or xpassed, or a real backend disagreed with the model
+ * (even where both runs passed: an `!=` or an xfail can pass on both with different values), 2 spec
+ * errors or bad usage.
+ */
 export function exitCode(report: Report): 0 | 1 | 2 {
   const summary = summarize(report);
   if (summary.errors > 0 || report.missing.length > 0) return 2;
-  return summary.diverged > 0 ? 1 : 0;
+  return summary.diverged > 0 || (summary.disagreements ?? 0) > 0 ? 1 : 0;
+}
+
+/** Each real run's disagreements with the model's run of the same spec and profile. */
+export function disagreementsByRun(report: Pick<Report, "runs" | "backends">): Map<RunResult, Disagreement[]> {
+  const byKey = new Map<string, Disagreement[]>();
+  for (const d of compare(report).flatMap((c) => c.disagreements)) {
+    const key = `${d.file}\u0000${d.spec}\u0000${d.profile}\u0000${d.backend}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), d]);
+  }
+  const result = new Map<RunResult, Disagreement[]>();
+  for (const run of report.runs) {
+    const found = byKey.get(`${run.file}\u0000${run.spec}\u0000${run.profile}\u0000${run.backend}`);
+    if (found) result.set(run, found);
+  }
+  return result;
+}
+
+/** A disagreement as one line: where, what the model said and what the real backend saw. */
+export function disagreementLine(d: Disagreement): string {
+  return `${d.file}:${d.line}:${d.column}: ${d.source}: model ${d.model}, ${d.backend} ${d.actual}`;
 }
 
 /** A run passed, with expected divergences among its outcomes. */

@@ -1,6 +1,7 @@
 // TAP 14: a plan, a test point per run, YAML diagnostics under divergences.
 import type { Report } from "../run/runner.js";
 import { caseName, testCases } from "./cases.js";
+import { disagreementsByRun } from "./summary.js";
 
 function yamlString(text: string): string {
   return JSON.stringify(text); // a JSON string is a valid YAML double-quoted scalar
@@ -8,6 +9,7 @@ function yamlString(text: string): string {
 
 export function formatTap(report: Report): string {
   const cases = testCases(report);
+  const disagreed = disagreementsByRun(report);
   const diagnostics = report.files.flatMap((f) => f.diagnostics);
   const lines = ["TAP version 14", `1..${cases.length + diagnostics.length + report.missing.length}`];
   let n = 0;
@@ -31,14 +33,16 @@ export function formatTap(report: Report): string {
       lines.push(`ok ${++n} - ${title} # SKIP unsupported on ${run.backend}: ${(run.reason ?? "").replace(/\n/g, " ")}`);
       continue;
     }
-    if (run.status === "passed") {
+    const disagreements = disagreed.get(run) ?? [];
+    if (run.status === "passed" && disagreements.length === 0) {
       lines.push(`ok ${++n} - ${title}`);
       continue;
     }
     lines.push(`not ok ${++n} - ${title}`);
     const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
     lines.push("  ---");
-    if (run.status === "error") lines.push(`  message: ${yamlString(run.reason ?? "error")}`, "  severity: error");
+    if (run.status === "passed") lines.push(`  message: ${yamlString(`disagrees with the model at ${disagreements.length} expectation${disagreements.length === 1 ? "" : "s"}`)}`, "  severity: fail");
+    else if (run.status === "error") lines.push(`  message: ${yamlString(run.reason ?? "error")}`, "  severity: error");
     else {
       lines.push(
         `  message: ${yamlString(`${failures.length} expectation${failures.length === 1 ? "" : "s"} diverged`)}`,
@@ -54,6 +58,13 @@ export function formatTap(report: Report): string {
           `      actual: ${yamlString(e.actual)}`,
         );
         if (e.steps?.length) lines.push("      steps:", ...e.steps.slice(-10).map((s) => `        - ${yamlString(s)}`));
+      }
+    }
+    if (disagreements.length > 0) {
+      lines.push("  disagreements:");
+      for (const d of disagreements) {
+        lines.push(`    - at: { file: ${yamlString(d.file)}, line: ${d.line}, column: ${d.column} }`);
+        lines.push(`      source: ${yamlString(d.source)}`, `      model: ${yamlString(d.model)}`, `      ${run.backend}: ${yamlString(d.actual)}`);
       }
     }
     lines.push("  ...");

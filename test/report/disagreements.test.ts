@@ -1,0 +1,80 @@
+// A disagreement between the model and a real backend fails the run, even where both runs pass:
+// the exit status, JUnit, TAP, JSON, pretty and HTML all say so. The "real" backend here is the
+// model with one answer changed, so the test needs no QEMU and always runs.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { XMLParser } from "fast-xml-parser";
+import { ModelBackend } from "../../src/backends/model.js";
+import type { Backend } from "../../src/backends/backend.js";
+import type { CompiledSpec } from "../../src/compile/program.js";
+import type { ProfileName } from "../../src/engine/types.js";
+import { run } from "../../src/run/runner.js";
+import { exitCode, summarize } from "../../src/report/summary.js";
+import { formatJunit } from "../../src/report/junit.js";
+import { formatTap } from "../../src/report/tap.js";
+import { formatJson } from "../../src/report/json.js";
+import { formatPretty } from "../../src/report/pretty.js";
+import { formatHtml } from "../../src/report/html.js";
+
+/** Real software that answers `get_tce` with another value than the model: an `!=` expectation still passes. */
+class SkewedBackend implements Backend {
+  readonly name = "fake";
+  readonly profiles: readonly ProfileName[] = ["qemu-7.2"];
+  readonly real = true;
+  constructor(private readonly skew: boolean) {}
+  async run(spec: CompiledSpec, profile: ProfileName) {
+    const result = new ModelBackend().runSync(spec, profile);
+    if (!this.skew) return { ...result, backend: this.name };
+    return {
+      ...result,
+      backend: this.name,
+      expectations: result.expectations.map((e) => (e.source.includes("get_tce") ? { ...e, actual: "0x7" } : e)),
+    };
+  }
+}
+
+const spec = join(mkdtempSync(join(tmpdir(), "tcespec-disagree-")), "d.tce");
+writeFileSync(spec, 'spec "passes on both" {\n  put_tce phb0 0 0x3\n  expect get_tce phb0 0 != 0x5\n}\n');
+const reportOf = (skew: boolean) => run([spec], { profiles: ["qemu-7.2"], backends: [new ModelBackend(), new SkewedBackend(skew)], jobs: 1 });
+
+describe("a disagreement with the model", () => {
+  it("exits 1 though every run passed; without it the same runs exit 0", async () => {
+    const skewed = await reportOf(true);
+    expect(skewed.runs.map((r) => r.status)).toEqual(["passed", "passed"]);
+    expect(summarize(skewed)).toMatchObject({ passed: 2, diverged: 0, disagreements: 1 });
+    expect(exitCode(skewed)).toBe(1);
+    const agreed = await reportOf(false);
+    expect(summarize(agreed)).toMatchObject({ disagreements: 0 });
+    expect(exitCode(agreed)).toBe(0);
+  });
+
+  it("is a failing JUnit case and a TAP not ok, naming the line and both values", async () => {
+    const skewed = await reportOf(true);
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["testsuite", "testcase"].includes(n) }).parse(
+      formatJunit(skewed),
+    );
+    const cases = xml.testsuites.testsuite[0].testcase;
+    const real = cases.find((c: { name: string }) => c.name.includes("on fake"));
+    expect(real.failure.type).toBe("disagreement");
+    expect(real.failure.message).toMatch(/d\.tce:3:3: expect get_tce phb0 0 != 0x5: model 0x3, fake 0x7/);
+    expect(cases.find((c: { name: string }) => !c.name.includes("on fake")).failure).toBeUndefined();
+    expect(Number(xml.testsuites.failures)).toBe(1);
+    const tap = formatTap(skewed);
+    expect(tap).toMatch(/^not ok 2 - .*passes on both \[qemu-7\.2 on fake\]$/m);
+    expect(tap).toContain('      model: "0x3"\n      fake: "0x7"');
+    const agreed = await reportOf(false);
+    expect(formatTap(agreed)).not.toMatch(/not ok/);
+    expect(formatJunit(agreed)).not.toMatch(/<failure/);
+  });
+
+  it("is listed in JSON, pretty and HTML", async () => {
+    const skewed = await reportOf(true);
+    const json = JSON.parse(formatJson(skewed));
+    expect(json.summary.disagreements).toBe(1);
+    expect(json.disagreements[0]).toMatchObject({ line: 3, model: "0x3", actual: "0x7", backend: "fake" });
+    expect(formatPretty(skewed)).toMatch(/model vs fake: 1 disagreement/);
+    expect(formatHtml(skewed)).toContain('<section id="disagreements"');
+  });
+});

@@ -28,7 +28,8 @@ commands:
   fmt [--check] PATH…  rewrite spec files in the canonical layout (--check: list the
                  files that would change and exit 1, for CI)
   matrix PATH…   print the semantics matrix (a row per spec, a column per profile)
-  qemu setup 10.0  fetch Debian's QEMU 10.0 (bookworm-backports) into the cache
+  qemu setup 10.0  fetch Debian's QEMU 10.0 (bookworm-backports) into the cache;
+                 'qemu setup 7.2' Debian 12's 7.2, for a host whose QEMU is another
   explore        random scenarios on two sides; each difference shrunk and written as a spec
                  --profiles A,B (two model profiles) or --backend model,qemu|model,kvm
                  [--seed N] [--budget 60s|N] [--out DIR]
@@ -52,10 +53,13 @@ run options:
   --backend B        model (default), qemu (QEMU 7.2 under TCG), kvm (real KVM,
                      nested in TCG off POWER); model,qemu,kvm compares the model
                      with each real backend named
-  --qemu PATH        the qemu-system-ppc64 binary (default: from PATH)
-  --qemu-version V   7.2 (default: Debian 12's, from PATH) or 10.0 (fetched by
-                     'tcespec qemu setup 10.0'); its runs stand for profile qemu-V.
-                     On the kvm backend, the QEMU in L1 ('kvm setup --qemu-version V')
+  --qemu PATH        the qemu-system-ppc64 binary (default: the one 'qemu setup V'
+                     fetched, else from PATH); its --version must be V's
+  --qemu-version V   7.2 (default) or 10.0 ('tcespec qemu setup 10.0'); its runs
+                     stand for profile qemu-V, and a QEMU of another version is
+                     refused. On the kvm backend, the QEMU in L1 ('kvm setup
+                     --qemu-version V'). Every report names the QEMU (and kernel)
+                     that judged
   --kernel VERSION   the Debian ppc64le kernel L1 boots on the kvm backend
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
@@ -422,8 +426,8 @@ async function exploreCommand(
 async function qemuCommand(args: string[], write: Writer, writeError: Writer): Promise<number> {
   const [what, version = "10.0", ...rest] = args;
   const { setupQemu, fetchedQemu, isQemuVersion, QEMU_VERSIONS } = await import("./backends/qemu/versions.js");
-  if ((what !== "setup" && what !== "info") || rest.length > 0 || !isQemuVersion(version) || version === "7.2")
-    throw new UsageError(`qemu takes 'setup' or 'info' and a version to fetch (${Object.keys(QEMU_VERSIONS).filter((v) => v !== "7.2").join(", ")})`);
+  if ((what !== "setup" && what !== "info") || rest.length > 0 || !isQemuVersion(version))
+    throw new UsageError(`qemu takes 'setup' or 'info' and a version to fetch (${Object.keys(QEMU_VERSIONS).join(", ")})`);
   const { SetupError } = await import("./backends/kvm/apt.js");
   if (what === "info") {
     const fetched = fetchedQemu(version);

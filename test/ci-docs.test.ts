@@ -23,7 +23,7 @@ interface Step {
   uses?: string;
   with?: Record<string, string>;
 }
-const github = parse(blocks[0]!) as { jobs: Record<string, { strategy?: { matrix: { shard: number[] } }; steps: Step[] }> };
+const github = parse(blocks[0]!) as { jobs: Record<string, { strategy?: { matrix: { shard: number[] } }; container?: string; steps: Step[] }> };
 const gitlab = parse(blocks[1]!) as Record<string, { parallel?: number; script?: string[]; cache?: { paths: string[] }; artifacts?: { reports?: { junit?: string } } }> & {
   variables: Record<string, string>;
 };
@@ -112,7 +112,11 @@ describe("docs/ci.md", () => {
     const command = github.jobs.qemu!.steps.find((s) => s.run?.includes("--profile qemu-7.2"))!.run!;
     const r = tcespec(command, ["--grep", ONE_SPEC]);
     expect(r.status, r.out).toBe(0);
-    expect(readFileSync(join(r.dir, "junit-qemu-7.2.xml"), "utf8")).toContain("on qemu");
+    const junit = readFileSync(join(r.dir, "junit-qemu-7.2.xml"), "utf8");
+    expect(junit).toContain("on qemu");
+    // The report names the QEMU that judged, and it is a 7.2: the job runs where Debian's 7.2 is.
+    expect(junit).toMatch(/<property name="qemu\.qemu" value="QEMU 7\.2\.\d+/);
+    expect(github.jobs.qemu!.container).toMatch(/bookworm/);
   }, 300_000);
 
   it.runIf("manifest" in findImage())("the real-KVM command runs here (one spec)", () => {

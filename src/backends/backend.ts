@@ -28,6 +28,19 @@ export interface Task {
   profile: ProfileName;
 }
 
+/**
+ * The real software that judged a backend's runs, as that software reports itself (a binary's
+ * `--version`, `uname -r` where the host kernel runs): every report names it.
+ */
+export interface BackendIdentity {
+  /** The QEMU that ran the guests, as its `--version` says: "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)". */
+  qemu?: string;
+  /** The kernel whose KVM ran the guests (kvm backend), as `uname -r` says there. */
+  kernel?: string;
+  /** Where that software was: the binary's path, L1's image. */
+  where?: string;
+}
+
 export interface Backend {
   readonly name: string;
   /** The profiles it plays: the model plays them all; real software stands for the one it is. */
@@ -42,4 +55,6 @@ export interface Backend {
   /** A backend whose machines are dear to start takes its whole share at once, with `jobs` machines. */
   runBatch?(tasks: readonly Task[], jobs: number): Promise<RunResult[]>;
   close?(): Promise<void>;
+  /** Real software: what judged its runs, once it ran (undefined before, or where nothing ran). */
+  identity?(): BackendIdentity | undefined;
 }

@@ -26,7 +26,7 @@ export function formatHtml(report: Report): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>tcespec report</h1><p class="tool">tcespec ${VERSION}</p></header>
+<header><h1>tcespec report</h1><p class="tool">tcespec ${VERSION}</p><ul id="judged" aria-label="judged by"></ul></header>
 <section id="summary" aria-label="summary"></section>
 <section id="errors" aria-label="spec errors"></section>
 <section id="disagreements" aria-label="disagreements with the model"></section>
@@ -103,6 +103,13 @@ const CLIENT = String.raw`
     var list = specs.get(r.spec);
     if (!list) specs.set(r.spec, list = []);
     list.push(r);
+  });
+
+  // Which real software judged, as it reports itself.
+  var judged = document.getElementById("judged");
+  (data.backends || []).forEach(function (b) {
+    if (!b.real || !(b.qemu || b.kernel)) return;
+    judged.appendChild(el("li", { class: "mono", text: "judged by " + b.name + ": " + (b.qemu || "QEMU of unknown version") + (b.kernel ? " on Linux " + b.kernel : "") + (b.where ? " (" + b.where + ")" : "") }));
   });
 
   // Summary: the JSON report's own counts.

@@ -10,6 +10,7 @@ export function jsonReport(report: Report): object {
   const document: Record<string, unknown> = {
     tool: { name: "tcespec", version: VERSION },
     summary,
+    backends: report.backends.map((b) => ({ name: b.name, real: b.real, ...b.identity })),
     runs: report.runs.map((run) => ({
       file: run.file,
       suite: run.suite,

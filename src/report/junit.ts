@@ -6,6 +6,14 @@ import type { RunResult } from "../run/outcome.js";
 import type { Disagreement } from "./differential.js";
 import { disagreementLine, disagreementsByRun } from "./summary.js";
 
+/** What real software judged the runs, as JUnit properties (CI views show them per suite). */
+function properties(report: Pick<Report, "backends">): string[] {
+  const props = report.backends.flatMap((b) =>
+    b.real && b.identity ? Object.entries(b.identity).map(([key, value]) => `      <property${attributes({ name: `${b.name}.${key}`, value })}/>`) : [],
+  );
+  return props.length > 0 ? ["    <properties>", ...props, "    </properties>"] : [];
+}
+
 /** A run that passed on a real backend still fails where the model saw another value. */
 function disagreementFailure(run: RunResult, disagreements: readonly Disagreement[]): string {
   const message = `disagrees with the model: ${disagreementLine(disagreements[0]!)}`;
@@ -33,6 +41,7 @@ function body(run: RunResult, disagreements: readonly Disagreement[] = []): stri
 export function formatJunit(report: Report): string {
   const cases = testCases(report);
   const disagreed = disagreementsByRun(report);
+  const judged = properties(report);
   const files = [...new Set([...report.files.map((f) => f.file), ...cases.map((c) => c.file)])];
   const count = (list: RunResult[]) => ({
     tests: list.length,
@@ -69,6 +78,7 @@ export function formatJunit(report: Report): string {
     lines.push(
       `  <testsuite${attributes({ name: suite, file, tests: n.tests + fileDiagnostics.length, failures: n.failures, errors: n.errors + fileDiagnostics.length, skipped: n.skipped })}>`,
     );
+    lines.push(...judged);
     for (const d of fileDiagnostics) {
       lines.push(
         `    <testcase${attributes({ name: `${file}:${d.line}:${d.column}`, classname: file, file })}><error${attributes({ message: `${d.file}:${d.line}:${d.column}: ${d.message}`, type: "spec error" })}/></testcase>`,

@@ -4,7 +4,7 @@ import kleur from "kleur";
 import { sourceLine } from "../compile/diagnostics.js";
 import type { Report } from "../run/runner.js";
 import type { ExpectationOutcome, RunResult } from "../run/outcome.js";
-import { bySpec, hasXfail, summarize } from "./summary.js";
+import { bySpec, hasXfail, judgedBy, summarize } from "./summary.js";
 import { PROFILE_NAMES } from "../engine/profiles.js";
 import { compare } from "./differential.js";
 import { unreachable } from "../unreachable.js";
@@ -77,7 +77,8 @@ function unsupportedSummary(runs: RunResult[]): string[] {
 }
 
 export function formatPretty(report: Report): string {
-  const out: string[] = [];
+  // Which real software judged: first, so nobody mistakes one QEMU's verdict for another's.
+  const out: string[] = judgedBy(report).map((line) => kleur.gray(`judged by ${line}`));
   const sources = new Map(report.files.map((f) => [f.file, f.source]));
   const profiles = PROFILE_NAMES.filter((p) => report.runs.some((r) => r.profile === p));
   // Diagnostics and missing paths are not results: the command line writes them to stderr.

@@ -80,3 +80,13 @@ export function bySpec(runs: RunResult[]): Map<string, Map<string, RunResult[]>>
   }
   return files;
 }
+
+/** Each real backend that ran, as one line: "qemu: QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18) at /usr/bin/qemu-system-ppc64". */
+export function judgedBy(report: Pick<Report, "backends">): string[] {
+  return report.backends
+    .filter((b) => b.real && b.identity)
+    .map(({ name, identity }) => {
+      const parts = [identity!.qemu ?? "QEMU of unknown version", ...(identity!.kernel ? [`on Linux ${identity!.kernel}`] : [])];
+      return `${name}: ${parts.join(" ")}${identity!.where ? ` (${identity!.where})` : ""}`;
+    });
+}

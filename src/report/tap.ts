@@ -1,7 +1,7 @@
 // TAP 14: a plan, a test point per run, YAML diagnostics under divergences.
 import type { Report } from "../run/runner.js";
 import { caseName, testCases } from "./cases.js";
-import { disagreementsByRun } from "./summary.js";
+import { disagreementsByRun, judgedBy } from "./summary.js";
 
 function yamlString(text: string): string {
   return JSON.stringify(text); // a JSON string is a valid YAML double-quoted scalar
@@ -11,7 +11,7 @@ export function formatTap(report: Report): string {
   const cases = testCases(report);
   const disagreed = disagreementsByRun(report);
   const diagnostics = report.files.flatMap((f) => f.diagnostics);
-  const lines = ["TAP version 14", `1..${cases.length + diagnostics.length + report.missing.length}`];
+  const lines = ["TAP version 14", `1..${cases.length + diagnostics.length + report.missing.length}`, ...judgedBy(report).map((l) => `# judged by ${l}`)];
   let n = 0;
   for (const missing of report.missing) lines.push(`not ok ${++n} - ${missing}: no such file or directory`);
   for (const d of diagnostics) {

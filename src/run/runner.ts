@@ -5,7 +5,7 @@ import { compileSource } from "../compile/index.js";
 import { diagnostic, type Diagnostic } from "../compile/diagnostics.js";
 import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
-import type { Backend } from "../backends/backend.js";
+import type { Backend, BackendIdentity } from "../backends/backend.js";
 import { ModelBackend } from "../backends/model.js";
 import { errorRun, type RunResult } from "./outcome.js";
 import { findSpecFiles, readSpecFile } from "./files.js";
@@ -31,8 +31,8 @@ export interface Report {
   files: FileReport[];
   runs: RunResult[];
   missing: string[];
-  /** The backends that ran, and which of them are real software. */
-  backends: { name: string; real: boolean }[];
+  /** The backends that ran, which of them are real software, and what real software judged. */
+  backends: { name: string; real: boolean; identity?: BackendIdentity }[];
   /** How many worker threads answered: how a run was spread, not what it found (no reporter shows it). */
   threads: number;
 }
@@ -57,7 +57,7 @@ interface Planned {
 
 export async function run(paths: string[], options: RunOptions = {}): Promise<Report> {
   const { files, missing } = compileFiles(paths);
-  const backends = options.backends ?? [new ModelBackend(options.bail)];
+  const backends: readonly Backend[] = options.backends ?? [new ModelBackend(options.bail)];
   const planned: Planned[] = [];
   for (const file of files) {
     for (const spec of file.specs) {
@@ -68,7 +68,11 @@ export async function run(paths: string[], options: RunOptions = {}): Promise<Re
     }
   }
   const { runs, threads } = await execute(planned, backends, options);
-  return { files, runs, missing, backends: backends.map((b) => ({ name: b.name, real: b.real })), threads };
+  const described = backends.map((b) => {
+    const identity = b.identity?.();
+    return { name: b.name, real: b.real, ...(identity ? { identity } : {}) };
+  });
+  return { files, runs, missing, backends: described, threads };
 }
 
 /**

@@ -81,6 +81,22 @@ export const resultsSchema = {
         disagreements: { type: "integer", minimum: 0 },
       },
     },
+    backends: {
+      type: "array",
+      description: "each backend that ran; for real software, what judged it, as that software reports itself",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "real"],
+        properties: {
+          name: { type: "string" },
+          real: { type: "boolean" },
+          qemu: { type: "string", description: "the QEMU that ran the guests, from its --version" },
+          kernel: { type: "string", description: "the kernel whose KVM ran the guests, from uname -r there" },
+          where: { type: "string", description: "the binary, or L1's image" },
+        },
+      },
+    },
     runs: {
       type: "array",
       items: {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { KvmBackend } from "../../src/backends/kvm/backend.js";
 import { liveQemuProcesses } from "../../src/backends/qemu/process.js";
 import { hasCommand, specOf } from "../helpers.js";
+import { release } from "node:os";
 
 const QEMU = hasCommand("qemu-system-ppc64");
 
@@ -53,5 +54,7 @@ describe.runIf(QEMU)("the kvm backend, directly on the host", () => {
     if (hasCommand("cc")) expect(existsSync(join(cacheRoot, "native"))).toBe(true);
     expect(c).toMatchObject({ status: "unsupported", reason: expect.stringContaining("TCESPEC_VFIO_HOST") });
     expect(liveQemuProcesses()).toBe(0);
+    // What judged: this host's kernel and its QEMU, as they said in the batch.
+    expect(kvm.identity()).toMatchObject({ kernel: release(), qemu: expect.stringMatching(/^QEMU 7\.2\.\d+/) });
   }, 120_000);
 });

@@ -46,6 +46,11 @@ describe.runIf(KVM10)("real KVM with QEMU 10.0.2 in L1", () => {
     const [comparison] = compare(report);
     expect(comparison).toMatchObject({ backend: "kvm", disagreements: [] });
     expect(comparison!.compared).toBeGreaterThanOrEqual(18);
+    // The report names what judged, as L1 said: QEMU 10.0.2 and Linux 6.12 there.
+    expect(report.backends.find((b) => b.name === "kvm")!.identity).toMatchObject({
+      qemu: expect.stringMatching(/^QEMU 10\.0\.\d+/),
+      kernel: expect.stringMatching(/^6\.12\./),
+    });
     // QEMU 10.0 names the table in its notifier trace: counted per table.
     expect(onKvm.flatMap((r) => r.expectations).filter((e) => e.source.startsWith("expect notifiers") && e.outcome === "matched").length).toBeGreaterThanOrEqual(8);
   }, 300_000);
@@ -79,6 +84,8 @@ describe.runIf(KVM)("real KVM", () => {
       ["matched no", "matched yes", "matched userspace", "matched 0x12340003", "matched no"],
       ["matched no", "matched yes", "diverged userspace", "matched 0x12340003", "matched no"],
     ]);
+    // What judged, as L1 said it: Debian's QEMU 7.2 on Linux 6.12.
+    expect(kvm.identity()).toMatchObject({ qemu: expect.stringMatching(/^QEMU 7\.2\.\d+ \(Debian/), kernel: expect.stringMatching(/^6\.12\./) });
   }, 180_000);
 
   it("makes the passed-through device DMA through the real hardware table, and reads hw(…) that way", async () => {

@@ -31,10 +31,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 
-/** A stand-in for qemu-system-ppc64: a shell script. */
-function fakeQemu(name: string, body: string): string {
+/** A stand-in for qemu-system-ppc64: a shell script that says it is QEMU `version` when asked. */
+function fakeQemu(name: string, body: string, version = "7.2.22 (fake)"): string {
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  writeFileSync(path, `#!/bin/sh\nif [ "$1" = --version ]; then echo "QEMU emulator version ${version}"; exit 0; fi\n${body}\n`);
   chmodSync(path, 0o755);
   return path;
 }
@@ -43,6 +43,14 @@ const qemu = new QemuBackend();
 const tcgSpec = (body: string) => specOf(`machine tcg\nphb phb0 index 0\n${body}`);
 
 describe.skipIf(!QEMU)("real QEMU", () => {
+  it("says which QEMU judged: its own --version, in the report", async () => {
+    const spec = tcgSpec("put_tce phb0 0 0x3");
+    const backend = new QemuBackend();
+    expect(backend.identity()).toBeUndefined();
+    await backend.run(spec, "qemu-7.2");
+    expect(backend.identity()).toMatchObject({ qemu: expect.stringMatching(/^QEMU 7\.2\.\d+/) });
+  });
+
   it("answers the hypercalls as the model does", async () => {
     const spec = tcgSpec(
       "put_tce phb0 0x1001 0xffffffffffffffff\nexpect get_tce phb0 0x1000 == 0xffffffffffffffff\nexpect get_tce phb0 0x4000_0000 == H_PARAMETER\nexpect create_window phb0 page 64K size 1T == 0x80000001\nexpect windows(phb0) == 2",
@@ -195,6 +203,17 @@ describe("when QEMU misbehaves", () => {
   it("a missing binary is an error outcome with the reason", async () => {
     const result = await new QemuBackend({ binary: join(dir, "no-such-qemu") }).run(spec, "qemu-7.2");
     expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/not found: install Debian's qemu-system-ppc/) });
+  });
+
+  it("a binary of another version is refused, both versions named; the right one runs and is named", async () => {
+    const binary = fakeQemu("ubuntu", "exit 1", "8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)");
+    const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");
+    expect(result).toMatchObject({ status: "error", reason: expect.stringContaining(`${binary} is QEMU 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1), not 7.2`) });
+    expect(result.reason).toContain("profile qemu-7.2");
+    const ten = await new QemuBackend({ binary, version: "10.0" }).run(spec, "qemu-10.0");
+    expect(ten.reason).toContain("is QEMU 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1), not 10.0");
+    const report = await run([], { backends: [new QemuBackend({ binary })] });
+    expect(report.backends).toEqual([{ name: "qemu", real: true }]);
   });
 
   it("a crash is an error outcome with QEMU's last words", async () => {

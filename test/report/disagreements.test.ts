@@ -24,6 +24,9 @@ class SkewedBackend implements Backend {
   readonly profiles: readonly ProfileName[] = ["qemu-7.2"];
   readonly real = true;
   constructor(private readonly skew: boolean) {}
+  identity() {
+    return { qemu: "QEMU 7.2.22 (fake)", kernel: "6.12.95-fake", where: "/nowhere/qemu" };
+  }
   async run(spec: CompiledSpec, profile: ProfileName) {
     const result = new ModelBackend().runSync(spec, profile);
     if (!this.skew) return { ...result, backend: this.name };
@@ -76,5 +79,21 @@ describe("a disagreement with the model", () => {
     expect(json.disagreements[0]).toMatchObject({ line: 3, model: "0x3", actual: "0x7", backend: "fake" });
     expect(formatPretty(skewed)).toMatch(/model vs fake: 1 disagreement/);
     expect(formatHtml(skewed)).toContain('<section id="disagreements"');
+  });
+});
+
+describe("the software that judged", () => {
+  it("is named by every reporter, as the backend reported it", async () => {
+    const report = await reportOf(false);
+    const line = "fake: QEMU 7.2.22 (fake) on Linux 6.12.95-fake (/nowhere/qemu)";
+    expect(formatPretty(report).split("\n")[0]).toBe(`judged by ${line}`);
+    expect(formatTap(report).split("\n")[2]).toBe(`# judged by ${line}`);
+    expect(formatJunit(report)).toContain('<property name="fake.qemu" value="QEMU 7.2.22 (fake)"/>');
+    expect(formatJunit(report)).toContain('<property name="fake.kernel" value="6.12.95-fake"/>');
+    expect(JSON.parse(formatJson(report)).backends).toEqual([
+      { name: "model", real: false },
+      { name: "fake", real: true, qemu: "QEMU 7.2.22 (fake)", kernel: "6.12.95-fake", where: "/nowhere/qemu" },
+    ]);
+    expect(formatHtml(report)).toContain('<ul id="judged"');
   });
 });

@@ -7,7 +7,7 @@ import { accessSync, constants } from "node:fs";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type RunResult } from "../../run/outcome.js";
-import type { Backend, Task } from "../backend.js";
+import type { Backend, BackendIdentity, Task } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import {
   busOf,
@@ -24,7 +24,7 @@ import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
 import { L1_VFIO_GROUPS, runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
-import { QEMU_VERSIONS, type QemuVersion } from "../qemu/versions.js";
+import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 
 export interface KvmOptions {
   /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
@@ -131,6 +131,8 @@ export class KvmBackend implements Backend {
   readonly qemuVersion: QemuVersion;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
+  /** What the last batch ran on, as its console said. */
+  private software?: BackendIdentity;
 
   constructor(options: KvmOptions = {}) {
     this.options = {
@@ -159,6 +161,28 @@ export class KvmBackend implements Backend {
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
     return (await this.runBatch([{ spec, profile }], 1))[0]!;
+  }
+
+  identity(): BackendIdentity | undefined {
+    return this.software;
+  }
+
+  /**
+   * The software a batch says it ran on: the QEMU that judged must be of the version its runs stand
+   * for (an L1 image is chosen by its QEMU's package; on a POWER host, the host's QEMU is whatever
+   * it is). Why not, if not.
+   */
+  private judgedBy(software: { kernel: string; qemu: string } | undefined): string | undefined {
+    if (!software) return "the batch did not say which kernel and QEMU ran it (no TCESPEC-SOFTWARE line)";
+    const parsed = parseQemuVersion(software.qemu);
+    if (!parsed) return `the guests' QEMU did not name its version: '${software.qemu.slice(0, 80)}'`;
+    const where = this.options.direct ? this.options.binary : "L1's qemu-system-ppc64";
+    this.software = {
+      qemu: describeQemu(parsed),
+      kernel: software.kernel,
+      where: this.options.direct ? `${this.options.binary} on this host` : `in L1 (${(this.image as L1Image).dir})`,
+    };
+    return versionMismatch({ binary: where, ...parsed }, this.qemuVersion, where);
   }
 
   async runBatch(tasks: readonly Task[], jobs: number): Promise<RunResult[]> {
@@ -232,10 +256,11 @@ export class KvmBackend implements Backend {
         const answers = direct
           ? await runDirect(batchJobs, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts })
           : await runL1(image as L1Image, batchJobs, this.options);
+        const wrong = "error" in answers ? undefined : this.judgedBy(answers.software);
         batch.forEach((p, k) => {
           const { spec, profile } = tasks[p.index]!;
           const base = { ...runOf(spec, profile, this.name), expectations: [] };
-          const answer = "error" in answers ? answers : answers[k]!;
+          const answer = "error" in answers ? answers : wrong ? { error: wrong } : answers.results[k]!;
           if ("error" in answer) {
             results[p.index] = { ...base, status: "error", reason: answer.error };
             return;

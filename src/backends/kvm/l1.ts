@@ -92,6 +92,14 @@ export type L1Step =
 /** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
 export type GuestResult = { body: string } | { error: string };
 
+/** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
+export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string } } | { error: string };
+
+function batchResult(text: string, count: number): BatchResult {
+  const software = softwareOf(text);
+  return { results: splitConsole(text, count), ...(software ? { software } : {}) };
+}
+
 export interface L1Options {
   /** The host's qemu-system-ppc64 (L0). */
   binary: string;
@@ -134,6 +142,16 @@ export const IN_L1: BatchPlace = {
   tuneAslr: true,
   listVfio: true,
 };
+
+/** The line a batch starts with: the kernel (uname -r) and the first line of its QEMU's --version. */
+export const SOFTWARE = "TCESPEC-SOFTWARE";
+const SOFTWARE_LINE = new RegExp(`${SOFTWARE} (\\S+) ([^\\n]*)`);
+
+/** The kernel and QEMU a batch's console says it ran on. */
+export function softwareOf(text: string): { kernel: string; qemu: string } | undefined {
+  const found = SOFTWARE_LINE.exec(text);
+  return found ? { kernel: found[1]!, qemu: found[2]!.trim() } : undefined;
+}
 
 /** The script that runs the batch: one guest QEMU per job, fenced by markers. */
 export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
@@ -233,8 +251,10 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
   // Without address-space randomisation each L2 QEMU sits where the last one did, so L0 reuses
   // the code it translated for it: about a third less time per guest.
   const aslr = place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : "";
+  // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
+  const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
-  return `${aslr}${vfio}${lines.join("\n")}\n`;
+  return `${aslr}${software}${vfio}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buffer {
@@ -287,7 +307,7 @@ function settleOnce<T>(resolve: (value: T) => void, cleanup: () => void): (value
 }
 
 /** Boots one L1 for these jobs; resolves with each job's result, or one error for all. */
-export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Options): Promise<GuestResult[] | { error: string }> {
+export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Options): Promise<BatchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-l1-"));
   // Linux unpacks concatenated archives in turn: the cached image, then the batch.
   const initrd = join(dir, "initrd.cpio");
@@ -326,9 +346,9 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
         // Booted: from now on the batch's own budget counts.
         booted = true;
         clearTimeout(timer);
-        timer = setTimeout(() => finish(splitConsole(text, jobs.length)), budget);
+        timer = setTimeout(() => finish(batchResult(text, jobs.length)), budget);
       }
-      if (text.includes("TCESPEC-L1-DONE")) finish(splitConsole(text, jobs.length));
+      if (text.includes("TCESPEC-L1-DONE")) finish(batchResult(text, jobs.length));
     });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
@@ -342,7 +362,7 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
       }),
     );
     child.on("close", (code, signal) => {
-      if (text.includes("TCESPEC-L1-READY")) return finish(splitConsole(text, jobs.length));
+      if (text.includes("TCESPEC-L1-READY")) return finish(batchResult(text, jobs.length));
       const why = stderr
         .split("\n")
         .filter((l) => l && !l.includes("warning:"))
@@ -366,7 +386,7 @@ export interface DirectOptions {
 }
 
 /** Runs a batch on this host: the same script L1 runs, in a directory of its own, under sh. */
-export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Promise<GuestResult[] | { error: string }> {
+export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Promise<BatchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));
   jobs.forEach((job, i) => writeFileSync(join(dir, `${i}.elf`), job.elf));
   const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false, listVfio: false };
@@ -379,7 +399,7 @@ export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Pr
       if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
     });
-    const timer = setTimeout(() => finish(splitConsole(text, jobs.length)), jobs.length * (options.timeoutMs + 2000) + 5000);
+    const timer = setTimeout(() => finish(batchResult(text, jobs.length)), jobs.length * (options.timeoutMs + 2000) + 5000);
     try {
       child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, ...Object.fromEntries((options.vfioHosts ?? []).map((host, i) => [`VFIO_HOST_${i + 1}`, host])) }, group: true });
     } catch (error) {
@@ -389,7 +409,7 @@ export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Pr
     child.stdout!.setEncoding("latin1");
     child.stdout!.on("data", (chunk: string) => (text += chunk.replace(/\r/g, "")));
     child.on("error", (error) => finish({ error: `cannot run the batch: ${error.message}` }));
-    child.on("close", () => finish(splitConsole(text, jobs.length)));
+    child.on("close", () => finish(batchResult(text, jobs.length)));
   });
 }
 

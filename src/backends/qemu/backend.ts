@@ -6,15 +6,15 @@ import { join } from "node:path";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { ProfileName } from "../../engine/types.js";
 import { runOf, type RunResult } from "../../run/outcome.js";
-import type { Backend } from "../backend.js";
+import type { Backend, BackendIdentity } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type MachineTraits } from "../guest/plan.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu, type HostAction } from "./process.js";
 import { busOf, XLATE_TRACE } from "../guest/plan.js";
-import { fetchedQemu, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
+import { defaultQemu, describeQemu, QEMU_VERSIONS, readQemuVersion, versionMismatch, type QemuIdentity, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
-  /** The binary; default: for 7.2 qemu-system-ppc64 from PATH (or $TCESPEC_QEMU), for 10.0 the fetched one. */
+  /** The binary; default: $TCESPEC_QEMU, else the one 'tcespec qemu setup V' fetched, else (7.2) qemu-system-ppc64 from PATH. */
   binary?: string;
   timeoutMs?: number;
   /** Which QEMU this is, and so which profile its runs stand for (default 7.2). */
@@ -55,28 +55,48 @@ export class QemuBackend implements Backend {
   readonly name = "qemu";
   readonly profiles: readonly ProfileName[];
   readonly real = true;
+  readonly version: QemuVersion;
   private readonly binary: string | { problem: string };
   private readonly extraArgs: string[] = [];
   private readonly timeoutMs: number;
+  /** The binary as it reports itself (read once, at the first run), or why it cannot stand for the profile. */
+  private checked?: QemuIdentity | { problem: string };
+  private ran = false;
 
   constructor(options: QemuOptions = {}) {
-    const version = options.version ?? "7.2";
-    this.profiles = [QEMU_VERSIONS[version]];
+    this.version = options.version ?? "7.2";
+    this.profiles = [QEMU_VERSIONS[this.version]];
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    if (options.binary || version === "7.2") this.binary = options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64";
-    else {
-      const fetched = fetchedQemu(version);
-      this.binary = "problem" in fetched ? fetched : fetched.binary;
-      // Its own firmware: never the system QEMU's vof.bin.
-      if (!("problem" in fetched)) this.extraArgs.push("-L", fetched.dataDir);
+    const found = options.binary ? { binary: options.binary } : defaultQemu(this.version);
+    this.binary = "problem" in found ? found : found.binary;
+    // A fetched QEMU's own firmware: never the system QEMU's vof.bin.
+    if ("dataDir" in found && found.dataDir) this.extraArgs.push("-L", found.dataDir);
+  }
+
+  /** The binary's own --version, checked against the version its runs stand for. */
+  private check(): QemuIdentity | { problem: string } {
+    if (typeof this.binary !== "string") return this.binary;
+    if (!this.checked) {
+      const identity = readQemuVersion(this.binary);
+      const mismatch = "problem" in identity ? undefined : versionMismatch(identity, this.version);
+      this.checked = mismatch ? { problem: mismatch } : identity;
     }
+    return this.checked;
+  }
+
+  identity(): BackendIdentity | undefined {
+    if (!this.ran || !this.checked || "problem" in this.checked) return undefined;
+    return { qemu: describeQemu(this.checked), where: this.checked.binary };
   }
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
     const base = { ...runOf(spec, profile, this.name), expectations: [] };
     const plan = planFor(spec, profile, TCG_TRAITS);
     if ("unsupported" in plan) return { ...base, status: "unsupported", reason: plan.unsupported };
-    if (typeof this.binary !== "string") return { ...base, status: "error", reason: this.binary.problem };
+    const checked = this.check();
+    if ("problem" in checked) return { ...base, status: "error", reason: checked.problem };
+    const binary = checked.binary;
+    this.ran = true;
     const dir = mkdtempSync(join(tmpdir(), "tcespec-"));
     try {
       const kernel = join(dir, "guest.elf");
@@ -90,7 +110,7 @@ export class QemuBackend implements Backend {
             ? [{ plug: call.device, bus: busOf(call.device.phbIndex) }]
             : [],
       );
-      const result = await runQemu(this.binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs, steps);
+      const result = await runQemu(binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs, steps);
       if ("error" in result) return { ...base, status: "error", reason: result.error };
       const judged = judge(spec, profile, plan, readGuestOutput(result.body, result.host), this.name);
       return typeof judged === "string" ? { ...base, status: "error", reason: judged } : judged;

@@ -77,7 +77,8 @@ export async function setupQemu(version: QemuVersion, say: (message: string) => 
   apt.prepare();
   say("reading Debian's package lists (apt-get update, private state)");
   await apt.update(say);
-  const wanted = (await apt.versions("qemu-system-ppc")).find((v) => v.replace(/^\d+:/, "").startsWith(`${version}.`));
+  // Debian's 7.2 is 1:7.2+dfsg-…, its 10.0 1:10.0.2+ds-…: the first two components name it.
+  const wanted = (await apt.versions("qemu-system-ppc")).find((v) => /^(?:\d+:)?(\d+\.\d+)/.exec(v)?.[1] === version);
   if (!wanted) throw new SetupError(`no qemu-system-ppc ${version}.x in Debian 12 or its backports`);
   const fetched = fetchedQemu(version, root);
   if ("manifest" in fetched && fetched.manifest.version === wanted) {
@@ -103,4 +104,66 @@ export async function setupQemu(version: QemuVersion, say: (message: string) => 
   if ("problem" in done) throw new SetupError(done.problem);
   say(`fetched ${done.dir}`);
   return done;
+}
+
+/** A QEMU binary as it reports itself. */
+export interface QemuIdentity {
+  binary: string;
+  /** "7.2.22" */
+  version: string;
+  /** The package's own words in parentheses, if any: "Debian 1:7.2+dfsg-7+deb12u18". */
+  build?: string;
+}
+
+/** `QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)` → its parts. */
+export function parseQemuVersion(text: string): { version: string; build?: string } | undefined {
+  const found = /QEMU emulator version (\d+\.\d+(?:\.\d+)?)(?:\s*\(([^)]*)\))?/.exec(text);
+  if (!found) return undefined;
+  return { version: found[1]!, ...(found[2] ? { build: found[2] } : {}) };
+}
+
+/** How a QEMU identity reads in a report: "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)". */
+export function describeQemu(identity: { version: string; build?: string }): string {
+  return `QEMU ${identity.version}${identity.build ? ` (${identity.build})` : ""}`;
+}
+
+/** Whether a QEMU's own version (7.2.22) is of this tcespec version (7.2). */
+export function belongsTo(version: string, asked: QemuVersion): boolean {
+  return version === asked || version.startsWith(`${asked}.`);
+}
+
+/** Asks the binary itself (`--version`), or says why it cannot be asked. */
+export function readQemuVersion(binary: string): QemuIdentity | { problem: string } {
+  let text: string;
+  try {
+    text = execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 20_000, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === "ENOENT") return { problem: `${binary} not found: install Debian's qemu-system-ppc package, run 'tcespec qemu setup 7.2', or pass --qemu PATH` };
+    return { problem: `${binary} --version failed: ${(e.stderr ?? e.message).trim().split("\n")[0]}` };
+  }
+  const parsed = parseQemuVersion(text);
+  if (!parsed) return { problem: `${binary} --version did not name a QEMU version: '${text.trim().split("\n")[0]?.slice(0, 80)}'` };
+  return { binary, ...parsed };
+}
+
+/**
+ * Why this QEMU cannot stand for `asked`'s profile, if it cannot: both versions named, and how to
+ * get the right one.
+ */
+export function versionMismatch(identity: QemuIdentity, asked: QemuVersion, where = identity.binary): string | undefined {
+  if (belongsTo(identity.version, asked)) return undefined;
+  return `${where} is ${describeQemu(identity)}, not ${asked}: its runs cannot stand for profile ${QEMU_VERSIONS[asked]} ('tcespec qemu setup ${asked}' fetches Debian's ${asked}; --qemu PATH names another binary)`;
+}
+
+/**
+ * The binary the qemu backend runs for a version when none is named: $TCESPEC_QEMU, else the one
+ * `tcespec qemu setup V` fetched, else (7.2 only) qemu-system-ppc64 from PATH, version-checked
+ * like any other.
+ */
+export function defaultQemu(version: QemuVersion, root = qemuCache()): { binary: string; dataDir?: string } | { problem: string } {
+  if (process.env.TCESPEC_QEMU) return { binary: process.env.TCESPEC_QEMU };
+  const fetched = fetchedQemu(version, root);
+  if (!("problem" in fetched)) return { binary: fetched.binary, dataDir: fetched.dataDir };
+  return version === "7.2" ? { binary: "qemu-system-ppc64" } : fetched;
 }

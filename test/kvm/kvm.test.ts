@@ -88,6 +88,40 @@ describe.runIf(KVM)("real KVM", () => {
     expect(kvm.identity()).toMatchObject({ qemu: expect.stringMatching(/^QEMU 7\.2\.\d+ \(Debian/), kernel: expect.stringMatching(/^6\.12\./) });
   }, 180_000);
 
+  it("reads the geometry of a table KVM holds at page-aligned IOBAs, and notices a wrong one", async () => {
+    const text = (checks: string) =>
+      `machine kvm caps spapr_tce, spapr_tce_64, multi_tce\nphb phb0 index 0\ncreate_window phb0 page 64K size 1G\nexpect table(phb0[1]) kvm\n${checks}`;
+    const [right] = await kvm.runBatch(
+      [
+        {
+          spec: specOf(
+            text(
+              [
+                "expect table(phb0) size 1G page 4K offset 0x0",
+                "expect table(phb0[1]) size 1G page 64K offset 0x800000000000000",
+                // Wrong on purpose: each must diverge.
+                "expect table(phb0[1]) size 2G page 64K",
+                "expect table(phb0[1]) size 512M page 64K",
+                "expect table(phb0[1]) size 1G page 16M",
+              ].join("\n"),
+            ),
+          ),
+          profile: "qemu-7.2",
+        },
+      ],
+      1,
+    );
+    expect(right!.reason).toBeUndefined();
+    expect(right!.expectations.map((e) => `${e.outcome} ${e.actual}`)).toEqual([
+      "matched kvm",
+      "matched size 1G page 4K offset 0x0",
+      "matched size 1G page 64K offset 0x800000000000000",
+      expect.stringMatching(/^diverged a window at 0x800000000000000 smaller than size 2G page 64K/),
+      "diverged a window at 0x800000000000000 larger than size 512M page 64K",
+      expect.stringMatching(/^diverged a window at 0x800000000000000 smaller than size 1G page 16M|^diverged .*pages smaller than page 16M/),
+    ]);
+  }, 180_000);
+
   it("makes the passed-through device DMA through the real hardware table, and reads hw(…) that way", async () => {
     const text = (caps: string, checks: string) =>
       `machine kvm caps ${caps}\nphb phb0 index 0\nput_tce phb0 0x1000 0x12340003\nplug vfio dev0 on phb0\nput_tce phb0 0x2000 0x5550002\n${checks}`;

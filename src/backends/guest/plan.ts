@@ -167,24 +167,32 @@ const pick = <T, K extends keyof T>(from: T, key: K): Partial<Pick<T, K>> => (fr
 const valueOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && o.kind === "hcall" ? o.value : undefined);
 const codeOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && (o.kind === "hcall" || o.kind === "rtas") ? o.code : "?");
 
+/** The smallest TCE page there is: no table has pages smaller than 4K. */
+const SMALLEST_PAGE = 0x1000n;
+
 /**
- * table(T) size S page P [offset O], read by the guest: the window starts at B, its last byte is
- * at B+S-1 and B+S is outside; a marker put at B is read back at B+P-1 but not at B+P; then the
- * entry at B gets its old value back. Every candidate base is probed; the first that holds a
- * window is the answer.
+ * table(T) size S page P [offset O], read by the guest at page-aligned IOBAs only (KVM answers
+ * H_PARAMETER to an IOBA not aligned to its table's page; QEMU rounds it down): the window starts
+ * at B, its last page at B+S-P is in it and B+S is not; a marker put at B is not read back at B+P
+ * (pages not larger than P), and B+P/2 either holds the marker too (QEMU: the same page) or is
+ * refused as unaligned (KVM): pages not smaller than P. Then the entry at B gets its old value
+ * back. Every candidate base is probed; the first that holds a window is the answer.
  */
 function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint | undefined, withOffset: boolean): PlannedStep {
   const bases = offset === undefined ? WINDOW_BASES : [offset];
   const groups = bases.map((base) => {
-    const calls = [get(liobn, base, true), get(liobn, base + size - 1n)];
+    const calls = [get(liobn, base, true), get(liobn, base + size - page)];
     const past = base + size < U64_LIMIT;
     if (past) calls.push(get(liobn, base + size));
-    calls.push(put(liobn, base, MARKER), get(liobn, base + page - 1n));
+    calls.push(put(liobn, base, MARKER));
+    const halfPage = page > SMALLEST_PAGE;
+    if (halfPage) calls.push(get(liobn, base + page / 2n));
     const nextPage = page < size;
     if (nextPage) calls.push(get(liobn, base + page));
     calls.push({ kind: "hcall", opcode: H_PUT_TCE, args: [liobn, base, 0n], savedAsArg: 2 });
-    return { base, calls, past, nextPage };
+    return { base, calls, past, halfPage, nextPage };
   });
+  const pages = (p: bigint) => geometry(0n, p).replace("size 0 ", "");
   return {
     calls: groups.flatMap((g) => g.calls),
     read: (outcomes) => {
@@ -197,14 +205,16 @@ function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint
         const end = o[i++];
         const beyond = g.past ? o[i++] : undefined;
         i++; // the marker put
-        const samePage = o[i++];
+        const half = g.halfPage ? o[i++] : undefined;
         const otherPage = g.nextPage ? o[i++] : undefined;
-        if (!succeeded(end)) return `a window at ${hex(g.base)} smaller than ${geometry(size, page)}`;
+        if (!succeeded(end))
+          return `a window at ${hex(g.base)} smaller than ${geometry(size, page)} (its last page, at ${hex(g.base + size - page)}: ${codeOf(end)})`;
         if (succeeded(beyond)) return `a window at ${hex(g.base)} larger than ${geometry(size, page)}`;
-        if (valueOf(samePage) !== MARKER)
-          return `a window at ${hex(g.base)} with pages smaller than ${geometry(0n, page).replace("size 0 ", "")}`;
-        if (otherPage && valueOf(otherPage) === MARKER)
-          return `a window at ${hex(g.base)} with pages larger than ${geometry(0n, page).replace("size 0 ", "")}`;
+        // A page of its own at B+P/2: the pages are smaller. Refused there (KVM: unaligned) or the marker: not.
+        if (half && succeeded(half) && valueOf(half) !== MARKER) return `a window at ${hex(g.base)} with pages smaller than ${pages(page)}`;
+        if (otherPage && valueOf(otherPage) === MARKER) return `a window at ${hex(g.base)} with pages larger than ${pages(page)}`;
+        if (otherPage && !succeeded(otherPage))
+          return `a window at ${hex(g.base)} with pages larger than ${pages(page)} (no entry at ${hex(g.base + page)}: ${codeOf(otherPage)})`;
         return geometry(size, page, withOffset ? g.base : undefined);
       }
       return "absent";

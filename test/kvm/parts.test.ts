@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpio, dirEntry, fileEntry } from "../../src/backends/kvm/cpio.js";
-import { batchScript, splitConsole } from "../../src/backends/kvm/l1.js";
+import { batchScript, softwareOf, splitConsole } from "../../src/backends/kvm/l1.js";
 import { hiddenCaps, KVM_CAP } from "../../src/backends/kvm/caps.js";
-import { readGuestOutput, planFor } from "../../src/backends/guest/plan.js";
+import { readGuestOutput, planFor, type GuestPlan } from "../../src/backends/guest/plan.js";
 import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
 import { TCG_TRAITS } from "../../src/backends/qemu/backend.js";
 import { specOf, hasCommand } from "../helpers.js";
@@ -47,10 +47,12 @@ describe("the batch L1 runs", () => {
       ],
       20_000,
     );
-    const lines = script.trim().split("\n").slice(2);
+    const lines = script.trim().split("\n").slice(3);
     expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
+    // Then what judges the batch, as it says itself: the kernel, and the guests' QEMU.
+    expect(script.split("\n")[1]).toBe(`echo "TCESPEC-SOFTWARE $(uname -r) $('qemu-system-ppc64' --version 2>&1 | head -1)"`);
     // L1's devices bound to vfio-pci become $VFIO_HOST_1, $VFIO_HOST_2…
-    expect(script.split("\n")[1]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
+    expect(script.split("\n")[2]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
     expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 'qemu-system-ppc64' .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");
@@ -92,6 +94,14 @@ describe("the batch L1 runs", () => {
     expect(script).toContain("mkfifo /work/d/in0 /work/d/m0.in /work/d/m0.out");
     expect(script).toContain("LD_PRELOAD='/cache/shim.so'");
     expect(script).toContain("'/usr/bin/qemu-system-ppc64'");
+  });
+
+  it("reads what the batch ran on from its console", () => {
+    expect(softwareOf("boot…\nTCESPEC-SOFTWARE 6.12.95+deb12-powerpc64le-64k QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nTCESPEC-RUN 0")).toEqual({
+      kernel: "6.12.95+deb12-powerpc64le-64k",
+      qemu: "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)",
+    });
+    expect(softwareOf("TCESPEC-RUN 0")).toBeUndefined();
   });
 
   it("splits L1's console into each guest's output, and says why one failed", () => {
@@ -190,6 +200,19 @@ describe("placement from QEMU's trace", () => {
     // With a vfio-pci device a TCG guest runs in L1 too (L1's QEMU under TCG).
     const tcgVfio = specOf("machine tcg\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect table(phb0) userspace");
     expect("steps" in planFor(tcgVfio, "qemu-7.2", KVM_TRAITS)).toBe(true);
+  });
+});
+
+describe("device slots", () => {
+  const slots = (plan: GuestPlan | { unsupported: string }) =>
+    "steps" in plan ? plan.steps.flatMap((s) => s.calls).flatMap((c) => (c.kind === "plug" ? [`${c.device.name}@${c.device.phbIndex}:${c.device.slot}`] : [])) : plan.unsupported;
+  it("a plug takes the lowest slot free on its PHB: one an unplug left, not the count of devices", () => {
+    const spec = specOf(
+      "machine kvm\nphb phb0 index 0\nphb phb1 index 1\nplug emulated e0 on phb0\nplug emulated e1 on phb0\nunplug e0\nplug emulated e2 on phb0\nplug emulated e3 on phb0\nplug emulated f0 on phb1",
+    );
+    expect(slots(planFor(spec, "qemu-7.2", KVM_TRAITS))).toEqual(["e0@0:1", "e1@0:2", "e2@0:1", "e3@0:3", "f0@1:1"]);
+    const vfio = specOf("machine kvm\nphb phb0 index 0\nplug vfio d0 on phb0\nplug emulated e0 on phb0\nunplug d0\nplug vfio d1 on phb0");
+    expect(slots(planFor(vfio, "qemu-7.2", KVM_TRAITS))).toEqual(["d0@0:1", "e0@0:2", "d1@0:1"]);
   });
 });
 

@@ -349,6 +349,18 @@ export function existenceCalls(liobn: bigint): GuestCall[] {
   return WINDOW_BASES.map((base) => get(liobn, base));
 }
 
+/**
+ * The slot a new device takes on its PHB's bus: the lowest from 1 up that no device present there
+ * holds (one unplugged earlier leaves its slot free; counting the devices, a plug after unplugging
+ * any but the last collided: "slot 2 already occupied").
+ */
+export function freeSlot(devices: ReadonlyMap<string, EduDevice>, phbIndex: number): number {
+  const taken = new Set([...devices.values()].filter((d) => d.phbIndex === phbIndex).map((d) => d.slot));
+  let slot = 1;
+  while (taken.has(slot)) slot++;
+  return slot;
+}
+
 /** Operations that configure the machine rather than run in the guest. */
 const isConfiguration = (operation: Operation) => operation.kind === "add_phb";
 
@@ -386,8 +398,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         note({ calls: [{ kind: "host", action: operation.kind, ...(reconfigure.length > 0 ? { reconfigure } : {}) }], read: ([o]) => o as Outcome }, at);
       }
       else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
-        // Each device its own slot, from 1 up, on its PHB's bus.
-        const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1 };
+        const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex) };
         devices.set(operation.name, device);
         note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
       } else if (operation.kind === "plug" && operation.device === "vfio" && traits.vfio) {
@@ -395,7 +406,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         if (plugged >= traits.vfio)
           note(`plug vfio: the host has ${traits.vfio === 1 ? "one vfio-pci device, and it is" : `${traits.vfio} vfio-pci devices, and they are all`} plugged already`, at);
         else {
-          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: devices.size + 1, vfio: true };
+          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true };
           vfioPhbs.add(operation.phbIndex);
           devices.set(operation.name, device);
           note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);

@@ -180,7 +180,7 @@ export class KvmBackend implements Backend {
     this.software = {
       qemu: describeQemu(parsed),
       kernel: software.kernel,
-      where: this.options.direct ? `${this.options.binary} on this host` : `in L1 (${(this.image as L1Image).dir})`,
+      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}`,
     };
     return versionMismatch({ binary: where, ...parsed }, this.qemuVersion, where);
   }

@@ -47,12 +47,12 @@ describe("the batch L1 runs", () => {
       ],
       20_000,
     );
-    const lines = script.trim().split("\n").slice(3);
+    const lines = script.trim().split("\n").slice(4);
     expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
     // Then what judges the batch, as it says itself: the kernel, and the guests' QEMU.
     expect(script.split("\n")[1]).toBe(`echo "TCESPEC-SOFTWARE $(uname -r) $('qemu-system-ppc64' --version 2>&1 | head -1)"`);
     // L1's devices bound to vfio-pci become $VFIO_HOST_1, $VFIO_HOST_2…
-    expect(script.split("\n")[2]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
+    expect(script.split("\n")[3]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
     expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 'qemu-system-ppc64' .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");
@@ -60,12 +60,34 @@ describe("the batch L1 runs", () => {
   });
   it("lets the guest go on after an unplug only once QEMU no longer lists the device", () => {
     const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "unplug", name: "d0" }] }], 20_000);
-    const step = script.split("\n").find((l) => l.includes("device_del"))!;
+    const step = script.slice(script.indexOf("      1) "), script.indexOf(" ;;", script.indexOf("      1) ")));
     expect(step.indexOf("info pci")).toBeGreaterThan(step.indexOf("device_del"));
     expect(step).toContain(`grep -q 'id "d0"'`);
     expect(step.indexOf("echo g >&3")).toBeGreaterThan(step.indexOf("info pci"));
     // The monitor's earlier prompt is waited for before the log is emptied for device_del.
-    expect(step.indexOf('grep -q "(qemu)"')).toBeLessThan(step.indexOf("device_del"));
+    expect(step.indexOf("tcespec_prompt")).toBeLessThan(step.indexOf("device_del"));
+    // Unplugged is said only once QEMU no longer lists it; a device still listed is a failed step.
+    expect(step.indexOf("TCESPEC-ACT 1 unplugged d0")).toBeGreaterThan(step.indexOf("info pci"));
+    expect(step).toContain("TCESPEC-ACT 1 failed: device_del d0: QEMU still lists the device 10 s later");
+  });
+
+  it("says a device is plugged only once QEMU lists it, and names each way a step fails", () => {
+    const script = batchScript(
+      [{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "plug", name: "d0", bus: "pci.0", slot: 1, phbIndex: 0, host: 1 }, { kind: "migrate" }] }],
+      20_000,
+    );
+    const plug = script.slice(script.indexOf("      1) "), script.indexOf(" ;;", script.indexOf("      1) ")));
+    expect(plug.indexOf("TCESPEC-ACT 1 plugged d0 0")).toBeGreaterThan(plug.indexOf("device_add"));
+    expect(plug.indexOf("TCESPEC-ACT 1 plugged d0 0")).toBeGreaterThan(plug.indexOf("info pci"));
+    expect(plug).toContain("TCESPEC-ACT 1 failed: device_add d0: QEMU does not list the device after it");
+    expect(plug).toContain("TCESPEC-ACT 1 failed: device_add: the monitor did not answer it within 60 s");
+    expect(plug).toContain('TCESPEC-ACT 1 failed: device_add: $(grep Error');
+    const migrate = script.slice(script.indexOf("      2) "), script.indexOf(" ;;", script.indexOf("      2) ")));
+    // Blocked only where QEMU refused it (an Error); a failed or unfinished migration is an error.
+    expect(migrate).toMatch(/elif grep -q "Error" .*TCESPEC-ACT 2 blocked/);
+    expect(migrate).toContain("TCESPEC-ACT 2 failed: migrate: QEMU did not complete it within 20 s");
+    // QEMU's own exit status is reported, not the migration loop's.
+    expect(script).toMatch(/; rc=\$\?; while .*; rc=\$\?; done; echo "TCESPEC-QEMU-EXIT \$rc"/);
   });
   it("runs a job under TCG when it asks to, the others under KVM", () => {
     const script = batchScript(
@@ -118,13 +140,31 @@ describe("the batch L1 runs", () => {
       "TCESPEC-DONE 1 1 6.5 0.3",
       "TCESPEC-RUN 2 6.5 0.3",
       "TCESPEC-DONE 2 137 9.5 0.3",
+      "TCESPEC-RUN 3 9.5 0.3",
+      "qemu-system-ppc64: ../hw/ppc/spapr_pci.c:100: assertion failed",
+      "TCESPEC-QEMU-EXIT 134",
+      "TCESPEC-DONE 3 0 9.6 0.3",
+      "TCESPEC-RUN 4 9.6 0.3",
+      "TCESPEC-HOST",
+      "TCESPEC-ACT 1 failed: device_del d0: QEMU still lists the device 10 s later",
+      "TCESPEC-QEMU-EXIT 137",
+      "TCESPEC-DONE 4 0 30.0 0.3",
+      "TCESPEC-RUN 5 30.0 0.3",
+      "TCESPEC-BEGIN",
+      "BUG: Unable to handle kernel data access at 0xcbd79bf19b700000",
+      "Oops: Kernel access of bad area, sig: 11 [#1]",
+      "NIP [c008000003a2b4dc] kvmppc_tce_put+0x5c/0xa0 [kvm]",
       "",
     ].join("\n");
-    const [ok, bad, slow, missing] = splitConsole(console, 4);
+    const [ok, bad, slow, aborted, stuck, crashed, missing] = splitConsole(console, 7, { timeoutMs: 20_000, stopped: "L1's kernel panicked (Kernel panic - not syncing: Fatal exception)" });
     expect(ok).toEqual({ body: "TCESPEC-RUN 0 5.1 0.2\nspapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11\nTCESPEC-BEGIN\n" + "0".repeat(32) + "\n" });
     expect(bad).toEqual({ error: "L1's QEMU exited (code 1) before the guest finished: qemu-system-ppc64: -device foo: not found" });
-    expect(slow).toEqual({ error: "timed out in L1 (the guest did not finish)" });
-    expect(missing).toEqual({ error: "L1 stopped before this guest ran" });
+    expect(slow).toEqual({ error: "timed out after 20000 ms (--timeout): the guest did not finish" });
+    // QEMU's own status, not the loop's around it: an abort is SIGABRT, with QEMU's last words.
+    expect(aborted).toEqual({ error: "L1's QEMU was killed by SIGABRT before the guest finished: qemu-system-ppc64: ../hw/ppc/spapr_pci.c:100: assertion failed" });
+    expect(stuck).toEqual({ error: "host step 1 failed: device_del d0: QEMU still lists the device 10 s later" });
+    expect(crashed).toEqual({ error: "L1's kernel crashed while this guest ran: BUG: Unable to handle kernel data access at 0xcbd79bf19b700000 (in kvmppc_tce_put+0x5c/0xa0)" });
+    expect(missing).toEqual({ error: "not run: L1's kernel panicked (Kernel panic - not syncing: Fatal exception) before this guest's turn" });
   });
 });
 

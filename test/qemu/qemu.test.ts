@@ -225,12 +225,21 @@ describe("when QEMU misbehaves", () => {
     });
   });
 
+  it("a crash by a signal names the signal, with QEMU's last words", async () => {
+    const binary = fakeQemu("abort", 'echo "qemu-system-ppc64: ../hw/ppc/spapr_pci.c:1: assertion failed" >&2; kill -ABRT $$');
+    const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");
+    expect(result).toMatchObject({
+      status: "error",
+      reason: "QEMU was killed by SIGABRT before the guest finished: qemu-system-ppc64: ../hw/ppc/spapr_pci.c:1: assertion failed",
+    });
+  });
+
   it("a hang hits the timeout, and the process is reaped", async () => {
     const pidFile = join(dir, "hang.pid");
     const binary = fakeQemu("hang", `echo $$ > ${pidFile}; exec sleep 60`);
     const started = Date.now();
     const result = await new QemuBackend({ binary, timeoutMs: 500 }).run(spec, "qemu-7.2");
-    expect(result).toMatchObject({ status: "error", reason: "timed out after 500 ms (the guest did not finish)" });
+    expect(result).toMatchObject({ status: "error", reason: "timed out after 500 ms (--timeout): the guest did not finish" });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(liveQemuProcesses()).toBe(0);
     await new Promise((r) => setTimeout(r, 100));

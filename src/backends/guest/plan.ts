@@ -15,8 +15,27 @@ import { unreachable } from "../../unreachable.js";
 
 export const H_STUFF_TCE = 0x138n;
 export const H_PUT_TCE_INDIRECT = 0x13cn;
-/** RTAS tokens of QEMU 7.2. */
-export const RTAS_TOKENS = { query: 0x2026n, create: 0x2027n, remove: 0x2028n, reset: 0x2029n } as const;
+/** RTAS tokens of QEMU 7.2 (RTAS_TOKEN_BASE 0x2000 plus each call's number, include/hw/ppc/spapr.h). */
+export const RTAS_TOKENS = { setIndicator: 0x201an, query: 0x2026n, create: 0x2027n, remove: 0x2028n, reset: 0x2029n } as const;
+
+/**
+ * The DR isolation indicator (set-indicator type 9001) of a PCI slot's connector, set to isolated
+ * (0). A PCI DRC's index is its type (PCI: 4, shifted 28) over the PHB's index, the bus's chassis
+ * (0 for the root bus) and the devfn (spapr_drc_index, drc_id_from_devfn).
+ */
+const DR_ISOLATION_STATE = 9001n;
+const drcIndex = (device: EduDevice) => (4n << 28n) | (BigInt(device.phbIndex) << 16n) | (BigInt(device.slot) << 3n);
+
+/**
+ * The guest lets go of a device's slot before the host unplugs it. A device hotplugged into a
+ * machine since its last reset has a DRC in "power on", and device_del releases it at once; a reset
+ * makes it "configured" (spapr_drc_reset: as if coldplugged), and then device_del waits for the
+ * guest to isolate it. Isolating a "configured" DRC makes it "power on"; one in "power on" already
+ * is left as it is (drc_isolate_physical): so the guest always isolates first.
+ */
+export function isolateCall(device: EduDevice): GuestCall {
+  return { kind: "rtas", token: RTAS_TOKENS.setIndicator, args: [DR_ISOLATION_STATE, drcIndex(device), 0n], nret: 1 };
+}
 
 
 /** A translation QEMU's IOMMU made for a device (its `spapr_iommu_xlate` trace). */
@@ -412,8 +431,9 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
           note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
         }
       } else if (operation.kind === "unplug" && devices.has(operation.name) && (devices.get(operation.name)!.vfio ? traits.vfio > 0 : traits.hostSteps.unplug)) {
+        const isolate = isolateCall(devices.get(operation.name)!);
         devices.delete(operation.name);
-        note({ calls: [{ kind: "host", action: "unplug", device: operation.name }], read: ([o]) => o as Outcome }, at);
+        note({ calls: [isolate, { kind: "host", action: "unplug", device: operation.name }], read: ([, o]) => o as Outcome }, at);
       } else if (operation.kind === "dma" && devices.has(operation.device) && !devices.get(operation.device)!.vfio && traits.dma === "trace") {
         const { access, ioba } = operation;
         note({ calls: [{ kind: "dma", device: devices.get(operation.device)!, access, ioba }], read: ([view]) => dmaOutcome(view as HostView, access, ioba) }, at);

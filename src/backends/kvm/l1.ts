@@ -4,7 +4,7 @@
 // its QEMU printed comes back over L1's console, between markers the script prints.
 import type { ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
 import { NOTIFIER_TRACES, TABLE_TRACE } from "../guest/plan.js";
@@ -95,9 +95,9 @@ export type GuestResult = { body: string } | { error: string };
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
 export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string } } | { error: string };
 
-function batchResult(text: string, count: number): BatchResult {
+function batchResult(text: string, count: number, how: { timeoutMs: number; stopped?: string }): BatchResult {
   const software = softwareOf(text);
-  return { results: splitConsole(text, count), ...(software ? { software } : {}) };
+  return { results: splitConsole(text, count, how), ...(software ? { software } : {}) };
 }
 
 export interface L1Options {
@@ -143,6 +143,11 @@ export const IN_L1: BatchPlace = {
   listVfio: true,
 };
 
+/** How long a host step waits, in polls: the monitor's prompt (0.1 s each), a device's going (0.1 s), a migration (0.2 s). */
+const PROMPT_POLLS = 600;
+const UNPLUG_POLLS = 100;
+const MIGRATE_POLLS = 100;
+
 /** The line a batch starts with: the kernel (uname -r) and the first line of its QEMU's --version. */
 export const SOFTWARE = "TCESPEC-SOFTWARE";
 const SOFTWARE_LINE = new RegExp(`${SOFTWARE} (\\S+) ([^\\n]*)`);
@@ -180,45 +185,62 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
     });
     const actions = job.steps
       .map((step, k) => {
+        // Each report is what QEMU showed after the step, printed once the step is over.
         const act = (report: string) => `echo "TCESPEC-ACT ${k + 1} ${report}"`;
-        const failed = `echo "TCESPEC-ACT ${k + 1} failed: $(grep Error ${log} | tail -1)"`;
         // Each step reads only what the monitor answered to it: the log starts empty. A command
         // naming $VFIO_HOST_n is expanded by the script's shell; any other is sent as written.
         const send = (command: string) => `: > ${log}; echo ${command.includes("$") ? `"${command}"` : quote(command)} >&4`;
+        const listed = (name: string) => `grep -q ${quote(`id "${name}"`)} ${log}`;
         if (step.kind === "migrate") {
           // Into a file; once QEMU says it completed, the source quits and the loop around QEMU
           // starts the destination from the file (the guest goes on there: no character for it
-          // here). Refused (a vfio-pci device blocks it) or failed: the source goes on.
+          // here). Refused by QEMU (an Error: a vfio-pci device blocks it): blocked, and the source
+          // goes on. A migration that failed, or did not complete in time, is an error, in QEMU's words.
           return [
             `      ${k + 1}) ${send(`migrate "exec:cat > ${tmp}/mig${i}"`)}; t=0`,
-            `         while [ $t -lt 100 ] && ! grep -qE "Error|Migration status: (completed|failed)" ${log}; do sleep 0.2; echo "info migrate" >&4; t=$((t+1)); done`,
+            `         while [ $t -lt ${MIGRATE_POLLS} ] && ! grep -qE "Error|Migration status: (completed|failed|cancelled)" ${log}; do sleep 0.2; echo "info migrate" >&4; t=$((t+1)); done`,
             `         if grep -q "Migration status: completed" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > ${tmp}/mig${i}.go; echo quit >&4;`,
-            `         else echo "TCESPEC-ACT ${k + 1} blocked: $(grep Error ${log} | tail -1)"; echo g >&3; fi ;;`,
+            `         elif grep -q "Error" ${log}; then ${act(`blocked: $(grep Error ${log} | tail -1)`)}; echo g >&3;`,
+            `         elif grep -qE "Migration status: (failed|cancelled)" ${log}; then ${act(`failed: migrate: $(grep -E "Migration status|error" ${log} | tail -2 | tr '\\n' ' ')`)}; echo g >&3;`,
+            `         else ${act(`failed: migrate: QEMU did not complete it within ${MIGRATE_POLLS / 5} s ($(grep "Migration status" ${log} | tail -1))`)}; echo g >&3; fi ;;`,
           ].join("\n");
         }
-        const [command, report] =
+        const [command, verify] =
           step.kind === "plug"
-            ? [`device_add vfio-pci,host=$VFIO_HOST_${step.host},id=${step.name},bus=${step.bus},addr=${step.slot}`, `plugged ${step.name} ${step.phbIndex}`]
+            ? [
+                `device_add vfio-pci,host=$VFIO_HOST_${step.host},id=${step.name},bus=${step.bus},addr=${step.slot}`,
+                // Plugged when QEMU lists the device: not when device_add was sent.
+                `${send("info pci")}; tcespec_prompt ${log}; if ${listed(step.name)}; then ${act(`plugged ${step.name} ${step.phbIndex}`)}; else ${act(`failed: device_add ${step.name}: QEMU does not list the device after it`)}; fi`,
+              ]
             : step.kind === "add"
-              ? [`device_add ${eduOptions(step.name, step.bus, step.slot)}`, `added ${step.name}`]
+              ? [
+                  `device_add ${eduOptions(step.name, step.bus, step.slot)}`,
+                  `${send("info pci")}; tcespec_prompt ${log}; if ${listed(step.name)}; then ${act(`added ${step.name}`)}; else ${act(`failed: device_add ${step.name}: QEMU does not list the device after it`)}; fi`,
+                ]
               : step.kind === "unplug"
-                ? [`device_del ${step.name}`, `unplugged ${step.name}`]
-                : ["system_reset", "reset"];
+                ? [
+                    `device_del ${step.name}`,
+                    // device_del answers before the device is gone: until \`info pci\` no longer lists it,
+                    // its vfio container (and its notifiers) may still be there. Still listed at the
+                    // end of the wait: QEMU did not release it (the guest did not let go of its slot).
+                    `u=0; while [ $u -lt ${UNPLUG_POLLS} ]; do ${send("info pci")}; tcespec_prompt ${log}; ${listed(step.name)} || break; sleep 0.1; u=$((u+1)); done; ` +
+                      `if [ $u -lt ${UNPLUG_POLLS} ]; then ${act(`unplugged ${step.name}`)}; else ${act(`failed: device_del ${step.name}: QEMU still lists the device ${UNPLUG_POLLS / 10} s later`)}; fi`,
+                  ]
+                : ["system_reset", act("reset")];
         // After a reset the guest starts again and goes on by itself: no character for it.
         const release = step.kind === "reset" ? "" : " echo g >&3;";
         // The guest goes on once the command is done: the monitor prints its next prompt. A vfio-pci
         // plug pins the guest's RAM and replays the whole window first, which can take seconds; a
-        // guest released after a fixed wait could make its next calls in the middle of that.
-        const done = `t=0; while [ $t -lt 600 ] && ! grep -q "(qemu)" ${log}; do sleep 0.1; t=$((t+1)); done`;
-        // device_del answers before the device is gone: until \`info pci\` no longer lists it, its
-        // vfio container (and its notifiers) may still be there.
-        const gone =
-          step.kind === "unplug"
-            ? ` u=0; while [ $u -lt 100 ]; do ${send("info pci")}; ${done}; grep -q ${quote(`id "${step.name}"`)} ${log} || break; sleep 0.1; u=$((u+1)); done;`
-            : "";
-        // The monitor's previous prompt (at the first step, the one it prints when QEMU starts) must
-        // be in before the log is emptied: arriving late, it would pass for this command's.
-        return `      ${k + 1}) ${act(report)}; ${done}; ${send(command)}; ${done}; if grep -q "Error" ${log}; then ${failed}; fi;${gone}${release} ;;`;
+        // guest released after a fixed wait could make its next calls in the middle of that. The
+        // monitor's previous prompt (at the first step, the one it prints when QEMU starts) must be
+        // in before the log is emptied: arriving late, it would pass for this command's.
+        const name = command.split(" ")[0];
+        return [
+          `      ${k + 1}) if ! tcespec_prompt ${log}; then ${act(`failed: ${name}: the monitor did not answer within ${PROMPT_POLLS / 10} s`)};`,
+          `         else ${send(command)}; if ! tcespec_prompt ${log}; then ${act(`failed: ${name}: the monitor did not answer it within ${PROMPT_POLLS / 10} s`)};`,
+          `         elif grep -q "Error" ${log}; then ${act(`failed: ${name}: $(grep Error ${log} | tail -1)`)};`,
+          `         else ${verify}; fi; fi;${release} ;;`,
+        ].join("\n");
       })
       .join("\n");
     // The destination may end its incoming migration paused (as on the qemu backend): once it is
@@ -236,7 +258,8 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
       `mkfifo ${tmp}/in${i} ${tmp}/m${i}.in ${tmp}/m${i}.out; exec 3<>${tmp}/in${i} 4<>${tmp}/m${i}.in; cat ${tmp}/m${i}.out >> ${log} &`,
       // After a completed migration the source quits and the destination takes the same console,
       // monitor and stream, with the devices hotplugged before the migration.
-      `( ${env}${qemu("")}; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; done; echo "TCESPEC-QEMU-EXIT $?" ) | { n=0; while IFS= read -r line; do`,
+      // QEMU's own exit status (the last QEMU's, after a migration): 137 is the per-spec timeout's kill.
+      `( ${env}${qemu("")}; rc=$?; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; rc=$?; done; echo "TCESPEC-QEMU-EXIT $rc" ) | { n=0; while IFS= read -r line; do`,
       `  echo "$line"`,
       `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
       actions,
@@ -254,7 +277,9 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
   // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
   const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
-  return `${aslr}${software}${vfio}${lines.join("\n")}\n`;
+  // Waits for the monitor's prompt in a log; fails after PROMPT_POLLS tenths of a second.
+  const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
+  return `${aslr}${software}${prompt}${vfio}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buffer {
@@ -266,33 +291,54 @@ export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buff
 }
 
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */
-export function splitConsole(text: string, count: number): GuestResult[] {
+export function splitConsole(text: string, count: number, how: { timeoutMs?: number; stopped?: string } = {}): GuestResult[] {
   const results: GuestResult[] = [];
   for (let i = 0; i < count; i++) {
     const start = text.indexOf(`TCESPEC-RUN ${i} `);
     const done = new RegExp(`TCESPEC-DONE ${i} (\\d+)[^\\n]*\\n`).exec(text);
-    if (start < 0 || !done) {
-      results.push({ error: "L1 stopped before this guest ran" });
+    if (start < 0) {
+      results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn` });
       continue;
     }
-    const own = text.slice(start, done.index);
+    const own = text.slice(start, done ? done.index : undefined);
     const begin = own.indexOf(`${BEGIN_MARKER}\n`);
     const end = own.indexOf(`${END_MARKER}\n`);
-    if (begin >= 0 && end > begin) {
+    if (done && begin >= 0 && end > begin) {
       results.push({ body: own.slice(0, end) });
       continue;
     }
-    const why = lastWords(own);
-    const exit = /TCESPEC-QEMU-EXIT (\d+)/.exec(own);
-    const rc = Number(exit ? exit[1] : done[1]);
-    results.push({
-      error:
-        rc === 137
-          ? "timed out in L1 (the guest did not finish)"
-          : `L1's QEMU exited (code ${rc}) before the guest finished${why ? `: ${why}` : ""}`,
-    });
+    results.push({ error: whyUnfinished(own, done ? Number(/TCESPEC-QEMU-EXIT (\d+)/.exec(own)?.[1] ?? done[1]) : undefined, how) });
   }
   return results;
+}
+
+/** A kernel report in L1's console: its first line and the function it faulted in. */
+export function kernelCrash(text: string): string | undefined {
+  const first = /(?:Kernel panic|BUG:|Oops:|kernel BUG at|Unable to handle kernel)[^\n]*/.exec(text);
+  if (!first) return undefined;
+  const nip = /NIP \[[0-9a-f]+\] (\S+)/.exec(text.slice(first.index));
+  return `${first[0].trim()}${nip ? ` (in ${nip[1]})` : ""}`;
+}
+
+/**
+ * Why a guest did not finish, most telling first: a host step that failed (in QEMU's words), a
+ * crash of L1's kernel, the per-spec timeout, a signal that killed QEMU, QEMU's exit, or L1 going
+ * away mid-run (`rc` undefined).
+ */
+function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
+  const step = /TCESPEC-ACT (\d+) failed: ([^\n]*)/.exec(own);
+  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}`;
+  const crash = kernelCrash(own);
+  if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
+  const why = lastWords(own);
+  const words = why ? `: ${why}` : "";
+  if (rc === undefined) return `${how.stopped ?? "L1 stopped"} while this guest ran${words}`;
+  if (rc === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish`;
+  if (rc > 128) {
+    const signal = Object.entries(constants.signals).find(([, n]) => n === rc - 128)?.[0] ?? `signal ${rc - 128}`;
+    return `L1's QEMU was killed by ${signal} before the guest finished${words}`;
+  }
+  return `L1's QEMU exited (code ${rc}) before the guest finished${words}`;
 }
 
 /** `resolve`, taking effect once and after `cleanup` (the timer, the process, the directory): whichever of end, timeout or error comes first wins. */
@@ -338,17 +384,18 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
       const before = text.length;
       text += chunk.replace(/\r/g, "");
       const fresh = text.slice(Math.max(0, before - 200));
+      // A panic ends L1: the guests that finished keep their results, the one running is told why.
       const panic = /Kernel panic[^\n]*/.exec(fresh);
-      if (panic) return finish({ error: `L1's kernel panicked: ${panic[0]}` });
+      if (panic) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L1's kernel panicked (${panic[0].trim()})` }));
       const failure = /TCESPEC-L1-ERROR ([^\n]*)/.exec(fresh);
       if (failure) return finish({ error: `L1: ${failure[1]}` });
       if (!booted && text.includes("TCESPEC-L1-READY")) {
         // Booted: from now on the batch's own budget counts.
         booted = true;
         clearTimeout(timer);
-        timer = setTimeout(() => finish(batchResult(text, jobs.length)), budget);
+        timer = setTimeout(() => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `the batch ran out of its time (${budget} ms)` })), budget);
       }
-      if (text.includes("TCESPEC-L1-DONE")) finish(batchResult(text, jobs.length));
+      if (text.includes("TCESPEC-L1-DONE")) finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs }));
     });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
@@ -362,7 +409,7 @@ export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Opti
       }),
     );
     child.on("close", (code, signal) => {
-      if (text.includes("TCESPEC-L1-READY")) return finish(batchResult(text, jobs.length));
+      if (text.includes("TCESPEC-L1-READY")) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L0 exited (${signal ?? `code ${code}`})` }));
       const why = stderr
         .split("\n")
         .filter((l) => l && !l.includes("warning:"))
@@ -399,7 +446,8 @@ export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Pr
       if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
     });
-    const timer = setTimeout(() => finish(batchResult(text, jobs.length)), jobs.length * (options.timeoutMs + 2000) + 5000);
+    const budget = jobs.length * (options.timeoutMs + 2000) + 5000;
+    const timer = setTimeout(() => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `the batch ran out of its time (${budget} ms)` })), budget);
     try {
       child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, ...Object.fromEntries((options.vfioHosts ?? []).map((host, i) => [`VFIO_HOST_${i + 1}`, host])) }, group: true });
     } catch (error) {
@@ -409,7 +457,7 @@ export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Pr
     child.stdout!.setEncoding("latin1");
     child.stdout!.on("data", (chunk: string) => (text += chunk.replace(/\r/g, "")));
     child.on("error", (error) => finish({ error: `cannot run the batch: ${error.message}` }));
-    child.on("close", () => finish(batchResult(text, jobs.length)));
+    child.on("close", () => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs })));
   });
 }
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Outcome } from "../../engine/types.js";
 import { BEGIN_MARKER, END_MARKER, HOST_STEP, type EduDevice } from "../guest/guest.js";
-import { Qmp } from "./qmp.js";
+import { Qmp, QmpRefusal } from "./qmp.js";
 
 const live = new Set<ChildProcess>();
 /** Processes started as the leaders of their own group: killing one kills what it started. */
@@ -123,7 +123,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
       if (work) rmSync(work, { recursive: true, force: true });
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ error: `timed out after ${timeoutMs} ms (the guest did not finish)` }), timeoutMs);
+    const timer = setTimeout(() => finish({ error: `timed out after ${timeoutMs} ms (--timeout): the guest did not finish` }), timeoutMs);
 
     // The devices hotplugged so far: a migration's destination is started with them, as the
     // machine the stream describes has them.
@@ -144,7 +144,15 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
         return;
       }
       const file = join(work!, `migration-${index}`);
-      await qmp.execute("migrate", { uri: `exec:cat > ${file}` });
+      try {
+        await qmp.execute("migrate", { uri: `exec:cat > ${file}` });
+      } catch (error) {
+        if (!(error instanceof QmpRefusal)) throw error;
+        // QEMU refused it (a migration blocker): the answer `expect migrate == blocked` is about.
+        host.push({ kind: "migrate", ok: false });
+        child.stdin?.write("g");
+        return;
+      }
       let status = "";
       let why = "";
       while (!["completed", "failed", "cancelled"].includes(status)) {
@@ -153,13 +161,8 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
         status = info.status ?? "";
         why = info["error-desc"] ?? "";
       }
-      if (status !== "completed") {
-        // Refused: the source goes on.
-        host.push({ kind: "migrate", ok: false });
-        void why;
-        child.stdin?.write("g");
-        return;
-      }
+      // Accepted, then failed or cancelled: not a refusal, an error in QEMU's words.
+      if (status !== "completed") throw new Error(`QEMU's migration ${status}${why ? `: ${why}` : ""}`);
       host.push({ kind: "migrate", ok: true });
       const source = child;
       qmp.close();
@@ -233,7 +236,8 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
           return;
         }
         const why = lastWords(stderr);
-        finish({ error: `QEMU exited (${signal ?? `code ${code}`}) before the guest finished${why ? `: ${why}` : ""}` });
+        const how = signal ? `was killed by ${signal}` : `exited (code ${code})`;
+        finish({ error: `QEMU ${how} before the guest finished${why ? `: ${why}` : ""}` });
       });
     };
     try {

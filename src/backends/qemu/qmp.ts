@@ -22,6 +22,8 @@ const checkMessage = validator<QmpMessage>({
 });
 
 export class QmpError extends Error {}
+/** QEMU answered the command with an error: it refused it (not a lost connection). */
+export class QmpRefusal extends QmpError {}
 
 export class Qmp {
   private buffer = "";
@@ -75,7 +77,7 @@ export class Qmp {
     const answer = this.next();
     this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) })}\n`);
     const message = await answer;
-    if (message.error) throw new QmpError(`${command}: ${message.error.desc}`);
+    if (message.error) throw new QmpRefusal(`${command}: ${message.error.desc}`);
     return message.return;
   }
 

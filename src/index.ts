@@ -7,7 +7,7 @@ export { Engine } from "./engine/engine.js";
 export * from "./engine/types.js";
 export { ModelBackend } from "./backends/model.js";
 export { run, compileFiles, type Report, type RunOptions } from "./run/runner.js";
-export type { RunResult, ExpectationOutcome } from "./run/outcome.js";
+export type { RunResult, ExpectationOutcome } from "./verdict/outcome.js";
 export { formatPretty } from "./report/pretty.js";
 export { formatJson, jsonReport } from "./report/json.js";
 export { formatJunit } from "./report/junit.js";

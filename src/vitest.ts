@@ -11,7 +11,7 @@ import { ModelBackend } from "./backends/model.js";
 import { createBackend } from "./backends/index.js";
 import type { Backend, BackendOptions } from "./backends/backend.js";
 import type { ProfileName } from "./engine/types.js";
-import type { RunResult } from "./run/outcome.js";
+import type { RunResult } from "./verdict/outcome.js";
 import { profilesFor, selected, type Selection } from "./run/select.js";
 
 export interface SpecSuiteOptions extends BackendOptions {

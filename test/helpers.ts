@@ -3,7 +3,7 @@ import { compileSource } from "../src/compile/index.js";
 import type { CompiledSpec } from "../src/compile/program.js";
 import { ModelBackend } from "../src/backends/model.js";
 import type { ProfileName } from "../src/engine/types.js";
-import type { RunResult } from "../src/run/outcome.js";
+import type { RunResult } from "../src/verdict/outcome.js";
 import { main } from "../src/cli.js";
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";

@@ -2,7 +2,7 @@
 // backends only through this interface; what each can do, it declares here.
 import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 
 /** What the command line hands to a backend's factory; each backend reads what it needs. */
 export interface BackendOptions {

@@ -4,7 +4,7 @@
 // are the reference side's answers.
 import { compileSource } from "../compile/index.js";
 import type { CompiledSpec } from "../compile/program.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 import { Random } from "./random.js";
 
 /** One side of the comparison: the reference (first) or the other. */

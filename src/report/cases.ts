@@ -2,7 +2,7 @@
 // limited to some profiles has no case under the others (it is not a test there, skipped or not);
 // spec errors and missing paths are cases of their own, as the summary counts them among errors.
 import type { Report } from "../run/runner.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 import { bySpec } from "./summary.js";
 
 /** Runs grouped by file, then spec, in report order. */

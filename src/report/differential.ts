@@ -1,7 +1,7 @@
 // The model against real software: every expectation where a real backend saw another value
 // than the model's run of the same spec and profile. Which backends are real, the report says.
 import type { Report } from "../run/runner.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 
 export interface Disagreement {
   file: string;

@@ -2,7 +2,7 @@
 import type { Report } from "../run/runner.js";
 import { attributes, escapeXml } from "./xml.js";
 import { caseName, testCases } from "./cases.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 import type { Disagreement } from "./differential.js";
 import { disagreementLine, disagreementsByRun } from "./summary.js";
 

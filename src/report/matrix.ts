@@ -1,6 +1,6 @@
 // The semantics matrix: a row per spec, a column per profile — how QEMU's behaviour changed.
 import type { Report } from "../run/runner.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 import { PROFILE_NAMES } from "../engine/profiles.js";
 import { bySpec, hasXfail } from "./summary.js";
 import { escapeXml } from "./xml.js";

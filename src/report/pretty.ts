@@ -3,7 +3,7 @@
 import kleur from "kleur";
 import { sourceLine } from "../compile/diagnostics.js";
 import type { Report } from "../run/runner.js";
-import type { ExpectationOutcome, RunResult } from "../run/outcome.js";
+import type { ExpectationOutcome, RunResult } from "../verdict/outcome.js";
 import { bySpec, hasXfail, judgedBy, summarize } from "./summary.js";
 import { PROFILE_NAMES } from "../engine/profiles.js";
 import { compare } from "./differential.js";

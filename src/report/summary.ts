@@ -1,6 +1,6 @@
 // Counts every reporter prints, from one place.
 import type { Report } from "../run/runner.js";
-import type { RunResult } from "../run/outcome.js";
+import type { RunResult } from "../verdict/outcome.js";
 import { compare, type Disagreement } from "./differential.js";
 
 export interface Summary {

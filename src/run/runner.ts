@@ -7,7 +7,7 @@ import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
 import type { Backend, BackendIdentity } from "../backends/backend.js";
 import { ModelBackend } from "../backends/model.js";
-import { errorRun, type RunResult } from "./outcome.js";
+import { errorRun, type RunResult } from "../verdict/outcome.js";
 import { findSpecFiles, readSpecFile } from "./files.js";
 import { profilesFor, selected, type Selection } from "./select.js";
 import type { WorkerAnswer, WorkerJob } from "./worker.js";

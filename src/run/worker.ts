@@ -2,7 +2,7 @@
 import { parentPort } from "node:worker_threads";
 import { createBackend } from "../backends/index.js";
 import type { BackendRecipe, Task } from "../backends/backend.js";
-import { errorRun, type RunResult } from "./outcome.js";
+import { errorRun, type RunResult } from "../verdict/outcome.js";
 
 export interface WorkerJob {
   recipe: BackendRecipe;

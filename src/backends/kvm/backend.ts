@@ -6,7 +6,7 @@
 import { accessSync, constants } from "node:fs";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { ProfileName } from "../../engine/types.js";
-import { errorRun, runOf, type RunResult } from "../../run/outcome.js";
+import { errorRun, runOf, type RunResult } from "../../verdict/outcome.js";
 import type { Backend, BackendIdentity, Task } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import {

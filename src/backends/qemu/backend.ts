@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { ProfileName } from "../../engine/types.js";
-import { runOf, type RunResult } from "../../run/outcome.js";
+import { runOf, type RunResult } from "../../verdict/outcome.js";
 import type { Backend, BackendIdentity } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
 import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type MachineTraits } from "../guest/plan.js";

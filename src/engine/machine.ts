@@ -1,6 +1,7 @@
 // The pseries machine's IOMMU state: PHBs, their tables, where each guest view lives,
 // and the vfio-pci side. Hypercall and RTAS rules live in their own files; this file
 // decides placement and keeps the hardware tables fed.
+import { isPhbLiobn, phbOfLiobn, windowOfLiobn } from "../papr.js";
 import type { Capability, DeviceKind, MachineConfig, PhbConfig } from "./types.js";
 import { TCE_READ, TCE_WRITE } from "./types.js";
 import { Phb } from "./phb.js";
@@ -35,13 +36,13 @@ export class Machine {
 
   /** The enabled table with this LIOBN: SPAPR_PCI_LIOBN(index, window). */
   findTable(liobn: bigint): TceTable | undefined {
-    if ((liobn & ~0xffffn) !== 0x80000000n) return undefined;
-    const phb = this.phbs.get(Number((liobn >> 8n) & 0xffn));
-    return phb?.windows[Number(liobn & 0xffn)];
+    if (!isPhbLiobn(liobn)) return undefined;
+    const phb = this.phbs.get(phbOfLiobn(liobn));
+    return phb?.windows[windowOfLiobn(liobn)];
   }
 
   phbOfTable(table: TceTable): Phb {
-    return this.phbs.get(Number((table.liobn >> 8n) & 0xffn))!;
+    return this.phbs.get(phbOfLiobn(table.liobn))!;
   }
 
   // ---- placement ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Dynamic DMA windows through RTAS (hw/ppc/spapr_rtas_ddw.c), as QEMU 7.2 answers them.
 import type { Outcome } from "./types.js";
-import { DMA64_WINDOW_ADDR, MAX_WINDOWS } from "./types.js";
+import { MAX_WINDOWS } from "./types.js";
+import { createdWindowBase } from "../papr.js";
 import type { Machine } from "./machine.js";
 import { log2 } from "../values.js";
 
@@ -39,7 +40,7 @@ export function createWindow(machine: Machine, phbIndex: number, pageSize: bigin
   const free = phb.windows.findIndex((t) => t === undefined);
   const active = phb.enabledTables().length;
   if (free < 0 || active === MAX_WINDOWS) return { kind: "rtas", code: "RTAS_HW_ERROR" };
-  const busOffset = active === 0 ? 0n : DMA64_WINDOW_ADDR;
+  const busOffset = createdWindowBase(active);
   // spapr_tce_table_enable takes the entry count as a uint32_t: 2^32 entries or more truncate to
   // zero, and an empty table is a failed create (seen: 1P of 64K pages → RTAS_HW_ERROR).
   const entryCount = 1n << BigInt(windowShift - pageShift);

@@ -70,21 +70,7 @@ export type Outcome =
   | { kind: "migrate"; ok: boolean }
   | { kind: "done" };
 
-export const TCE_READ = 1n;
-export const TCE_WRITE = 2n;
-export const TCE_RW = 3n;
-
-export function liobnOf(phbIndex: number, window: number): bigint {
-  return 0x80000000n | (BigInt(phbIndex) << 8n) | BigInt(window);
-}
-
-export function buidOf(phbIndex: number): bigint {
-  return 0x800000020000000n + BigInt(phbIndex);
-}
-
-/** Bus offset of the 64-bit DDW window (2^59), seen on QEMU 7.2. */
-export const DMA64_WINDOW_ADDR = 0x800000000000000n;
-export const MAX_WINDOWS = 2;
+export { buidOf, DMA64_WINDOW_ADDR, liobnOf, MAX_WINDOWS, TCE_READ, TCE_RW, TCE_WRITE } from "../papr.js";
 
 /** One stretch of a table where the guest view and the hardware table each hold one value. */
 export interface PictureRow {

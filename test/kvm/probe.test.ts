@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { entryFrom, GUEST_RAM, VfioProbes } from "../../src/backends/guest/vfio-probe.js";
 import { VFIO_PROBE, type EduDevice, type GuestCall } from "../../src/backends/guest/guest.js";
-import { planFor } from "../../src/backends/guest/plan.js";
+import { planFor } from "../../src/backends/real/planner.js";
 import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
 import { TCG_TRAITS } from "../../src/backends/qemu/backend.js";
 import { DEFAULT_DMA32, liobnOf, type PhbConfig } from "../../src/engine/types.js";

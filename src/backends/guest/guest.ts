@@ -1,29 +1,17 @@
 // A spec's hypercalls and RTAS calls as a bare-metal guest program. The guest makes each call
 // and prints what came back as a line of 32 hex digits (two registers); the host reads the lines.
-import { buidOf } from "../../engine/types.js";
+import { buidOf, HCALL, RTAS_TOKENS } from "../../papr.js";
+import { BEGIN_MARKER, END_MARKER, HOST_STEP, MARK } from "../real/console.js";
 import { elf64 } from "./elf.js";
 import { loadImmediate, ppc } from "./ppc.js";
 
-export const H_PUT_TERM_CHAR = 0x58n;
-export const H_GET_TCE = 0x1cn;
-export const H_PUT_TCE = 0x20n;
-export const H_RTAS = 0xf000n;
 const VTY_UNIT = 0x7100; // the default vty's unit address 0x71000000, as `lis`
-export const BEGIN_MARKER = "TCESPEC-BEGIN";
-export const END_MARKER = "TCESPEC-END";
-/** Printed on a line of its own where the host is to look at the machine from outside. */
-export const MARK = "TCESPEC-MARK";
-/** Printed where the host is to act on the machine (reset it, migrate it); the guest then waits. */
-export const HOST_STEP = "TCESPEC-HOST";
 /**
  * Where the guest notes the step to go on from after a machine reset: guest RAM outside the
  * image (which the reset loads again), below the firmware's and the device tree's areas.
  */
 export const RESUME_ADDR = 0x1800_0000n;
 const RESUME_MAGIC = 0x7ce5_0000_5e5e_0001n;
-const H_GET_TERM_CHAR = 0x54n;
-/** RTAS power-off: after the end marker the guest stops its machine, so QEMU exits by itself. */
-const RTAS_POWER_OFF = 0x2003n;
 
 export type GuestCall =
   | {
@@ -100,9 +88,6 @@ export interface EduDevice {
   vfio?: boolean;
 }
 
-const RTAS_WRITE_PCI_CONFIG = 0x2017n; // ibm,write-pci-config
-const H_LOGICAL_CI_LOAD = 0x3cn;
-const H_LOGICAL_CI_STORE = 0x40n;
 /** edu: BAR0 is 1 MiB of registers; DMA source, destination, count and command; its buffer at 0x40000. */
 const EDU_BAR_SIZE = 0x10_0000n;
 const EDU_DMA_SRC = 0x80n;
@@ -164,7 +149,7 @@ class Assembler {
     this.emit(ppc.b(target - this.here, true));
   }
   print(text: string): void {
-    this.emit(ppc.li(3, Number(H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, text.length));
+    this.emit(ppc.li(3, Number(HCALL.H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, text.length));
     this.load(6, textRegister(text));
     this.load(7, textRegister(text.slice(8)));
     this.emit(ppc.hcall());
@@ -186,7 +171,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     for (let i = 0; i < 8; i++)
       a.emit(ppc.rotldi(20, 20, 4), ppc.andiDot(11, 20, 15), ppc.lbzx(11, R_HEX, 11), ppc.sldi(reg, reg, 8), ppc.or(reg, reg, 11));
   }
-  a.emit(ppc.li(3, Number(H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, 16), ppc.hcall(), ppc.blr());
+  a.emit(ppc.li(3, Number(HCALL.H_PUT_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.li(5, 16), ppc.hcall(), ppc.blr());
 
   const main = a.here;
   a.words[jumpToMain] = ppc.b(main - jumpToMain * 4);
@@ -227,7 +212,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.load(23, word);
       a.emit(ppc.stw(23, i * 4, R_RTAS));
     });
-    a.load(3, H_RTAS);
+    a.load(3, HCALL.H_RTAS);
     a.emit(ppc.mr(4, R_RTAS), ppc.hcall());
   };
   // A device's BAR assigned, memory space and bus mastering on, by RTAS config-space writes.
@@ -235,7 +220,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     const config = (register: number, size: number, value: bigint) => {
       const buid = buidOf(device.phbIndex);
       const address = BigInt((device.slot << 11) | register);
-      rtasCall(RTAS_WRITE_PCI_CONFIG, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
+      rtasCall(RTAS_TOKENS.writePciConfig, [address, buid >> 32n, buid & 0xffffffffn, BigInt(size), value], 1);
     };
     config(0x10, 4, eduBar(device)); // BAR0
     config(0x04, 2, 0x6n); // command: memory space, bus master
@@ -245,7 +230,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     const registers = eduRegisters(device);
     // Eight-byte accesses to the device's registers.
     const store = (offset: bigint, value: bigint) => {
-      a.hcallArgs(H_LOGICAL_CI_STORE, [8n, registers + offset, value]);
+      a.hcallArgs(HCALL.H_LOGICAL_CI_STORE, [8n, registers + offset, value]);
       a.emit(ppc.hcall());
     };
     store(EDU_DMA_SRC, src);
@@ -254,7 +239,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
     // Wait for the transfer: the start bit clears when it is done.
     const poll = a.here;
-    a.hcallArgs(H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
+    a.hcallArgs(HCALL.H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
     a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
     a.emit(ppc.bne(poll - a.here));
   };
@@ -273,9 +258,9 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       call.reconfigure?.forEach(configure);
     } else if (call.kind === "host" || call.kind === "plug") {
       a.print(`${HOST_STEP}\n`);
-      // Wait for the host's character (H_GET_TERM_CHAR answers how many it read in r4).
+      // Wait for the host's character (HCALL.H_GET_TERM_CHAR answers how many it read in r4).
       const poll = a.here;
-      a.emit(ppc.li(3, Number(H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
+      a.emit(ppc.li(3, Number(HCALL.H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       a.emit(ppc.beq(poll - a.here));
       // A vfio-pci device too: QEMU keeps its BAR and passes the command register on.
       if (call.kind === "plug") configure(call.device);
@@ -295,9 +280,9 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       // The scratch entry: its old value kept in r26, then the guest's scratch page, read-write.
       a.address(27, layout.scratch);
       const entry = [scratch.liobn, scratch.ioba];
-      a.hcallArgs(H_GET_TCE, entry);
+      a.hcallArgs(HCALL.H_GET_TCE, entry);
       a.emit(ppc.hcall(), ppc.mr(26, 4));
-      a.hcallArgs(H_PUT_TCE, entry);
+      a.hcallArgs(HCALL.H_PUT_TCE, entry);
       a.emit(ppc.ori(6, 27, 3), ppc.hcall());
       // The device's buffer gets the preload byte from the scratch page.
       storeByte(VFIO_PROBE.preload, 27);
@@ -328,7 +313,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
         });
       }
       // The scratch entry gets its old value back.
-      a.hcallArgs(H_PUT_TCE, entry);
+      a.hcallArgs(HCALL.H_PUT_TCE, entry);
       a.emit(ppc.mr(6, 26), ppc.hcall());
       printPair();
     } else if (call.kind === "hcall") {
@@ -355,7 +340,8 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     }
   }
   a.print(`${END_MARKER}\n`);
-  rtasCall(RTAS_POWER_OFF, [0n, 0n], 1);
+  // RTAS power-off: after the end marker the guest stops its machine, so QEMU exits by itself.
+  rtasCall(RTAS_TOKENS.powerOff, [0n, 0n], 1);
   a.emit(ppc.b(0)); // spin, should the power-off not take
   if (a.here > layout.codeLimit) throw new Error(`internal: guest code (${a.here} bytes) overran its layout`);
   return elf64(image(a.words, layout, calls), 0n, 0n);

@@ -5,7 +5,8 @@
 // own TCEs at the IOBA's offset in their page: a hardware table holds nothing else, stale or not.
 // The same probes, at an IOBA, read the hardware table's entry: a read that lands grants read,
 // a write that lands grants write, and where they land is the page.
-import { DMA64_WINDOW_ADDR, liobnOf, TCE_READ, TCE_WRITE, type Operation, type PhbConfig } from "../../engine/types.js";
+import type { Operation, PhbConfig } from "../../engine/types.js";
+import { DMA64_WINDOW_ADDR, liobnOf, phbOfLiobn, TCE_READ, TCE_WRITE, windowOfLiobn } from "../../papr.js";
 import { hex } from "../../values.js";
 import { RESUME_ADDR, VFIO_PROBE, type EduDevice, type GuestCall } from "./guest.js";
 
@@ -105,8 +106,7 @@ export class VfioProbes {
 
   /** The page size of the window a table is, as the spec has made its windows so far; 4 KiB when it is not one. */
   pageSizeOf(liobn: bigint): bigint {
-    const phbIndex = Number((liobn >> 8n) & 0xffn);
-    return this.slotsOf(phbIndex).get(Number(liobn & 0xffn))?.pageSize ?? 0x1000n;
+    return this.slotsOf(phbOfLiobn(liobn)).get(windowOfLiobn(liobn))?.pageSize ?? 0x1000n;
   }
 
   /** The page size of the window that holds an IOBA on a PHB: QEMU puts slot 0 at bus offset 0, slot 1 at 2^59. */

@@ -9,17 +9,11 @@ import type { ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type RunResult } from "../../verdict/outcome.js";
 import type { Backend, BackendIdentity, Task } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
-import {
-  busOf,
-  existenceCalls,
-  judge,
-  planFor,
-  readGuestOutput,
-  succeeded,
-  type GuestPlan,
-  type HostView,
-  type MachineTraits,
-} from "../guest/plan.js";
+import { existenceCalls } from "../real/calls.js";
+import { readGuestOutput } from "../real/console.js";
+import { judge } from "../real/judge.js";
+import { busOf, planFor } from "../real/planner.js";
+import { succeeded, type GuestPlan, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
 import { L1_VFIO_GROUPS, runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";

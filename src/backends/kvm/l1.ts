@@ -4,12 +4,11 @@
 // its QEMU printed comes back over L1's console, between markers the script prints.
 import type { ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { constants, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BEGIN_MARKER, END_MARKER } from "../guest/guest.js";
-import { NOTIFIER_TRACES, TABLE_TRACE } from "../guest/plan.js";
+import { NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
 import { GUEST_RAM } from "../guest/vfio-probe.js";
-import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, lastWords, reaped, release } from "../qemu/process.js";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
 
@@ -89,9 +88,6 @@ export type L1Step =
   | { kind: "reset" }
   | { kind: "migrate" };
 
-/** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
-export type GuestResult = { body: string } | { error: string };
-
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
 export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string } } | { error: string };
 
@@ -147,16 +143,6 @@ export const IN_L1: BatchPlace = {
 const PROMPT_POLLS = 600;
 const UNPLUG_POLLS = 100;
 const MIGRATE_POLLS = 100;
-
-/** The line a batch starts with: the kernel (uname -r) and the first line of its QEMU's --version. */
-export const SOFTWARE = "TCESPEC-SOFTWARE";
-const SOFTWARE_LINE = new RegExp(`${SOFTWARE} (\\S+) ([^\\n]*)`);
-
-/** The kernel and QEMU a batch's console says it ran on. */
-export function softwareOf(text: string): { kernel: string; qemu: string } | undefined {
-  const found = SOFTWARE_LINE.exec(text);
-  return found ? { kernel: found[1]!, qemu: found[2]!.trim() } : undefined;
-}
 
 /** The script that runs the batch: one guest QEMU per job, fenced by markers. */
 export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
@@ -288,57 +274,6 @@ export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buff
     fileEntry("batch/run.sh", batchScript(jobs, timeoutMs), true),
     ...jobs.map((job, i) => fileEntry(`batch/${i}.elf`, Buffer.from(job.elf))),
   ]);
-}
-
-/** Splits L1's console into each guest's result (the text between its begin and end markers). */
-export function splitConsole(text: string, count: number, how: { timeoutMs?: number; stopped?: string } = {}): GuestResult[] {
-  const results: GuestResult[] = [];
-  for (let i = 0; i < count; i++) {
-    const start = text.indexOf(`TCESPEC-RUN ${i} `);
-    const done = new RegExp(`TCESPEC-DONE ${i} (\\d+)[^\\n]*\\n`).exec(text);
-    if (start < 0) {
-      results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn` });
-      continue;
-    }
-    const own = text.slice(start, done ? done.index : undefined);
-    const begin = own.indexOf(`${BEGIN_MARKER}\n`);
-    const end = own.indexOf(`${END_MARKER}\n`);
-    if (done && begin >= 0 && end > begin) {
-      results.push({ body: own.slice(0, end) });
-      continue;
-    }
-    results.push({ error: whyUnfinished(own, done ? Number(/TCESPEC-QEMU-EXIT (\d+)/.exec(own)?.[1] ?? done[1]) : undefined, how) });
-  }
-  return results;
-}
-
-/** A kernel report in L1's console: its first line and the function it faulted in. */
-export function kernelCrash(text: string): string | undefined {
-  const first = /(?:Kernel panic|BUG:|Oops:|kernel BUG at|Unable to handle kernel)[^\n]*/.exec(text);
-  if (!first) return undefined;
-  const nip = /NIP \[[0-9a-f]+\] (\S+)/.exec(text.slice(first.index));
-  return `${first[0].trim()}${nip ? ` (in ${nip[1]})` : ""}`;
-}
-
-/**
- * Why a guest did not finish, most telling first: a host step that failed (in QEMU's words), a
- * crash of L1's kernel, the per-spec timeout, a signal that killed QEMU, QEMU's exit, or L1 going
- * away mid-run (`rc` undefined).
- */
-function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
-  const step = /TCESPEC-ACT (\d+) failed: ([^\n]*)/.exec(own);
-  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}`;
-  const crash = kernelCrash(own);
-  if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
-  const why = lastWords(own);
-  const words = why ? `: ${why}` : "";
-  if (rc === undefined) return `${how.stopped ?? "L1 stopped"} while this guest ran${words}`;
-  if (rc === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish`;
-  if (rc > 128) {
-    const signal = Object.entries(constants.signals).find(([, n]) => n === rc - 128)?.[0] ?? `signal ${rc - 128}`;
-    return `L1's QEMU was killed by ${signal} before the guest finished${words}`;
-  }
-  return `L1's QEMU exited (code ${rc}) before the guest finished${words}`;
 }
 
 /** `resolve`, taking effect once and after `cleanup` (the timer, the process, the directory): whichever of end, timeout or error comes first wins. */

@@ -8,9 +8,12 @@ import type { ProfileName } from "../../engine/types.js";
 import { runOf, type RunResult } from "../../verdict/outcome.js";
 import type { Backend, BackendIdentity } from "../backend.js";
 import { buildGuest } from "../guest/guest.js";
-import { existenceCalls, judge, planFor, readGuestOutput, succeeded, type MachineTraits } from "../guest/plan.js";
+import { existenceCalls } from "../real/calls.js";
+import { readGuestOutput, XLATE_TRACE } from "../real/console.js";
+import { judge } from "../real/judge.js";
+import { busOf, planFor } from "../real/planner.js";
+import { succeeded, type MachineTraits } from "../real/traits.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu, type HostAction } from "./process.js";
-import { busOf, XLATE_TRACE } from "../guest/plan.js";
 import { defaultQemu, describeQemu, QEMU_VERSIONS, readQemuVersion, versionMismatch, type QemuIdentity, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {

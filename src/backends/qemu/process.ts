@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Outcome } from "../../engine/types.js";
-import { BEGIN_MARKER, END_MARKER, HOST_STEP, type EduDevice } from "../guest/guest.js";
+import type { EduDevice } from "../guest/guest.js";
+import { BEGIN_MARKER, END_MARKER, HOST_STEP, lastWords } from "../real/console.js";
 import { Qmp, QmpRefusal } from "./qmp.js";
 
 const live = new Set<ChildProcess>();
@@ -52,15 +53,6 @@ export function eduOptions(name: string, bus: string, slot: number): string {
 
 /** Hotplugged edu devices reach every IOBA (the device's default DMA mask is 28 bits). */
 export const EDU_FULL_DMA_MASK = ["-global", "edu.dma_mask=0xffffffffffffffff"];
-
-/** QEMU's last error lines in what it printed (its warnings left out), joined on one line. */
-export function lastWords(text: string): string {
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
-    .slice(-3)
-    .join(" | ");
-}
 
 export function liveQemuProcesses(): number {
   return live.size;

@@ -1,0 +1,194 @@
+// The console protocol between tcespec and a real machine, written and read here only: the
+// markers the guest prints (begin, end, marks, host steps), the lines a batch script prints (each
+// guest's run and end, its QEMU's exit, each host step's report, what software ran it), QEMU's
+// trace lines that stand among them, and the readers of all of it.
+import type { Outcome } from "../../engine/types.js";
+import { constants } from "node:os";
+import type { HostView, Xlate } from "./traits.js";
+
+export const BEGIN_MARKER = "TCESPEC-BEGIN";
+export const END_MARKER = "TCESPEC-END";
+/** Printed on a line of its own where the host is to look at the machine from outside. */
+export const MARK = "TCESPEC-MARK";
+/** Printed where the host is to act on the machine (reset it, migrate it); the guest then waits. */
+export const HOST_STEP = "TCESPEC-HOST";
+
+/** Two 64-bit values per line: signed for return codes, unsigned for values. */
+export function parseLine(line: string): [bigint, bigint] {
+  if (!/^[0-9a-f]{32}$/.test(line)) throw new Error(`unreadable guest output line '${line.slice(0, 40)}'`);
+  return [BigInt.asIntN(64, BigInt(`0x${line.slice(0, 16)}`)), BigInt(`0x${line.slice(16)}`)];
+}
+
+/** What the guest printed (its result lines), what the host saw at each mark, and what each host step answered, in order. */
+export interface GuestOutput {
+  lines: string[];
+  marks: HostView[];
+  host: Outcome[];
+  /** Host steps that failed, in the host's words. */
+  failures?: string[];
+}
+
+/** QEMU's trace of a new TCE table (`-trace spapr_iommu_new_table`): fd ≥ 0 is a table KVM holds. */
+const NEW_TABLE = /spapr_iommu_new_table liobn=(0x[0-9a-f]+) table=\S+ fd=(-?\d+)/;
+export const TABLE_TRACE = "spapr_iommu_new_table";
+/** QEMU's trace of each translation for a device: liobn, offset in the window, page, permission, mask. */
+const XLATE = /spapr_iommu_xlate liobn=(?:0x)?([0-9a-f]+) 0x([0-9a-f]+) -> 0x([0-9a-f]+) perm=(\d+) mask=(?:0x)?([0-9a-f]+)/;
+/** A result line: two 64-bit values in hex. Anything else in the stream is QEMU's (warnings, a device's own prints). */
+const RESULT = /^[0-9a-f]{32}$/;
+export const XLATE_TRACE = "spapr_iommu_xlate";
+/**
+ * vfio's listener: it registers an IOMMU notifier for each IOMMU region it is told of (region_add
+ * [iommu]) and unregisters it when the region goes. QEMU 7.2 gives the range only, and its
+ * region_del is the one RAM sections print too (only a range added as an IOMMU region counts);
+ * QEMU 10.0 names the region (tce-iommu-LIOBN) in both, with a region_del of its own.
+ */
+export const NOTIFIER_TRACES = ["vfio_listener_region_add_iommu", "vfio_listener_region_del*"];
+const NOTIFIER_ADD = /vfio_listener_region_add_iommu region_add \[iommu\] (?:tce-iommu-([0-9a-f]+) )?0x([0-9a-f]+) - 0x([0-9a-f]+)/;
+const NOTIFIER_DEL = /vfio_listener_region_del region_del 0x([0-9a-f]+) - 0x([0-9a-f]+)/;
+const NOTIFIER_DEL_NAMED = /vfio_listener_region_del_iommu region_del \[iommu\] tce-iommu-([0-9a-f]+)/;
+/** L1's report of a host step (see kvm/l1.ts). */
+const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|migrated|blocked|failed)(?: (\S+))?(?: (\d+))?/;
+
+/**
+ * The guest's result lines after its begin marker, and at each mark the tables KVM held then,
+ * from the trace lines QEMU wrote into the same stream before it (the default window's table
+ * is made before the guest starts, so before the marker).
+ */
+export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutput {
+  const host = [...given];
+  const failures: string[] = [];
+  const lines: string[] = [];
+  const marks: HostView[] = [];
+  const kvm = new Set<bigint>();
+  const vfio = new Map<string, number>();
+  let xlates: Xlate[] = [];
+  /** Live notifiers by their range ("start-end", QEMU 7.2) and by LIOBN (QEMU 10.0). */
+  const listening = new Map<string, number>();
+  const byLiobn = new Map<bigint, number>();
+  const count = <K>(map: Map<K, number>, key: K, by: number) => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n > 0) map.set(key, n);
+    else map.delete(key);
+  };
+  let begun = !text.includes(BEGIN_MARKER);
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.length === 0) continue;
+    if (line === BEGIN_MARKER) {
+      begun = true;
+      continue;
+    }
+    const table = NEW_TABLE.exec(line);
+    const xlate = XLATE.exec(line);
+    const act = ACT.exec(line);
+    const added = NOTIFIER_ADD.exec(line);
+    const deleted = NOTIFIER_DEL.exec(line);
+    const deletedNamed = NOTIFIER_DEL_NAMED.exec(line);
+    if (added) {
+      if (added[1] !== undefined) count(byLiobn, BigInt(`0x${added[1]}`), 1);
+      else count(listening, `${added[2]}-${added[3]}`, 1);
+    } else if (deletedNamed) count(byLiobn, BigInt(`0x${deletedNamed[1]}`), -1);
+    else if (deleted) {
+      if (listening.has(`${deleted[1]}-${deleted[2]}`)) count(listening, `${deleted[1]}-${deleted[2]}`, -1);
+    } else if (act) {
+      // What L1 did at a host step: plugged NAME PHB, unplugged NAME, added NAME, reset, migrated,
+      // blocked: why (QEMU refused the migration, an answer), or failed: why (an error).
+      const [, what, name, phb] = act;
+      if (what === "plugged") vfio.set(name!, Number(phb));
+      if (what === "unplugged") vfio.delete(name!);
+      // A migration that completed or was refused answers `expect migrate == ok|blocked`.
+      host.push(
+        what === "failed" || what === "blocked" ? { kind: "migrate", ok: false } : what === "migrated" ? { kind: "migrate", ok: true } : { kind: "done" },
+      );
+      if (what === "failed") failures.push(line.slice(line.indexOf("failed")));
+    } else if (xlate) {
+      const [, liobn, offset, page, perm, mask] = xlate;
+      xlates.push({ liobn: BigInt(`0x${liobn}`), offset: BigInt(`0x${offset}`), page: BigInt(`0x${page}`), perm: Number(perm), mask: BigInt(`0x${mask}`) });
+    } else if (table) {
+      if (Number(table[2]) >= 0) kvm.add(BigInt(table[1]!));
+      else kvm.delete(BigInt(table[1]!));
+    } else if (!begun) continue;
+    else if (line === MARK) {
+      const byBase = new Map<bigint, number>();
+      for (const [range, n] of listening) count(byBase, BigInt(`0x${range.slice(0, range.indexOf("-"))}`), n);
+      marks.push({ kvmTables: new Set(kvm), xlates, vfioPhbs: new Set(vfio.values()), notifiers: { byBase, byLiobn: new Map(byLiobn) } });
+      xlates = [];
+    }
+    else if (RESULT.test(line)) lines.push(line);
+  }
+  return { lines, marks, host, failures };
+}
+
+/** QEMU's last error lines in what it printed (its warnings left out), joined on one line. */
+export function lastWords(text: string): string {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
+    .slice(-3)
+    .join(" | ");
+}
+
+/** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
+export type GuestResult = { body: string } | { error: string };
+
+/** The line a batch starts with: the kernel (uname -r) and the first line of its QEMU's --version. */
+export const SOFTWARE = "TCESPEC-SOFTWARE";
+const SOFTWARE_LINE = new RegExp(`${SOFTWARE} (\\S+) ([^\\n]*)`);
+
+/** The kernel and QEMU a batch's console says it ran on. */
+export function softwareOf(text: string): { kernel: string; qemu: string } | undefined {
+  const found = SOFTWARE_LINE.exec(text);
+  return found ? { kernel: found[1]!, qemu: found[2]!.trim() } : undefined;
+}
+
+/** Splits L1's console into each guest's result (the text between its begin and end markers). */
+export function splitConsole(text: string, count: number, how: { timeoutMs?: number; stopped?: string } = {}): GuestResult[] {
+  const results: GuestResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = text.indexOf(`TCESPEC-RUN ${i} `);
+    const done = new RegExp(`TCESPEC-DONE ${i} (\\d+)[^\\n]*\\n`).exec(text);
+    if (start < 0) {
+      results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn` });
+      continue;
+    }
+    const own = text.slice(start, done ? done.index : undefined);
+    const begin = own.indexOf(`${BEGIN_MARKER}\n`);
+    const end = own.indexOf(`${END_MARKER}\n`);
+    if (done && begin >= 0 && end > begin) {
+      results.push({ body: own.slice(0, end) });
+      continue;
+    }
+    results.push({ error: whyUnfinished(own, done ? Number(/TCESPEC-QEMU-EXIT (\d+)/.exec(own)?.[1] ?? done[1]) : undefined, how) });
+  }
+  return results;
+}
+
+/** A kernel report in L1's console: its first line and the function it faulted in. */
+export function kernelCrash(text: string): string | undefined {
+  const first = /(?:Kernel panic|BUG:|Oops:|kernel BUG at|Unable to handle kernel)[^\n]*/.exec(text);
+  if (!first) return undefined;
+  const nip = /NIP \[[0-9a-f]+\] (\S+)/.exec(text.slice(first.index));
+  return `${first[0].trim()}${nip ? ` (in ${nip[1]})` : ""}`;
+}
+
+/**
+ * Why a guest did not finish, most telling first: a host step that failed (in QEMU's words), a
+ * crash of L1's kernel, the per-spec timeout, a signal that killed QEMU, QEMU's exit, or L1 going
+ * away mid-run (`rc` undefined).
+ */
+function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
+  const step = /TCESPEC-ACT (\d+) failed: ([^\n]*)/.exec(own);
+  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}`;
+  const crash = kernelCrash(own);
+  if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
+  const why = lastWords(own);
+  const words = why ? `: ${why}` : "";
+  if (rc === undefined) return `${how.stopped ?? "L1 stopped"} while this guest ran${words}`;
+  if (rc === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish`;
+  if (rc > 128) {
+    const signal = Object.entries(constants.signals).find(([, n]) => n === rc - 128)?.[0] ?? `signal ${rc - 128}`;
+    return `L1's QEMU was killed by ${signal} before the guest finished${words}`;
+  }
+  return `L1's QEMU exited (code ${rc}) before the guest finished${words}`;
+}
+

@@ -1,0 +1,140 @@
+// A compiled spec as a real machine runs it. The evaluator walks the spec twice: once against
+// a planner that turns each operation and probe into guest calls (and the PHBs into QEMU
+// options), and once, after the machine ran, against the answers the guest printed (judge.ts).
+// So the order of the calls, the `when` skips and the bare actions are the evaluator's, on every
+// backend.
+import type { CompiledSpec } from "../../compile/program.js";
+import type { Pos } from "../../compile/ast.js";
+import type { Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
+import { DEFAULT_DMA32 } from "../../engine/types.js";
+import { evaluate, type Target } from "../../verdict/evaluate.js";
+import type { EduDevice } from "../guest/guest.js";
+import { GUEST_RAM, VfioProbes, type ProbeAnswer } from "../guest/vfio-probe.js";
+import { callFor, isolateCall } from "./calls.js";
+import { dmaOutcome, hardwareStep, probeStep } from "./probes.js";
+import type { GuestPlan, HostView, MachineTraits, PlannedStep } from "./traits.js";
+
+/** An object with the key only where the value is defined (outcomes leave absent fields out). */
+const pick = <T, K extends keyof T>(from: T, key: K): Partial<Pick<T, K>> => (from[key] === undefined ? {} : ({ [key]: from[key] } as Pick<T, K>));
+
+const PHB_ID = (index: number) => `tcespec-phb${index}`;
+
+/** The PCI bus of PHB i: the machine's own PHB 0 has QEMU's pci.0; the others are named by tcespec. */
+export function busOf(phbIndex: number): string {
+  return phbIndex === 0 ? "pci.0" : `${PHB_ID(phbIndex)}.0`;
+}
+
+function phbArgs(phbs: PhbConfig[]): string[] | string {
+  const args: string[] = [];
+  for (const phb of phbs) {
+    if (phb.pageShift !== 12) return `phb ${phb.name} page ${1n << BigInt(phb.pageShift)}: QEMU's default window always uses 4K pages`;
+    const props = `dma_win_size=${phb.dma32},ddw=${phb.ddw ? "on" : "off"}`;
+    // PHB 0 is the machine's own; its properties come from -global (a -device would collide).
+    if (phb.index === 0) {
+      if (phb.dma32 !== DEFAULT_DMA32) args.push("-global", `spapr-pci-host-bridge.dma_win_size=${phb.dma32}`);
+      if (!phb.ddw) args.push("-global", "spapr-pci-host-bridge.ddw=off");
+    } else args.push("-device", `spapr-pci-host-bridge,index=${phb.index},id=${PHB_ID(phb.index)},${props}`);
+  }
+  return args;
+}
+
+/**
+ * The slot a new device takes on its PHB's bus: the lowest from 1 up that no device present there
+ * holds (one unplugged earlier leaves its slot free; counting the devices, a plug after unplugging
+ * any but the last collided: "slot 2 already occupied").
+ */
+export function freeSlot(devices: ReadonlyMap<string, EduDevice>, phbIndex: number): number {
+  const taken = new Set([...devices.values()].filter((d) => d.phbIndex === phbIndex).map((d) => d.slot));
+  let slot = 1;
+  while (taken.has(slot)) slot++;
+  return slot;
+}
+
+
+/** The plan for one spec under one profile, in the evaluator's own order. */
+export function planFor(spec: CompiledSpec, profile: ProfileName, traits: MachineTraits): GuestPlan | { unsupported: string } {
+  const refused = traits.refuse(spec);
+  if (refused) return { unsupported: refused };
+  const phbs = new Map<number, PhbConfig>();
+  const devices = new Map<string, EduDevice>();
+  const steps: PlannedStep[] = [];
+  const probes = new VfioProbes(phbs);
+  const vfioPhbs = new Set<number>();
+  let asksNotifiers = false;
+  let unsupported: string | undefined;
+  const note = (planned: PlannedStep | string, at: Pos) => {
+    if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
+    else steps.push(planned);
+  };
+  const planner: Target = {
+    apply: (operation, at) => {
+      probes.note(operation);
+      const most = traits.vfioWindowEntries;
+      if (most !== undefined && traits.vfio > 0) {
+        const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
+        const tooLarge = `the host kernel gives a vfio-pci device windows of ${most} entries at most (one-level TCE tables)`;
+        if (operation.kind === "create_window" && vfioOn(operation.phbIndex) && operation.windowSize / operation.pageSize > most)
+          note(`create_window of ${operation.windowSize / operation.pageSize} entries with a vfio-pci device on the PHB: ${tooLarge}`, at);
+        if (operation.kind === "plug" && operation.device === "vfio" && probes.largestWindow(operation.phbIndex) > most)
+          note(`plug vfio on a PHB with a window of ${probes.largestWindow(operation.phbIndex)} entries: ${tooLarge}`, at);
+      }
+      if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
+      else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
+        // Devices are set up again after a reset, and emulated ones after a migration (see GuestCall's `reconfigure`).
+        const reconfigure = [...devices.values()].filter((d) => operation.kind === "reset" || !d.vfio);
+        note({ calls: [{ kind: "host", action: operation.kind, ...(reconfigure.length > 0 ? { reconfigure } : {}) }], read: ([o]) => o as Outcome }, at);
+      }
+      else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
+        const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex) };
+        devices.set(operation.name, device);
+        note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
+      } else if (operation.kind === "plug" && operation.device === "vfio" && traits.vfio) {
+        const plugged = [...devices.values()].filter((d) => d.vfio).length;
+        if (plugged >= traits.vfio)
+          note(`plug vfio: the host has ${traits.vfio === 1 ? "one vfio-pci device, and it is" : `${traits.vfio} vfio-pci devices, and they are all`} plugged already`, at);
+        else {
+          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true };
+          vfioPhbs.add(operation.phbIndex);
+          devices.set(operation.name, device);
+          note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
+        }
+      } else if (operation.kind === "unplug" && devices.has(operation.name) && (devices.get(operation.name)!.vfio ? traits.vfio > 0 : traits.hostSteps.unplug)) {
+        const isolate = isolateCall(devices.get(operation.name)!);
+        devices.delete(operation.name);
+        note({ calls: [isolate, { kind: "host", action: "unplug", device: operation.name }], read: ([, o]) => o as Outcome }, at);
+      } else if (operation.kind === "dma" && devices.has(operation.device) && !devices.get(operation.device)!.vfio && traits.dma === "trace") {
+        const { access, ioba } = operation;
+        note({ calls: [{ kind: "dma", device: devices.get(operation.device)!, access, ioba }], read: ([view]) => dmaOutcome(view as HostView, access, ioba) }, at);
+      }
+      else if (operation.kind === "dma" && devices.has(operation.device)) {
+        const device = devices.get(operation.device)!;
+        if (!probes.hasDefaultWindow(device.phbIndex)) note("dma: the probe's scratch entry needs the PHB's default window, which the spec removed", at);
+        else {
+          const call = probes.probe(device, operation.access, operation.ioba);
+          note({ calls: [call], read: ([answer]) => ({ kind: "dma", ...pick(probes.landing(call, answer as ProbeAnswer), "address") }) }, at);
+        }
+      } else {
+        const call = callFor(operation);
+        note(typeof call === "string" ? call : { calls: [call], read: ([o]) => o as Outcome }, at);
+      }
+      return { kind: "done" };
+    },
+    observe: (probe, at) => {
+      if (probe.kind === "notifiers") asksNotifiers = true;
+      note(probe.kind === "hw-entry" || probe.kind === "hw-state" ? hardwareStep(probe, devices, probes, traits) : probeStep(probe, phbs, traits), at);
+      return "";
+    },
+  };
+  evaluate(spec, profile, planner, "plan");
+  if (unsupported) return { unsupported };
+  if (asksNotifiers && traits.notifiers === "by-window" && vfioPhbs.size > 1)
+    return { unsupported: "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs" };
+  const args = phbArgs([...phbs.values()]);
+  if (typeof args === "string") return { unsupported: args };
+  const finished = probes.finish();
+  if ("unsupported" in finished) return finished;
+  // More guest RAM where a probe's candidates lie above the default.
+  if (finished.ram > GUEST_RAM) args.push("-m", `${finished.ram >> 20n}M`);
+  return { steps, args };
+}
+

@@ -1,0 +1,179 @@
+// Probes: how a real machine answers an expectation the guest cannot just call for — a window's
+// geometry, where a table lives, how many windows, what a device's DMA did, the hardware table.
+import type { Probe } from "../../compile/program.js";
+import type { Outcome, PhbConfig } from "../../engine/types.js";
+import { DMA64_WINDOW_ADDR, HCALL, phbOfLiobn, RTAS_TOKENS, TCE_READ, TCE_RW, TCE_WRITE, WINDOW_BASES, windowOfLiobn } from "../../papr.js";
+import { geometry, hex } from "../../values.js";
+import { unreachable } from "../../unreachable.js";
+import type { EduDevice, GuestCall } from "../guest/guest.js";
+import { entryFrom, type ProbeAnswer, type VfioProbes } from "../guest/vfio-probe.js";
+import { buidArgs, existenceCalls, get, put } from "./calls.js";
+import { codeOf, succeeded, valueOf, type Answer, type HostView, type MachineTraits, type PlannedStep } from "./traits.js";
+
+const U64_LIMIT = 1n << 64n;
+const MARKER = 0x7ee0_0000_0003n;
+
+/** The DMA's answer from the translation QEMU made for it: where it landed, or a fault. */
+export function dmaOutcome(view: HostView, access: "read" | "write", ioba: bigint): Outcome {
+  const need = access === "read" ? 1 : 2;
+  const xlate = view.xlates.find((x) => WINDOW_BASES.some((base) => ioba - base === x.offset));
+  if (!xlate || (xlate.perm & need) === 0) return { kind: "dma" };
+  return { kind: "dma", address: xlate.page | (ioba & xlate.mask) };
+}
+
+/** The smallest TCE page there is: no table has pages smaller than 4K. */
+const SMALLEST_PAGE = 0x1000n;
+
+/**
+ * table(T) size S page P [offset O], read by the guest at page-aligned IOBAs only (KVM answers
+ * H_PARAMETER to an IOBA not aligned to its table's page; QEMU rounds it down): the window starts
+ * at B, its last page at B+S-P is in it and B+S is not; a marker put at B is not read back at B+P
+ * (pages not larger than P), and B+P/2 either holds the marker too (QEMU: the same page) or is
+ * refused as unaligned (KVM): pages not smaller than P. Then the entry at B gets its old value
+ * back. Every candidate base is probed; the first that holds a window is the answer.
+ */
+function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint | undefined, withOffset: boolean): PlannedStep {
+  const bases = offset === undefined ? WINDOW_BASES : [offset];
+  const groups = bases.map((base) => {
+    const calls = [get(liobn, base, true), get(liobn, base + size - page)];
+    const past = base + size < U64_LIMIT;
+    if (past) calls.push(get(liobn, base + size));
+    calls.push(put(liobn, base, MARKER));
+    const halfPage = page > SMALLEST_PAGE;
+    if (halfPage) calls.push(get(liobn, base + page / 2n));
+    const nextPage = page < size;
+    if (nextPage) calls.push(get(liobn, base + page));
+    calls.push({ kind: "hcall", opcode: HCALL.H_PUT_TCE, args: [liobn, base, 0n], savedAsArg: 2 });
+    return { base, calls, past, halfPage, nextPage };
+  });
+  const pages = (p: bigint) => geometry(0n, p).replace("size 0 ", "");
+  return {
+    calls: groups.flatMap((g) => g.calls),
+    read: (outcomes) => {
+      let at = 0;
+      for (const g of groups) {
+        const o = outcomes.slice(at, at + g.calls.length);
+        at += g.calls.length;
+        if (!succeeded(o[0])) continue;
+        let i = 1;
+        const end = o[i++];
+        const beyond = g.past ? o[i++] : undefined;
+        i++; // the marker put
+        const half = g.halfPage ? o[i++] : undefined;
+        const otherPage = g.nextPage ? o[i++] : undefined;
+        if (!succeeded(end))
+          return `a window at ${hex(g.base)} smaller than ${geometry(size, page)} (its last page, at ${hex(g.base + size - page)}: ${codeOf(end)})`;
+        if (succeeded(beyond)) return `a window at ${hex(g.base)} larger than ${geometry(size, page)}`;
+        // A page of its own at B+P/2: the pages are smaller. Refused there (KVM: unaligned) or the marker: not.
+        if (half && succeeded(half) && valueOf(half) !== MARKER) return `a window at ${hex(g.base)} with pages smaller than ${pages(page)}`;
+        if (otherPage && valueOf(otherPage) === MARKER) return `a window at ${hex(g.base)} with pages larger than ${pages(page)}`;
+        if (otherPage && !succeeded(otherPage))
+          return `a window at ${hex(g.base)} with pages larger than ${pages(page)} (no entry at ${hex(g.base + page)}: ${codeOf(otherPage)})`;
+        return geometry(size, page, withOffset ? g.base : undefined);
+      }
+      return "absent";
+    },
+  };
+}
+
+export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<number, PhbConfig>, traits: MachineTraits): PlannedStep | string {
+  switch (probe.kind) {
+    case "guest":
+      return {
+        calls: [get(probe.liobn, probe.ioba)],
+        read: ([o]) => (succeeded(o) ? hex(valueOf(o) ?? 0n) : `no entry (${codeOf(o)})`),
+      };
+    case "windows": {
+      if (phbs.get(probe.phbIndex)?.ddw === false) return "windows(…) on a PHB with ddw off: RTAS query is refused there";
+      return {
+        calls: [{ kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(probe.phbIndex), nret: 5 }],
+        read: ([o]) =>
+          o !== undefined && "kind" in o && o.kind === "rtas" && o.free !== undefined ? String(2 - o.free) : `query failed (${codeOf(o)})`,
+      };
+    }
+    case "placement":
+      return traits.placement(probe.liobn);
+    case "geometry":
+      return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);
+    case "hw-entry":
+    case "hw-state":
+      return "internal: hw(…) is planned with the devices";
+    case "vfio":
+      if (!traits.vfio) return "vfio(…): there is no vfio-pci device here";
+      return { calls: [{ kind: "mark" }], read: ([view]) => ((view as HostView).vfioPhbs.has(probe.phbIndex) ? "yes" : "no") };
+    case "notifiers": {
+      if (!traits.notifiers) return "notifiers(…): IOMMU notifiers are not visible to the guest";
+      if (traits.notifiers === "by-table")
+        return { calls: [{ kind: "mark" }], read: ([view]) => String((view as HostView).notifiers.byLiobn.get(probe.liobn) ?? 0) };
+      // QEMU puts window 0 at bus offset 0 and window 1 at 2^59; the trace names a window by its range.
+      const base = windowOfLiobn(probe.liobn) === 0 ? 0n : DMA64_WINDOW_ADDR;
+      return { calls: [{ kind: "mark" }], read: ([view]) => String((view as HostView).notifiers.byBase.get(base) ?? 0) };
+    }
+    default:
+      return unreachable(probe);
+  }
+}
+
+/** At most this many IOBAs are probed for `hw(T) in_sync`: each costs two DMA probes. */
+const MAX_SYNC_PROBES = 16;
+
+/**
+ * hw(T, IOBA) and hw(T) in_sync|absent: the hardware table is read through the PHB's vfio-pci
+ * device (see vfio-probe.ts): a read and a write probe at each IOBA. Without a device there is no
+ * hardware table, which the host confirms at a mark.
+ */
+export function hardwareStep(
+  probe: Extract<Probe, { kind: "hw-entry" | "hw-state" }>,
+  devices: ReadonlyMap<string, EduDevice>,
+  probes: VfioProbes,
+  traits: MachineTraits,
+): PlannedStep | string {
+  if (!traits.vfio) return "hw(…): there is no vfio-pci device, so no hardware table";
+  const phbIndex = phbOfLiobn(probe.liobn);
+  const device = [...devices.values()].find((d) => d.vfio && d.phbIndex === phbIndex);
+  if (!device)
+    return {
+      calls: [{ kind: "mark" }],
+      read: ([view]) => ((view as HostView).vfioPhbs.has(phbIndex) ? "a vfio-pci device the spec did not plug is on the PHB" : "absent"),
+    };
+  if (!probes.hasDefaultWindow(phbIndex)) return "hw(…): the probe's scratch entry needs the PHB's default window, which the spec removed";
+  const pageSize = probes.pageSizeOf(probe.liobn);
+  const probeAt = (ioba: bigint) => [get(probe.liobn, ioba), probes.probe(device, "read", ioba), probes.probe(device, "write", ioba)];
+  const entryAt = ([, read, write]: Answer[], call: GuestCall[]) =>
+    entryFrom(probes.landing(call[1]!, read as ProbeAnswer), probes.landing(call[2]!, write as ProbeAnswer));
+  if (probe.kind === "hw-entry") {
+    const calls = probeAt(probe.ioba);
+    return {
+      calls,
+      read: (answers) => {
+        if (!succeeded(answers[0])) return "outside the window";
+        const entry = entryAt(answers, calls);
+        return typeof entry === "string" ? entry : hex(entry);
+      },
+    };
+  }
+  const iobas = probes.writtenIn(probe.liobn);
+  if (iobas.length > MAX_SYNC_PROBES) return `hw(T) in_sync: the spec wrote ${iobas.length} places in the table; the probes look at ${MAX_SYNC_PROBES} at most`;
+  const exists = existenceCalls(probe.liobn);
+  const groups = iobas.map(probeAt);
+  return {
+    calls: [...exists, ...groups.flat()],
+    read: (answers) => {
+      if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
+      const differences: string[] = [];
+      groups.forEach((calls, g) => {
+        const group = answers.slice(exists.length + g * 3, exists.length + g * 3 + 3);
+        const guest = succeeded(group[0]) ? (valueOf(group[0]) ?? 0n) : 0n;
+        const permission = guest & TCE_RW;
+        const expected = permission === 0n ? 0n : (guest & ~(pageSize - 1n)) | permission;
+        // As KVM maps it, or as QEMU's vfio does: readable wherever writable (the model's hw-read-with-write).
+        const readable = permission & TCE_WRITE ? expected | TCE_READ : expected;
+        const actual = entryAt(group, calls);
+        if (actual !== expected && actual !== readable)
+          differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
+      });
+      return differences.length === 0 ? "in_sync" : `out_of_sync (${differences.join("; ")})`;
+    },
+  };
+}
+

@@ -1,0 +1,81 @@
+// What a real target is, for the planner and the judge: its traits (what it can run, how it
+// observes), the steps a plan is made of, and what the host saw at a mark.
+import type { CompiledSpec } from "../../compile/program.js";
+import type { Outcome } from "../../engine/types.js";
+import type { GuestCall } from "../guest/guest.js";
+import type { ProbeAnswer } from "../guest/vfio-probe.js";
+
+/** A translation QEMU's IOMMU made for a device (its `spapr_iommu_xlate` trace). */
+export interface Xlate {
+  liobn: bigint;
+  /** The IOBA less the window's bus offset. */
+  offset: bigint;
+  /** The page's address and the mask of the offset in the page. */
+  page: bigint;
+  mask: bigint;
+  /** IOMMU_RO 1, IOMMU_WO 2. */
+  perm: number;
+}
+
+/**
+ * What the host saw at a mark: the LIOBNs whose tables KVM holds, the translations since the last
+ * mark, the PHBs with a vfio-pci device, and vfio's IOMMU notifiers: by the bus offset of the
+ * window they listen to (QEMU 7.2's trace), or by LIOBN (QEMU 10.0's names the region).
+ */
+export interface HostView {
+  kvmTables: ReadonlySet<bigint>;
+  xlates: readonly Xlate[];
+  vfioPhbs: ReadonlySet<number>;
+  notifiers: { byBase: ReadonlyMap<bigint, number>; byLiobn: ReadonlyMap<bigint, number> };
+}
+
+/** A call's answer: what the guest printed, at a mark what the host saw, or a vfio-pci DMA probe's result line. */
+export type Answer = Outcome | HostView | ProbeAnswer;
+
+/** The guest calls one step needs, and how their answers read as the step's outcome or value. */
+export interface PlannedStep {
+  calls: GuestCall[];
+  read: (answers: Answer[]) => Outcome | string;
+}
+
+export interface GuestPlan {
+  steps: PlannedStep[];
+  /** QEMU options for the spec's PHBs. */
+  args: string[];
+}
+
+/** What differs between the machines a guest runs on: how a table's placement is observed. */
+export interface MachineTraits {
+  /** Why this backend cannot run the spec at all, if it cannot. */
+  refuse(spec: CompiledSpec): string | undefined;
+  placement(liobn: bigint): PlannedStep;
+  /** The host can reset, or migrate, the machine at a step, or unplug an emulated device (a vfio-pci one goes with `vfio`). */
+  hostSteps: { reset: boolean; migrate: boolean; unplug: boolean };
+  /** The host can hotplug emulated devices (QEMU's edu), and DMA is observed. */
+  devices: boolean;
+  /**
+   * How an emulated device's DMA is seen: in QEMU's trace of its translations, or by a probe in
+   * guest memory (vfio-probe.ts; a vfio-pci device's always is). Under KVM the trace cannot be
+   * used next to a vfio-pci device: its plug translates the whole window, one trace line per
+   * entry, faster than L1's console carries them.
+   */
+  dma: "trace" | "probe";
+  /** How many vfio-pci devices the host can hotplug and unplug (0: none); it says at a mark which PHBs have one. */
+  vfio: number;
+  /**
+   * The host counts vfio's IOMMU notifiers from QEMU's trace (NOTIFIER_TRACES): "by-window" where
+   * the trace gives a window's range only (QEMU 7.2), "by-table" where it names the table's region.
+   */
+  notifiers: false | "by-window" | "by-table";
+  /**
+   * The most entries a vfio-pci device's DMA window may have on this host (no limit: undefined).
+   * Linux 6.12 as a pseries guest (L1) makes one-level TCE tables only, 2^21 entries with its 64K
+   * pages; QEMU stops with "Failed to create a window" on a larger one (docs/real-vfio.md).
+   */
+  vfioWindowEntries?: bigint;
+}
+
+/** An answer read as a hypercall's: whether it succeeded, its value, its code. */
+export const succeeded = (o: Answer | undefined) => o !== undefined && "kind" in o && o.kind === "hcall" && o.code === "H_SUCCESS";
+export const valueOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && o.kind === "hcall" ? o.value : undefined);
+export const codeOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && (o.kind === "hcall" || o.kind === "rtas") ? o.code : "?");

@@ -62,7 +62,7 @@ describe("the batch L1 runs", () => {
     expect(lines[4]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
   });
   it("lets the guest go on after an unplug only once QEMU no longer lists the device", () => {
-    const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "unplug", name: "d0" }] }], 20_000);
+    const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "unplug", device: "d0" }] }], 20_000);
     const step = script.slice(script.indexOf("      1) "), script.indexOf(" ;;", script.indexOf("      1) ")));
     expect(step.indexOf("info pci")).toBeGreaterThan(step.indexOf("device_del"));
     expect(step).toContain(`grep -q 'id "d0"'`);
@@ -76,10 +76,11 @@ describe("the batch L1 runs", () => {
 
   it("says a device is plugged only once QEMU lists it, and names each way a step fails", () => {
     const script = batchScript(
-      [{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "plug", name: "d0", bus: "pci.0", slot: 1, phbIndex: 0, host: 1 }, { kind: "migrate" }] }],
+      [{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "plug", device: { name: "d0", phbIndex: 0, slot: 1, vfio: true }, bus: "pci.0" }, { kind: "migrate" }], hosts: [2] }],
       20_000,
     );
     const plug = script.slice(script.indexOf("      1) "), script.indexOf(" ;;", script.indexOf("      1) ")));
+    expect(plug).toContain("device_add vfio-pci,host=$VFIO_HOST_2,id=d0,bus=pci.0,addr=1");
     expect(plug.indexOf("TCESPEC-ACT 1 plugged d0 0")).toBeGreaterThan(plug.indexOf("device_add"));
     expect(plug.indexOf("TCESPEC-ACT 1 plugged d0 0")).toBeGreaterThan(plug.indexOf("info pci"));
     expect(plug).toContain("TCESPEC-ACT 1 failed: device_add d0: QEMU does not list the device after it");

@@ -2,21 +2,17 @@
 // On a POWER host with a usable /dev/kvm the host's own QEMU runs the guests with -accel kvm.
 // Anywhere else KVM-HV runs nested: L0 is the host's QEMU under TCG, L1 a Debian kernel with
 // kvm-hv and Debian's QEMU, L2 the guest. One L1 boot serves a batch; `jobs` L1s run at once.
-// Both run the same batch script (l1.ts), so host steps work alike.
+// Both run the same batch script (l1.ts), so host steps work alike. The target is its traits and
+// its launcher; the pipeline is real/pipeline.ts.
 import { accessSync, constants } from "node:fs";
 import type { CompiledSpec } from "../../compile/program.js";
-import type { ProfileName } from "../../engine/types.js";
-import { errorRun, runOf, type RunResult } from "../../verdict/outcome.js";
-import type { Backend, BackendIdentity, Task } from "../backend.js";
-import { buildGuest } from "../guest/guest.js";
+import type { BackendIdentity } from "../backend.js";
 import { existenceCalls } from "../real/calls.js";
-import { readGuestOutput } from "../real/console.js";
-import { judge } from "../real/judge.js";
-import { busOf, planFor } from "../real/planner.js";
-import { succeeded, type GuestPlan, type HostView, type MachineTraits } from "../real/traits.js";
+import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
+import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
 import { findImage, type L1Image } from "./image.js";
-import { L1_VFIO_GROUPS, runDirect, runL1, type GuestJob, type L1Step } from "./l1.js";
+import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 
@@ -116,17 +112,27 @@ export function pickHost(groups: readonly number[], plugged: readonly { host: nu
   return (pick ?? free[0]!).host;
 }
 
-export class KvmBackend implements Backend {
-  readonly name = "kvm";
-  /** L1 runs Debian 12's QEMU 7.2, or bookworm-backports' 10.0.2. */
-  readonly profiles: readonly ProfileName[];
-  readonly real = true;
-  private readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot">> & Pick<KvmOptions, "kernel" | "cacheRoot">;
-  readonly qemuVersion: QemuVersion;
+/** What the kvm target makes of a spec: the capabilities its QEMU must not see, and whether its guest runs under TCG. */
+export interface KvmJob {
+  hideCaps: number[];
+  accel?: "tcg";
+}
+
+/**
+ * Real KVM: guests in batches, one L1 boot (or one shell on a POWER host) per batch, `lanes` at
+ * once; host steps over HMP by the batch script (l1.ts).
+ */
+export class KvmLauncher implements Launcher<KvmJob> {
+  readonly traits: MachineTraits;
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot">> & Pick<KvmOptions, "kernel" | "cacheRoot">;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
   /** What the last batch ran on, as its console said. */
   private software?: BackendIdentity;
+  /** On POWER: TCESPEC_VFIO_HOST names the host's devices bound to vfio-pci, comma-separated. */
+  private readonly vfioHosts?: string[];
+  /** The IOMMU group of each host device: L1's are known; on POWER each is taken as its own. */
+  private readonly groups: readonly number[];
 
   constructor(options: KvmOptions = {}) {
     this.options = {
@@ -138,23 +144,47 @@ export class KvmBackend implements Backend {
       direct: options.direct ?? (directKvmHost() ? { accel: "kvm" } : false),
       qemuVersion: options.qemuVersion ?? "7.2",
     };
-    this.qemuVersion = this.options.qemuVersion;
-    this.profiles = [QEMU_VERSIONS[this.qemuVersion]];
-  }
-
-  /** Where the guests run: "direct" on this host, or "nested" in L1. */
-  get mode(): "direct" | "nested" {
-    return this.options.direct ? "direct" : "nested";
+    this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
+    this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
+    this.traits = kvmTraits(this.groups.length, Boolean(this.vfioHosts), this.options.qemuVersion);
   }
 
   /** The cached L1 image, or why there is none. */
   l1Image(): L1Image | { problem: string } {
-    this.image ??= findImage(this.options.kernel, this.options.cacheRoot, this.qemuVersion);
+    this.image ??= findImage(this.options.kernel, this.options.cacheRoot, this.options.qemuVersion);
     return this.image;
   }
 
-  async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
-    return (await this.runBatch([{ spec, profile }], 1))[0]!;
+  async problem(): Promise<string | undefined> {
+    if (this.options.direct) return undefined;
+    const image = this.l1Image();
+    return "problem" in image ? image.problem : undefined;
+  }
+
+  hint(unsupported: string): string {
+    return this.options.direct && /plug vfio/.test(unsupported)
+      ? `${unsupported} (set TCESPEC_VFIO_HOST to PCI devices bound to vfio-pci, comma-separated)`
+      : unsupported;
+  }
+
+  async prepare(spec: CompiledSpec): Promise<KvmJob | { unsupported: string }> {
+    // Capabilities are KVM's: a TCG guest has none to hide.
+    const tcg = spec.machine.accel !== "kvm";
+    const hideCaps = tcg ? [] : hiddenCaps(spec.machine.caps);
+    if (hideCaps.length > 0) {
+      const direct = this.options.direct;
+      const shim = direct ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
+      const image = direct ? undefined : this.l1Image();
+      const hasShim = direct ? Boolean(shim) : image !== undefined && "manifest" in image && image.manifest.shim;
+      // Without an image the run is an error (problem()), not unsupported.
+      if (!hasShim && (direct || (image !== undefined && "manifest" in image)))
+        return {
+          unsupported: direct
+            ? "caps: no capability shim for this host (install a C compiler: cc)"
+            : "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
+        };
+    }
+    return { hideCaps, ...(tcg ? { accel: "tcg" as const } : {}) };
   }
 
   identity(): BackendIdentity | undefined {
@@ -176,98 +206,64 @@ export class KvmBackend implements Backend {
       kernel: software.kernel,
       where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}`,
     };
-    return versionMismatch({ binary: where, ...parsed }, this.qemuVersion, where);
+    return versionMismatch({ binary: where, ...parsed }, this.options.qemuVersion, where);
   }
 
-  async runBatch(tasks: readonly Task[], jobs: number): Promise<RunResult[]> {
-    const results: RunResult[] = new Array(tasks.length);
-    const pending: { index: number; plan: GuestPlan; job: GuestJob }[] = [];
+  async launch(jobs: readonly GuestJob<KvmJob>[], lanes: number): Promise<Launched[]> {
     const direct = this.options.direct;
-    const image: L1Image | { problem: string } | undefined = direct ? undefined : this.l1Image();
-    // On POWER: TCESPEC_VFIO_HOST names the host's devices bound to vfio-pci, comma-separated.
-    const vfioHosts = direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
-    // The IOMMU group of each host device: L1's are known; on POWER each is taken as its own.
-    const groups = vfioHosts ? vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
-    const traits = kvmTraits(groups.length, Boolean(vfioHosts), this.qemuVersion);
-    const needShim = direct && tasks.some(({ spec }) => spec.machine.accel === "kvm" && hiddenCaps(spec.machine.caps).length > 0);
-    const shim = needShim ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
-    tasks.forEach(({ spec, profile }, index) => {
-      const base = { ...runOf(spec, profile, this.name), expectations: [] };
-      const plan = planFor(spec, profile, traits);
-      if ("unsupported" in plan)
-        results[index] = {
-          ...base,
-          status: "unsupported",
-          reason:
-            direct && /plug vfio/.test(plan.unsupported)
-              ? `${plan.unsupported} (set TCESPEC_VFIO_HOST to PCI devices bound to vfio-pci, comma-separated)`
-              : plan.unsupported,
-        };
-      else if (image && "problem" in image) results[index] = { ...base, status: "error", reason: image.problem };
-      else {
-        // Capabilities are KVM's: a TCG guest has none to hide.
-        const tcg = spec.machine.accel !== "kvm";
-        const hideCaps = tcg ? [] : hiddenCaps(spec.machine.caps);
-        if (hideCaps.length > 0 && (direct ? !shim : !(image as L1Image).manifest.shim))
-          results[index] = {
-            ...base,
-            status: "unsupported",
-            reason: direct
-              ? "caps: no capability shim for this host (install a C compiler: cc)"
-              : "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
-          };
-        else {
-          const calls = plan.steps.flatMap((s) => s.calls);
-          // What L1's QEMU does at each host step: vfio-pci devices in and out (pickHost says which).
-          const plugged = new Map<string, { host: number; phbIndex: number }>();
-          const steps = calls.flatMap((call): L1Step[] => {
-            if (call.kind === "plug") {
-              const where = { name: call.device.name, bus: busOf(call.device.phbIndex), slot: call.device.slot, phbIndex: call.device.phbIndex };
-              if (!call.device.vfio) return [{ kind: "add", ...where }];
-              const host = pickHost(groups, [...plugged.values()], call.device.phbIndex);
-              plugged.set(call.device.name, { host, phbIndex: call.device.phbIndex });
-              return [{ kind: "plug", ...where, host }];
-            }
-            if (call.kind === "host" && call.action === "unplug") {
-              plugged.delete(call.device!);
-              return [{ kind: "unplug", name: call.device! }];
-            }
-            if (call.kind === "host" && call.action === "reset") return [{ kind: "reset" }];
-            if (call.kind === "host" && call.action === "migrate") return [{ kind: "migrate" }];
-            return [];
-          });
-          pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, hideCaps, steps, ...(tcg ? { accel: "tcg" as const } : {}) } });
+    const shim = direct && jobs.some((j) => j.extra.hideCaps.length > 0) ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
+    // Which host device each vfio-pci plug takes (pickHost), job by job.
+    const batchJobs = jobs.map((job): BatchJob => {
+      const plugged = new Map<string, { host: number; phbIndex: number }>();
+      const hosts: number[] = [];
+      for (const step of job.steps) {
+        if (step.kind === "plug" && step.device.vfio) {
+          const host = pickHost(this.groups, [...plugged.values()], step.device.phbIndex);
+          plugged.set(step.device.name, { host, phbIndex: step.device.phbIndex });
+          hosts.push(host);
         }
+        if (step.kind === "unplug") plugged.delete(step.device);
       }
+      return { elf: job.elf, args: job.args, hideCaps: job.extra.hideCaps, steps: job.steps, hosts, ...(job.extra.accel ? { accel: job.extra.accel } : {}) };
     });
-    if (pending.length === 0 || (image && "problem" in image)) return results;
-    const machines = Math.max(1, Math.min(jobs, pending.length));
-    const size = Math.ceil(pending.length / machines);
-    const batches = Array.from({ length: machines }, (_, m) => pending.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
-    await Promise.all(
-      batches.map(async (batch) => {
-        const batchJobs = batch.map((p) => p.job);
-        const answers = direct
-          ? await runDirect(batchJobs, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts })
-          : await runL1(image as L1Image, batchJobs, this.options);
-        const wrong = "error" in answers ? undefined : this.judgedBy(answers.software);
-        batch.forEach((p, k) => {
-          const { spec, profile } = tasks[p.index]!;
-          const base = { ...runOf(spec, profile, this.name), expectations: [] };
-          const answer = "error" in answers ? answers : wrong ? { error: wrong } : answers.results[k]!;
-          if ("error" in answer) {
-            results[p.index] = { ...base, status: "error", reason: answer.error };
-            return;
-          }
-          try {
-            const judged = judge(spec, profile, p.plan, readGuestOutput(answer.body), this.name);
-            results[p.index] = typeof judged === "string" ? { ...base, status: "error", reason: judged } : judged;
-          } catch (error) {
-            results[p.index] = errorRun(spec, profile, this.name, error);
-          }
-        });
-      }),
+    const machines = Math.max(1, Math.min(lanes, batchJobs.length));
+    const size = Math.ceil(batchJobs.length / machines);
+    const batches = Array.from({ length: machines }, (_, m) => batchJobs.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
+    const answers = await Promise.all(
+      batches.map((batch) =>
+        direct
+          ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts })
+          : runL1(this.l1Image() as L1Image, batch, this.options),
+      ),
     );
-    return results;
+    return answers.flatMap((answer, m) => {
+      const count = batches[m]!.length;
+      if ("error" in answer) return Array.from({ length: count }, () => answer);
+      // A guest's output counts only from software that says what it is, of the right version; a
+      // guest that did not finish keeps its own reason.
+      const wrong = answer.results.some((r) => "body" in r) ? this.judgedBy(answer.software) : undefined;
+      return answer.results.map((result): Launched => ("error" in result ? result : wrong ? { error: wrong } : { console: result.body }));
+    });
+  }
+}
+
+/** The kvm backend: the real-target pipeline on real KVM, standing for the profile of the guests' QEMU. */
+export class KvmBackend extends RealBackend<KvmJob> {
+  declare protected readonly launcher: KvmLauncher;
+  readonly qemuVersion: QemuVersion;
+  constructor(options: KvmOptions = {}) {
+    const launcher = new KvmLauncher(options);
+    super("kvm", [QEMU_VERSIONS[launcher.options.qemuVersion]], launcher);
+    this.qemuVersion = launcher.options.qemuVersion;
+  }
+
+  /** Where the guests run: "direct" on this host, or "nested" in L1. */
+  get mode(): "direct" | "nested" {
+    return this.launcher.options.direct ? "direct" : "nested";
+  }
+
+  /** The cached L1 image, or why there is none. */
+  l1Image(): L1Image | { problem: string } {
+    return this.launcher.l1Image();
   }
 }

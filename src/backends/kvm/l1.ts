@@ -6,6 +6,7 @@ import type { ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { HostStep } from "../real/pipeline.js";
 import { NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
 import { GUEST_RAM } from "../guest/vfio-probe.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
@@ -64,29 +65,20 @@ export const L2_ARGS = [
   ...EDU_FULL_DMA_MASK,
 ];
 
-export interface GuestJob {
+/** A guest for the batch script: the pipeline's job, with what the kvm target made of its spec. */
+export interface BatchJob {
   elf: Uint8Array;
   /** QEMU options of the guest's machine (its PHBs). */
   args: string[];
-  /** KVM capability numbers L1's QEMU must not see. */
+  /** KVM capability numbers the guests' QEMU must not see. */
   hideCaps: number[];
-  /** What L1 does at each host step the guest announces, in order. */
-  steps?: L1Step[];
+  /** What the guests' QEMU does at each host step the guest announces, in order. */
+  steps?: readonly HostStep[];
+  /** For each vfio-pci plug among the steps, in order: which of the host's devices it takes ($VFIO_HOST_n, from 1). */
+  hosts?: readonly number[];
   /** `tcg`: this guest runs under TCG (a `machine tcg` spec with a vfio-pci device). */
   accel?: "tcg";
 }
-
-/**
- * A host step inside L1, done by L1's QEMU over HMP: hotplug or unplug the vfio-pci device, add an
- * emulated one, reset the machine, or migrate it (into a file, then a second QEMU carries on).
- */
-export type L1Step =
-  | { kind: "add"; name: string; bus: string; slot: number; phbIndex: number }
-  /** `host`: which of the host's vfio-pci devices, from 1 ($VFIO_HOST_1 in the script). */
-  | { kind: "plug"; name: string; bus: string; slot: number; phbIndex: number; host: number }
-  | { kind: "unplug"; name: string }
-  | { kind: "reset" }
-  | { kind: "migrate" };
 
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
 export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string } } | { error: string };
@@ -145,7 +137,7 @@ const UNPLUG_POLLS = 100;
 const MIGRATE_POLLS = 100;
 
 /** The script that runs the batch: one guest QEMU per job, fenced by markers. */
-export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
+export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const tmp = place.work;
   const lines = jobs.map((job, i) => {
@@ -165,10 +157,13 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
     const present = new Map<string, string>();
     const devicesAt = job.steps.map((step) => {
       const now = [...present.values()];
-      if (step.kind === "add") present.set(step.name, `-device ${eduOptions(step.name, step.bus, step.slot)}`);
-      if (step.kind === "unplug") present.delete(step.name);
+      if (step.kind === "plug" && !step.device.vfio) present.set(step.device.name, `-device ${eduOptions(step.device.name, step.bus, step.device.slot)}`);
+      if (step.kind === "unplug") present.delete(step.device);
       return now;
     });
+    // Which host device each vfio-pci plug takes, by step.
+    let vfioPlugs = 0;
+    const hostOf = job.steps.map((step) => (step.kind === "plug" && step.device.vfio ? (job.hosts?.[vfioPlugs++] ?? 1) : 0));
     const actions = job.steps
       .map((step, k) => {
         // Each report is what QEMU showed after the step, printed once the step is over.
@@ -191,28 +186,26 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
             `         else ${act(`failed: migrate: QEMU did not complete it within ${MIGRATE_POLLS / 5} s ($(grep "Migration status" ${log} | tail -1))`)}; echo g >&3; fi ;;`,
           ].join("\n");
         }
+        const named = step.kind === "plug" ? step.device.name : step.kind === "unplug" ? step.device : "";
         const [command, verify] =
           step.kind === "plug"
             ? [
-                `device_add vfio-pci,host=$VFIO_HOST_${step.host},id=${step.name},bus=${step.bus},addr=${step.slot}`,
+                step.device.vfio
+                  ? `device_add vfio-pci,host=$VFIO_HOST_${hostOf[k]},id=${named},bus=${step.bus},addr=${step.device.slot}`
+                  : `device_add ${eduOptions(named, step.bus, step.device.slot)}`,
                 // Plugged when QEMU lists the device: not when device_add was sent.
-                `${send("info pci")}; tcespec_prompt ${log}; if ${listed(step.name)}; then ${act(`plugged ${step.name} ${step.phbIndex}`)}; else ${act(`failed: device_add ${step.name}: QEMU does not list the device after it`)}; fi`,
+                `${send("info pci")}; tcespec_prompt ${log}; if ${listed(named)}; then ${act(step.device.vfio ? `plugged ${named} ${step.device.phbIndex}` : `added ${named}`)}; else ${act(`failed: device_add ${named}: QEMU does not list the device after it`)}; fi`,
               ]
-            : step.kind === "add"
+            : step.kind === "unplug"
               ? [
-                  `device_add ${eduOptions(step.name, step.bus, step.slot)}`,
-                  `${send("info pci")}; tcespec_prompt ${log}; if ${listed(step.name)}; then ${act(`added ${step.name}`)}; else ${act(`failed: device_add ${step.name}: QEMU does not list the device after it`)}; fi`,
+                  `device_del ${named}`,
+                  // device_del answers before the device is gone: until \`info pci\` no longer lists it,
+                  // its vfio container (and its notifiers) may still be there. Still listed at the
+                  // end of the wait: QEMU did not release it (the guest did not let go of its slot).
+                  `u=0; while [ $u -lt ${UNPLUG_POLLS} ]; do ${send("info pci")}; tcespec_prompt ${log}; ${listed(named)} || break; sleep 0.1; u=$((u+1)); done; ` +
+                    `if [ $u -lt ${UNPLUG_POLLS} ]; then ${act(`unplugged ${named}`)}; else ${act(`failed: device_del ${named}: QEMU still lists the device ${UNPLUG_POLLS / 10} s later`)}; fi`,
                 ]
-              : step.kind === "unplug"
-                ? [
-                    `device_del ${step.name}`,
-                    // device_del answers before the device is gone: until \`info pci\` no longer lists it,
-                    // its vfio container (and its notifiers) may still be there. Still listed at the
-                    // end of the wait: QEMU did not release it (the guest did not let go of its slot).
-                    `u=0; while [ $u -lt ${UNPLUG_POLLS} ]; do ${send("info pci")}; tcespec_prompt ${log}; ${listed(step.name)} || break; sleep 0.1; u=$((u+1)); done; ` +
-                      `if [ $u -lt ${UNPLUG_POLLS} ]; then ${act(`unplugged ${step.name}`)}; else ${act(`failed: device_del ${step.name}: QEMU still lists the device ${UNPLUG_POLLS / 10} s later`)}; fi`,
-                  ]
-                : ["system_reset", act("reset")];
+              : ["system_reset", act("reset")];
         // After a reset the guest starts again and goes on by itself: no character for it.
         const release = step.kind === "reset" ? "" : " echo g >&3;";
         // The guest goes on once the command is done: the monitor prints its next prompt. A vfio-pci
@@ -268,7 +261,7 @@ export function batchScript(jobs: readonly GuestJob[], timeoutMs: number, place:
   return `${aslr}${software}${prompt}${vfio}${lines.join("\n")}\n`;
 }
 
-export function batchArchive(jobs: readonly GuestJob[], timeoutMs: number): Buffer {
+export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number): Buffer {
   return cpio([
     dirEntry("batch"),
     fileEntry("batch/run.sh", batchScript(jobs, timeoutMs), true),
@@ -288,7 +281,7 @@ function settleOnce<T>(resolve: (value: T) => void, cleanup: () => void): (value
 }
 
 /** Boots one L1 for these jobs; resolves with each job's result, or one error for all. */
-export function runL1(image: L1Image, jobs: readonly GuestJob[], options: L1Options): Promise<BatchResult> {
+export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Options): Promise<BatchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-l1-"));
   // Linux unpacks concatenated archives in turn: the cached image, then the batch.
   const initrd = join(dir, "initrd.cpio");
@@ -368,7 +361,7 @@ export interface DirectOptions {
 }
 
 /** Runs a batch on this host: the same script L1 runs, in a directory of its own, under sh. */
-export function runDirect(jobs: readonly GuestJob[], options: DirectOptions): Promise<BatchResult> {
+export function runDirect(jobs: readonly BatchJob[], options: DirectOptions): Promise<BatchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));
   jobs.forEach((job, i) => writeFileSync(join(dir, `${i}.elf`), job.elf));
   const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false, listVfio: false };

@@ -1,19 +1,15 @@
 // The qemu backend: a spec compiled into a bare-metal guest, run on qemu-system-ppc64 under
 // TCG, its answers read back from the console and judged by the same evaluator as the model.
+// The target is its traits and its launcher; the pipeline is real/pipeline.ts.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CompiledSpec } from "../../compile/program.js";
-import type { ProfileName } from "../../engine/types.js";
-import { runOf, type RunResult } from "../../verdict/outcome.js";
-import type { Backend, BackendIdentity } from "../backend.js";
-import { buildGuest } from "../guest/guest.js";
+import type { BackendIdentity } from "../backend.js";
 import { existenceCalls } from "../real/calls.js";
-import { readGuestOutput, XLATE_TRACE } from "../real/console.js";
-import { judge } from "../real/judge.js";
-import { busOf, planFor } from "../real/planner.js";
+import { XLATE_TRACE } from "../real/console.js";
+import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type MachineTraits } from "../real/traits.js";
-import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu, type HostAction } from "./process.js";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu } from "./process.js";
 import { defaultQemu, describeQemu, QEMU_VERSIONS, readQemuVersion, versionMismatch, type QemuIdentity, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
@@ -54,23 +50,21 @@ export const TCG_TRAITS: MachineTraits = {
   }),
 };
 
-export class QemuBackend implements Backend {
-  readonly name = "qemu";
-  readonly profiles: readonly ProfileName[];
-  readonly real = true;
-  readonly version: QemuVersion;
+/** QEMU under TCG on this host: one QEMU process per guest, host steps over QMP, `lanes` at once. */
+export class TcgLauncher implements Launcher<undefined> {
+  readonly traits = TCG_TRAITS;
   private readonly binary: string | { problem: string };
   private readonly extraArgs: string[] = [];
-  private readonly timeoutMs: number;
-  /** The binary as it reports itself (read once, at the first run), or why it cannot stand for the profile. */
+  /** The binary as it reports itself (read once, before the first run), or why it cannot stand for the profile. */
   private checked?: QemuIdentity | { problem: string };
   private ran = false;
 
-  constructor(options: QemuOptions = {}) {
-    this.version = options.version ?? "7.2";
-    this.profiles = [QEMU_VERSIONS[this.version]];
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    const found = options.binary ? { binary: options.binary } : defaultQemu(this.version);
+  constructor(
+    readonly version: QemuVersion,
+    binary: string | undefined,
+    private readonly timeoutMs: number,
+  ) {
+    const found = binary ? { binary } : defaultQemu(version);
     this.binary = "problem" in found ? found : found.binary;
     // A fetched QEMU's own firmware: never the system QEMU's vof.bin.
     if ("dataDir" in found && found.dataDir) this.extraArgs.push("-L", found.dataDir);
@@ -87,38 +81,54 @@ export class QemuBackend implements Backend {
     return this.checked;
   }
 
+  async problem(): Promise<string | undefined> {
+    const checked = this.check();
+    return "problem" in checked ? checked.problem : undefined;
+  }
+
+  async prepare(): Promise<undefined> {
+    return undefined;
+  }
+
   identity(): BackendIdentity | undefined {
     if (!this.ran || !this.checked || "problem" in this.checked) return undefined;
     return { qemu: describeQemu(this.checked), where: this.checked.binary };
   }
 
-  async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
-    const base = { ...runOf(spec, profile, this.name), expectations: [] };
-    const plan = planFor(spec, profile, TCG_TRAITS);
-    if ("unsupported" in plan) return { ...base, status: "unsupported", reason: plan.unsupported };
-    const checked = this.check();
-    if ("problem" in checked) return { ...base, status: "error", reason: checked.problem };
-    const binary = checked.binary;
+  async launch(jobs: readonly GuestJob<undefined>[], lanes: number): Promise<Launched[]> {
+    const binary = (this.check() as QemuIdentity).binary;
     this.ran = true;
+    const results: Launched[] = new Array(jobs.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) {
+        const k = next++;
+        results[k] = await this.launchOne(binary, jobs[k]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(lanes, jobs.length) }, lane));
+    return results;
+  }
+
+  private async launchOne(binary: string, job: GuestJob<undefined>): Promise<Launched> {
     const dir = mkdtempSync(join(tmpdir(), "tcespec-"));
     try {
       const kernel = join(dir, "guest.elf");
-      const calls = plan.steps.flatMap((step) => step.calls);
-      writeFileSync(kernel, buildGuest(calls));
-      // TCG_TRAITS plans no vfio, so no unplug reaches here.
-      const steps = calls.flatMap((call): HostAction[] =>
-        call.kind === "host" && call.action !== "unplug"
-          ? [call.action]
-          : call.kind === "plug"
-            ? [{ plug: call.device, bus: busOf(call.device.phbIndex) }]
-            : [],
-      );
-      const result = await runQemu(binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...plan.args, "-kernel", kernel], this.timeoutMs, steps);
-      if ("error" in result) return { ...base, status: "error", reason: result.error };
-      const judged = judge(spec, profile, plan, readGuestOutput(result.body, result.host), this.name);
-      return typeof judged === "string" ? { ...base, status: "error", reason: judged } : judged;
+      writeFileSync(kernel, job.elf);
+      const result = await runQemu(binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...job.args, "-kernel", kernel], this.timeoutMs, job.steps);
+      return "error" in result ? result : { console: result.body, host: result.host };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** The qemu backend: the real-target pipeline on QEMU under TCG, standing for its version's profile. */
+export class QemuBackend extends RealBackend<undefined> {
+  readonly version: QemuVersion;
+  constructor(options: QemuOptions = {}) {
+    const version = options.version ?? "7.2";
+    super("qemu", [QEMU_VERSIONS[version]], new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000));
+    this.version = version;
   }
 }

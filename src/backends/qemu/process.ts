@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Outcome } from "../../engine/types.js";
-import type { EduDevice } from "../guest/guest.js";
+import type { HostStep } from "../real/pipeline.js";
 import { BEGIN_MARKER, END_MARKER, HOST_STEP, lastWords } from "../real/console.js";
 import { Qmp, QmpRefusal } from "./qmp.js";
 
@@ -80,8 +80,6 @@ export function reaped(
   return child;
 }
 
-/** What the host does at a step the guest announces: a reset, a migration, a device hotplug. */
-export type HostAction = "reset" | "migrate" | { plug: EduDevice; bus: string };
 
 export type QemuRun = { body: string; host: Outcome[] } | { error: string };
 
@@ -92,7 +90,7 @@ const MIGRATION_POLL_MS = 20;
  * back, with what each host step answered. At each host step the guest announces, the host
  * acts over QMP: a reset, or a migration into a second QEMU (`-incoming`), which then goes on.
  */
-export function runQemu(binary: string, args: string[], timeoutMs: number, steps: readonly HostAction[] = []): Promise<QemuRun> {
+export function runQemu(binary: string, args: string[], timeoutMs: number, steps: readonly HostStep[] = []): Promise<QemuRun> {
   const work = steps.length > 0 ? mkdtempSync(join(tmpdir(), "tcespec-qmp-")) : undefined;
   let generation = 0;
   const socketOf = (n: number) => join(work!, `qmp-${n}.sock`);
@@ -120,16 +118,18 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
     // The devices hotplugged so far: a migration's destination is started with them, as the
     // machine the stream describes has them.
     const plugged: string[] = [];
-    const act = async (action: HostAction, index: number): Promise<void> => {
+    const act = async (action: HostStep, index: number): Promise<void> => {
       qmp ??= await Qmp.open(socketOf(generation));
-      if (typeof action === "object") {
-        await qmp.execute("device_add", { driver: "edu", id: action.plug.name, bus: action.bus, addr: String(action.plug.slot) });
-        plugged.push("-device", eduOptions(action.plug.name, action.bus, action.plug.slot));
+      if (action.kind === "unplug" || (action.kind === "plug" && action.device.vfio))
+        throw new Error(`${action.kind}: QEMU under TCG has no ${action.kind === "plug" ? "vfio-pci device to plug" : "unplug here"}`);
+      if (action.kind === "plug") {
+        await qmp.execute("device_add", { driver: "edu", id: action.device.name, bus: action.bus, addr: String(action.device.slot) });
+        plugged.push("-device", eduOptions(action.device.name, action.bus, action.device.slot));
         host.push({ kind: "done" });
         child.stdin?.write("g");
         return;
       }
-      if (action === "reset") {
+      if (action.kind === "reset") {
         // Noted first: the reset guest may reach its end before QMP's answer reaches us.
         host.push({ kind: "done" });
         await qmp.execute("system_reset");
@@ -185,7 +185,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
         const what = steps[index]!;
         acting = acting
           .then(() => act(what, index))
-          .catch((error) => finish({ error: `host step ${index + 1} (${typeof what === "object" ? `plug ${what.plug.name}` : what}): ${(error as Error).message}` }));
+          .catch((error) => finish({ error: `host step ${index + 1} (${what.kind === "plug" ? `plug ${what.device.name}` : what.kind}): ${(error as Error).message}` }));
       }
       const end = stdout.indexOf(`${END_MARKER}\n`);
       if (end < 0) return;

@@ -1,0 +1,129 @@
+// One pipeline for every real target, shaped like QEMU's AccelClass: the target is a Launcher
+// (start machines with a guest and its host steps, hand back what each printed) with a traits
+// object (what it can run, how it observes); planning, building the guest and judging are the
+// same for all. A new target is one launcher and one traits object.
+import type { CompiledSpec } from "../../compile/program.js";
+import type { Outcome, ProfileName } from "../../engine/types.js";
+import { errorRun, runOf, type RunResult } from "../../verdict/outcome.js";
+import type { Backend, BackendIdentity, Task } from "../backend.js";
+import { buildGuest, type EduDevice, type GuestCall } from "../guest/guest.js";
+import { readGuestOutput } from "./console.js";
+import { judge } from "./judge.js";
+import { busOf, planFor } from "./planner.js";
+import type { GuestPlan, MachineTraits } from "./traits.js";
+
+/**
+ * What the host does at a step the guest announces, on every target: hotplug a device (an
+ * emulated edu, or a vfio-pci device: `device.vfio`) on a PHB's bus, unplug one, reset the
+ * machine, migrate it.
+ */
+export type HostStep =
+  | { kind: "plug"; device: EduDevice; bus: string }
+  | { kind: "unplug"; device: string }
+  | { kind: "reset" }
+  | { kind: "migrate" };
+
+/** One guest for a launcher: its program, its machine's options, its host steps in order, and what the target made of its spec. */
+export interface GuestJob<Extra = unknown> {
+  elf: Uint8Array;
+  /** QEMU options of the guest's machine (its PHBs). */
+  args: string[];
+  steps: HostStep[];
+  /** What the launcher's `prepare` said this spec needs on the target (hidden capabilities, an accelerator). */
+  extra: Extra;
+}
+
+/**
+ * What a guest's machine printed up to the guest's end marker (its result lines, marks and QEMU's
+ * trace lines, in order), with what each host step answered where the launcher knows it directly
+ * (otherwise the stream carries the host's reports), or why it did not finish.
+ */
+export type Launched = { console: string; host?: Outcome[] } | { error: string };
+
+export interface Launcher<Extra = unknown> {
+  /** What this target can run and how it observes: the planner asks, never the target's name. */
+  readonly traits: MachineTraits;
+  /** Why no run can go ahead here (a missing binary or image, a QEMU of another version), if so. */
+  problem(): Promise<string | undefined>;
+  /** What this spec needs on the target, or why it cannot run here (unsupported), beyond the traits. */
+  prepare(spec: CompiledSpec): Promise<Extra | { unsupported: string }>;
+  /** Runs the guests, `lanes` machines at once at most; one result per job, in order. */
+  launch(jobs: readonly GuestJob<Extra>[], lanes: number): Promise<Launched[]>;
+  /** The software that judged, as it reported itself, once something ran. */
+  identity(): BackendIdentity | undefined;
+  /** Words to add to an unsupported reason where the user can change something (a variable to set). */
+  hint?(unsupported: string): string;
+}
+
+/** The host steps of a plan's calls, in order. */
+export function hostSteps(calls: readonly GuestCall[]): HostStep[] {
+  return calls.flatMap((call): HostStep[] => {
+    if (call.kind === "plug") return [{ kind: "plug", device: call.device, bus: busOf(call.device.phbIndex) }];
+    if (call.kind !== "host") return [];
+    if (call.action === "unplug") return [{ kind: "unplug", device: call.device! }];
+    return [{ kind: call.action }];
+  });
+}
+
+/** A real target as a backend: plan each spec, build its guest, launch the batch, judge what came back. */
+export class RealBackend<Extra = unknown> implements Backend {
+  readonly real = true;
+  constructor(
+    readonly name: string,
+    readonly profiles: readonly ProfileName[],
+    protected readonly launcher: Launcher<Extra>,
+  ) {}
+
+  async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
+    return (await this.runBatch([{ spec, profile }], 1))[0]!;
+  }
+
+  identity(): BackendIdentity | undefined {
+    return this.launcher.identity();
+  }
+
+  async runBatch(tasks: readonly Task[], jobs: number): Promise<RunResult[]> {
+    const results: RunResult[] = new Array(tasks.length);
+    const base = ({ spec, profile }: Task) => ({ ...runOf(spec, profile, this.name), expectations: [] });
+    const pending: { index: number; plan: GuestPlan; job: GuestJob<Extra> }[] = [];
+    for (const [index, task] of tasks.entries()) {
+      const plan = planFor(task.spec, task.profile, this.launcher.traits);
+      if ("unsupported" in plan) {
+        results[index] = { ...base(task), status: "unsupported", reason: this.launcher.hint?.(plan.unsupported) ?? plan.unsupported };
+        continue;
+      }
+      const extra = await this.launcher.prepare(task.spec);
+      if (extra && typeof extra === "object" && "unsupported" in extra) {
+        results[index] = { ...base(task), status: "unsupported", reason: (extra as { unsupported: string }).unsupported };
+        continue;
+      }
+      const calls = plan.steps.flatMap((s) => s.calls);
+      pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, steps: hostSteps(calls), extra: extra as Extra } });
+    }
+    if (pending.length === 0) return results;
+    const problem = await this.launcher.problem();
+    if (problem) {
+      for (const p of pending) results[p.index] = { ...base(tasks[p.index]!), status: "error", reason: problem };
+      return results;
+    }
+    const launched = await this.launcher.launch(
+      pending.map((p) => p.job),
+      Math.max(1, jobs),
+    );
+    pending.forEach((p, k) => {
+      const task = tasks[p.index]!;
+      const answer = launched[k] ?? { error: "internal: the launcher gave no result for this guest" };
+      if ("error" in answer) {
+        results[p.index] = { ...base(task), status: "error", reason: answer.error };
+        return;
+      }
+      try {
+        const judged = judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name);
+        results[p.index] = typeof judged === "string" ? { ...base(task), status: "error", reason: judged } : judged;
+      } catch (error) {
+        results[p.index] = errorRun(task.spec, task.profile, this.name, error);
+      }
+    });
+    return results;
+  }
+}

@@ -1,0 +1,98 @@
+// The real-target pipeline behind its seam: a target is a Launcher and a traits object. Here the
+// target is a fake whose "machine" answers from a script, so every path of the pipeline (plan,
+// launch, judge, unsupported, problems, failures, identity) is tested without QEMU.
+import { describe, expect, it } from "vitest";
+import { RealBackend, type GuestJob, type Launched, type Launcher } from "../../src/backends/real/pipeline.js";
+import { TCG_TRAITS } from "../../src/backends/qemu/backend.js";
+import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
+import type { MachineTraits } from "../../src/backends/real/traits.js";
+import { run } from "../../src/run/runner.js";
+import { ModelBackend } from "../../src/backends/model.js";
+import { compare } from "../../src/report/differential.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { specOf } from "../helpers.js";
+
+/** A result line as the guest prints it: the return code and the value, 16 hex digits each. */
+const line = (code: bigint, value: bigint) => `${BigInt.asUintN(64, code).toString(16).padStart(16, "0")}${value.toString(16).padStart(16, "0")}`;
+
+class FakeLauncher implements Launcher<undefined> {
+  launched: GuestJob<undefined>[][] = [];
+  constructor(
+    readonly traits: MachineTraits,
+    private readonly answer: (job: GuestJob<undefined>) => Launched,
+    private readonly trouble?: string,
+  ) {}
+  async problem() {
+    return this.trouble;
+  }
+  async prepare() {
+    return undefined;
+  }
+  async launch(jobs: readonly GuestJob<undefined>[]) {
+    this.launched.push([...jobs]);
+    return jobs.map(this.answer);
+  }
+  identity() {
+    return this.launched.length > 0 ? { qemu: "QEMU 7.2.99 (fake)" } : undefined;
+  }
+}
+
+const putGet = specOf("machine tcg\nphb phb0 index 0\nput_tce phb0 0 0x3\nexpect get_tce phb0 0 == 0x3");
+
+describe("a new target is one launcher and one traits object", () => {
+  it("its machine's answers are judged by the shared pipeline", async () => {
+    const honest = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 3n)].join("\n") })));
+    const [right] = await honest.runBatch([{ spec: putGet, profile: "qemu-7.2" }], 1);
+    expect(right).toMatchObject({ backend: "fake", status: "passed", expectations: [{ outcome: "matched", actual: "0x3" }] });
+    const stale = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 7n)].join("\n") })));
+    const [wrong] = await stale.runBatch([{ spec: putGet, profile: "qemu-7.2" }], 1);
+    expect(wrong).toMatchObject({ status: "diverged", expectations: [{ outcome: "diverged", actual: "0x7" }] });
+  });
+
+  it("the guest's program and its host steps reach the launcher; what the traits cannot run never does", async () => {
+    const launcher = new FakeLauncher(KVM_TRAITS, (job) => ({ console: job.steps.map((_, k) => `TCESPEC-ACT ${k + 1} reset`).join("\n") }));
+    const backend = new RealBackend("fake", ["qemu-7.2"], launcher);
+    const [tcg, reset] = await backend.runBatch(
+      [
+        { spec: putGet, profile: "qemu-7.2" },
+        { spec: specOf("machine kvm\nphb phb0 index 0\nreset"), profile: "qemu-7.2" },
+      ],
+      2,
+    );
+    expect(tcg).toMatchObject({ status: "unsupported", reason: expect.stringMatching(/^machine tcg/) });
+    expect(reset!.status, reset!.reason).toBe("passed");
+    expect(launcher.launched).toHaveLength(1);
+    expect(launcher.launched[0]!.map((j) => j.steps)).toEqual([[{ kind: "reset" }]]);
+    expect(launcher.launched[0]![0]!.elf.length).toBeGreaterThan(0);
+  });
+
+  it("what the launcher says went wrong is the run's error, in its words", async () => {
+    const timeout = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ error: "timed out after 5 ms (--timeout): the guest did not finish" })));
+    expect((await timeout.run(putGet, "qemu-7.2")).reason).toBe("timed out after 5 ms (--timeout): the guest did not finish");
+    const missing = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: "" }), "qemu-system-ppc64 not found"));
+    expect(await missing.run(putGet, "qemu-7.2")).toMatchObject({ status: "error", reason: "qemu-system-ppc64 not found" });
+    const refused = new RealBackend(
+      "fake",
+      ["qemu-7.2"],
+      new FakeLauncher(KVM_TRAITS, () => ({ console: "TCESPEC-ACT 1 failed: device_del d0: QEMU still lists the device 10 s later" })),
+    );
+    const unplug = specOf("machine kvm\nphb phb0 index 0\nplug emulated d0 on phb0\nunplug d0");
+    expect((await refused.run(unplug, "qemu-7.2")).reason).toContain("device_del d0: QEMU still lists the device 10 s later");
+    const short = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: line(0n, 0n) })));
+    expect((await short.run(putGet, "qemu-7.2")).reason).toBe("the guest printed 1 result lines, 2 were due");
+  });
+
+  it("the report names what judged, and the model is compared with it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-fake-"));
+    writeFileSync(join(dir, "p.tce"), 'spec "put" {\n  machine tcg\n  phb phb0 index 0\n  put_tce phb0 0 0x3\n  expect get_tce phb0 0 == 0x3\n}\n');
+    const fake = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 5n)].join("\n") })));
+    const report = await run([dir], { profiles: ["qemu-7.2"], backends: [new ModelBackend(), fake], jobs: 1 });
+    expect(report.backends).toEqual([
+      { name: "model", real: false },
+      { name: "fake", real: true, identity: { qemu: "QEMU 7.2.99 (fake)" } },
+    ]);
+    expect(compare(report)[0]!.disagreements).toMatchObject([{ model: "0x3", actual: "0x5" }]);
+  });
+});

@@ -134,6 +134,7 @@ export type TagCstChildren = {
   Kw_none?: IToken[];
   Kw_kvm?: IToken[];
   Kw_tcg?: IToken[];
+  Kw_ram?: IToken[];
   Kw_phb?: IToken[];
   Kw_ddw?: IToken[];
   Kw_off?: IToken[];
@@ -195,6 +196,8 @@ export type MachineStmtCstChildren = {
   capability?: CapabilityCstNode[];
   Comma?: IToken[];
   Kw_tcg?: IToken[];
+  Kw_ram?: IToken[];
+  ram?: NumberCstNode[];
 };
 
 export interface CapabilityCstNode extends CstNode {

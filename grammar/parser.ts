@@ -137,6 +137,10 @@ export class SpecParser extends CstParser {
       ],
       ERR_MSG: "'kvm' or 'tcg' after 'machine'",
     });
+    this.OPTION2(() => {
+      this.CONSUME(T.Ram);
+      this.SUBRULE(this.number, { LABEL: "ram" });
+    });
   });
 
   private capability = this.RULE("capability", () => {

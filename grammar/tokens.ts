@@ -93,6 +93,7 @@ export const Machine = keyword("machine");
 export const Kvm = keyword("kvm");
 export const Tcg = keyword("tcg");
 export const Caps = keyword("caps");
+export const Ram = keyword("ram"); // extension: the guest's RAM, `machine kvm ram 1G`
 export const Phb = keyword("phb");
 export const Index = keyword("index");
 export const Dma32 = keyword("dma32");

@@ -78,6 +78,8 @@ export interface MachineStmt extends StatementBase {
   kind: "machine";
   accel: "kvm" | "tcg";
   caps: Capability[];
+  /** `ram SIZE`: the guest's RAM (default GUEST_RAM). */
+  ram?: NumberNode;
 }
 
 export interface PhbStmt extends StatementBase {

@@ -7,7 +7,7 @@ import { unknown } from "./suggest.js";
 import type * as A from "./ast.js";
 import { diagnostic, type Diagnostic } from "./diagnostics.js";
 import type { CompiledSpec, Expected, Probe, Program } from "./program.js";
-import { DEFAULT_DMA32, DEFAULT_PAGE_SHIFT, liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
+import { DEFAULT_DMA32, DEFAULT_PAGE_SHIFT, GUEST_RAM_BLOCK, liobnOf, type Operation, type PhbConfig } from "../engine/types.js";
 import { defaultPhb, defaultPhbStep, doStep, expectStep, specShell } from "./lower.js";
 import { geometry, hex, log2 } from "../values.js";
 import { expectedValue, type Accepted } from "./expected.js";
@@ -75,6 +75,12 @@ export class Checker {
         else if (counted > 0) this.error(statement, "'machine' must come first in a spec (a setup block counts as its start)");
         scope.machineSeen = true;
         spec.machine = { accel: statement.accel, caps: statement.caps };
+        if (statement.ram) {
+          const ram = statement.ram.value;
+          if (ram === 0n || ram % GUEST_RAM_BLOCK !== 0n)
+            this.error(statement.ram, `guest RAM of ${statement.ram.text}: pseries RAM is a whole number of 256M blocks`);
+          else spec.machine.ram = ram;
+        }
         return;
       case "phb":
         return this.phb(statement, scope, spec);

@@ -259,7 +259,8 @@ export class AstBuilder {
     const at = this.where(wrapper);
     return choose<C.StatementCstChildren, keyof C.StatementCstChildren, A.Statement>(wrapper.children, {
       machineStmt: (node) => {
-        if (node.children.Kw_tcg) return { kind: "machine", accel: "tcg", caps: [], ...at };
+        const ram = this.optionalNumber(node.children.ram);
+        if (node.children.Kw_tcg) return { kind: "machine", accel: "tcg", caps: [], ...(ram ? { ram } : {}), ...at };
         const named = node.children.capability;
         const caps: A.Capability[] = named ? [] : [...DEFAULT_CAPABILITIES];
         for (const capability of named ?? []) {
@@ -267,7 +268,7 @@ export class AstBuilder {
           if (CAPABILITY_SET.has(token.image)) caps.push(token.image as A.Capability);
           else this.error(this.posOf(token), unknown("capability", token.image, CAPABILITIES, "capabilities"));
         }
-        return { kind: "machine", accel: "kvm", caps, ...at };
+        return { kind: "machine", accel: "kvm", caps, ...(ram ? { ram } : {}), ...at };
       },
       phbStmt: (node) => {
         const c = node.children;

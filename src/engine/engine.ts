@@ -1,5 +1,6 @@
 // The engine's public face: operations in, outcomes out, and side-effect-free queries.
 import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc, TablePicture } from "./types.js";
+import { DEFAULT_GUEST_RAM } from "./types.js";
 import { Machine } from "./machine.js";
 import { PROFILES } from "./profiles.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
@@ -95,7 +96,8 @@ export class Engine {
       }
       case "put_tce_indirect": {
         const { ioba, tces, listAddress } = operation;
-        const { rc } = first(inKvm && (() => code(kvm.putTceIndirect(inKvm, ioba, tces, listAddress, hook))), () =>
+        const ram = m.config.ram ?? DEFAULT_GUEST_RAM;
+        const { rc } = first(inKvm && (() => code(kvm.putTceIndirect(inKvm, ioba, tces, listAddress, ram, hook))), () =>
           code(qemuPutTceIndirect(table, ioba, tces, listAddress)),
         );
         return { kind: "hcall", code: rc };

@@ -17,7 +17,8 @@ export interface KvmRules {
   putTce(table: TceTable, ioba: bigint, tce: bigint, hardware?: KvmHardwareHook): HcallRc;
   getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint };
   stuffTce(table: TceTable, ioba: bigint, tce: bigint, count: bigint, hardware?: KvmHardwareHook): HcallRc;
-  putTceIndirect(table: TceTable, ioba: bigint, tces: readonly bigint[], listAddress: bigint, hardware?: KvmHardwareHook): HcallRc;
+  /** `ram`: the guest's RAM; KVM translates each TCE's address into it. */
+  putTceIndirect(table: TceTable, ioba: bigint, tces: readonly bigint[], listAddress: bigint, ram: bigint, hardware?: KvmHardwareHook): HcallRc;
 }
 
 /** kvmppc_ioba_validate as the 4.x kernels wrote it: page-aligned, and `pages` entries inside the window. */
@@ -76,13 +77,22 @@ export const KVM_LINUX_4: KvmRules = {
     fill(table, ioba, tce, count, hardware);
     return "H_SUCCESS";
   },
-  putTceIndirect(table, ioba, tces, listAddress, hardware) {
+  putTceIndirect(table, ioba, tces, listAddress, _ram, hardware) {
     if (tces.length > 512 || (listAddress & 0xfffn) !== 0n) return "H_PARAMETER";
     if (!iobaValid(table, ioba, BigInt(tces.length)) || !tces.every((tce) => tceValid(table, tce))) return "H_PARAMETER";
     write(table, ioba, tces, hardware);
     return "H_SUCCESS";
   },
 };
+
+/** The entries from `ioba` on that a call of `count` entries covers past the window's end. */
+function runsPastEnd(table: TceTable, ioba: bigint, count: bigint): boolean {
+  const first = table.indexOf(ioba);
+  return first !== undefined && BigInt(first) + count > table.entryCount;
+}
+
+/** The TCE's address is guest RAM (kvmppc_tce_to_ua finds a memslot for it). */
+const inRam = (tce: bigint, ram: bigint) => (tce & ~TCE_RW) < ram;
 
 /**
  * Linux 6.x, seen on 6.12 KVM-HV (nested) under QEMU 7.2:
@@ -103,12 +113,28 @@ export const KVM_LINUX_6: KvmRules = {
   getTce,
   stuffTce(table, ioba, tce, count, hardware) {
     if (!iobaValid(table, ioba, 1n) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
+    // With a hardware table attached (spapr_tce_vfio), KVM unmaps each entry there first; the one
+    // past the window's end fails, and QEMU answers the whole call (seen on 6.12: H_PARAMETER, the
+    // entries inside the window written).
+    if (hardware && runsPastEnd(table, ioba, count)) return "H_TOO_HARD";
     fill(table, ioba, tce, count, hardware);
     return "H_SUCCESS";
   },
-  putTceIndirect(table, ioba, tces, listAddress, hardware) {
+  putTceIndirect(table, ioba, tces, listAddress, ram, hardware) {
     if (tces.length > 512 || (listAddress & 0xfffn) !== 0n || !iobaValid(table, ioba, 1n)) return "H_PARAMETER";
-    if (!tces.every((tce) => tceValid(table, tce))) return "H_TOO_HARD";
+    // kvmppc_tce_validate: a TCE that grants a permission must be page-aligned and in guest RAM.
+    if (!tces.every((tce) => tceValid(table, tce) && ((tce & TCE_RW) === 0n || inRam(tce, ram)))) return "H_TOO_HARD";
+    // The write loop, entry by entry: every TCE's address is translated (a TCE without permission
+    // outside guest RAM: H_PARAMETER, the entries before it stay); then each hardware table maps
+    // the entry, and the one past the window's end hands the whole call to QEMU.
+    const first = table.indexOf(ioba)!;
+    for (const [i, tce] of tces.entries()) {
+      if (!inRam(tce, ram)) {
+        write(table, ioba, tces.slice(0, i), hardware);
+        return "H_PARAMETER";
+      }
+      if (hardware && first + i >= Number(table.entryCount)) return "H_TOO_HARD";
+    }
     write(table, ioba, tces, hardware);
     return "H_SUCCESS";
   },

@@ -13,7 +13,7 @@ type Entry = [number, string] | [number, string, number];
 export interface MigrationStream {
   version: 1;
   profile: ProfileName;
-  machine: { accel: "kvm" | "tcg"; caps: Capability[] };
+  machine: { accel: "kvm" | "tcg"; caps: Capability[]; ram?: string };
   phbs: {
     name: string;
     index: number;
@@ -32,7 +32,7 @@ export function save(machine: Machine): MigrationStream {
   return {
     version: 1,
     profile: machine.profile.name,
-    machine: { accel: machine.config.accel, caps: [...machine.config.caps] },
+    machine: { accel: machine.config.accel, caps: [...machine.config.caps], ...(machine.config.ram !== undefined ? { ram: `0x${machine.config.ram.toString(16)}` } : {}) },
     phbs: [...machine.phbs.values()].map((phb) => ({
       name: phb.config.name,
       index: phb.index,
@@ -56,7 +56,7 @@ export function save(machine: Machine): MigrationStream {
 export function load(json: string): Machine {
   const stream: unknown = JSON.parse(json);
   if (!validStream(stream)) throw new Error(`invalid migration stream: ${validStream.explain(stream)}`);
-  const config: MachineConfig = { accel: stream.machine.accel, caps: stream.machine.caps };
+  const config: MachineConfig = { accel: stream.machine.accel, caps: stream.machine.caps, ...(stream.machine.ram !== undefined ? { ram: BigInt(stream.machine.ram) } : {}) };
   const machine = new Machine(PROFILES[stream.profile], config);
   for (const saved of stream.phbs) {
     const phb = machine.addPhb({

@@ -6,7 +6,18 @@ export type { ProfileName } from "../profile-names.js";
 export interface MachineConfig {
   accel: "kvm" | "tcg";
   caps: readonly Capability[];
+  /** The guest's RAM (`machine … ram SIZE`); DEFAULT_GUEST_RAM when the spec does not say. */
+  ram?: bigint;
 }
+
+/**
+ * The guest's RAM when the spec does not say: 512 MiB, what the real backends give a guest (the
+ * qemu backend's -m, L2's in L1). KVM's H_PUT_TCE_INDIRECT translates each TCE's address, so what
+ * lies past the RAM is an answer of its own.
+ */
+export const DEFAULT_GUEST_RAM = 0x2000_0000n;
+/** pseries RAM comes in blocks of 256 MiB (SPAPR_MEMORY_BLOCK_SIZE): QEMU refuses any other size. */
+export const GUEST_RAM_BLOCK = 0x1000_0000n;
 
 /** A PHB's default window as QEMU makes it when the spec does not say: 1 GiB of 4 KiB pages. */
 export const DEFAULT_DMA32 = 1n << 30n;

@@ -17,6 +17,7 @@ export const migrationSchema = {
       properties: {
         accel: { enum: ["kvm", "tcg"] },
         caps: { type: "array", items: { enum: ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"] } },
+        ram: { type: "string", pattern: "^0x[0-9a-f]+$", description: "the guest's RAM in bytes, when the spec set it" },
       },
     },
     phbs: {

@@ -1,6 +1,7 @@
 // SEMANTICS.md, "Hypercalls handled in userspace (QEMU)" and "Hypercalls handled in KVM".
 import { describe, expect, it } from "vitest";
-import { engine, get, indirect, L0, PROFILES, put, stuff } from "./helpers.js";
+import { engine, get, indirect, L0, phb, PROFILES, put, stuff } from "./helpers.js";
+import { Engine } from "../../src/engine/engine.js";
 import { PROFILES as PROFILE_RULES } from "../../src/engine/profiles.js";
 import { KVM_LINUX_6 } from "../../src/engine/kvm.js";
 
@@ -132,6 +133,35 @@ describe.each(PROFILES)("KVM hypercalls under %s", (profile) => {
     expect(stuff(e, L0, 0n, 0x5003n, 1n)).toBe("H_SUCCESS");
     expect(indirect(e, L0, 0x1001n, [0x12340007n])).toBe("H_SUCCESS");
     expect(get(e, L0, 0x1000n)).toBe(0x12340007n);
+  });
+
+  it("a list entry without permission outside guest RAM: H_PARAMETER on 6.x, the entries before it kept (seen on 6.12)", () => {
+    const e = kvm();
+    expect(indirect(e, L0, 0x1000n, [0x1003n, 0x2000_0000n, 0x2003n])).toBe(linux6 ? "H_PARAMETER" : "H_SUCCESS");
+    expect(get(e, L0, 0x1000n)).toBe(0x1003n);
+    expect(get(e, L0, 0x3000n)).toBe(linux6 ? 0n : 0x2003n);
+    // Inside the default 512M, and with a permission (QEMU stores it): no such refusal.
+    expect(indirect(e, L0, 0x10000n, [0x1fff_0000n])).toBe("H_SUCCESS");
+    expect(indirect(e, L0, 0x20000n, [0x4000_0003n])).toBe("H_SUCCESS");
+    expect(get(e, L0, 0x20000n)).toBe(0x4000_0003n);
+    // A guest of 1G has that address.
+    const big = new Engine(profile, { accel: "kvm", caps: ["spapr_tce", "spapr_tce_64", "multi_tce", "spapr_tce_vfio"], ram: 0x4000_0000n });
+    big.apply({ kind: "add_phb", phb: phb() });
+    expect(indirect(big, L0, 0x1000n, [0x2000_0000n])).toBe("H_SUCCESS");
+    expect(indirect(big, L0, 0x1000n, [0x4000_0000n])).toBe(linux6 ? "H_PARAMETER" : "H_SUCCESS");
+  });
+
+  it("with a hardware table attached, a stuff or list past the end goes to QEMU on 6.x (seen on 6.12)", () => {
+    const e = engine(profile, "kvm", ["spapr_tce", "multi_tce", "spapr_tce_vfio"]);
+    e.apply({ kind: "plug", device: "vfio", name: "d0", phbIndex: 0 });
+    const withHw = PROFILE_RULES[profile].kvm === KVM_LINUX_6 && e.placement(L0) === "kvm";
+    put(e, L0, end, 0x8003n);
+    expect(stuff(e, L0, end, 0n, 2n)).toBe("H_PARAMETER");
+    expect(get(e, L0, end)).toBe(withHw || e.placement(L0) === "userspace" ? 0n : 0x8003n);
+    put(e, L0, end, 0x8003n);
+    expect(indirect(e, L0, end, [0n, 0n])).toBe("H_PARAMETER");
+    expect(get(e, L0, end)).toBe(withHw || e.placement(L0) === "userspace" ? 0n : 0x8003n);
+    expect(stuff(e, L0, end, 0n, 1n)).toBe("H_SUCCESS");
   });
 
   it("a LIOBN KVM does not know is answered by QEMU", () => {

@@ -1,5 +1,6 @@
 // SEMANTICS.md: placement, DMA windows, devices and DMA, reset, migration, and the profiles.
 import { describe, expect, it } from "vitest";
+import { Engine } from "../../src/engine/engine.js";
 import { DDW_BASE, dma, engine, FIXED, get, GIB, L0, L1, phb, plug, PROFILES, put, rc, stuff, TIB, unplug, apply } from "./helpers.js";
 import { liobnOf } from "../../src/engine/types.js";
 
@@ -269,5 +270,13 @@ describe("reset and migration", () => {
     expect(e.placement(L0)).toBe("kvm");
     expect(get(e, L1, DDW_BASE + 0x10000n)).toBe((1n << 64n) - 1n);
     expect(dma(e, "net0", "read", 0x1008n)).toBe(0x1008n);
+  });
+
+  it("migration carries the guest's RAM: the destination's KVM translates a list as the source's did", () => {
+    const e = new Engine("qemu-7.2", { accel: "kvm", caps: ["spapr_tce", "multi_tce"], ram: 0x4000_0000n });
+    e.apply({ kind: "add_phb", phb: phb() });
+    expect(apply(e, { kind: "migrate" })).toEqual({ kind: "migrate", ok: true });
+    expect(apply(e, { kind: "put_tce_indirect", liobn: L0, ioba: 0x1000n, tces: [0x3000_0000n], listAddress: 0n })).toMatchObject({ code: "H_SUCCESS" });
+    expect(apply(e, { kind: "put_tce_indirect", liobn: L0, ioba: 0x1000n, tces: [0x4000_0000n], listAddress: 0n })).toMatchObject({ code: "H_PARAMETER" });
   });
 });

@@ -93,6 +93,8 @@ describe("semantic errors", () => {
     ["phb a index 31", "1:13: a PHB index is at most 30, not 31"],
     ["reset\nmachine tcg", "2:1: 'machine' must come first in a spec (a setup block counts as its start)"],
     ["machine tcg\nmachine tcg", "2:1: 'machine' appears twice: a spec has one machine"],
+    ["machine kvm ram 384M", "1:17: guest RAM of 384M: pseries RAM is a whole number of 256M blocks"],
+    ["machine tcg ram 0", "1:17: guest RAM of 0: pseries RAM is a whole number of 256M blocks"],
     [
       "machine kvm caps spapr_tce, warp_drive",
       "1:29: unknown capability 'warp_drive' (capabilities: spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce)",

@@ -140,6 +140,12 @@ describe("set-up statements", () => {
       caps: ["spapr_tce", "spapr_tce_64", "spapr_tce_vfio", "multi_tce"],
     });
   });
+  it("machine … ram SIZE: the guest's RAM (an extension), after caps or tcg", () => {
+    expect(one("machine kvm caps spapr_tce ram 1G")).toMatchObject({ kind: "machine", accel: "kvm", caps: ["spapr_tce"], ram: { value: 0x4000_0000n } });
+    expect(one("machine tcg ram 768M")).toMatchObject({ kind: "machine", accel: "tcg", ram: { value: 0x3000_0000n } });
+    expect(one("machine kvm")).not.toHaveProperty("ram");
+  });
+
   it("machine kvm without caps means spapr_tce, multi_tce", () => {
     expect(one("machine kvm")).toMatchObject({ accel: "kvm", caps: ["spapr_tce", "multi_tce"] });
   });

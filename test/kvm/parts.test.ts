@@ -260,6 +260,23 @@ describe("device slots", () => {
   });
 });
 
+describe("guest RAM on the real targets", () => {
+  const ramArg = (plan: GuestPlan | { unsupported: string }) => ("args" in plan ? plan.args[plan.args.lastIndexOf("-m") + 1] : plan.unsupported);
+  it("a guest gets the spec's RAM, and the model's default when it does not say", () => {
+    expect(ramArg(planFor(specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0 0x3"), "qemu-7.2", KVM_TRAITS))).toBe("512M");
+    expect(ramArg(planFor(specOf("machine kvm ram 1G\nphb phb0 index 0\nput_tce phb0 0 0x3"), "qemu-7.2", KVM_TRAITS))).toBe("1024M");
+    expect(ramArg(planFor(specOf("machine tcg\nphb phb0 index 0\nput_tce phb0 0 0x3"), "qemu-7.2", TCG_TRAITS))).toBe("512M");
+    expect(ramArg(planFor(specOf("machine kvm ram 4G\nphb phb0 index 0"), "qemu-7.2", KVM_TRAITS))).toMatch(/a guest here has 2048M at most/);
+  });
+  it("a DMA probe grows the RAM only where no answer depends on it", () => {
+    const dma = "plug vfio d0 on phb0\nput_tce phb0 0x1000 0x3000_0003\nexpect dma d0 read 0x1000 == 0x3000_0000";
+    expect(ramArg(planFor(specOf(`machine kvm\nphb phb0 index 0\n${dma}`), "qemu-7.2", KVM_TRAITS))).toBe("1024M");
+    expect(ramArg(planFor(specOf(`machine kvm ram 512M\nphb phb0 index 0\n${dma}`), "qemu-7.2", KVM_TRAITS))).toMatch(/more than the spec's 512M \(ram 512M\)/);
+    const listed = `machine kvm\nphb phb0 index 0\nput_tce_indirect phb0 0x8000 [0x2000_0000]\n${dma}`;
+    expect(ramArg(planFor(specOf(listed), "qemu-7.2", KVM_TRAITS))).toMatch(/KVM's answer to the put_tce_indirect at line 3 depends on it/);
+  });
+});
+
 describe("--kernel", () => {
   it("a version prefix ends at a component boundary", async () => {
     const { versionMatches } = await import("../../src/backends/kvm/image.js");

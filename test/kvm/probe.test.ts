@@ -1,7 +1,8 @@
 // The vfio-pci DMA probe's host side: where a DMA may land, the guest RAM that takes, the scratch
 // entry, and how a probe's result line reads. The guest side runs in test/kvm/kvm.test.ts.
 import { describe, expect, it } from "vitest";
-import { entryFrom, GUEST_RAM, VfioProbes } from "../../src/backends/guest/vfio-probe.js";
+import { entryFrom, VfioProbes } from "../../src/backends/guest/vfio-probe.js";
+import { DEFAULT_GUEST_RAM } from "../../src/engine/types.js";
 import { VFIO_PROBE, type EduDevice, type GuestCall } from "../../src/backends/guest/guest.js";
 import { planFor } from "../../src/backends/real/planner.js";
 import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
@@ -25,31 +26,31 @@ describe("a vfio-pci DMA probe", () => {
   it("may land at each TCE's page plus the IOBA's offset, and nowhere else", () => {
     const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0001n]);
     const call = probes.probe(DEV, "read", 0x1010n);
-    expect(probes.finish()).toEqual({ ram: GUEST_RAM });
+    expect(probes.finish(DEFAULT_GUEST_RAM)).toEqual({ ram: DEFAULT_GUEST_RAM });
     expect(candidatesOf(call)).toEqual([0x1234_0010n, 0x555_0010n]);
   });
 
   it("asks for more guest RAM where a candidate lies above it, and is unsupported past what a guest here has", () => {
     const probes = probesWith([0n, 0x3000_0003n]);
     const call = probes.probe(DEV, "write", 0x80n);
-    expect(probes.finish()).toEqual({ ram: 0x4000_0000n });
+    expect(probes.finish(DEFAULT_GUEST_RAM)).toEqual({ ram: 0x4000_0000n });
     expect(candidatesOf(call)).toEqual([0x3000_0080n]);
     const far = probesWith([0n, 0x3000_0003n], [0x1000n, 0x7_0000_0003n]);
     far.probe(DEV, "write", 0x80n);
-    expect(far.finish()).toEqual({ unsupported: expect.stringMatching(/points past the most guest RAM/) });
+    expect(far.finish(DEFAULT_GUEST_RAM)).toEqual({ unsupported: expect.stringMatching(/points past the most guest RAM/) });
   });
 
   it("refuses a TCE into the guest's own image, which the probe would overwrite", () => {
     const probes = probesWith([0n, 0x40_1003n]);
     probes.probe(DEV, "read", 0n);
-    expect(probes.finish()).toEqual({ unsupported: expect.stringMatching(/guest's own image/) });
+    expect(probes.finish(DEFAULT_GUEST_RAM)).toEqual({ unsupported: expect.stringMatching(/guest's own image/) });
   });
 
   it("puts its scratch entry on the highest page of the default window the spec leaves alone", () => {
     const top = DEFAULT_DMA32 - 0x1000n;
     const probes = probesWith([top, 0x1003n]);
     const call = probes.probe(DEV, "read", top - 0x1000n);
-    probes.finish();
+    probes.finish(DEFAULT_GUEST_RAM);
     expect(call.kind === "vfio-dma" && call.scratch).toEqual({ liobn: L0, ioba: top - 0x2000n });
   });
 
@@ -58,7 +59,7 @@ describe("a vfio-pci DMA probe", () => {
     probes.note({ kind: "create_window", phbIndex: 0, pageSize: 0x10000n, windowSize: 1n << 30n });
     probes.note({ kind: "put_tce", liobn: liobnOf(0, 1), ioba: 0x800_0000_0000_0000n, tce: 0x123_4003n });
     const call = probes.probe(DEV, "read", 0x800_0000_0000_5000n);
-    probes.finish();
+    probes.finish(DEFAULT_GUEST_RAM);
     // 64 KiB pages: 0x1230000 + 0x5000; 4 KiB pages: 0x1234000 + 0.
     expect(candidatesOf(call)).toEqual([0x123_5000n, 0x123_4000n]);
   });
@@ -66,7 +67,7 @@ describe("a vfio-pci DMA probe", () => {
   it("reads a read probe's byte as the candidate it tags, a fault, or a failed probe", () => {
     const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0001n]);
     const call = probes.probe(DEV, "read", 0x1000n);
-    probes.finish();
+    probes.finish(DEFAULT_GUEST_RAM);
     expect(probes.landing(call, { probe: [BigInt(VFIO_PROBE.tag + 1), 0n] })).toEqual({ address: 0x555_0000n, page: 0x555_0000n });
     expect(probes.landing(call, { probe: [BigInt(VFIO_PROBE.preload), 0n] })).toEqual({});
     expect(probes.landing(call, { probe: [0n, 0n] })).toEqual({});
@@ -77,7 +78,7 @@ describe("a vfio-pci DMA probe", () => {
   it("reads a write probe's mask as the one candidate that changed, and checks the buffer it wrote", () => {
     const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0003n]);
     const call = probes.probe(DEV, "write", 0x1004n);
-    probes.finish();
+    probes.finish(DEFAULT_GUEST_RAM);
     const preload = BigInt(VFIO_PROBE.preload);
     expect(probes.landing(call, { probe: [0b01n, preload] })).toEqual({ address: 0x1234_0004n, page: 0x1234_0000n });
     expect(probes.landing(call, { probe: [0n, preload] })).toEqual({});

@@ -5,7 +5,7 @@
 // own TCEs at the IOBA's offset in their page: a hardware table holds nothing else, stale or not.
 // The same probes, at an IOBA, read the hardware table's entry: a read that lands grants read,
 // a write that lands grants write, and where they land is the page.
-import type { Operation, PhbConfig } from "../../engine/types.js";
+import { GUEST_RAM_BLOCK, type Operation, type PhbConfig } from "../../engine/types.js";
 import { DMA64_WINDOW_ADDR, liobnOf, phbOfLiobn, TCE_READ, TCE_WRITE, windowOfLiobn } from "../../papr.js";
 import { hex } from "../../values.js";
 import { RESUME_ADDR, VFIO_PROBE, type EduDevice, type GuestCall } from "./guest.js";
@@ -19,10 +19,9 @@ type ProbeCall = Extract<GuestCall, { kind: "vfio-dma" }>;
 
 /** QEMU loads the guest's image at its kernel-addr, 4 MiB; no probe writes over it. */
 const IMAGE = { start: 0x40_0000n, end: 0x80_0000n };
-/** The guest's RAM unless a candidate needs more, and the most a guest gets (L1 has 4 GiB). */
-export const GUEST_RAM = 0x2000_0000n;
-const MAX_GUEST_RAM = 0x8000_0000n;
-const RAM_STEP = 0x1000_0000n;
+/** The most RAM a guest gets where probes look (L1 has 4 GiB), and the step it grows by (pseries' block). */
+export const MAX_GUEST_RAM = 0x8000_0000n;
+const RAM_STEP = GUEST_RAM_BLOCK;
 const U64 = (1n << 64n) - 1n;
 
 interface Candidate {
@@ -144,10 +143,9 @@ export class VfioProbes {
 
   /**
    * Fills in every probe's candidates and scratch entry. Returns the guest RAM the candidates
-   * need, or why the probes cannot be made.
+   * need (`ram` at least), or why the probes cannot be made.
    */
-  finish(): { ram: bigint } | { unsupported: string } {
-    let ram = GUEST_RAM;
+  finish(ram: bigint): { ram: bigint } | { unsupported: string } {
     // One scratch page per PHB, for all its probes.
     const scratches = new Map<number, bigint | undefined>();
     for (const p of this.pending) {

@@ -11,6 +11,7 @@ import { existenceCalls } from "../real/calls.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
+import { MAX_GUEST_RAM } from "../guest/vfio-probe.js";
 import { findImage, type L1Image } from "./image.js";
 import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
@@ -68,6 +69,8 @@ function kvmTraits(vfio: number, ddw: boolean, qemu: QemuVersion): MachineTraits
     notifiers: qemu === "7.2" ? "by-window" : "by-table",
     // Linux 6.12 as a pseries guest: one-level TCE tables of its 64K pages.
     ...(ddw ? {} : { vfioWindowEntries: 1n << 21n }),
+    // L1 has 4 GiB: its guests get half of it at most. On a POWER host, what the host has.
+    ...(ddw ? {} : { maxGuestRam: MAX_GUEST_RAM }),
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the

@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
 import { NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
-import { GUEST_RAM } from "../guest/vfio-probe.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
@@ -53,8 +52,6 @@ export const L2_ARGS = [
   "pseries,x-vof=on",
   "-accel",
   "kvm",
-  "-m",
-  `${GUEST_RAM >> 20n}M`,
   ...CONSOLE_ONLY,
   // Without it L1's QEMU stops on a missing vgabios-stdvga.bin.
   "-vga",

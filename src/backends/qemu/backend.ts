@@ -26,8 +26,6 @@ export const QEMU_BASE_ARGS = [
   "pseries,x-vof=on",
   "-accel",
   "tcg",
-  "-m",
-  "1G",
   ...CONSOLE_ONLY,
   // QEMU's trace (into the console's stream, see process.ts): each translation for a device,
   // that is where a DMA landed.

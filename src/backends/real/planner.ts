@@ -6,10 +6,12 @@
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Pos } from "../../compile/ast.js";
 import type { Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
-import { DEFAULT_DMA32 } from "../../engine/types.js";
+import { DEFAULT_DMA32, DEFAULT_GUEST_RAM } from "../../engine/types.js";
+import { TCE_RW } from "../../papr.js";
+import { hex } from "../../values.js";
 import { evaluate, type Target } from "../../verdict/evaluate.js";
 import type { EduDevice } from "../guest/guest.js";
-import { GUEST_RAM, VfioProbes, type ProbeAnswer } from "../guest/vfio-probe.js";
+import { VfioProbes, type ProbeAnswer } from "../guest/vfio-probe.js";
 import { callFor, isolateCall } from "./calls.js";
 import { dmaOutcome, hardwareStep, probeStep } from "./probes.js";
 import type { GuestPlan, HostView, MachineTraits, PlannedStep } from "./traits.js";
@@ -131,10 +133,34 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
     return { unsupported: "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs" };
   const args = phbArgs([...phbs.values()]);
   if (typeof args === "string") return { unsupported: args };
-  const finished = probes.finish();
+  // The guest's RAM is the spec's (the model's default when it does not say), unless a DMA probe's
+  // candidates lie above it and no answer depends on the RAM.
+  const ram = spec.machine.ram ?? DEFAULT_GUEST_RAM;
+  if (traits.maxGuestRam !== undefined && ram > traits.maxGuestRam)
+    return { unsupported: `machine … ram ${ram >> 20n}M: a guest here has ${traits.maxGuestRam >> 20n}M at most` };
+  const finished = probes.finish(ram);
   if ("unsupported" in finished) return finished;
-  // More guest RAM where a probe's candidates lie above the default.
-  if (finished.ram > GUEST_RAM) args.push("-m", `${finished.ram >> 20n}M`);
+  if (finished.ram > ram) {
+    const why = `dma: a probe looks at guest RAM up to ${hex(finished.ram - 1n)}, more than the spec's ${ram >> 20n}M`;
+    if (spec.machine.ram !== undefined) return { unsupported: `${why} (ram ${ram >> 20n}M)` };
+    const dependent = ramDependent(spec, ram, finished.ram);
+    if (dependent !== undefined) return { unsupported: `${why}, and KVM's answer to ${dependent} depends on it` };
+  }
+  args.push("-m", `${finished.ram >> 20n}M`);
   return { steps, args };
+}
+
+/**
+ * The first H_PUT_TCE_INDIRECT of a KVM spec with a TCE whose address lies between two RAM sizes:
+ * KVM translates each TCE's address into guest RAM, so its answer is not the same for both.
+ */
+function ramDependent(spec: CompiledSpec, low: bigint, high: bigint): string | undefined {
+  if (spec.machine.accel !== "kvm") return undefined;
+  for (const step of spec.steps) {
+    const operation = step.kind === "do" ? step.operation : step.probe.kind === "operation" ? step.probe.operation : undefined;
+    if (operation?.kind !== "put_tce_indirect") continue;
+    if (operation.tces.some((tce) => (tce & ~TCE_RW) >= low && (tce & ~TCE_RW) < high)) return `the put_tce_indirect at line ${step.line}`;
+  }
+  return undefined;
 }
 

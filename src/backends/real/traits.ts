@@ -73,6 +73,8 @@ export interface MachineTraits {
    * pages; QEMU stops with "Failed to create a window" on a larger one (docs/real-vfio.md).
    */
   vfioWindowEntries?: bigint;
+  /** The most RAM a guest can have here (no limit: undefined). */
+  maxGuestRam?: bigint;
 }
 
 /** An answer read as a hypercall's: whether it succeeded, its value, its code. */

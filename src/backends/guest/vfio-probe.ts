@@ -6,7 +6,7 @@
 // The same probes, at an IOBA, read the hardware table's entry: a read that lands grants read,
 // a write that lands grants write, and where they land is the page.
 import { GUEST_RAM_BLOCK, type Operation, type PhbConfig } from "../../engine/types.js";
-import { DMA64_WINDOW_ADDR, liobnOf, phbOfLiobn, TCE_READ, TCE_WRITE, windowOfLiobn } from "../../papr.js";
+import { DMA64_WINDOW_ADDR, isPhbLiobn, liobnOf, phbOfLiobn, TCE_READ, TCE_WRITE, windowOfLiobn } from "../../papr.js";
 import { hex } from "../../values.js";
 import { RESUME_ADDR, VFIO_PROBE, type EduDevice, type GuestCall } from "./guest.js";
 
@@ -82,7 +82,8 @@ export class VfioProbes {
         break;
       }
       case "remove_window":
-        for (const [phbIndex, slots] of this.windows) for (const slot of slots.keys()) if (liobnOf(phbIndex, slot) === operation.liobn) slots.delete(slot);
+        // The PHB's windows as they stand (its default one too, before anything else touched it).
+        if (isPhbLiobn(operation.liobn)) this.slotsOf(phbOfLiobn(operation.liobn)).delete(windowOfLiobn(operation.liobn));
         break;
       case "reset_windows":
         this.windows.delete(operation.phbIndex);
@@ -111,6 +112,17 @@ export class VfioProbes {
   /** The page size of the window that holds an IOBA on a PHB: QEMU puts slot 0 at bus offset 0, slot 1 at 2^59. */
   private pageSizeAt(phbIndex: number, ioba: bigint): bigint {
     return this.slotsOf(phbIndex).get(ioba < DMA64_WINDOW_ADDR ? 0 : 1)?.pageSize ?? 0x1000n;
+  }
+
+  /** The PHB's window at bus offset 0 (slot 0: the default one, or one created while no window was), if any. */
+  windowAtZero(phbIndex: number): { pageSize: bigint; windowSize: bigint } | undefined {
+    const w = this.slotsOf(phbIndex).get(0);
+    return w && { pageSize: w.pageSize, windowSize: w.pageSize * w.entries };
+  }
+
+  /** How many windows the PHB has now. */
+  windowCount(phbIndex: number): number {
+    return this.slotsOf(phbIndex).size;
   }
 
   /** The most entries a window of the PHB has now (0 without windows). */

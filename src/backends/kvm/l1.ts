@@ -149,6 +149,8 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.
     const log = `${tmp}/m${i}.log`;
+    /** Written once the guest's last QEMU has exited (after a migration, the destination). */
+    const gone = `${tmp}/q${i}.exit`;
     // The emulated devices added before each step: a migration's destination is started with them
     // (a hotplugged device is part of the machine the stream describes).
     const present = new Map<string, string>();
@@ -191,7 +193,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
                   ? `device_add vfio-pci,host=$VFIO_HOST_${hostOf[k]},id=${named},bus=${step.bus},addr=${step.device.slot}`
                   : `device_add ${eduOptions(named, step.bus, step.device.slot)}`,
                 // Plugged when QEMU lists the device: not when device_add was sent.
-                `${send("info pci")}; tcespec_prompt ${log}; if ${listed(named)}; then ${act(step.device.vfio ? `plugged ${named} ${step.device.phbIndex}` : `added ${named}`)}; else ${act(`failed: device_add ${named}: QEMU does not list the device after it`)}; fi`,
+                `${send("info pci")}; tcespec_prompt ${log} ${gone}; if ${listed(named)}; then ${act(step.device.vfio ? `plugged ${named} ${step.device.phbIndex}` : `added ${named}`)}; else ${act(`failed: device_add ${named}: QEMU does not list the device after it`)}; fi`,
               ]
             : step.kind === "unplug"
               ? [
@@ -199,7 +201,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
                   // device_del answers before the device is gone: until \`info pci\` no longer lists it,
                   // its vfio container (and its notifiers) may still be there. Still listed at the
                   // end of the wait: QEMU did not release it (the guest did not let go of its slot).
-                  `u=0; while [ $u -lt ${UNPLUG_POLLS} ]; do ${send("info pci")}; tcespec_prompt ${log}; ${listed(named)} || break; sleep 0.1; u=$((u+1)); done; ` +
+                  `u=0; while [ $u -lt ${UNPLUG_POLLS} ]; do ${send("info pci")}; tcespec_prompt ${log} ${gone}; ${listed(named)} || break; sleep 0.1; u=$((u+1)); done; ` +
                     `if [ $u -lt ${UNPLUG_POLLS} ]; then ${act(`unplugged ${named}`)}; else ${act(`failed: device_del ${named}: QEMU still lists the device ${UNPLUG_POLLS / 10} s later`)}; fi`,
                 ]
               : ["system_reset", act("reset")];
@@ -211,9 +213,11 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
         // monitor's previous prompt (at the first step, the one it prints when QEMU starts) must be
         // in before the log is emptied: arriving late, it would pass for this command's.
         const name = command.split(" ")[0];
+        // The monitor stays silent for a while, or for good: its QEMU is gone.
+        const unanswered = `$([ -f ${gone} ] && echo "QEMU exited before it answered" || echo "the monitor did not answer within ${PROMPT_POLLS / 10} s")`;
         return [
-          `      ${k + 1}) if ! tcespec_prompt ${log}; then ${act(`failed: ${name}: the monitor did not answer within ${PROMPT_POLLS / 10} s`)};`,
-          `         else ${send(command)}; if ! tcespec_prompt ${log}; then ${act(`failed: ${name}: the monitor did not answer it within ${PROMPT_POLLS / 10} s`)};`,
+          `      ${k + 1}) if ! tcespec_prompt ${log} ${gone}; then ${act(`failed: ${name}: ${unanswered}`)};`,
+          `         else ${send(command)}; if ! tcespec_prompt ${log} ${gone}; then ${act(`failed: ${name}: ${unanswered}`)};`,
           `         elif grep -q "Error" ${log}; then ${act(`failed: ${name}: $(grep Error ${log} | tail -1)`)};`,
           `         else ${verify}; fi; fi;${release} ;;`,
         ].join("\n");
@@ -235,7 +239,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
       // After a completed migration the source quits and the destination takes the same console,
       // monitor and stream, with the devices hotplugged before the migration.
       // QEMU's own exit status (the last QEMU's, after a migration): 137 is the per-spec timeout's kill.
-      `( ${env}${qemu("")}; rc=$?; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; rc=$?; done; echo "TCESPEC-QEMU-EXIT $rc" ) | { n=0; while IFS= read -r line; do`,
+      `( ${env}${qemu("")}; rc=$?; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; rc=$?; done; echo $rc > ${gone}; echo "TCESPEC-QEMU-EXIT $rc" ) | { n=0; while IFS= read -r line; do`,
       `  echo "$line"`,
       `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
       actions,
@@ -253,8 +257,9 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
   const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
-  // Waits for the monitor's prompt in a log; fails after PROMPT_POLLS tenths of a second.
-  const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
+  // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
+  // at once when the file $2 says the guest's last QEMU has exited.
+  const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; [ -f "$2" ] && return 1; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
   return `${aslr}${software}${prompt}${vfio}${lines.join("\n")}\n`;
 }
 

@@ -119,11 +119,14 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
   return { lines, marks, host, failures };
 }
 
-/** QEMU's last error lines in what it printed (its warnings left out), joined on one line. */
+/**
+ * QEMU's last error lines in what it printed (its warnings left out), joined on one line: its
+ * error reports ("qemu-system-ppc64: …") and hw_error's ("qemu: hardware error: …").
+ */
 export function lastWords(text: string): string {
   return text
     .split("\n")
-    .filter((l) => l.startsWith("qemu-system-ppc64:") && !l.includes("warning:"))
+    .filter((l) => (l.startsWith("qemu-system-ppc64:") || l.startsWith("qemu: hardware error:")) && !l.includes("warning:"))
     .slice(-3)
     .join(" | ");
 }
@@ -177,18 +180,22 @@ export function kernelCrash(text: string): string | undefined {
  * away mid-run (`rc` undefined).
  */
 function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
-  const step = /TCESPEC-ACT (\d+) failed: ([^\n]*)/.exec(own);
-  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}`;
-  const crash = kernelCrash(own);
-  if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
   const why = lastWords(own);
   const words = why ? `: ${why}` : "";
+  /** How QEMU ended, from its exit status: 137 is the per-spec timeout's kill. */
+  const ended = (status: number) => {
+    if (status === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish`;
+    if (status > 128) {
+      const signal = Object.entries(constants.signals).find(([, n]) => n === status - 128)?.[0] ?? `signal ${status - 128}`;
+      return `L1's QEMU was killed by ${signal} before the guest finished${words}`;
+    }
+    return `L1's QEMU exited (code ${status}) before the guest finished${words}`;
+  };
+  const step = /TCESPEC-ACT (\d+) failed: ([^\n]*)/.exec(own);
+  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}${rc !== undefined && rc !== 0 ? `; ${ended(rc)}` : ""}`;
+  const crash = kernelCrash(own);
+  if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
   if (rc === undefined) return `${how.stopped ?? "L1 stopped"} while this guest ran${words}`;
-  if (rc === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish`;
-  if (rc > 128) {
-    const signal = Object.entries(constants.signals).find(([, n]) => n === rc - 128)?.[0] ?? `signal ${rc - 128}`;
-    return `L1's QEMU was killed by ${signal} before the guest finished${words}`;
-  }
-  return `L1's QEMU exited (code ${rc}) before the guest finished${words}`;
+  return ended(rc);
 }
 

@@ -8,7 +8,7 @@ import type { Pos } from "../../compile/ast.js";
 import type { Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
 import { DEFAULT_DMA32, DEFAULT_GUEST_RAM } from "../../engine/types.js";
 import { TCE_RW } from "../../papr.js";
-import { hex } from "../../values.js";
+import { geometry, hex } from "../../values.js";
 import { evaluate, type Target } from "../../verdict/evaluate.js";
 import type { EduDevice } from "../guest/guest.js";
 import { VfioProbes, type ProbeAnswer } from "../guest/vfio-probe.js";
@@ -70,6 +70,25 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   };
   const planner: Target = {
     apply: (operation, at) => {
+      // Before the probes note it: a window created now is judged against the PHB as it was.
+      const atZero = traits.vfioWindowAtZero;
+      if (atZero && traits.vfio > 0) {
+        const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
+        const fits = (w: { windowSize: bigint; pageSize: bigint }) => w.pageSize === atZero.pageSize && w.windowSize <= atZero.windowSize;
+        const refused = (w: { windowSize: bigint; pageSize: bigint }) =>
+          `a vfio-pci device next to a window at bus 0 of ${geometry(w.windowSize, w.pageSize)}: the host kernel gives one at 0 only within its own default window (${geometry(atZero.windowSize, atZero.pageSize)}), and QEMU stops ("Host doesn't support DMA window at 0", or a hardware error)`;
+        const zero = probes.windowAtZero(operation.kind === "plug" || operation.kind === "create_window" || operation.kind === "reset_windows" ? operation.phbIndex : -1);
+        if (operation.kind === "plug" && operation.device === "vfio" && zero && !fits(zero)) note(`plug vfio: ${refused(zero)}`, at);
+        if (operation.kind === "create_window" && vfioOn(operation.phbIndex) && probes.windowCount(operation.phbIndex) === 0) {
+          const created = { windowSize: operation.windowSize, pageSize: operation.pageSize };
+          if (!fits(created)) note(`create_window: ${refused(created)}`, at);
+        }
+        if (operation.kind === "reset" || operation.kind === "reset_windows")
+          for (const phb of phbs.values()) {
+            const restored = { windowSize: phb.dma32, pageSize: 0x1000n };
+            if ((operation.kind === "reset" || operation.phbIndex === phb.index) && vfioOn(phb.index) && !fits(restored)) note(`${operation.kind}: ${refused(restored)}`, at);
+          }
+      }
       probes.note(operation);
       const most = traits.vfioWindowEntries;
       if (most !== undefined && traits.vfio > 0) {

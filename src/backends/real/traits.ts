@@ -73,6 +73,13 @@ export interface MachineTraits {
    * pages; QEMU stops with "Failed to create a window" on a larger one (docs/real-vfio.md).
    */
   vfioWindowEntries?: bigint;
+  /**
+   * The only windows at bus offset 0 a vfio-pci device can be given here (no limit: undefined):
+   * Linux 6.12 as a pseries guest (L1) gives one at 0 only within its own default window (1 GiB of
+   * 4 KiB pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be
+   * 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).
+   */
+  vfioWindowAtZero?: { windowSize: bigint; pageSize: bigint };
   /** The most RAM a guest can have here (no limit: undefined). */
   maxGuestRam?: bigint;
 }

@@ -88,6 +88,10 @@ export class Machine {
 
   /** vfio's listener: its notifier, and a hardware table built from the current entries. */
   private attachVfio(phb: Phb, table: TceTable): void {
+    if (!this.profile.vfioListens(this.context(phb, table))) {
+      table.hardwareWithoutListener();
+      return;
+    }
     const firstListener = !table.notifier;
     table.replayIntoHardware();
     // spapr_tce_set_need_vfio: the copy happens once, when vfio first listens.
@@ -98,7 +102,7 @@ export class Machine {
 
   /** need_vfio goes back to false with the notifier, but nothing moves back to KVM. */
   private detachVfio(table: TceTable): void {
-    table.hardware = undefined;
+    table.dropHardware();
   }
 
   plug(kind: DeviceKind, name: string, phbIndex: number): void {

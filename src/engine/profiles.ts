@@ -20,6 +20,14 @@ export interface Profile {
   reallocOnHotplug: boolean;
   /** spapr_tce_set_need_vfio: when vfio's notifier is first registered, a KVM table is reallocated. */
   reallocOnNotifier(context: PlacementContext): boolean;
+  /**
+   * vfio's listener registers its notifier on the table (and replays it). QEMU 7.2 first hands KVM
+   * the table's fd when the host has spapr_tce_vfio; a table in userspace has none (-1), the ioctl
+   * fails ("vfio: failed to setup fd -1"), and the listener returns before registering: the
+   * hardware window stays empty (seen on the kvm backend, without spapr_tce and for a window KVM
+   * cannot hold).
+   */
+  vfioListens(context: PlacementContext): boolean;
   /** KVM keeps the hardware table in step itself (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE). */
   kvmUpdatesHardware(caps: ReadonlySet<Capability>): boolean;
   /** The in-kernel TCE hypercalls of the kernel this QEMU ran on. */
@@ -36,6 +44,7 @@ const QEMU_7_2: Profile = {
   mayLiveInKvm: ({ table, caps }) => !table.notifier || caps.has("spapr_tce_vfio"),
   reallocOnHotplug: false,
   reallocOnNotifier: ({ caps }) => !caps.has("spapr_tce_vfio"),
+  vfioListens: ({ table, caps }) => !caps.has("spapr_tce_vfio") || table.placement === "kvm",
   kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),
   // Seen on Linux 6.12 KVM-HV (the kvm backend): today's kernels, not 4.x's.
   kvm: KVM_LINUX_6,
@@ -49,6 +58,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     mayLiveInKvm: () => true,
     reallocOnHotplug: false,
     reallocOnNotifier: () => false,
+    vfioListens: () => true,
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
   },
@@ -61,6 +71,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     mayLiveInKvm: ({ phbHasVfio }) => !phbHasVfio,
     reallocOnHotplug: true,
     reallocOnNotifier: () => false,
+    vfioListens: () => true,
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
   },
@@ -71,14 +82,16 @@ export const PROFILES: Record<ProfileName, Profile> = {
     mayLiveInKvm: ({ table }) => !table.notifier,
     reallocOnHotplug: false,
     reallocOnNotifier: () => true,
+    vfioListens: () => true,
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
   },
   "qemu-7.2": QEMU_7_2,
   // QEMU 10.0: what 7.2 does. From 7.2.0 to 10.0 spapr_rtas_ddw.c is unchanged, spapr_iommu.c and
   // the TCE parts of target/ppc/kvm.c change only in form, and hw/vfio/spapr.c is refactored with
-  // one behaviour change the model does not see (a failed KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE stops
-  // the device instead of leaving it unmapped); 10.0.2 (Debian's bookworm-backports build,
+  // one behaviour change the model does not see (a failed KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE refuses
+  // the device_add instead of leaving its window unmapped: seen, the kvm backend reports QEMU's
+  // refusal as an error); 10.0.2 (Debian's bookworm-backports build,
   // --qemu-version 10.0) answers the whole library as 7.2 does.
   "qemu-10.0": {
     ...QEMU_7_2,

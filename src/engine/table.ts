@@ -13,11 +13,13 @@ export class TceTable {
   hardware: RunMap | undefined;
 
   /**
-   * vfio's IOMMU notifier is registered (spapr_tce_notify_flag_changed): exactly while the hardware
-   * table exists. QEMU 2.7 and later keep the same fact as need_vfio.
+   * vfio's IOMMU notifier is registered (spapr_tce_notify_flag_changed). QEMU 2.7 and later keep
+   * the same fact as need_vfio. Usually exactly while the hardware table exists; QEMU 7.2 can make
+   * the hardware window and never listen (see Profile.vfioListens).
    */
+  private listening = false;
   get notifier(): boolean {
-    return this.hardware !== undefined;
+    return this.listening;
   }
 
   constructor(
@@ -79,6 +81,7 @@ export class TceTable {
 
   /** vfio's notifier (or KVM, `byQemu` false) for entries [index, index + count): unmap the old translation, map the new one when it grants a permission. */
   notify(index: number, tce: bigint, count = 1, byQemu = true): void {
+    if (byQemu && !this.listening) return;
     this.hardware?.setRange(index, count, this.hardwareEntry(tce, byQemu) ?? 0n);
   }
 
@@ -95,6 +98,19 @@ export class TceTable {
   /** memory_region_iommu_replay: walks mapped entries only. */
   replayIntoHardware(): void {
     this.hardware = this.expectedHardware();
+    this.listening = true;
+  }
+
+  /** vfio made the host's window for this table but does not listen to it: it stays empty. */
+  hardwareWithoutListener(): void {
+    this.hardware = new RunMap();
+    this.listening = false;
+  }
+
+  /** The device is gone: no hardware table, no notifier. */
+  dropHardware(): void {
+    this.hardware = undefined;
+    this.listening = false;
   }
 
   /**

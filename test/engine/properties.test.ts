@@ -130,7 +130,7 @@ describe("engine properties", () => {
     expect(checked).toBeGreaterThan(250);
   });
 
-  it("under seed-v10, qemu-2.7 and qemu-7.2 the hardware table equals the guest view while a vfio-pci device is present", () => {
+  it("under seed-v10, qemu-2.7 and qemu-7.2 the hardware table equals the guest view while vfio listens to it", () => {
     fc.assert(
       fc.property(
         machine.filter((m) => m.profile !== "pre-fix"),
@@ -140,6 +140,10 @@ describe("engine properties", () => {
             for (const l of LIOBNS) {
               const hasVfio = e.hasVfio(Number((l >> 8n) & 0xffn));
               if (e.placement(l) === "absent" || !hasVfio) continue;
+              // QEMU 7.2 with spapr_tce_vfio does not listen to a table in userspace (seen): empty, however stale.
+              const deaf = (m.profile === "qemu-7.2" || m.profile === "qemu-10.0") && m.accel === "kvm" && m.caps.includes("spapr_tce_vfio") && e.placement(l) === "userspace";
+              expect(e.notifierCount(l), `${m.profile} ${l.toString(16)} notifier`).toBe(deaf ? 0 : 1);
+              if (deaf) continue;
               expect(e.hardwareState(l), `${m.profile} ${l.toString(16)}`).toBe("in_sync");
             }
           });

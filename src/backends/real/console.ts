@@ -100,7 +100,8 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
       host.push(
         what === "failed" || what === "blocked" ? { kind: "migrate", ok: false } : what === "migrated" ? { kind: "migrate", ok: true } : { kind: "done" },
       );
-      if (what === "failed") failures.push(line.slice(line.indexOf("failed")));
+      // Step K's words: "host step K failed: …", as whyUnfinished says it.
+      if (what === "failed") failures.push(`host step ${/TCESPEC-ACT (\d+)/.exec(line)![1]} ${line.slice(line.indexOf("failed"))}`);
     } else if (xlate) {
       const [, liobn, offset, page, perm, mask] = xlate;
       xlates.push({ liobn: BigInt(`0x${liobn}`), offset: BigInt(`0x${offset}`), page: BigInt(`0x${page}`), perm: Number(perm), mask: BigInt(`0x${mask}`) });

@@ -45,7 +45,7 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
   // A DMA ends with a mark (what the host saw it translate); a plug is a host step.
   const marksDue = calls.filter((c) => c.kind === "mark" || c.kind === "dma").length;
   const hostDue = calls.filter((c) => c.kind === "host" || c.kind === "plug").length;
-  if (output.failures?.length) return `a host step failed: ${output.failures[0]}`;
+  if (output.failures?.length) return output.failures[0]!;
   if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
   if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
   if (output.host.length !== hostDue) return `the host took ${output.host.length} steps, ${hostDue} were due`;

@@ -77,7 +77,8 @@ export type RtasStatus = keyof typeof RTAS_STATUS;
 export type Outcome =
   | { kind: "hcall"; code: HcallRc; value?: bigint }
   | { kind: "rtas"; code: RtasStatus; liobn?: bigint; busOffset?: bigint; free?: number; pageMask?: bigint }
-  | { kind: "dma"; address?: bigint }
+  /** A DMA lands at `address`, or faults; a real backend may say it could not see which (`unseen`, why). */
+  | { kind: "dma"; address?: bigint; unseen?: string }
   | { kind: "migrate"; ok: boolean }
   | { kind: "done" };
 

@@ -248,6 +248,7 @@ const CLIENT = String.raw`
     ]);
     box.appendChild(values);
     if (e.xfail !== undefined) box.appendChild(el("p", { text: "xfail: " + e.xfail }));
+    if (e.note !== undefined) box.appendChild(el("p", { class: "note", text: "seen: " + e.note }));
     if (e.steps && e.steps.length > 0) {
       var steps = el("ol", { class: "mono" });
       e.steps.forEach(function (step) { steps.appendChild(el("li", { text: step })); });

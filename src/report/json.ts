@@ -30,6 +30,7 @@ export function jsonReport(report: Report): object {
         source: e.source,
         ...(e.action ? { action: true } : {}),
         ...(e.xfail !== undefined ? { xfail: e.xfail } : {}),
+        ...(e.note !== undefined ? { note: e.note } : {}),
         ...(e.steps ? { steps: e.steps, stepsOmitted: e.stepsOmitted ?? 0 } : {}),
         ...(e.state ? { state: e.state } : {}),
       })),

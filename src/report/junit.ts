@@ -32,7 +32,7 @@ function body(run: RunResult, disagreements: readonly Disagreement[] = []): stri
   const details = failures
     .map(
       (e) =>
-        `${run.file}:${e.line}:${e.column}: ${e.source}\n  ${e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : `expected ${e.op === "!=" ? "not " : ""}${e.expected}\n  actual   ${e.actual}`}${e.steps?.length ? `\n  after:\n    ${e.steps.slice(-10).join("\n    ")}` : ""}`,
+        `${run.file}:${e.line}:${e.column}: ${e.source}\n  ${e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : `expected ${e.op === "!=" ? "not " : ""}${e.expected}\n  actual   ${e.actual}${e.note !== undefined ? `\n  seen     ${e.note}` : ""}`}${e.steps?.length ? `\n  after:\n    ${e.steps.slice(-10).join("\n    ")}` : ""}`,
     )
     .join("\n\n");
   return `<failure${attributes({ message, type: first.outcome })}>${escapeXml(details + disagreed)}</failure>`;

@@ -41,6 +41,7 @@ function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, 
   const expected = `${e.op === "!=" ? "not " : ""}${e.expected}`;
   const width = Math.max(expected.length, 8);
   lines.push(`      ${kleur.gray("expected")} ${kleur.green(expected.padEnd(width))}  ${kleur.gray("actual")} ${kleur.red(e.actual)}`);
+  if (e.note !== undefined) lines.push(`      ${kleur.gray("seen")}     ${e.note}`);
   const steps = e.steps ?? [];
   if (steps.length > 0) {
     const shown = steps.slice(-LAST_STEPS);

@@ -57,6 +57,7 @@ export function formatTap(report: Report): string {
           `      expected: ${yamlString(`${e.op === "!=" ? "not " : ""}${e.expected}`)}`,
           `      actual: ${yamlString(e.actual)}`,
         );
+        if (e.note !== undefined) lines.push(`      seen: ${yamlString(e.note)}`);
         if (e.steps?.length) lines.push("      steps:", ...e.steps.slice(-10).map((s) => `        - ${yamlString(s)}`));
       }
     }

@@ -14,6 +14,7 @@ const expectation = {
     source: { type: "string" },
     action: { type: "boolean" },
     xfail: { type: "string" },
+    note: { type: "string", description: "what a real backend saw beside its answer: how much a probe looked at, where it differed" },
     steps: { type: "array", items: { type: "string" } },
     stepsOmitted: { type: "integer", minimum: 0 },
     state: {

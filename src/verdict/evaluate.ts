@@ -46,7 +46,7 @@ export function actualOf(outcome: Outcome, expected: Expected): string {
       if (outcome.free !== undefined) return String(outcome.free);
       return outcome.code;
     case "dma":
-      return outcome.address === undefined ? "fault" : hex(outcome.address);
+      return outcome.unseen !== undefined ? `unseen: ${outcome.unseen}` : outcome.address === undefined ? "fault" : hex(outcome.address);
     case "migrate":
       return outcome.ok ? "ok" : "blocked";
     case "done":
@@ -66,7 +66,7 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
     case "dma":
       return {
         expected: "an address",
-        actual: outcome.address === undefined ? "fault" : hex(outcome.address),
+        actual: outcome.unseen !== undefined ? `unseen: ${outcome.unseen}` : outcome.address === undefined ? "fault" : hex(outcome.address),
         ok: outcome.address !== undefined,
       };
     case "migrate":

@@ -32,6 +32,11 @@ export interface ExpectationOutcome {
   op: "==" | "!=";
   /** Set for a bare action: what it had to do. */
   action?: boolean;
+  /**
+   * What a real backend adds to its answer without changing it: how much a probe looked at, what
+   * it saw where the answer is no ("probed 3 of 3 written IOBAs; 0x1000: 0x0, the guest view calls for 0x1003").
+   */
+  note?: string;
   xfail?: string;
   /** Steps run before this one (the last MAX_STEPS of them), for diverged and xpass outcomes. */
   steps?: string[];

@@ -96,3 +96,23 @@ describe("a new target is one launcher and one traits object", () => {
     expect(compare(report)[0]!.disagreements).toMatchObject([{ model: "0x3", actual: "0x5" }]);
   });
 });
+
+describe("what a probe saw beside its answer", () => {
+  it("is the expectation's note, in every reporter's data", async () => {
+    const { judge } = await import("../../src/backends/real/judge.js");
+    const spec = specOf("machine kvm\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect hw(phb0) in_sync");
+    const plan = {
+      args: [],
+      steps: [
+        { calls: [{ kind: "host" as const, action: "reset" as const }], read: () => ({ kind: "done" as const }) },
+        { calls: [], read: () => "out_of_sync", note: () => "probed the 1 IOBA the spec wrote; 0x1000: 0x0, the guest view calls for 0x1003" },
+      ],
+    };
+    const run = judge(spec, "qemu-7.2", plan, { lines: [], marks: [], host: [{ kind: "done" }] }, "fake");
+    expect(typeof run === "object" && run.expectations[0]).toMatchObject({
+      outcome: "diverged",
+      actual: "out_of_sync",
+      note: "probed the 1 IOBA the spec wrote; 0x1000: 0x0, the guest view calls for 0x1003",
+    });
+  });
+});

@@ -74,8 +74,8 @@ export type GuestCall =
  * the scratch page `preload`; the device's buffer is loaded from the scratch page, then from the
  * IOBA, then written back over `sentinel`, and the guest prints that byte and 0. Write (device to
  * memory): the buffer is loaded with `preload` and checked by a write-back (the second word);
- * the candidates hold `fill`; after the DMA the guest prints the mask of the candidates that
- * hold `preload`.
+ * the candidates hold `fill`; after the DMA the guest prints the mask of the candidates that no
+ * longer hold it.
  */
 export const VFIO_PROBE = { preload: 0xc3, sentinel: 0x3c, fill: 0x5a, tag: 0x40, maxCandidates: 64 } as const;
 
@@ -308,7 +308,9 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
         a.emit(ppc.sync(), ppc.li(20, 0));
         candidates.forEach((address, k) => {
           a.load(10, address);
-          a.emit(ppc.lbz(11, 0, 10), ppc.cmpdi(11, VFIO_PROBE.preload), ppc.bne(16));
+          // Landed where the byte is no longer the fill: seen with or without the preload (a
+          // buffer the scratch entry could not load holds 0, as a faulted read leaves it).
+          a.emit(ppc.lbz(11, 0, 10), ppc.cmpdi(11, VFIO_PROBE.fill), ppc.beq(16));
           a.emit(ppc.li(9, 1), ppc.sldi(9, 9, k), ppc.or(20, 20, 9));
         });
       }

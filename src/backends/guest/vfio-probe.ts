@@ -38,10 +38,15 @@ interface Pending {
   candidates: Candidate[];
 }
 
-/** Where a probe says the DMA landed: an address and its page, or a fault (neither). */
+/**
+ * Where a probe says the DMA landed: an address and its page, or a fault (neither); or why the
+ * probe could not see it (`unseen`), which is itself an observation: the hardware table lacks an
+ * entry the guest view holds.
+ */
 export interface Landing {
   address?: bigint;
   page?: bigint;
+  unseen?: string;
 }
 
 /** The probes of one spec: what they may land on is known once the whole spec is planned. */
@@ -52,6 +57,8 @@ export class VfioProbes {
   private readonly windows = new Map<number, Map<number, { pageSize: bigint; entries: bigint }>>();
   /** IOBAs the spec wrote in each table, in order: where `hw(T) in_sync` looks. */
   private readonly written = new Map<bigint, bigint[]>();
+  /** The counts of the stuffs of more than four entries in each table: looked at only at their ends. */
+  private readonly longStuffs = new Map<bigint, bigint[]>();
   private readonly pending: Pending[] = [];
 
   constructor(private readonly phbs: ReadonlyMap<number, PhbConfig>) {}
@@ -60,6 +67,7 @@ export class VfioProbes {
   note(operation: Operation): void {
     const write = (liobn: bigint, ioba: bigint, tce: bigint, count: bigint, step: bigint) => {
       this.tces.add(tce);
+      if (count > 4n) this.longStuffs.set(liobn, [...(this.longStuffs.get(liobn) ?? []), count]);
       // A long stuff is looked at where it starts and ends.
       const iobas = count <= 4n ? Array.from({ length: Number(count) }, (_, i) => ioba + BigInt(i) * step) : [ioba, ioba + (count - 1n) * step];
       for (const at of iobas) this.touch(liobn, at);
@@ -135,6 +143,11 @@ export class VfioProbes {
     return this.slotsOf(phbIndex).get(0)?.pageSize === 0x1000n;
   }
 
+  /** The stuffs of more than four entries in a table so far, by count. */
+  longStuffsIn(liobn: bigint): readonly bigint[] {
+    return this.longStuffs.get(liobn) ?? [];
+  }
+
   /** The IOBAs written so far in a table. */
   writtenIn(liobn: bigint): readonly bigint[] {
     return [...(this.written.get(liobn) ?? [])];
@@ -203,30 +216,43 @@ export class VfioProbes {
     return undefined;
   }
 
-  /** Where a probe's DMA landed, from its result line; throws when the probe itself failed. */
+  /**
+   * Where a probe's DMA landed, from its result line. A read comes back through the scratch entry:
+   * when it does not, the hardware table lacks that entry (the guest view holds it), and where the
+   * read went is unseen. A write is seen in the candidates themselves (any byte but the fill), with
+   * or without the scratch entry.
+   */
   landing(call: GuestCall, answer: ProbeAnswer): Landing {
     const p = this.pending.find((q) => q.call === call);
     if (!p) throw new Error("internal: an answer for a probe that was not planned");
-    const [first, second] = answer.probe;
+    const [first] = answer.probe;
     const at = (k: number): Landing => ({ address: p.candidates[k]!.address, page: p.candidates[k]!.page });
-    const where = `the ${p.call.access} probe at ${hex(p.call.ioba)}`;
+    const stale = `the hardware table lacks the probe's own entry at ${hex(p.call.scratch.ioba)}, which the guest view holds`;
     if (p.call.access === "read") {
       const byte = Number(first & 0xffn);
-      if (byte === VFIO_PROBE.sentinel) throw new Error(`${where}: the scratch entry did not carry the device's buffer back (the hardware table missed it too)`);
+      if (byte === VFIO_PROBE.sentinel) return { unseen: `the device's buffer did not come back: ${stale}` };
       if (byte === VFIO_PROBE.preload || byte === 0) return {};
       const k = byte - VFIO_PROBE.tag;
       if (k >= 0 && k < p.candidates.length) return at(k);
-      throw new Error(`${where}: the device read ${hex(BigInt(byte))}, from none of the spec's pages`);
+      return { unseen: `the device read ${hex(BigInt(byte))}, from none of the spec's pages` };
     }
-    if (Number(second & 0xffn) !== VFIO_PROBE.preload) throw new Error(`${where}: the scratch entry did not load the device's buffer (the hardware table missed it too)`);
     const hits = p.candidates.map((_, k) => k).filter((k) => ((first >> BigInt(k)) & 1n) === 1n);
-    if (hits.length > 1) throw new Error(`${where}: the byte landed at ${hits.length} places`);
+    if (hits.length > 1) return { unseen: `the byte landed at ${hits.length} of the spec's pages` };
     return hits.length === 1 ? at(hits[0]!) : {};
+  }
+
+  /** Whether a write probe's buffer came in through the scratch entry (its write-back word): if not, the hardware table lacks that entry. */
+  scratchMissed(call: GuestCall, answer: ProbeAnswer): string | undefined {
+    const p = this.pending.find((q) => q.call === call);
+    if (!p || p.call.access !== "write" || Number(answer.probe[1] & 0xffn) === VFIO_PROBE.preload) return undefined;
+    return `the hardware table lacks the probe's own entry at ${hex(p.call.scratch.ioba)}, which the guest view holds`;
   }
 }
 
 /** The hardware table's entry that read and write probes at one IOBA show: the page and the permissions that landed, or 0. */
 export function entryFrom(read: Landing, write: Landing): bigint | string {
+  if (read.unseen !== undefined || write.unseen !== undefined)
+    return `unseen: ${[read.unseen, write.unseen].filter((u) => u !== undefined).join("; ")}${write.page !== undefined ? ` (writes land in ${hex(write.page)})` : write.unseen === undefined ? " (writes fault)" : ""}`;
   if (read.page !== undefined && write.page !== undefined && read.page !== write.page)
     return `reads land in ${hex(read.page)}, writes in ${hex(write.page)}`;
   const page = read.page ?? write.page;

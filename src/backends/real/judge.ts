@@ -52,39 +52,49 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
   let line = 0;
   let mark = 0;
   let host = 0;
-  const answers = plan.steps.map((step) =>
-    step.read(
-      step.calls.map((call): Answer => {
-        if (call.kind === "mark" || call.kind === "dma") return output.marks[mark++]!;
-        if (call.kind === "host" || call.kind === "plug") return output.host[host++]!;
-        if (call.kind === "vfio-dma") {
-          const words = parseLine(output.lines[line++]!).map((w) => BigInt.asUintN(64, w));
-          return { probe: [words[0]!, words[1]!] };
-        }
-        const outcome = decode(call, output.lines.slice(line, line + linesOf(call)));
-        line += linesOf(call);
-        return outcome;
-      }),
-    ),
-  );
+  const read = plan.steps.map((step) => {
+    const raw = step.calls.map((call): Answer => {
+      if (call.kind === "mark" || call.kind === "dma") return output.marks[mark++]!;
+      if (call.kind === "host" || call.kind === "plug") return output.host[host++]!;
+      if (call.kind === "vfio-dma") {
+        const words = parseLine(output.lines[line++]!).map((w) => BigInt.asUintN(64, w));
+        return { probe: [words[0]!, words[1]!] };
+      }
+      const outcome = decode(call, output.lines.slice(line, line + linesOf(call)));
+      line += linesOf(call);
+      return outcome;
+    });
+    return { value: step.read(raw), note: step.note?.(raw) };
+  });
   let next = 0;
-  const take = (): Outcome | string => {
-    if (next >= answers.length) throw new Error("internal: the evaluator asked the machine more than the plan holds");
-    return answers[next++]!;
+  /** Notes by the expectation's place (line:column), put on its outcome once the evaluator is done. */
+  const notes = new Map<string, string>();
+  const take = (at: { line: number; column: number }): Outcome | string => {
+    if (next >= read.length) throw new Error("internal: the evaluator asked the machine more than the plan holds");
+    const { value, note } = read[next++]!;
+    if (note !== undefined) notes.set(`${at.line}:${at.column}`, note);
+    return value;
   };
   const replay: Target = {
-    apply: (operation) => {
+    apply: (operation, at) => {
       if (isConfiguration(operation)) return { kind: "done" };
-      const answer = take();
+      const answer = take(at);
       if (typeof answer === "string") throw new Error("internal: an operation was planned as a probe");
       return answer;
     },
-    observe: () => {
-      const answer = take();
+    observe: (_probe, at) => {
+      const answer = take(at);
       if (typeof answer !== "string") throw new Error("internal: a probe was planned as an operation");
       return answer;
     },
   };
-  return evaluate(spec, profile, replay, backend);
+  const result = evaluate(spec, profile, replay, backend);
+  if (notes.size === 0) return result;
+  return {
+    ...result,
+    expectations: result.expectations.map((e) => {
+      const note = notes.get(`${e.line}:${e.column}`);
+      return note === undefined ? e : { ...e, note };
+    }),
+  };
 }
-

@@ -132,7 +132,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         if (!probes.hasDefaultWindow(device.phbIndex)) note("dma: the probe's scratch entry needs the PHB's default window, which the spec removed", at);
         else {
           const call = probes.probe(device, operation.access, operation.ioba);
-          note({ calls: [call], read: ([answer]) => ({ kind: "dma", ...pick(probes.landing(call, answer as ProbeAnswer), "address") }) }, at);
+          note({ calls: [call], read: ([answer]) => ({ kind: "dma", ...pick(probes.landing(call, answer as ProbeAnswer), "address"), ...pick(probes.landing(call, answer as ProbeAnswer), "unseen") }) }, at);
         }
       } else {
         const call = callFor(operation);

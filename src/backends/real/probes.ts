@@ -156,12 +156,13 @@ export function hardwareStep(
   if (iobas.length > MAX_SYNC_PROBES) return `hw(T) in_sync: the spec wrote ${iobas.length} places in the table; the probes look at ${MAX_SYNC_PROBES} at most`;
   const exists = existenceCalls(probe.liobn);
   const groups = iobas.map(probeAt);
-  return {
-    calls: [...exists, ...groups.flat()],
-    read: (answers) => {
-      if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
-      const differences: string[] = [];
-      groups.forEach((calls, g) => {
+  const longStuffs = probes.longStuffsIn(probe.liobn);
+  /** Where the hardware table and the guest view differ, at the IOBAs probed. */
+  const differencesIn = (answers: Answer[]): string[] => {
+    const differences: string[] = [];
+    const missed = groups.map((calls, g) => probes.scratchMissed(calls[2]!, answers[exists.length + g * 3 + 2] as ProbeAnswer)).find((m) => m !== undefined);
+    if (missed) differences.push(missed);
+    groups.forEach((calls, g) => {
         const group = answers.slice(exists.length + g * 3, exists.length + g * 3 + 3);
         const guest = succeeded(group[0]) ? (valueOf(group[0]) ?? 0n) : 0n;
         const permission = guest & TCE_RW;
@@ -169,10 +170,24 @@ export function hardwareStep(
         // As KVM maps it, or as QEMU's vfio does: readable wherever writable (the model's hw-read-with-write).
         const readable = permission & TCE_WRITE ? expected | TCE_READ : expected;
         const actual = entryAt(group, calls);
-        if (actual !== expected && actual !== readable)
-          differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
-      });
-      return differences.length === 0 ? "in_sync" : `out_of_sync (${differences.join("; ")})`;
+      if (actual !== expected && actual !== readable)
+        differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
+    });
+    return differences;
+  };
+  const looked = `probed the ${iobas.length} IOBA${iobas.length === 1 ? "" : "s"} the spec wrote${
+    longStuffs.length > 0 ? ` (a stuff of ${longStuffs.join(", ")} entries at its two ends only)` : ""
+  }`;
+  return {
+    calls: [...exists, ...groups.flat()],
+    read: (answers) => {
+      if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
+      return differencesIn(answers).length === 0 ? "in_sync" : "out_of_sync";
+    },
+    note: (answers) => {
+      if (!answers.slice(0, exists.length).some(succeeded)) return undefined;
+      const differences = differencesIn(answers);
+      return differences.length === 0 ? looked : `${looked}; ${differences.join("; ")}`;
     },
   };
 }

@@ -36,6 +36,8 @@ export type Answer = Outcome | HostView | ProbeAnswer;
 export interface PlannedStep {
   calls: GuestCall[];
   read: (answers: Answer[]) => Outcome | string;
+  /** What the answers say beside the value (the expectation's note), if anything. */
+  note?: (answers: Answer[]) => string | undefined;
 }
 
 export interface GuestPlan {

@@ -122,11 +122,29 @@ expect hw(phb0) in_sync`);
       "vfio-dma",
       // No device on the PHB: the host says whether one is there.
       "mark",
-      "plug",
+      // The PHB's first vfio-pci plug: the probes' scratch entry first, for the plug's replay to carry.
+      "scratch,plug",
       "hcall,vfio-dma,vfio-dma",
       // The table exists (two window bases asked), then each IOBA the spec wrote.
       "hcall,hcall,hcall,vfio-dma,vfio-dma",
     ]);
+  });
+
+  it("puts the scratch entry before the plug where a probe needs it, at the page its probes use, away from what the spec reads or stuffs", () => {
+    const plan = planFor(
+      specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0x1000 0x1003\nexpect get_tce phb0 0x3ffff000 == 0\nplug vfio d0 on phb0\nexpect hw(phb0, 0x1000) == 0x1003"),
+      "qemu-7.2",
+      KVM_TRAITS,
+    );
+    if (!("steps" in plan)) throw new Error(plan.unsupported);
+    const calls = plan.steps.flatMap((s) => s.calls);
+    const pre = calls.find((c) => c.kind === "scratch")!;
+    const probe = calls.find((c) => c.kind === "vfio-dma")!;
+    expect(pre).toMatchObject({ used: true, scratch: { liobn: 0x80000000n, ioba: 0x3fffe000n } });
+    expect(probe.kind === "vfio-dma" && probe.scratch).toEqual(pre.kind === "scratch" && pre.scratch);
+    // No probe: no put at all.
+    const none = planFor(specOf("machine kvm\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect vfio(phb0) yes"), "qemu-7.2", KVM_TRAITS);
+    expect("steps" in none && none.steps.flatMap((s) => s.calls).find((c) => c.kind === "scratch")).toMatchObject({ used: false });
   });
 
   it("is QEMU's translation trace under TCG", () => {

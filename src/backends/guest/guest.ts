@@ -67,7 +67,14 @@ export type GuestCall =
       ioba: bigint;
       scratch: { liobn: bigint; ioba: bigint };
       candidates: readonly bigint[];
-    };
+    }
+  /**
+   * The probes' scratch entry (the guest's scratch page, read-write), put before a PHB's first
+   * vfio-pci plug so that QEMU's replay of the table carries it into the hardware table, even
+   * where later puts never reach it (the bug the seed fixes). Filled in once the spec is planned;
+   * `used` false where no probe needs it (then it is no call at all).
+   */
+  | { kind: "scratch"; scratch: { liobn: bigint; ioba: bigint }; used: boolean };
 
 /**
  * The bytes a vfio-pci DMA probe writes. Read (memory to device): candidate k holds `tag + k`,
@@ -103,6 +110,7 @@ const eduRegisters = (device: EduDevice) => mmio32Cpu(device.phbIndex) + BigInt(
 
 /** Result lines a call prints: one per two returned values (a mark's line is not a result). */
 export function linesOf(call: GuestCall): number {
+  if (call.kind === "scratch") return call.used ? 1 : 0;
   return call.kind === "hcall" || call.kind === "vfio-dma" ? 1 : call.kind === "rtas" ? Math.ceil(call.nret / 2) : 0;
 }
 
@@ -317,6 +325,12 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       // The scratch entry gets its old value back.
       a.hcallArgs(HCALL.H_PUT_TCE, entry);
       a.emit(ppc.mr(6, 26), ppc.hcall());
+      printPair();
+    } else if (call.kind === "scratch") {
+      if (!call.used) continue;
+      a.address(27, layout.scratch);
+      a.hcallArgs(HCALL.H_PUT_TCE, [call.scratch.liobn, call.scratch.ioba]);
+      a.emit(ppc.ori(6, 27, 3), ppc.hcall(), ppc.mr(20, 3), ppc.mr(21, 4));
       printPair();
     } else if (call.kind === "hcall") {
       a.hcallArgs(call.opcode, call.args);

@@ -60,6 +60,10 @@ export class VfioProbes {
   /** The counts of the stuffs of more than four entries in each table: looked at only at their ends. */
   private readonly longStuffs = new Map<bigint, bigint[]>();
   private readonly pending: Pending[] = [];
+  /** The scratch entry's puts before vfio-pci plugs, by PHB: filled in at `finish`. */
+  private readonly prePlugs: { phbIndex: number; call: Extract<GuestCall, { kind: "scratch" }> }[] = [];
+  /** Pages of each PHB's default window the spec reads or stuffs over: never the scratch page. */
+  private readonly avoided = new Map<number, { from: bigint; to: bigint }[]>();
 
   constructor(private readonly phbs: ReadonlyMap<number, PhbConfig>) {}
 
@@ -67,6 +71,7 @@ export class VfioProbes {
   note(operation: Operation): void {
     const write = (liobn: bigint, ioba: bigint, tce: bigint, count: bigint, step: bigint) => {
       this.tces.add(tce);
+      if (count > 4n) this.avoid(liobn, ioba, ioba + count * step);
       if (count > 4n) this.longStuffs.set(liobn, [...(this.longStuffs.get(liobn) ?? []), count]);
       // A long stuff is looked at where it starts and ends.
       const iobas = count <= 4n ? Array.from({ length: Number(count) }, (_, i) => ioba + BigInt(i) * step) : [ioba, ioba + (count - 1n) * step];
@@ -75,6 +80,9 @@ export class VfioProbes {
     switch (operation.kind) {
       case "put_tce":
         write(operation.liobn, operation.ioba, operation.tce, 1n, 0n);
+        break;
+      case "get_tce":
+        this.avoid(operation.liobn, operation.ioba, operation.ioba + 1n);
         break;
       case "stuff_tce":
         write(operation.liobn, operation.ioba, operation.tce, operation.count, this.pageSizeOf(operation.liobn));
@@ -159,6 +167,20 @@ export class VfioProbes {
     this.written.set(liobn, list);
   }
 
+  /** An IOBA range of a table the scratch page must stay out of (the spec reads it, or stuffs over it). */
+  avoid(liobn: bigint, from: bigint, to: bigint): void {
+    if (!isPhbLiobn(liobn) || windowOfLiobn(liobn) !== 0) return;
+    const phbIndex = phbOfLiobn(liobn);
+    this.avoided.set(phbIndex, [...(this.avoided.get(phbIndex) ?? []), { from: from & ~0xfffn, to }]);
+  }
+
+  /** The scratch entry's put before a vfio-pci plug on the PHB, as a guest call (see GuestCall "scratch"). */
+  prePlug(phbIndex: number): GuestCall {
+    const call = { kind: "scratch" as const, scratch: { liobn: 0n, ioba: 0n }, used: false };
+    this.prePlugs.push({ phbIndex, call });
+    return call;
+  }
+
   /** A DMA by the device at the IOBA, as a guest call; its candidates and scratch entry come at `finish`. */
   probe(device: EduDevice, access: "read" | "write", ioba: bigint): ProbeCall {
     const call = { kind: "vfio-dma" as const, device, access, ioba, scratch: { liobn: 0n, ioba: 0n }, candidates: [] as bigint[] };
@@ -201,6 +223,14 @@ export class VfioProbes {
       p.call.scratch.liobn = liobnOf(p.phbIndex, 0);
       p.call.scratch.ioba = scratch;
     }
+    // Before a plug, the same entry the PHB's probes use; none where no probe needs one.
+    for (const { phbIndex, call } of this.prePlugs) {
+      const scratch = scratches.get(phbIndex);
+      if (scratch === undefined) continue;
+      call.scratch.liobn = liobnOf(phbIndex, 0);
+      call.scratch.ioba = scratch;
+      call.used = true;
+    }
     return { ram };
   }
 
@@ -211,8 +241,10 @@ export class VfioProbes {
       ...this.pending.filter((p) => p.phbIndex === phbIndex && p.call.ioba < DMA64_WINDOW_ADDR).map((p) => p.call.ioba),
     ];
     const used = new Set(iobas.map((ioba) => ioba >> 12n));
+    const ranges = this.avoided.get(phbIndex) ?? [];
+    const free = (page: bigint) => !used.has(page) && !ranges.some((r) => page << 12n >= r.from && page << 12n < r.to);
     const dma32 = this.phbs.get(phbIndex)?.dma32 ?? 0n;
-    for (let page = (dma32 >> 12n) - 1n; page >= 0n && page > (dma32 >> 12n) - 4096n; page--) if (!used.has(page)) return page << 12n;
+    for (let page = (dma32 >> 12n) - 1n; page >= 0n && page > (dma32 >> 12n) - 4096n; page--) if (free(page)) return page << 12n;
     return undefined;
   }
 

@@ -115,9 +115,12 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
           note(`plug vfio: the host has ${traits.vfio === 1 ? "one vfio-pci device, and it is" : `${traits.vfio} vfio-pci devices, and they are all`} plugged already`, at);
         else {
           const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true };
+          // The PHB's first vfio-pci device: the probes' scratch entry goes in first, and the plug's replay carries it.
+          const first = ![...devices.values()].some((d) => d.vfio && d.phbIndex === operation.phbIndex);
           vfioPhbs.add(operation.phbIndex);
           devices.set(operation.name, device);
-          note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
+          const calls = [...(first ? [probes.prePlug(operation.phbIndex)] : []), { kind: "plug" as const, device }];
+          note({ calls, read: (answers) => answers[answers.length - 1] as Outcome }, at);
         }
       } else if (operation.kind === "unplug" && devices.has(operation.name) && (devices.get(operation.name)!.vfio ? traits.vfio > 0 : traits.hostSteps.unplug)) {
         const isolate = isolateCall(devices.get(operation.name)!);

@@ -142,6 +142,7 @@ export function hardwareStep(
   const entryAt = ([, read, write]: Answer[], call: GuestCall[]) =>
     entryFrom(probes.landing(call[1]!, read as ProbeAnswer), probes.landing(call[2]!, write as ProbeAnswer));
   if (probe.kind === "hw-entry") {
+    probes.avoid(probe.liobn, probe.ioba, probe.ioba + 1n);
     const calls = probeAt(probe.ioba);
     return {
       calls,

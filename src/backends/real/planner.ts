@@ -145,7 +145,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
     },
     observe: (probe, at) => {
       if (probe.kind === "notifiers") asksNotifiers = true;
-      note(probe.kind === "hw-entry" || probe.kind === "hw-state" ? hardwareStep(probe, devices, probes, traits) : probeStep(probe, phbs, traits), at);
+      note(probe.kind === "hw-entry" || probe.kind === "hw-state" ? hardwareStep(probe, devices, probes, traits) : probeStep(probe, traits), at);
       return "";
     },
   };

@@ -1,13 +1,13 @@
 // Probes: how a real machine answers an expectation the guest cannot just call for — a window's
 // geometry, where a table lives, how many windows, what a device's DMA did, the hardware table.
 import type { Probe } from "../../compile/program.js";
-import type { Outcome, PhbConfig } from "../../engine/types.js";
-import { DMA64_WINDOW_ADDR, HCALL, phbOfLiobn, RTAS_TOKENS, TCE_READ, TCE_RW, TCE_WRITE, WINDOW_BASES, windowOfLiobn } from "../../papr.js";
+import type { Outcome } from "../../engine/types.js";
+import { DMA64_WINDOW_ADDR, HCALL, liobnOf, MAX_WINDOWS, phbOfLiobn, TCE_READ, TCE_RW, TCE_WRITE, WINDOW_BASES, windowOfLiobn } from "../../papr.js";
 import { geometry, hex } from "../../values.js";
 import { unreachable } from "../../unreachable.js";
 import type { EduDevice, GuestCall } from "../guest/guest.js";
 import { entryFrom, type ProbeAnswer, type VfioProbes } from "../guest/vfio-probe.js";
-import { buidArgs, existenceCalls, get, put } from "./calls.js";
+import { existenceCalls, get, put } from "./calls.js";
 import { codeOf, succeeded, valueOf, type Answer, type HostView, type MachineTraits, type PlannedStep } from "./traits.js";
 
 const U64_LIMIT = 1n << 64n;
@@ -76,7 +76,7 @@ function geometryProbe(liobn: bigint, size: bigint, page: bigint, offset: bigint
   };
 }
 
-export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Map<number, PhbConfig>, traits: MachineTraits): PlannedStep | string {
+export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, traits: MachineTraits): PlannedStep | string {
   switch (probe.kind) {
     case "guest":
       return {
@@ -84,11 +84,13 @@ export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, phbs: Ma
         read: ([o]) => (succeeded(o) ? hex(valueOf(o) ?? 0n) : `no entry (${codeOf(o)})`),
       };
     case "windows": {
-      if (phbs.get(probe.phbIndex)?.ddw === false) return "windows(…) on a PHB with ddw off: RTAS query is refused there";
+      // Read, not computed: each of the PHB's LIOBNs is asked whether a window answers at one of
+      // the bases QEMU gives windows (with ddw off too, where RTAS would refuse the query).
+      const liobns = Array.from({ length: MAX_WINDOWS }, (_, window) => liobnOf(probe.phbIndex, window));
+      const calls = liobns.map(existenceCalls);
       return {
-        calls: [{ kind: "rtas", token: RTAS_TOKENS.query, args: buidArgs(probe.phbIndex), nret: 5 }],
-        read: ([o]) =>
-          o !== undefined && "kind" in o && o.kind === "rtas" && o.free !== undefined ? String(2 - o.free) : `query failed (${codeOf(o)})`,
+        calls: calls.flat(),
+        read: (answers) => String(calls.filter((_, w) => answers.slice(w * WINDOW_BASES.length, (w + 1) * WINDOW_BASES.length).some(succeeded)).length),
       };
     }
     case "placement":

@@ -65,7 +65,8 @@ run options:
 matrix options:
   --format F         markdown (default) or html; --output FILE
 general:
-  -v/--version, -h/--help/help, --debug (stack traces for internal errors)
+  -v/--version, -h/--help/help, --debug (stack traces for internal errors; L1's
+                     console and monitor logs kept in a file each kvm error names)
 `;
 
 class UsageError extends Error {}
@@ -120,6 +121,12 @@ export async function main(
   writeError: Writer = (t) => process.stderr.write(t),
 ): Promise<number> {
   const debug = argv.includes("--debug");
+  // --debug keeps what real machines printed: L1's console and its monitors' answers, in a file
+  // every kvm error names (TCESPEC_KVM_CONSOLE chooses the file).
+  if (debug && !process.env.TCESPEC_KVM_CONSOLE) {
+    const { tmpdir } = await import("node:os");
+    process.env.TCESPEC_KVM_CONSOLE = `${tmpdir()}/tcespec-l1-console-${process.pid}.log`;
+  }
   try {
     return await dispatch(argv, write, writeError);
   } catch (error) {

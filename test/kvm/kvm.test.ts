@@ -266,6 +266,20 @@ describe.runIf(KVM)("when L1 fails", () => {
     expect(liveQemuProcesses()).toBe(0);
   }, 90_000);
 
+  it("with --debug's file set, an error names the file that keeps L1's console, and the file has it", async () => {
+    const file = join(dir, "l1-console.log");
+    process.env.TCESPEC_KVM_CONSOLE = file;
+    try {
+      const root = join(dir, "panic-kept");
+      panickingImage(root);
+      const result = await new KvmBackend({ cacheRoot: root }).run(spec(), "qemu-7.2");
+      expect(result.reason).toMatch(new RegExp(`^not run: L1's kernel panicked .*\\(L1's console and monitor logs: ${file}\\)$`));
+      expect(readFileSync(file, "utf8")).toContain("Kernel panic");
+    } finally {
+      delete process.env.TCESPEC_KVM_CONSOLE;
+    }
+  });
+
   it("an L1 that does not come up in time is an error, and L0 is reaped", async () => {
     const result = await new KvmBackend({ bootTimeoutMs: 1500 }).run(spec(), "qemu-7.2");
     expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/^L1 did not boot within 1500 ms/) });

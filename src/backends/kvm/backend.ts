@@ -239,13 +239,16 @@ export class KvmLauncher implements Launcher<KvmJob> {
           : runL1(this.l1Image() as L1Image, batch, this.options),
       ),
     );
+    // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
+    const kept = process.env.TCESPEC_KVM_CONSOLE;
+    const named = (launched: Launched): Launched => ("error" in launched && kept ? { error: `${launched.error} (L1's console and monitor logs: ${kept})` } : launched);
     return answers.flatMap((answer, m) => {
       const count = batches[m]!.length;
-      if ("error" in answer) return Array.from({ length: count }, () => answer);
+      if ("error" in answer) return Array.from({ length: count }, () => named(answer));
       // A guest's output counts only from software that says what it is, of the right version; a
       // guest that did not finish keeps its own reason.
       const wrong = answer.results.some((r) => "body" in r) ? this.judgedBy(answer.software) : undefined;
-      return answer.results.map((result): Launched => ("error" in result ? result : wrong ? { error: wrong } : { console: result.body }));
+      return answer.results.map((result): Launched => named("error" in result ? result : wrong ? { error: wrong } : { console: result.body }));
     });
   }
 }

@@ -277,6 +277,19 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     expect(plan("phb phb0 index 0\nplug vfio d0 on phb0\ncreate_window phb0 page 64K size 1G")).toBe("runs");
     expect(planFor(specOf("machine tcg\nphb phb0 index 0 dma32 2G\nplug emulated e0 on phb0"), "qemu-7.2", TCG_TRAITS)).toHaveProperty("steps");
   });
+  it("a userspace table larger than L1's QEMU can allocate is refused up front (found by the explorer: 2^28 entries work, 2^29 fail)", () => {
+    const userspace = (size: string) => planFor(specOf(`machine kvm caps spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size ${size}`), "qemu-7.2", KVM_TRAITS);
+    expect(userspace("1P")).toEqual({ unsupported: expect.stringMatching(/^line 3: create_window of 536870912 entries in userspace \(no spapr_tce\): QEMU here can allocate 268435456 at most/) });
+    expect(userspace("512T")).toHaveProperty("steps");
+    // In KVM the kernel allocates the table as it is used.
+    expect(planFor(specOf("machine kvm caps spapr_tce, spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size 1P"), "qemu-7.2", KVM_TRAITS)).toHaveProperty("steps");
+  });
+
+  it("a timeout carries what QEMU said before it", () => {
+    const [slow] = splitConsole("TCESPEC-RUN 0 1 1\nTCESPEC-BEGIN\nqemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes\nKilled\nTCESPEC-DONE 0 137 2 1\n", 1, { timeoutMs: 20_000 });
+    expect(slow).toEqual({ error: "timed out after 20000 ms (--timeout): the guest did not finish; QEMU said: qemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes" });
+  });
+
   it("QEMU's hardware error is among its last words", () => {
     const [stopped] = splitConsole(
       "TCESPEC-RUN 0 1 1\nTCESPEC-ACT 1 failed: device_add: QEMU exited before it answered\nqemu: hardware error: vfio_listener_region_del: Cannot delete missing window at 0\nCPU #0:\nTCESPEC-QEMU-EXIT 134\nTCESPEC-DONE 0 0 2 1\n",

@@ -70,7 +70,7 @@ function kvmTraits(vfio: number, ddw: boolean, qemu: QemuVersion): MachineTraits
     // Linux 6.12 as a pseries guest: one-level TCE tables of its 64K pages.
     ...(ddw ? {} : { vfioWindowEntries: 1n << 21n }),
     // L1 has 4 GiB: its guests get half of it at most. On a POWER host, what the host has.
-    ...(ddw ? {} : { maxGuestRam: MAX_GUEST_RAM, vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n } }),
+    ...(ddw ? {} : { maxGuestRam: MAX_GUEST_RAM, vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n }, userspaceTableEntries: 1n << 28n }),
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the

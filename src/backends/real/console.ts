@@ -185,7 +185,7 @@ function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: n
   const words = why ? `: ${why}` : "";
   /** How QEMU ended, from its exit status: 137 is the per-spec timeout's kill. */
   const ended = (status: number) => {
-    if (status === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish`;
+    if (status === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish${why ? `; QEMU said: ${why}` : ""}`;
     if (status > 128) {
       const signal = Object.entries(constants.signals).find(([, n]) => n === status - 128)?.[0] ?? `signal ${status - 128}`;
       return `L1's QEMU was killed by ${signal} before the guest finished${words}`;

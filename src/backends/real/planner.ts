@@ -70,6 +70,13 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   };
   const planner: Target = {
     apply: (operation, at) => {
+      // A table in userspace is QEMU's own memory: where the machine cannot give it, nothing real answers.
+      const mostEntries = traits.userspaceTableEntries;
+      if (mostEntries !== undefined && operation.kind === "create_window" && !spec.machine.caps.includes("spapr_tce") && operation.windowSize / operation.pageSize > mostEntries)
+        note(
+          `create_window of ${operation.windowSize / operation.pageSize} entries in userspace (no spapr_tce): QEMU here can allocate ${mostEntries} at most (${hex(mostEntries * 8n)} bytes; L1 has 4 GiB)`,
+          at,
+        );
       // Before the probes note it: a window created now is judged against the PHB as it was.
       const atZero = traits.vfioWindowAtZero;
       if (atZero && traits.vfio > 0) {

@@ -82,6 +82,12 @@ export interface MachineTraits {
    * 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).
    */
   vfioWindowAtZero?: { windowSize: bigint; pageSize: bigint };
+  /**
+   * The most entries a table QEMU holds in userspace may have here (no limit: undefined): QEMU
+   * allocates 8 bytes an entry. In L1 (4 GiB) 2^28 entries work and 2^29 fail ("GLib: failed to
+   * allocate 4294967296 bytes").
+   */
+  userspaceTableEntries?: bigint;
   /** The most RAM a guest can have here (no limit: undefined). */
   maxGuestRam?: bigint;
 }

@@ -259,10 +259,8 @@ describe.runIf(KVM)("when L1 fails", () => {
   it("a kernel panic in L1 is one error line, not a hang", async () => {
     const root = join(dir, "panic");
     panickingImage(root);
-    const started = Date.now();
     const result = await new KvmBackend({ cacheRoot: root }).run(spec(), "qemu-7.2");
     expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/^not run: L1's kernel panicked \(Kernel panic/) });
-    expect(Date.now() - started).toBeLessThan(60_000);
     expect(liveQemuProcesses()).toBe(0);
   }, 90_000);
 

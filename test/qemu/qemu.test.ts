@@ -237,10 +237,8 @@ describe("when QEMU misbehaves", () => {
   it("a hang hits the timeout, and the process is reaped", async () => {
     const pidFile = join(dir, "hang.pid");
     const binary = fakeQemu("hang", `echo $$ > ${pidFile}; exec sleep 60`);
-    const started = Date.now();
     const result = await new QemuBackend({ binary, timeoutMs: 500 }).run(spec, "qemu-7.2");
     expect(result).toMatchObject({ status: "error", reason: "timed out after 500 ms (--timeout): the guest did not finish" });
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(liveQemuProcesses()).toBe(0);
     await new Promise((r) => setTimeout(r, 100));
     expect(isGone(Number(readFileSync(pidFile, "utf8")))).toBe(true);

@@ -8,11 +8,12 @@ import type { Pos } from "../../compile/ast.js";
 import type { Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
 import { DEFAULT_DMA32, DEFAULT_GUEST_RAM } from "../../engine/types.js";
 import { TCE_RW } from "../../papr.js";
-import { geometry, hex } from "../../values.js";
+import { hex } from "../../values.js";
 import { evaluate, type Target } from "../../verdict/evaluate.js";
 import type { EduDevice } from "../guest/guest.js";
 import { VfioProbes, type ProbeAnswer } from "../guest/vfio-probe.js";
 import { callFor, isolateCall } from "./calls.js";
+import { hostLimits } from "./limits.js";
 import { dmaOutcome, hardwareStep, probeStep } from "./probes.js";
 import type { GuestPlan, HostView, MachineTraits, PlannedStep } from "./traits.js";
 
@@ -52,7 +53,6 @@ export function freeSlot(devices: ReadonlyMap<string, EduDevice>, phbIndex: numb
   return slot;
 }
 
-
 /** The plan for one spec under one profile, in the evaluator's own order. */
 export function planFor(spec: CompiledSpec, profile: ProfileName, traits: MachineTraits): GuestPlan | { unsupported: string } {
   const refused = traits.refuse(spec);
@@ -70,42 +70,9 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   };
   const planner: Target = {
     apply: (operation, at) => {
-      // A table in userspace is QEMU's own memory: where the machine cannot give it, nothing real answers.
-      const mostEntries = traits.userspaceTableEntries;
-      if (mostEntries !== undefined && operation.kind === "create_window" && !spec.machine.caps.includes("spapr_tce") && operation.windowSize / operation.pageSize > mostEntries)
-        note(
-          `create_window of ${operation.windowSize / operation.pageSize} entries in userspace (no spapr_tce): QEMU here can allocate ${mostEntries} at most (${hex(mostEntries * 8n)} bytes; L1 has 4 GiB)`,
-          at,
-        );
-      // Before the probes note it: a window created now is judged against the PHB as it was.
-      const atZero = traits.vfioWindowAtZero;
-      if (atZero && traits.vfio > 0) {
-        const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
-        const fits = (w: { windowSize: bigint; pageSize: bigint }) => w.pageSize === atZero.pageSize && w.windowSize <= atZero.windowSize;
-        const refused = (w: { windowSize: bigint; pageSize: bigint }) =>
-          `a vfio-pci device next to a window at bus 0 of ${geometry(w.windowSize, w.pageSize)}: the host kernel gives one at 0 only within its own default window (${geometry(atZero.windowSize, atZero.pageSize)}), and QEMU stops ("Host doesn't support DMA window at 0", or a hardware error)`;
-        const zero = probes.windowAtZero(operation.kind === "plug" || operation.kind === "create_window" || operation.kind === "reset_windows" ? operation.phbIndex : -1);
-        if (operation.kind === "plug" && operation.device === "vfio" && zero && !fits(zero)) note(`plug vfio: ${refused(zero)}`, at);
-        if (operation.kind === "create_window" && vfioOn(operation.phbIndex) && probes.windowCount(operation.phbIndex) === 0) {
-          const created = { windowSize: operation.windowSize, pageSize: operation.pageSize };
-          if (!fits(created)) note(`create_window: ${refused(created)}`, at);
-        }
-        if (operation.kind === "reset" || operation.kind === "reset_windows")
-          for (const phb of phbs.values()) {
-            const restored = { windowSize: phb.dma32, pageSize: 0x1000n };
-            if ((operation.kind === "reset" || operation.phbIndex === phb.index) && vfioOn(phb.index) && !fits(restored)) note(`${operation.kind}: ${refused(restored)}`, at);
-          }
-      }
+      // What the host cannot give, judged against the machine as it was before this operation.
+      for (const limit of hostLimits(operation, spec, traits, probes, devices, phbs)) note(limit, at);
       probes.note(operation);
-      const most = traits.vfioWindowEntries;
-      if (most !== undefined && traits.vfio > 0) {
-        const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
-        const tooLarge = `the host kernel gives a vfio-pci device windows of ${most} entries at most (one-level TCE tables)`;
-        if (operation.kind === "create_window" && vfioOn(operation.phbIndex) && operation.windowSize / operation.pageSize > most)
-          note(`create_window of ${operation.windowSize / operation.pageSize} entries with a vfio-pci device on the PHB: ${tooLarge}`, at);
-        if (operation.kind === "plug" && operation.device === "vfio" && probes.largestWindow(operation.phbIndex) > most)
-          note(`plug vfio on a PHB with a window of ${probes.largestWindow(operation.phbIndex)} entries: ${tooLarge}`, at);
-      }
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
         // Devices are set up again after a reset, and emulated ones after a migration (see GuestCall's `reconfigure`).
@@ -142,7 +109,13 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         if (!probes.hasDefaultWindow(device.phbIndex)) note("dma: the probe's scratch entry needs the PHB's default window, which the spec removed", at);
         else {
           const call = probes.probe(device, operation.access, operation.ioba);
-          note({ calls: [call], read: ([answer]) => ({ kind: "dma", ...pick(probes.landing(call, answer as ProbeAnswer), "address"), ...pick(probes.landing(call, answer as ProbeAnswer), "unseen") }) }, at);
+          note({
+            calls: [call],
+            read: ([answer]) => {
+              const landing = probes.landing(call, answer as ProbeAnswer);
+              return { kind: "dma", ...pick(landing, "address"), ...pick(landing, "unseen") };
+            },
+          }, at);
         }
       } else {
         const call = callFor(operation);

@@ -281,6 +281,10 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     const userspace = (size: string) => planFor(specOf(`machine kvm caps spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size ${size}`), "qemu-7.2", KVM_TRAITS);
     expect(userspace("1P")).toEqual({ unsupported: expect.stringMatching(/^line 3: create_window of 536870912 entries in userspace \(no spapr_tce\): QEMU here can allocate 268435456 at most/) });
     expect(userspace("512T")).toHaveProperty("steps");
+    // Found by the explorer too: spapr_tce without spapr_tce_64 keeps a window at 2^59 in userspace.
+    expect(planFor(specOf("machine kvm caps spapr_tce, spapr_tce_vfio, multi_tce\nphb phb0 index 0\ncreate_window phb0 page 2M size 1P"), "qemu-7.2", KVM_TRAITS)).toEqual({
+      unsupported: expect.stringMatching(/in userspace \(a window KVM cannot hold without spapr_tce_64\)/),
+    });
     // In KVM the kernel allocates the table as it is used.
     expect(planFor(specOf("machine kvm caps spapr_tce, spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size 1P"), "qemu-7.2", KVM_TRAITS)).toHaveProperty("steps");
   });

@@ -3,11 +3,24 @@
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Operation, PhbConfig } from "../../engine/types.js";
 import { geometry, hex } from "../../values.js";
+import { createdWindowBase } from "../../papr.js";
 import type { EduDevice } from "../guest/guest.js";
 import type { VfioProbes } from "../guest/vfio-probe.js";
 import type { MachineTraits } from "./traits.js";
 
 type Window = { windowSize: bigint; pageSize: bigint };
+
+/**
+ * Why QEMU keeps a new table in userspace rather than KVM (kvmppc_create_spapr_tce's limits,
+ * Machine.canLiveInKvm), if it does: the table is then QEMU's own memory.
+ */
+function inUserspace(spec: CompiledSpec, base: bigint, windowSize: bigint): string | undefined {
+  const caps = spec.machine.caps;
+  if (spec.machine.accel !== "kvm") return "machine tcg";
+  if (!caps.includes("spapr_tce")) return "no spapr_tce";
+  if (!caps.includes("spapr_tce_64") && (base !== 0n || windowSize >= 1n << 32n)) return "a window KVM cannot hold without spapr_tce_64";
+  return undefined;
+}
 
 const tooLarge = (most: bigint) => `the host kernel gives a vfio-pci device windows of ${most} entries at most (one-level TCE tables)`;
 
@@ -24,10 +37,14 @@ export function hostLimits(
   const vfioOn = (phbIndex: number) => [...devices.values()].some((d) => d.vfio && d.phbIndex === phbIndex);
   // A table in userspace is QEMU's own memory (8 bytes an entry).
   const entries = traits.userspaceTableEntries;
-  if (entries !== undefined && operation.kind === "create_window" && !spec.machine.caps.includes("spapr_tce") && operation.windowSize / operation.pageSize > entries)
-    limits.push(
-      `create_window of ${operation.windowSize / operation.pageSize} entries in userspace (no spapr_tce): QEMU here can allocate ${entries} at most (${hex(entries * 8n)} bytes; L1 has 4 GiB)`,
-    );
+  if (entries !== undefined && operation.kind === "create_window" && operation.windowSize / operation.pageSize > entries) {
+    const base = createdWindowBase(probes.windowCount(operation.phbIndex));
+    const why = inUserspace(spec, base, operation.windowSize);
+    if (why)
+      limits.push(
+        `create_window of ${operation.windowSize / operation.pageSize} entries in userspace (${why}): QEMU here can allocate ${entries} at most (${hex(entries * 8n)} bytes; L1 has 4 GiB)`,
+      );
+  }
   // A vfio-pci device's window at bus 0.
   const atZero = traits.vfioWindowAtZero;
   if (atZero && traits.vfio > 0) {

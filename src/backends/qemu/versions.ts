@@ -3,8 +3,8 @@
 // state, dpkg -x, no root) by `tcespec qemu setup 10.0`.
 import { cacheDir } from "../../cache.js";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import type { ProfileName } from "../../engine/types.js";
 import { validator } from "../../schema/validate.js";
 import { PACKAGE_LIST } from "../../schema/kvm-image.js";
@@ -144,7 +144,22 @@ export function readQemuVersion(binary: string): QemuIdentity | { problem: strin
   }
   const parsed = parseQemuVersion(text);
   if (!parsed) return { problem: `${binary} --version did not name a QEMU version: '${text.trim().split("\n")[0]?.slice(0, 80)}'` };
-  return { binary, ...parsed };
+  return { binary: onPath(binary), ...parsed };
+}
+
+/** Where a bare command name is found on PATH (what ran), or the name as given. */
+function onPath(binary: string): string {
+  if (binary.includes("/")) return binary;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const candidate = join(dir, binary);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return binary;
 }
 
 /**

@@ -7,7 +7,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+import { BATCH, HOST_STEP, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
@@ -143,8 +143,8 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
     const args = [...guestArgs, ...job.args, "-kernel", `${place.elfs}/${i}.elf`].map(quote).join(" ");
     const qemuBinary = quote(place.qemu);
-    const begin = `echo "TCESPEC-RUN ${i} $(cat /proc/uptime)"`;
-    const done = `echo "TCESPEC-DONE ${i} $? $(cat /proc/uptime)"`;
+    const begin = `echo "${BATCH.run} ${i} $(cat /proc/uptime)"`;
+    const done = `echo "${BATCH.done} ${i} $? $(cat /proc/uptime)"`;
     if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} ${qemuBinary} ${args} </dev/null 2>&1\n${done}`;
     // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.
@@ -166,7 +166,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     const actions = job.steps
       .map((step, k) => {
         // Each report is what QEMU showed after the step, printed once the step is over.
-        const act = (report: string) => `echo "TCESPEC-ACT ${k + 1} ${report}"`;
+        const act = (report: string) => `echo "${BATCH.act} ${k + 1} ${report}"`;
         // Each step reads only what the monitor answered to it: the log starts empty. A command
         // naming $VFIO_HOST_n is expanded by the script's shell; any other is sent as written.
         const send = (command: string) => `: > ${log}; echo ${command.includes("$") ? `"${command}"` : quote(command)} >&4`;
@@ -239,15 +239,15 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
       // After a completed migration the source quits and the destination takes the same console,
       // monitor and stream, with the devices hotplugged before the migration.
       // QEMU's own exit status (the last QEMU's, after a migration): 137 is the per-spec timeout's kill.
-      `( ${env}${qemu("")}; rc=$?; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; rc=$?; done; echo $rc > ${gone}; echo "TCESPEC-QEMU-EXIT $rc" ) | { n=0; while IFS= read -r line; do`,
+      `( ${env}${qemu("")}; rc=$?; while [ -f ${tmp}/mig${i}.go ]; do mv ${tmp}/mig${i}.go ${tmp}/mig${i}.devices; cat ${tmp}/m${i}.out >> ${log} & ${resume} ${env}${qemu(` $(cat ${tmp}/mig${i}.devices) -incoming "exec:cat ${tmp}/mig${i}"`)}; rc=$?; done; echo $rc > ${gone}; echo "${BATCH.qemuExit} $rc" ) | { n=0; while IFS= read -r line; do`,
       `  echo "$line"`,
-      `  case "$line" in *TCESPEC-HOST*) n=$((n+1)); case $n in`,
+      `  case "$line" in *${HOST_STEP}*) n=$((n+1)); case $n in`,
       actions,
       `  esac ;; esac`,
       `done; }`,
       `exec 3>&- 4>&-`,
       // With TCESPEC_KVM_CONSOLE set, the monitor's last answers go to the console too.
-      ...(process.env.TCESPEC_KVM_CONSOLE ? [`echo "TCESPEC-MONITOR-LOG ${i}"; cat ${log}`] : []),
+      ...(process.env.TCESPEC_KVM_CONSOLE ? [`echo "${BATCH.monitorLog} ${i}"; cat ${log}`] : []),
       done,
     ].join("\n");
   });
@@ -317,15 +317,15 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       // A panic ends L1: the guests that finished keep their results, the one running is told why.
       const panic = /Kernel panic[^\n]*/.exec(fresh);
       if (panic) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L1's kernel panicked (${panic[0].trim()})` }));
-      const failure = /TCESPEC-L1-ERROR ([^\n]*)/.exec(fresh);
+      const failure = new RegExp(`${BATCH.l1Error} ([^\\n]*)`).exec(fresh);
       if (failure) return finish({ error: `L1: ${failure[1]}` });
-      if (!booted && text.includes("TCESPEC-L1-READY")) {
+      if (!booted && text.includes(BATCH.l1Ready)) {
         // Booted: from now on the batch's own budget counts.
         booted = true;
         clearTimeout(timer);
         timer = setTimeout(() => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `the batch ran out of its time (${budget} ms)` })), budget);
       }
-      if (text.includes("TCESPEC-L1-DONE")) finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs }));
+      if (text.includes(BATCH.l1Done)) finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs }));
     });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
@@ -339,7 +339,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       }),
     );
     child.on("close", (code, signal) => {
-      if (text.includes("TCESPEC-L1-READY")) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L0 exited (${signal ?? `code ${code}`})` }));
+      if (text.includes(BATCH.l1Ready)) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L0 exited (${signal ?? `code ${code}`})` }));
       const why = stderr
         .split("\n")
         .filter((l) => l && !l.includes("warning:"))

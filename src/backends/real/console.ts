@@ -13,6 +13,22 @@ export const MARK = "TCESPEC-MARK";
 /** Printed where the host is to act on the machine (reset it, migrate it); the guest then waits. */
 export const HOST_STEP = "TCESPEC-HOST";
 
+/**
+ * What a batch script prints around its guests (kvm/l1.ts writes them, this module reads them):
+ * a guest's start and end, its last QEMU's exit status, each host step's report; and what L1's
+ * init prints (kvm/image.ts): ready, an error, done.
+ */
+export const BATCH = {
+  run: "TCESPEC-RUN",
+  done: "TCESPEC-DONE",
+  qemuExit: "TCESPEC-QEMU-EXIT",
+  act: "TCESPEC-ACT",
+  monitorLog: "TCESPEC-MONITOR-LOG",
+  l1Ready: "TCESPEC-L1-READY",
+  l1Error: "TCESPEC-L1-ERROR",
+  l1Done: "TCESPEC-L1-DONE",
+} as const;
+
 /** Two 64-bit values per line: signed for return codes, unsigned for values. */
 export function parseLine(line: string): [bigint, bigint] {
   if (!/^[0-9a-f]{32}$/.test(line)) throw new Error(`unreadable guest output line '${line.slice(0, 40)}'`);
@@ -47,7 +63,7 @@ const NOTIFIER_ADD = /vfio_listener_region_add_iommu region_add \[iommu\] (?:tce
 const NOTIFIER_DEL = /vfio_listener_region_del region_del 0x([0-9a-f]+) - 0x([0-9a-f]+)/;
 const NOTIFIER_DEL_NAMED = /vfio_listener_region_del_iommu region_del \[iommu\] tce-iommu-([0-9a-f]+)/;
 /** L1's report of a host step (see kvm/l1.ts). */
-const ACT = /^TCESPEC-ACT \d+ (plugged|unplugged|added|reset|migrated|blocked|failed)(?: (\S+))?(?: (\d+))?/;
+const ACT = new RegExp(`^${BATCH.act} (\\d+) (plugged|unplugged|added|reset|migrated|blocked|failed)(?: (\\S+))?(?: (\\d+))?`);
 
 /**
  * The guest's result lines after its begin marker, and at each mark the tables KVM held then,
@@ -93,7 +109,7 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
     } else if (act) {
       // What L1 did at a host step: plugged NAME PHB, unplugged NAME, added NAME, reset, migrated,
       // blocked: why (QEMU refused the migration, an answer), or failed: why (an error).
-      const [, what, name, phb] = act;
+      const [, step, what, name, phb] = act;
       if (what === "plugged") vfio.set(name!, Number(phb));
       if (what === "unplugged") vfio.delete(name!);
       // A migration that completed or was refused answers `expect migrate == ok|blocked`.
@@ -101,7 +117,7 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
         what === "failed" || what === "blocked" ? { kind: "migrate", ok: false } : what === "migrated" ? { kind: "migrate", ok: true } : { kind: "done" },
       );
       // Step K's words: "host step K failed: …", as whyUnfinished says it.
-      if (what === "failed") failures.push(`host step ${/TCESPEC-ACT (\d+)/.exec(line)![1]} ${line.slice(line.indexOf("failed"))}`);
+      if (what === "failed") failures.push(`host step ${step} ${line.slice(line.indexOf("failed"))}`);
     } else if (xlate) {
       const [, liobn, offset, page, perm, mask] = xlate;
       xlates.push({ liobn: BigInt(`0x${liobn}`), offset: BigInt(`0x${offset}`), page: BigInt(`0x${page}`), perm: Number(perm), mask: BigInt(`0x${mask}`) });
@@ -149,8 +165,8 @@ export function softwareOf(text: string): { kernel: string; qemu: string } | und
 export function splitConsole(text: string, count: number, how: { timeoutMs?: number; stopped?: string } = {}): GuestResult[] {
   const results: GuestResult[] = [];
   for (let i = 0; i < count; i++) {
-    const start = text.indexOf(`TCESPEC-RUN ${i} `);
-    const done = new RegExp(`TCESPEC-DONE ${i} (\\d+)[^\\n]*\\n`).exec(text);
+    const start = text.indexOf(`${BATCH.run} ${i} `);
+    const done = new RegExp(`${BATCH.done} ${i} (\\d+)[^\\n]*\\n`).exec(text);
     if (start < 0) {
       results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn` });
       continue;
@@ -162,7 +178,7 @@ export function splitConsole(text: string, count: number, how: { timeoutMs?: num
       results.push({ body: own.slice(0, end) });
       continue;
     }
-    results.push({ error: whyUnfinished(own, done ? Number(/TCESPEC-QEMU-EXIT (\d+)/.exec(own)?.[1] ?? done[1]) : undefined, how) });
+    results.push({ error: whyUnfinished(own, done ? Number(new RegExp(`${BATCH.qemuExit} (\\d+)`).exec(own)?.[1] ?? done[1]) : undefined, how) });
   }
   return results;
 }
@@ -192,7 +208,7 @@ function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: n
     }
     return `L1's QEMU exited (code ${status}) before the guest finished${words}`;
   };
-  const step = /TCESPEC-ACT (\d+) failed: ([^\n]*)/.exec(own);
+  const step = new RegExp(`${BATCH.act} (\\d+) failed: ([^\\n]*)`).exec(own);
   if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}${rc !== undefined && rc !== 0 ? `; ${ended(rc)}` : ""}`;
   const crash = kernelCrash(own);
   if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;

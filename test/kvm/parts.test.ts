@@ -289,6 +289,14 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     expect(planFor(specOf("machine kvm caps spapr_tce, spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size 1P"), "qemu-7.2", KVM_TRAITS)).toHaveProperty("steps");
   });
 
+  it("a crash of L1's kernel during a host step is the crash, not the step's failure that follows from it", () => {
+    const [crashed] = splitConsole(
+      "TCESPEC-RUN 0 1 1\nTCESPEC-HOST\nBUG: Unable to handle kernel data access at 0x8\nNIP [c0080000] kvmppc_tce_put+0x5c/0xa0 [kvm]\nTCESPEC-ACT 1 failed: device_add: QEMU exited before it answered\nTCESPEC-QEMU-EXIT 139\nTCESPEC-DONE 0 0 2 1\n",
+      1,
+    );
+    expect(crashed).toEqual({ error: "L1's kernel crashed while this guest ran: BUG: Unable to handle kernel data access at 0x8 (in kvmppc_tce_put+0x5c/0xa0)" });
+  });
+
   it("a timeout carries what QEMU said before it", () => {
     const [slow] = splitConsole("TCESPEC-RUN 0 1 1\nTCESPEC-BEGIN\nqemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes\nKilled\nTCESPEC-DONE 0 137 2 1\n", 1, { timeoutMs: 20_000 });
     expect(slow).toEqual({ error: "timed out after 20000 ms (--timeout): the guest did not finish; QEMU said: qemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes" });

@@ -192,8 +192,8 @@ export function kernelCrash(text: string): string | undefined {
 }
 
 /**
- * Why a guest did not finish, most telling first: a host step that failed (in QEMU's words), a
- * crash of L1's kernel, the per-spec timeout, a signal that killed QEMU, QEMU's exit, or L1 going
+ * Why a guest did not finish, most telling first: a crash of L1's kernel, a host step that failed
+ * (in QEMU's words), the per-spec timeout, a signal that killed QEMU, QEMU's exit, or L1 going
  * away mid-run (`rc` undefined).
  */
 function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
@@ -208,10 +208,11 @@ function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: n
     }
     return `L1's QEMU exited (code ${status}) before the guest finished${words}`;
   };
-  const step = new RegExp(`${BATCH.act} (\\d+) failed: ([^\\n]*)`).exec(own);
-  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}${rc !== undefined && rc !== 0 ? `; ${ended(rc)}` : ""}`;
+  // A crash of the host kernel first: a step that failed or a QEMU that died with it follows from it.
   const crash = kernelCrash(own);
   if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
+  const step = new RegExp(`${BATCH.act} (\\d+) failed: ([^\\n]*)`).exec(own);
+  if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}${rc !== undefined && rc !== 0 ? `; ${ended(rc)}` : ""}`;
   if (rc === undefined) return `${how.stopped ?? "L1 stopped"} while this guest ran${words}`;
   return ended(rc);
 }

@@ -3,7 +3,7 @@ import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
 import type { Pos } from "../compile/ast.js";
 import type { Operation, Outcome, ProfileName, TablePicture } from "../engine/types.js";
 import { hex, isHcallCode, isRtasStatus, sameValue, size } from "../values.js";
-import { MAX_STEPS, runOf, statusOf, type ExpectationOutcome, type RunResult, type TableState } from "./outcome.js";
+import { MAX_STEPS, runOf, statusOf, unseen, type ExpectationOutcome, type RunResult, type TableState } from "./outcome.js";
 import { unreachable } from "../unreachable.js";
 
 /** The engine (or a recording of QEMU) as the evaluator sees it. */
@@ -46,7 +46,7 @@ export function actualOf(outcome: Outcome, expected: Expected): string {
       if (outcome.free !== undefined) return String(outcome.free);
       return outcome.code;
     case "dma":
-      return outcome.unseen !== undefined ? `unseen: ${outcome.unseen}` : outcome.address === undefined ? "fault" : hex(outcome.address);
+      return dmaActual(outcome);
     case "migrate":
       return outcome.ok ? "ok" : "blocked";
     case "done":
@@ -54,6 +54,11 @@ export function actualOf(outcome: Outcome, expected: Expected): string {
     default:
       return unreachable(outcome);
   }
+}
+
+/** Where a DMA landed, that it faulted, or why a real backend could not see which. */
+function dmaActual(outcome: Extract<Outcome, { kind: "dma" }>): string {
+  return outcome.unseen !== undefined ? unseen(outcome.unseen) : outcome.address === undefined ? "fault" : hex(outcome.address);
 }
 
 /** What a bare action must answer, and whether it did. */
@@ -66,7 +71,7 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
     case "dma":
       return {
         expected: "an address",
-        actual: outcome.unseen !== undefined ? `unseen: ${outcome.unseen}` : outcome.address === undefined ? "fault" : hex(outcome.address),
+        actual: dmaActual(outcome),
         ok: outcome.address !== undefined,
       };
     case "migrate":

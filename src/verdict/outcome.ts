@@ -60,6 +60,14 @@ export interface RunResult {
 
 export const MAX_STEPS = 50;
 
+/**
+ * An answer a real backend could not see, with why: printed as `unseen: why`. It is no value to
+ * compare, so no model's answer disagrees with it.
+ */
+const UNSEEN = "unseen: ";
+export const unseen = (why: string) => `${UNSEEN}${why}`;
+export const isUnseen = (actual: string) => actual.startsWith(UNSEEN);
+
 export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
   return expectations.some((e) => e.outcome === "diverged" || e.outcome === "xpass") ? "diverged" : "passed";
 }

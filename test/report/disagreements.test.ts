@@ -97,3 +97,17 @@ describe("the software that judged", () => {
     expect(formatHtml(report)).toContain('<ul id="judged"');
   });
 });
+
+describe("an answer the real backend could not see", () => {
+  it("is no disagreement with the model's value, though the run diverges", async () => {
+    const { unseen } = await import("../../src/verdict/outcome.js");
+    const { compare } = await import("../../src/report/differential.js");
+    const report = await reportOf(false);
+    const real = report.runs.find((r) => r.backend === "fake")!;
+    const blind = { ...real, status: "diverged" as const, expectations: real.expectations.map((e) => ({ ...e, outcome: "diverged" as const, actual: unseen("the device's buffer did not come back") })) };
+    const withBlind = { ...report, runs: report.runs.map((r) => (r === real ? blind : r)) };
+    expect(compare(withBlind)[0]!.disagreements).toEqual([]);
+    const wrong = { ...blind, expectations: blind.expectations.map((e) => ({ ...e, actual: "0x9" })) };
+    expect(compare({ ...report, runs: report.runs.map((r) => (r === real ? wrong : r)) })[0]!.disagreements).toHaveLength(1);
+  });
+});

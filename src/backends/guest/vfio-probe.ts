@@ -8,6 +8,7 @@
 import { GUEST_RAM_BLOCK, type Operation, type PhbConfig } from "../../engine/types.js";
 import { DMA64_WINDOW_ADDR, isPhbLiobn, liobnOf, phbOfLiobn, TCE_READ, TCE_WRITE, windowOfLiobn } from "../../papr.js";
 import { hex } from "../../values.js";
+import { unseen } from "../../verdict/outcome.js";
 import { RESUME_ADDR, VFIO_PROBE, type EduDevice, type GuestCall } from "./guest.js";
 
 /** A probe's answer: the two words of its result line. */
@@ -284,7 +285,9 @@ export class VfioProbes {
 /** The hardware table's entry that read and write probes at one IOBA show: the page and the permissions that landed, or 0. */
 export function entryFrom(read: Landing, write: Landing): bigint | string {
   if (read.unseen !== undefined || write.unseen !== undefined)
-    return `unseen: ${[read.unseen, write.unseen].filter((u) => u !== undefined).join("; ")}${write.page !== undefined ? ` (writes land in ${hex(write.page)})` : write.unseen === undefined ? " (writes fault)" : ""}`;
+    return unseen(
+      `${[read.unseen, write.unseen].filter((u) => u !== undefined).join("; ")}${write.page !== undefined ? ` (writes land in ${hex(write.page)})` : write.unseen === undefined ? " (writes fault)" : ""}`,
+    );
   if (read.page !== undefined && write.page !== undefined && read.page !== write.page)
     return `reads land in ${hex(read.page)}, writes in ${hex(write.page)}`;
   const page = read.page ?? write.page;

@@ -105,7 +105,7 @@ describe("what a probe saw beside its answer", () => {
       args: [],
       steps: [
         { calls: [{ kind: "host" as const, action: "reset" as const }], read: () => ({ kind: "done" as const }) },
-        { calls: [], read: () => "out_of_sync", note: () => "probed the 1 IOBA the spec wrote; 0x1000: 0x0, the guest view calls for 0x1003" },
+        { calls: [], read: () => ({ answer: "out_of_sync", note: "probed the 1 IOBA the spec wrote; 0x1000: 0x0, the guest view calls for 0x1003" }) },
       ],
     };
     const run = judge(spec, "qemu-7.2", plan, { lines: [], marks: [], host: [{ kind: "done" }] }, "fake");

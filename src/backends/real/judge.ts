@@ -69,7 +69,8 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
       line += linesOf(call);
       return outcome;
     });
-    return { value: step.read(raw), note: step.note?.(raw) };
+    const got = step.read(raw);
+    return typeof got === "object" && "answer" in got ? { value: got.answer, note: got.note } : { value: got, note: undefined };
   });
   let next = 0;
   /** Notes by the expectation's place (line:column), put on its outcome once the evaluator is done. */

@@ -185,12 +185,8 @@ export function hardwareStep(
     calls: [...exists, ...groups.flat()],
     read: (answers) => {
       if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
-      return differencesIn(answers).length === 0 ? "in_sync" : "out_of_sync";
-    },
-    note: (answers) => {
-      if (!answers.slice(0, exists.length).some(succeeded)) return undefined;
       const differences = differencesIn(answers);
-      return differences.length === 0 ? looked : `${looked}; ${differences.join("; ")}`;
+      return differences.length === 0 ? { answer: "in_sync", note: looked } : { answer: "out_of_sync", note: `${looked}; ${differences.join("; ")}` };
     },
   };
 }

@@ -32,12 +32,16 @@ export interface HostView {
 /** A call's answer: what the guest printed, at a mark what the host saw, or a vfio-pci DMA probe's result line. */
 export type Answer = Outcome | HostView | ProbeAnswer;
 
-/** The guest calls one step needs, and how their answers read as the step's outcome or value. */
+/** A probe's value with what it saw beside it (the expectation's note): how much it looked at, where it differed. */
+export interface Noted {
+  answer: string;
+  note: string;
+}
+
+/** The guest calls one step needs, and how their answers read as the step's outcome or value (with a note). */
 export interface PlannedStep {
   calls: GuestCall[];
-  read: (answers: Answer[]) => Outcome | string;
-  /** What the answers say beside the value (the expectation's note), if anything. */
-  note?: (answers: Answer[]) => string | undefined;
+  read: (answers: Answer[]) => Outcome | string | Noted;
 }
 
 export interface GuestPlan {

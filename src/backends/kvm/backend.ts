@@ -214,7 +214,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
 
   async launch(jobs: readonly GuestJob<KvmJob>[], lanes: number): Promise<Launched[]> {
     const direct = this.options.direct;
-    const shim = direct && jobs.some((j) => j.extra.hideCaps.length > 0) ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
+    // Built by `prepare` for the first spec that hides capabilities, if one did.
+    const shim = direct ? await this.shim : undefined;
     // Which host device each vfio-pci plug takes (pickHost), job by job.
     const batchJobs = jobs.map((job): BatchJob => {
       const plugged = new Map<string, { host: number; phbIndex: number }>();
@@ -256,11 +257,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
 /** The kvm backend: the real-target pipeline on real KVM, standing for the profile of the guests' QEMU. */
 export class KvmBackend extends RealBackend<KvmJob> {
   declare protected readonly launcher: KvmLauncher;
-  readonly qemuVersion: QemuVersion;
   constructor(options: KvmOptions = {}) {
     const launcher = new KvmLauncher(options);
     super("kvm", [QEMU_VERSIONS[launcher.options.qemuVersion]], launcher);
-    this.qemuVersion = launcher.options.qemuVersion;
   }
 
   /** Where the guests run: "direct" on this host, or "nested" in L1. */

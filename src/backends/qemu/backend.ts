@@ -55,7 +55,6 @@ export class TcgLauncher implements Launcher<undefined> {
   private readonly extraArgs: string[] = [];
   /** The binary as it reports itself (read once, before the first run), or why it cannot stand for the profile. */
   private checked?: QemuIdentity | { problem: string };
-  private ran = false;
 
   constructor(
     readonly version: QemuVersion,
@@ -88,14 +87,14 @@ export class TcgLauncher implements Launcher<undefined> {
     return undefined;
   }
 
+  /** What judged: the binary as it answered the check every launch passes first. */
   identity(): BackendIdentity | undefined {
-    if (!this.ran || !this.checked || "problem" in this.checked) return undefined;
+    if (!this.checked || "problem" in this.checked) return undefined;
     return { qemu: describeQemu(this.checked), where: this.checked.binary };
   }
 
   async launch(jobs: readonly GuestJob<undefined>[], lanes: number): Promise<Launched[]> {
     const binary = (this.check() as QemuIdentity).binary;
-    this.ran = true;
     const results: Launched[] = new Array(jobs.length);
     let next = 0;
     const lane = async () => {
@@ -123,10 +122,8 @@ export class TcgLauncher implements Launcher<undefined> {
 
 /** The qemu backend: the real-target pipeline on QEMU under TCG, standing for its version's profile. */
 export class QemuBackend extends RealBackend<undefined> {
-  readonly version: QemuVersion;
   constructor(options: QemuOptions = {}) {
     const version = options.version ?? "7.2";
     super("qemu", [QEMU_VERSIONS[version]], new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000));
-    this.version = version;
   }
 }

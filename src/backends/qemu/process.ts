@@ -130,7 +130,9 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
         return;
       }
       if (action.kind === "reset") {
-        // Noted first: the reset guest may reach its end before QMP's answer reaches us.
+        // Noted first: the reset guest may reach its end before QMP's answer reaches us. The guest
+        // proves the reset itself: it waits at the step in a loop that only a machine reset leaves,
+        // so a run that ends had its reset, and a refused system_reset is this step's error.
         host.push({ kind: "done" });
         await qmp.execute("system_reset");
         return;

@@ -33,6 +33,18 @@ commands:
   explore        random scenarios on two sides; each difference shrunk and written as a spec
                  --profiles A,B (two model profiles) or --backend model,qemu|model,kvm
                  [--seed N] [--budget 60s|N] [--out DIR]
+  qemu build NAME (--debian 7.2|10.0 | --source DIR) [--patch FILE]… [--target tcg|kvm|all]
+                 build qemu-system-ppc64 from Debian's source or your tree, for this
+                 host (TCG) and for ppc64el (L1); cached by source, patches, flags and
+                 toolchain. 'qemu builds' lists them, 'qemu rm NAME' removes one
+  compare PATH…  the same specs on two real targets, side by side, and the expectations
+                 answered differently: --backend qemu|kvm --qemu-build A [--qemu-build B]
+                 (one build: against Debian's binary of its version) [--reporter pretty|html]
+                 Exit 0 the same, 1 they differ, 2 trouble
+  mutate [PATH…] build each mutant (mutants/*.patch on Debian's 7.2 source) and run the specs
+                 (default: specs) on it under --backend kvm (default) or qemu; a mutant no
+                 spec kills is a hole in the library [--mutants DIR]. Exit 0 all killed,
+                 1 some survived, 2 trouble
   kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
                  [--kernel VERSION] [--qemu-version 10.0: bookworm-backports' QEMU in L1]
   kvm info       what L1 images are cached (kernel, QEMU, sizes)
@@ -60,6 +72,10 @@ run options:
                      refused. On the kvm backend, the QEMU in L1 ('kvm setup
                      --qemu-version V'). Every report names the QEMU (and kernel)
                      that judged
+  --qemu-build NAME  run a QEMU built by 'tcespec qemu build' (qemu backend: its host
+                     binary; kvm backend: its ppc64el binary over L1's QEMU). Its runs
+                     stand for --profile P if given (one), else its base version's;
+                     every report names the build, its base and its patches
   --kernel VERSION   the Debian ppc64le kernel L1 boots on the kvm backend
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
@@ -70,7 +86,7 @@ general:
 `;
 
 class UsageError extends Error {}
-/** A file that cannot be written or read: one line, no usage text. */
+/** A file that cannot be written or read, a build that is not there: one line, no usage text. */
 class FileError extends Error {}
 
 type Writer = (text: string) => void;
@@ -83,6 +99,20 @@ function parseShard(text: string): { index: number; count: number } {
   return { index, count };
 }
 
+/**
+ * --qemu-build NAME (once, for run and explore), and the profile its runs stand for: the one
+ * --profile names, else the build's base version's.
+ */
+function buildOptions(values: { "qemu-build"?: string[]; profile?: string[]; "qemu-version"?: string }): { qemuBuild?: string; standsFor?: ProfileName } {
+  const builds = values["qemu-build"];
+  if (!builds) return {};
+  if (builds.length > 1) throw new UsageError("--qemu-build names one build here ('tcespec compare' takes two)");
+  if (values["qemu-version"]) throw new UsageError("--qemu-version and --qemu-build: a build is of its own base version");
+  const profiles = parseProfiles(values.profile);
+  if (profiles && profiles.length > 1) throw new UsageError("with --qemu-build, --profile names the one profile the build stands for");
+  return { qemuBuild: builds[0]!, ...(profiles ? { standsFor: profiles[0]! } : {}) };
+}
+
 function parseProfiles(values: string[] | undefined): ProfileName[] | undefined {
   if (!values) return undefined;
   for (const p of values)
@@ -91,13 +121,14 @@ function parseProfiles(values: string[] | undefined): ProfileName[] | undefined 
 }
 
 async function backendsFor(names: string, options: BackendOptions): Promise<Backend[]> {
-  const { createBackend, UnknownBackendError } = await import("./backends/index.js");
+  const { createBackend, UnknownBackendError, BackendUnavailableError } = await import("./backends/index.js");
   const backends: Backend[] = [];
   for (const name of new Set(names.split(",").map((s) => s.trim()))) {
     try {
       backends.push(await createBackend(name, options));
     } catch (error) {
       if (error instanceof UnknownBackendError) throw new UsageError(error.message);
+      if (error instanceof BackendUnavailableError) throw new FileError(error.message);
       throw error;
     }
   }
@@ -167,6 +198,12 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         qemu: { type: "string" },
         kernel: { type: "string" },
         "qemu-version": { type: "string" },
+        "qemu-build": { type: "string", multiple: true },
+        debian: { type: "string" },
+        source: { type: "string" },
+        patch: { type: "string", multiple: true },
+        target: { type: "string" },
+        mutants: { type: "string" },
         profiles: { type: "string" },
         seed: { type: "string" },
         budget: { type: "string" },
@@ -197,7 +234,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return 0;
   }
   if (!command) throw new UsageError("a command is needed");
-  if (!["run", "check", "matrix", "kvm", "qemu", "explore", "fmt", "lsp"].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  if (!["run", "check", "matrix", "kvm", "qemu", "explore", "fmt", "lsp", "compare", "mutate"].includes(command)) throw new UsageError(`unknown command '${command}'`);
   if (command === "lsp") {
     if (!values.stdio) throw new UsageError("lsp talks over standard input and output: tcespec lsp --stdio");
     const { startServer } = await import("./lsp/server.js");
@@ -207,7 +244,9 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   }
   if (command === "fmt") return fmtCommand(paths, values.check ?? false, write, writeError);
   if (command === "explore") return exploreCommand(values, argv.join(" "), writeError, write);
-  if (command === "qemu") return qemuCommand(paths, write, writeError);
+  if (command === "qemu") return qemuCommand(paths, values, write, writeError);
+  if (command === "compare") return compareCommand(paths, values, write, writeError);
+  if (command === "mutate") return mutateCommand(paths, values, write, writeError);
   if (command === "kvm") return kvmCommand(paths, values.kernel, values["qemu-version"], write, writeError);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
   const { run, compileFiles } = await import("./run/runner.js");
@@ -254,6 +293,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
       kernel: values.kernel,
       qemuVersion: values["qemu-version"],
       bail: values.bail ?? false,
+      ...buildOptions(values),
     }),
   };
 
@@ -348,6 +388,8 @@ async function exploreCommand(
     out?: string;
     qemu?: string;
     "qemu-version"?: string;
+    "qemu-build"?: string[];
+    profile?: string[];
     kernel?: string;
     jobs?: string;
   },
@@ -386,7 +428,7 @@ async function exploreCommand(
     const names = (values.backend ?? "").split(",").map((s) => s.trim());
     if (names.length !== 2 || names[0] !== "model" || !["qemu", "kvm"].includes(names[1]!))
       throw new UsageError("explore takes --profiles A,B or --backend model,qemu or --backend model,kvm");
-    const [real] = await backendsFor(names[1]!, { qemu: values.qemu, qemuVersion: values["qemu-version"], kernel: values.kernel });
+    const [real] = await backendsFor(names[1]!, { qemu: values.qemu, qemuVersion: values["qemu-version"], kernel: values.kernel, ...buildOptions(values) });
     const profile = real!.profiles[0]!;
     sides = [
       { name: `the model (${profile})`, run: (spec) => model.runSync(spec, profile) },
@@ -430,11 +472,18 @@ async function exploreCommand(
   return result.findings.length > 0 ? 1 : 0;
 }
 
-async function qemuCommand(args: string[], write: Writer, writeError: Writer): Promise<number> {
-  const [what, version = "10.0", ...rest] = args;
+async function qemuCommand(
+  args: string[],
+  values: { debian?: string; source?: string; patch?: string[]; target?: string },
+  write: Writer,
+  writeError: Writer,
+): Promise<number> {
+  const [what] = args;
+  if (what === "build" || what === "builds" || what === "rm") return qemuBuildCommand(args, values, write, writeError);
+  const [, version = "10.0", ...rest] = args;
   const { setupQemu, fetchedQemu, isQemuVersion, QEMU_VERSIONS } = await import("./backends/qemu/versions.js");
   if ((what !== "setup" && what !== "info") || rest.length > 0 || !isQemuVersion(version))
-    throw new UsageError(`qemu takes 'setup' or 'info' and a version to fetch (${Object.keys(QEMU_VERSIONS).join(", ")})`);
+    throw new UsageError(`qemu takes 'setup' or 'info' and a version to fetch (${Object.keys(QEMU_VERSIONS).join(", ")}), or 'build', 'builds', 'rm'`);
   const { SetupError } = await import("./backends/kvm/apt.js");
   if (what === "info") {
     const fetched = fetchedQemu(version);
@@ -448,6 +497,193 @@ async function qemuCommand(args: string[], write: Writer, writeError: Writer): P
   } catch (error) {
     if (error instanceof SetupError) {
       writeError(`tcespec: qemu setup: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** A progress line on standard error: rewritten in place on a terminal, a line each otherwise. */
+function progressWriter(writeError: Writer): { say: (message: string) => void; end: () => void } {
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  return {
+    say: (message) => writeError(`${tty ? "\r\x1b[K" : ""}[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}${tty ? "" : "\n"}`),
+    end: () => {
+      if (tty) writeError("\n");
+    },
+  };
+}
+
+async function qemuBuildCommand(
+  args: string[],
+  values: { debian?: string; source?: string; patch?: string[]; target?: string },
+  write: Writer,
+  writeError: Writer,
+): Promise<number> {
+  const [what, name, ...rest] = args;
+  const { buildQemu, listBuilds, removeBuild, describeBuild, BUILD_TARGETS } = await import("./backends/qemu/build.js");
+  const { isQemuVersion, QEMU_VERSIONS } = await import("./backends/qemu/versions.js");
+  const { SetupError } = await import("./backends/kvm/apt.js");
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  if (what === "builds") {
+    if (name) throw new UsageError("qemu builds takes no argument");
+    const builds = listBuilds();
+    if (builds.length === 0) write("no QEMU builds: 'tcespec qemu build NAME --debian 7.2 [--patch FILE]…' makes one\n");
+    for (const build of builds) {
+      if ("problem" in build) {
+        write(`${build.dir}: unusable (${build.problem})\n`);
+        continue;
+      }
+      const m = build.manifest;
+      write(`${m.name}  QEMU ${m.base} from ${m.source.label}; built ${m.built}\n`);
+      for (const p of m.patches) write(`  patch ${p.name}  sha256 ${p.sha256}\n`);
+      for (const target of BUILD_TARGETS) {
+        const t = m.targets[target];
+        if (t) write(`  ${target}: ${build.binaries[target]} (${mib(t.bytes)})\n`);
+      }
+    }
+    return 0;
+  }
+  if (!name || rest.length > 0) throw new UsageError(`qemu ${what} takes one NAME`);
+  if (what === "rm") {
+    if (!removeBuild(name)) {
+      writeError(`tcespec: no QEMU build named '${name}'\n`);
+      return 2;
+    }
+    write(`removed QEMU build '${name}'\n`);
+    return 0;
+  }
+  if ((values.debian === undefined) === (values.source === undefined)) throw new UsageError("qemu build takes --debian VERSION or --source DIR (one of them)");
+  if (values.debian !== undefined && !isQemuVersion(values.debian))
+    throw new UsageError(`--debian takes a QEMU version tcespec knows (${Object.keys(QEMU_VERSIONS).join(", ")}), not '${values.debian}'`);
+  const target = values.target ?? "all";
+  if (target !== "all" && !(BUILD_TARGETS as readonly string[]).includes(target)) throw new UsageError(`--target takes tcg, kvm or all, not '${target}'`);
+  const targets = target === "all" ? BUILD_TARGETS : [target as (typeof BUILD_TARGETS)[number]];
+  const progress = progressWriter(writeError);
+  try {
+    const { build, cached } = await buildQemu({
+      name,
+      source: values.debian !== undefined ? { debian: values.debian as keyof typeof QEMU_VERSIONS } : { dir: values.source! },
+      patches: values.patch ?? [],
+      targets,
+      progress: progress.say,
+    });
+    progress.end();
+    write(`${describeBuild(build.manifest)}${cached.length === targets.length ? " (cached)" : ""}\n`);
+    for (const t of targets) write(`  ${t}: ${build.binaries[t]}\n`);
+    return 0;
+  } catch (error) {
+    progress.end();
+    if (error instanceof SetupError) {
+      writeError(`tcespec: qemu build: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+type CommandValues = Record<string, string | boolean | string[] | undefined>;
+
+/** The run options compare and mutate share with run: selection, jobs, and the real backend's options. */
+function realRunOptions(values: CommandValues) {
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const jobs = str("jobs") === undefined ? undefined : Number(str("jobs"));
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs takes a positive whole number, not '${str("jobs")}'`);
+  const timeout = str("timeout") === undefined ? undefined : Number(str("timeout"));
+  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0)) throw new UsageError(`--timeout takes milliseconds, not '${str("timeout")}'`);
+  const backend = str("backend") ?? "kvm";
+  if (backend !== "kvm" && backend !== "qemu") throw new UsageError(`--backend takes qemu or kvm here (two real targets), not '${backend}'`);
+  return {
+    backend: backend as "kvm" | "qemu",
+    run: { tags: values.tag as string[] | undefined, grep: str("grep"), jobs },
+    backendOptions: { qemu: str("qemu"), timeoutMs: timeout, kernel: str("kernel") },
+  };
+}
+
+async function compareCommand(paths: string[], values: CommandValues, write: Writer, writeError: Writer): Promise<number> {
+  if (paths.length === 0) throw new UsageError("'compare' needs at least one PATH");
+  const builds = (values["qemu-build"] as string[] | undefined) ?? [];
+  if (builds.length < 1 || builds.length > 2) throw new UsageError("compare takes --qemu-build A, and --qemu-build B or nothing (then Debian's binary of A's version)");
+  const reporter = (values.reporter as string | undefined) ?? "pretty";
+  if (reporter !== "pretty" && reporter !== "html") throw new UsageError(`compare's --reporter is pretty or html, not '${reporter}'`);
+  const common = realRunOptions(values);
+  const profiles = parseProfiles(values.profile as string[] | undefined);
+  if (profiles && profiles.length > 1) throw new UsageError("compare's --profile names the one profile the builds stand for");
+  const { run } = await import("./run/runner.js");
+  const { compareReports } = await import("./run/compare.js");
+  const { formatComparePretty, formatCompareHtml, comparisonCounts } = await import("./report/compare.js");
+  const { formatDiagnostic } = await import("./compile/diagnostics.js");
+  kleur.enabled = !("NO_COLOR" in process.env) && !values.output && process.stdout.isTTY === true;
+  const sides = [builds[0]!, builds[1]];
+  const reports = [];
+  const described: { label: string; what: string }[] = [];
+  for (const [i, build] of sides.entries()) {
+    const label = i === 0 ? "A" : "B";
+    const backend = (
+      await backendsFor(common.backend, { ...common.backendOptions, ...(build ? { qemuBuild: build, ...(profiles ? { standsFor: profiles[0] } : {}) } : {}) })
+    )[0]!;
+    writeError(`${label}: running ${paths.join(" ")} on ${common.backend}${build ? ` with build '${build}'` : " with Debian's QEMU"}\n`);
+    try {
+      const report = await run(paths, { ...common.run, ...(build && profiles ? { profiles } : {}), backends: [backend] });
+      if (i === 0) {
+        for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
+        for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
+      }
+      reports.push(report);
+      const identity = report.backends[0]?.identity;
+      described.push({
+        label,
+        what: identity ? [identity.build ?? "Debian's binary", identity.qemu, identity.kernel ? `on Linux ${identity.kernel}` : ""].filter(Boolean).join(", ") : build ? `build '${build}'` : "Debian's binary",
+      });
+    } finally {
+      await backend.close?.();
+    }
+  }
+  const comparison = { backend: common.backend, a: described[0]!, b: described[1]!, specs: compareReports(reports[0]!, reports[1]!) };
+  output(values.output as string | undefined, write)(reporter === "html" ? formatCompareHtml(comparison) : formatComparePretty(comparison));
+  const counts = comparisonCounts(comparison);
+  if (counts.specs === 0) {
+    writeError(`tcespec: nothing ran on either side in ${paths.join(", ")}\n`);
+    return 2;
+  }
+  if (reports.some((r) => r.files.some((f) => f.diagnostics.length > 0) || r.missing.length > 0)) return 2;
+  return counts.differ > 0 ? 1 : 0;
+}
+
+async function mutateCommand(paths: string[], values: CommandValues, write: Writer, writeError: Writer): Promise<number> {
+  const common = realRunOptions(values);
+  const { mutate, findMutants, formatMutate, mutateExitCode } = await import("./run/mutate.js");
+  const { buildQemu } = await import("./backends/qemu/build.js");
+  const { createBackend } = await import("./backends/index.js");
+  const { SetupError } = await import("./backends/kvm/apt.js");
+  const { isQemuVersion } = await import("./backends/qemu/versions.js");
+  const debian = (values.debian as string | undefined) ?? "7.2";
+  if (!isQemuVersion(debian)) throw new UsageError(`--debian takes 7.2 or 10.0, not '${debian}'`);
+  const mutants = findMutants((values.mutants as string | undefined) ?? "mutants");
+  if ("problem" in mutants) throw new FileError(mutants.problem);
+  const progress = progressWriter(writeError);
+  try {
+    const result = await mutate({
+      paths: paths.length > 0 ? paths : ["specs"],
+      mutants,
+      debian,
+      backend: common.backend,
+      backendOptions: common.backendOptions,
+      run: common.run,
+      say: (message) => writeError(`${message}\n`),
+      createBackend,
+      build: async (name, patches, target) => {
+        await buildQemu({ name, source: { debian }, patches, targets: [target], progress: progress.say });
+        progress.end();
+      },
+    });
+    output(values.output as string | undefined, write)(formatMutate(result));
+    return mutateExitCode(result);
+  } catch (error) {
+    progress.end();
+    if (error instanceof SetupError) {
+      writeError(`tcespec: mutate: ${error.message}\n`);
       return 2;
     }
     throw error;

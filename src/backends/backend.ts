@@ -15,6 +15,10 @@ export interface BackendOptions {
   timeoutMs?: number;
   /** The Debian kernel version L1 boots (kvm backend). */
   kernel?: string;
+  /** A QEMU build by name ('tcespec qemu build'): the qemu backend runs its host binary, the kvm backend overlays its ppc64el binary on L1. */
+  qemuBuild?: string;
+  /** The profile a build's runs stand for (default: its base version's). */
+  standsFor?: ProfileName;
 }
 
 /** How a worker thread makes the same backend anew. */
@@ -39,6 +43,8 @@ export interface BackendIdentity {
   kernel?: string;
   /** Where that software was: the binary's path, L1's image. */
   where?: string;
+  /** A QEMU built by tcespec: its name, base version, source and patches (so no one takes a mutant's verdict for stock QEMU's). */
+  build?: string;
 }
 
 export interface Backend {

@@ -3,6 +3,17 @@
 import type { Backend, BackendOptions } from "./backend.js";
 import { ModelBackend } from "./model.js";
 
+/** A QEMU build named on the command line, found and checked, with the profile its runs stand for. */
+async function buildOf(options: BackendOptions) {
+  if (!options.qemuBuild) return {};
+  const { findBuild, baseFamily } = await import("./qemu/build.js");
+  const build = findBuild(options.qemuBuild);
+  if ("problem" in build) throw new BackendUnavailableError(build.problem);
+  if (!options.standsFor && !baseFamily(build.manifest.base))
+    throw new BackendUnavailableError(`QEMU build '${build.manifest.name}' is of QEMU ${build.manifest.base}, which no profile stands for: name one with --profile`);
+  return { build, ...(options.standsFor ? { standsFor: options.standsFor } : {}) };
+}
+
 const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> = {
   model: async (options) => new ModelBackend(options.bail ?? false),
   qemu: async (options) => {
@@ -11,7 +22,8 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
     const version = options.qemuVersion ?? "7.2";
     if (!isQemuVersion(version))
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
-    return new QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs, version });
+    if (options.qemuBuild && options.qemu) throw new UnknownBackendError("--qemu names a binary and --qemu-build a build: the qemu backend runs one of them");
+    return new QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs, version, ...(await buildOf(options)) });
   },
   kvm: async (options) => {
     const { isQemuVersion, QEMU_VERSIONS } = await import("./qemu/versions.js");
@@ -19,13 +31,21 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
     if (!isQemuVersion(version))
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
     // On the kvm backend --qemu is L0 and --qemu-version the QEMU inside L1.
-    return new (await import("./kvm/backend.js")).KvmBackend({ kernel: options.kernel, timeoutMs: options.timeoutMs, binary: options.qemu, qemuVersion: version });
+    return new (await import("./kvm/backend.js")).KvmBackend({
+      kernel: options.kernel,
+      timeoutMs: options.timeoutMs,
+      binary: options.qemu,
+      qemuVersion: version,
+      ...(await buildOf(options)),
+    });
   },
 };
 
 export const BACKEND_NAMES = Object.keys(FACTORIES);
 
 export class UnknownBackendError extends Error {}
+/** A backend that cannot be made as asked (a build that does not exist): one line, no usage text. */
+export class BackendUnavailableError extends Error {}
 
 export async function createBackend(name: string, options: BackendOptions): Promise<Backend> {
   const factory = FACTORIES[name];

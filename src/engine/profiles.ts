@@ -32,6 +32,12 @@ export interface Profile {
   kvmUpdatesHardware(caps: ReadonlySet<Capability>): boolean;
   /** The in-kernel TCE hypercalls of the kernel this QEMU ran on. */
   kvm: KvmRules;
+  /**
+   * KVM capabilities this QEMU never asks for (it predates them, or has them wired off): a host
+   * that has them behaves, for this QEMU, as one without. A real QEMU standing for the profile (a
+   * build with the fix reverted) runs with them hidden from it, as this QEMU never saw them.
+   */
+  predates: readonly Capability[];
 }
 
 const BASE_PAGE_SHIFTS = [12, 16, 24];
@@ -48,6 +54,7 @@ const QEMU_7_2: Profile = {
   kvmUpdatesHardware: (caps) => caps.has("spapr_tce_vfio"),
   // Seen on Linux 6.12 KVM-HV (the kvm backend): today's kernels, not 4.x's.
   kvm: KVM_LINUX_6,
+  predates: [],
 };
 
 export const PROFILES: Record<ProfileName, Profile> = {
@@ -61,6 +68,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     vfioListens: () => true,
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
+    predates: ["spapr_tce_vfio"],
   },
   // The seed's patch (spapr_tce_realloc_userspace from spapr_phb_hotplug_dma_sync): on the first
   // vfio-pci hotplug every table of the PHB moves to userspace. The model also allocates a table
@@ -74,6 +82,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     vfioListens: () => true,
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
+    predates: ["spapr_tce_vfio"],
   },
   // QEMU 2.7: need_vfio; cap_spapr_vfio was hard-wired off, so vfio always means userspace.
   "qemu-2.7": {
@@ -85,6 +94,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     vfioListens: () => true,
     kvmUpdatesHardware: () => false,
     kvm: KVM_LINUX_4,
+    predates: ["spapr_tce_vfio"],
   },
   "qemu-7.2": QEMU_7_2,
   // QEMU 10.0: what 7.2 does. From 7.2.0 to 10.0 spapr_rtas_ddw.c is unchanged, spapr_iommu.c and

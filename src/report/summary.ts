@@ -87,6 +87,6 @@ export function judgedBy(report: Pick<Report, "backends">): string[] {
     .filter((b) => b.real && b.identity)
     .map(({ name, identity }) => {
       const parts = [identity!.qemu ?? "QEMU of unknown version", ...(identity!.kernel ? [`on Linux ${identity!.kernel}`] : [])];
-      return `${name}: ${parts.join(" ")}${identity!.where ? ` (${identity!.where})` : ""}`;
+      return `${name}: ${parts.join(" ")}${identity!.build ? `, ${identity!.build}` : ""}${identity!.where ? ` (${identity!.where})` : ""}`;
     });
 }

@@ -95,6 +95,7 @@ export const resultsSchema = {
           qemu: { type: "string", description: "the QEMU that ran the guests, from its --version" },
           kernel: { type: "string", description: "the kernel whose KVM ran the guests, from uname -r there" },
           where: { type: "string", description: "the binary, or L1's image" },
+          build: { type: "string", description: "a QEMU built by tcespec qemu build: its name, base version, source and patches" },
         },
       },
     },

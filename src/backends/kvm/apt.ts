@@ -64,12 +64,15 @@ export class PrivateApt {
     ].flatMap((o) => ["-o", o]);
   }
 
-  /** The private tree and its sources list. */
-  prepare(mirror = debianMirror()): void {
+  /** The private tree and its sources list; `sources`: source packages too (deb-src, for QEMU builds). */
+  prepare(mirror = debianMirror(), sources = false): void {
     for (const sub of ["etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial"])
       mkdirSync(join(this.dir, sub), { recursive: true });
     if (!existsSync(KEYRING)) throw new SetupError(`${KEYRING} is missing: install Debian's debian-archive-keyring package`);
-    const lines = SUITES.map((suite) => `deb [arch=${this.arch} signed-by=${KEYRING}] ${mirror} ${suite} main`);
+    const lines = SUITES.flatMap((suite) => [
+      `deb [arch=${this.arch} signed-by=${KEYRING}] ${mirror} ${suite} main`,
+      ...(sources ? [`deb-src [signed-by=${KEYRING}] ${mirror} ${suite} main`] : []),
+    ]);
     writeFileSync(join(this.dir, "etc/sources.list"), `${lines.join("\n")}\n`);
     const status = join(this.dir, "state/status");
     if (!existsSync(status)) writeFileSync(status, "");
@@ -142,6 +145,20 @@ export class PrivateApt {
     ]);
     // Lines naming a package start in column 0; virtual packages come in <angle brackets>.
     return [...new Set(out.split("\n").filter((l) => /^[a-z0-9]/.test(l)).map((l) => l.trim().replace(/:[a-z0-9]+$/, "")))].sort();
+  }
+
+  /** Every version of a source package apt knows (apt-cache showsrc), newest first. */
+  async sourceVersions(name: string): Promise<string[]> {
+    const out = await this.tool("apt-cache", ["showsrc", name]);
+    const versions = [...out.matchAll(/^Version: (\S+)$/gm)].map((m) => m[1]!);
+    return [...new Set(versions)];
+  }
+
+  /** Downloads a source package (its .dsc and tarballs) into dir, unpacking nothing. Returns the files. */
+  async source(name: string, version: string, dir: string): Promise<string[]> {
+    mkdirSync(dir, { recursive: true });
+    await this.tool("apt-get", ["-q", "source", "--download-only", `${name}=${version}`], dir);
+    return readdirSync(dir).map((f) => join(dir, f));
   }
 
   /** Downloads name=version pairs into dir; what is already there is kept. Returns the files. */

@@ -16,6 +16,9 @@ import { findImage, type L1Image } from "./image.js";
 import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
+import { baseFamily, describeBuild, type QemuBuild } from "../qemu/build.js";
+import type { ProfileName } from "../../engine/types.js";
+import { PROFILES } from "../../engine/profiles.js";
 
 export interface KvmOptions {
   /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
@@ -33,6 +36,13 @@ export interface KvmOptions {
    * `{ accel: "tcg" }` exercises this path off POWER (the guests then run under TCG).
    */
   direct?: { accel: "kvm" | "tcg" } | false;
+  /**
+   * A QEMU built by tcespec: its ppc64el binary replaces the guests' QEMU (appended to L1's
+   * initramfs, or run directly on a POWER host); L1's image is its base version's.
+   */
+  build?: QemuBuild;
+  /** The profile the runs stand for (a build's: default, its base version's). */
+  standsFor?: ProfileName;
 }
 
 /** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
@@ -127,7 +137,7 @@ export interface KvmJob {
  */
 export class KvmLauncher implements Launcher<KvmJob> {
   readonly traits: MachineTraits;
-  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot">> & Pick<KvmOptions, "kernel" | "cacheRoot">;
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor">> & Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor">;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
   /** What the last batch ran on, as its console said. */
@@ -145,8 +155,15 @@ export class KvmLauncher implements Launcher<KvmJob> {
       bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
       cacheRoot: options.cacheRoot,
       direct: options.direct ?? (directKvmHost() ? { accel: "kvm" } : false),
-      qemuVersion: options.qemuVersion ?? "7.2",
+      // A build runs in the image of its base version; one of a version tcespec has no image for, in 7.2's (bookworm's libraries, as its sysroot).
+      qemuVersion: options.build ? (baseFamily(options.build.manifest.base) ?? "7.2") : (options.qemuVersion ?? "7.2"),
+      build: options.build,
+      standsFor: options.standsFor,
     };
+    if (this.options.build && this.options.direct) {
+      const own = this.options.build.binaries.kvm;
+      if (own) this.options.binary = own;
+    }
     this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
     this.traits = kvmTraits(this.groups.length, Boolean(this.vfioHosts), this.options.qemuVersion);
@@ -159,6 +176,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
   }
 
   async problem(): Promise<string | undefined> {
+    const build = this.options.build;
+    if (build && !build.binaries.kvm) return `QEMU build '${build.manifest.name}' has no ppc64el binary: 'tcespec qemu build ${build.manifest.name} … --target kvm'`;
     if (this.options.direct) return undefined;
     const image = this.l1Image();
     return "problem" in image ? image.problem : undefined;
@@ -173,7 +192,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
   async prepare(spec: CompiledSpec): Promise<KvmJob | { unsupported: string }> {
     // Capabilities are KVM's: a TCG guest has none to hide.
     const tcg = spec.machine.accel !== "kvm";
-    const hideCaps = tcg ? [] : hiddenCaps(spec.machine.caps);
+    // A QEMU standing for a profile whose QEMU predates a capability never sees it (the profile's `predates`).
+    const predated = this.options.standsFor ? PROFILES[this.options.standsFor].predates : [];
+    const hideCaps = tcg ? [] : hiddenCaps(spec.machine.caps.filter((c) => !predated.includes(c)));
     if (hideCaps.length > 0) {
       const direct = this.options.direct;
       const shim = direct ? await (this.shim ??= buildNativeShim(this.options.cacheRoot)) : undefined;
@@ -204,11 +225,19 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const parsed = parseQemuVersion(software.qemu);
     if (!parsed) return `the guests' QEMU did not name its version: '${software.qemu.slice(0, 80)}'`;
     const where = this.options.direct ? this.options.binary : "L1's qemu-system-ppc64";
+    const build = this.options.build;
     this.software = {
       qemu: describeQemu(parsed),
       kernel: software.kernel,
-      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}`,
+      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}`,
+      ...(build ? { build: describeBuild(build.manifest) } : {}),
     };
+    // A build must be what ran: its own base version, whatever profile it stands for.
+    // (tcespec builds carry no package version: a "(Debian …)" is the image's own QEMU.)
+    if (build)
+      return belongsToBase(parsed.version, build.manifest.base) && !parsed.build
+        ? undefined
+        : `the guests' QEMU says ${describeQemu(parsed)}, not build '${build.manifest.name}' (QEMU ${build.manifest.base}): the build's binary did not replace it`;
     return versionMismatch({ binary: where, ...parsed }, this.options.qemuVersion, where);
   }
 
@@ -237,7 +266,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       batches.map((batch) =>
         direct
           ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts })
-          : runL1(this.l1Image() as L1Image, batch, this.options),
+          : runL1(this.l1Image() as L1Image, batch, { ...this.options, ...(this.options.build?.overlay ? { overlay: this.options.build.overlay } : {}) }),
       ),
     );
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
@@ -259,7 +288,10 @@ export class KvmBackend extends RealBackend<KvmJob> {
   declare protected readonly launcher: KvmLauncher;
   constructor(options: KvmOptions = {}) {
     const launcher = new KvmLauncher(options);
-    super("kvm", [QEMU_VERSIONS[launcher.options.qemuVersion]], launcher);
+    const build = options.build;
+    const profile = options.standsFor ?? (build ? (baseFamily(build.manifest.base) ? QEMU_VERSIONS[baseFamily(build.manifest.base)!] : undefined) : QEMU_VERSIONS[launcher.options.qemuVersion]);
+    if (!profile) throw new Error(`QEMU build '${build!.manifest.name}' is of QEMU ${build!.manifest.base}, which no profile stands for: name one with --profile`);
+    super("kvm", [profile], launcher);
   }
 
   /** Where the guests run: "direct" on this host, or "nested" in L1. */
@@ -271,4 +303,9 @@ export class KvmBackend extends RealBackend<KvmJob> {
   l1Image(): L1Image | { problem: string } {
     return this.launcher.l1Image();
   }
+}
+
+/** Whether QEMU's own version (7.2.22) is a build's base (7.2.22; a tree at 9.2.50 says 9.2.50). */
+function belongsToBase(version: string, base: string): boolean {
+  return version === base || base.startsWith(`${version}.`) || version.startsWith(`${base}.`);
 }

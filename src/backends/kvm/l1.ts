@@ -3,7 +3,7 @@
 // guest's ELF and the script that runs it with L1's QEMU under -accel kvm. What each guest and
 // its QEMU printed comes back over L1's console, between markers the script prints.
 import type { ChildProcess } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
@@ -92,6 +92,8 @@ export interface L1Options {
   timeoutMs: number;
   /** From L0's start to L1's READY line. */
   bootTimeoutMs: number;
+  /** A cpio to append after the image (a QEMU build's binary): a later archive's file replaces the image's. */
+  overlay?: string;
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
@@ -288,6 +290,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
   // Linux unpacks concatenated archives in turn: the cached image, then the batch.
   const initrd = join(dir, "initrd.cpio");
   copyFileSync(image.initramfs, initrd);
+  if (options.overlay) appendFileSync(initrd, readFileSync(options.overlay));
   appendFileSync(initrd, batchArchive(jobs, options.timeoutMs));
   const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet"];
   return new Promise((resolve) => {

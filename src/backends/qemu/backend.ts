@@ -10,6 +10,8 @@ import { XLATE_TRACE } from "../real/console.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type MachineTraits } from "../real/traits.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu } from "./process.js";
+import type { ProfileName } from "../../engine/types.js";
+import { baseFamily, describeBuild, type QemuBuild } from "./build.js";
 import { defaultQemu, describeQemu, QEMU_VERSIONS, readQemuVersion, versionMismatch, type QemuIdentity, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
@@ -18,6 +20,10 @@ export interface QemuOptions {
   timeoutMs?: number;
   /** Which QEMU this is, and so which profile its runs stand for (default 7.2). */
   version?: QemuVersion;
+  /** A QEMU built by tcespec: its host binary runs, of its base version. */
+  build?: QemuBuild;
+  /** The profile the runs stand for (a build's: default, its base version's). */
+  standsFor?: ProfileName;
 }
 
 /** The same machine as the model's: no default devices (no VIO NIC or vscsi with LIOBNs of their own). */
@@ -57,11 +63,21 @@ export class TcgLauncher implements Launcher<undefined> {
   private checked?: QemuIdentity | { problem: string };
 
   constructor(
-    readonly version: QemuVersion,
+    /** The QEMU version the binary must be of; a build of a base tcespec has no profile for is not checked. */
+    readonly version: QemuVersion | undefined,
     binary: string | undefined,
     private readonly timeoutMs: number,
+    private readonly build?: QemuBuild,
   ) {
-    const found = binary ? { binary } : defaultQemu(version);
+    if (build) {
+      const host = build.binaries.tcg;
+      this.binary = host ?? { problem: `QEMU build '${build.manifest.name}' has no host binary: 'tcespec qemu build ${build.manifest.name} … --target tcg'` };
+      // A build installs no firmware (Debian's source has no blobs): the packaged QEMU's of its version.
+      const data = version ? defaultQemu(version) : undefined;
+      this.extraArgs.push("-L", data && "dataDir" in data && data.dataDir ? data.dataDir : "/usr/share/qemu");
+      return;
+    }
+    const found = binary ? { binary } : defaultQemu(version ?? "7.2");
     this.binary = "problem" in found ? found : found.binary;
     // A fetched QEMU's own firmware: never the system QEMU's vof.bin.
     if ("dataDir" in found && found.dataDir) this.extraArgs.push("-L", found.dataDir);
@@ -72,7 +88,7 @@ export class TcgLauncher implements Launcher<undefined> {
     if (typeof this.binary !== "string") return this.binary;
     if (!this.checked) {
       const identity = readQemuVersion(this.binary);
-      const mismatch = "problem" in identity ? undefined : versionMismatch(identity, this.version);
+      const mismatch = "problem" in identity || !this.version ? undefined : versionMismatch(identity, this.version);
       this.checked = mismatch ? { problem: mismatch } : identity;
     }
     return this.checked;
@@ -90,7 +106,7 @@ export class TcgLauncher implements Launcher<undefined> {
   /** What judged: the binary as it answered the check every launch passes first. */
   identity(): BackendIdentity | undefined {
     if (!this.checked || "problem" in this.checked) return undefined;
-    return { qemu: describeQemu(this.checked), where: this.checked.binary };
+    return { qemu: describeQemu(this.checked), where: this.checked.binary, ...(this.build ? { build: describeBuild(this.build.manifest) } : {}) };
   }
 
   async launch(jobs: readonly GuestJob<undefined>[], lanes: number): Promise<Launched[]> {
@@ -123,7 +139,10 @@ export class TcgLauncher implements Launcher<undefined> {
 /** The qemu backend: the real-target pipeline on QEMU under TCG, standing for its version's profile. */
 export class QemuBackend extends RealBackend<undefined> {
   constructor(options: QemuOptions = {}) {
-    const version = options.version ?? "7.2";
-    super("qemu", [QEMU_VERSIONS[version]], new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000));
+    const build = options.build;
+    const version = build ? baseFamily(build.manifest.base) : (options.version ?? "7.2");
+    const profile = options.standsFor ?? (version ? QEMU_VERSIONS[version] : undefined);
+    if (!profile) throw new Error(`QEMU build '${build!.manifest.name}' is of QEMU ${build!.manifest.base}, which no profile stands for: name one with --profile`);
+    super("qemu", [profile], new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000, build));
   }
 }

@@ -3,11 +3,13 @@ import { writeFileSync } from "node:fs";
 import { resultsSchema } from "./results.js";
 import { migrationSchema } from "./migration.js";
 import { kvmImageSchema } from "./kvm-image.js";
+import { qemuBuildSchema } from "./qemu-build.js";
 
 export const SCHEMA_FILES: Record<string, object> = {
   "schema/results.schema.json": resultsSchema,
   "schema/migration.schema.json": migrationSchema,
   "schema/kvm-image.schema.json": kvmImageSchema,
+  "schema/qemu-build.schema.json": qemuBuildSchema,
 };
 
 export function schemaText(schema: object): string {

@@ -18,6 +18,7 @@ import type { CompiledSpec } from "../src/compile/program.js";
 import type { ProfileName } from "../src/engine/types.js";
 import { findImage } from "../src/backends/kvm/image.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
+import { buildRows } from "./builds.js";
 
 const STATEMENTS = 100_000;
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -348,6 +349,9 @@ if ("manifest" in l1) {
 } else {
   rows.push({ what: "real KVM", measured: "no L1 image: run tcespec kvm setup", ratio: NaN, target: "L1 ≤ 15 s; ≥ 2/s", ok: false });
 }
+
+// 8. QEMU built from source: cold builds (on request), a cached one, the L1 overlay, mutate.
+rows.push(...(await buildRows()));
 
 rmSync(dir, { recursive: true, force: true });
 const width = Math.max(...rows.map((r) => r.what.length));

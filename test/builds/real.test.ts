@@ -1,0 +1,115 @@
+// QEMU built from Debian's source with patches, judged by real software: the seed's fix reverted
+// standing for the pre-fix profile under real KVM, the DDW abort fixed under TCG and under KVM,
+// and every mutant in mutants/ killed by the library. Needs the builds .ci/run makes
+// ('tcespec qemu build prefix …', 'tcespec qemu build ddw-fix …') and the L1 image; without them
+// these tests skip, unless TCESPEC_REQUIRE_KVM=1 (set by .ci/run) makes that a failure.
+import { describe, expect, it } from "vitest";
+import { buildQemu, findBuild, missingTools, type QemuBuild } from "../../src/backends/qemu/build.js";
+import { findImage } from "../../src/backends/kvm/image.js";
+import { KvmBackend } from "../../src/backends/kvm/backend.js";
+import { QemuBackend } from "../../src/backends/qemu/backend.js";
+import { ModelBackend } from "../../src/backends/model.js";
+import { createBackend } from "../../src/backends/index.js";
+import { run } from "../../src/run/runner.js";
+import { compare } from "../../src/report/differential.js";
+import { findMutants, mutate, type Mutant } from "../../src/run/mutate.js";
+
+const REQUIRED = process.env.TCESPEC_REQUIRE_KVM === "1";
+const image = findImage();
+const prefix = findBuild("prefix");
+const ddw = findBuild("ddw-fix");
+const problems = [
+  ..."problem" in image ? [image.problem] : [],
+  ..."problem" in prefix ? [`${prefix.problem} (.ci/run: tcespec qemu build prefix --debian 7.2 --patch mutants/revert-realloc.patch --target kvm)`] : [],
+  ..."problem" in ddw ? [`${ddw.problem} (.ci/run: tcespec qemu build ddw-fix --debian 7.2 --patch patches/0001-…patch --target all)`] : [],
+];
+const READY = problems.length === 0;
+if (!READY) console.warn(`the tests of QEMU builds on real software do not run: ${problems.join("; ")}`);
+
+describe.runIf(REQUIRED && !READY)("QEMU builds on real KVM are required here (TCESPEC_REQUIRE_KVM=1)", () => {
+  it("has the builds and the L1 image", () => {
+    expect.fail(`TCESPEC_REQUIRE_KVM=1 but ${problems.join("; ")}`);
+  });
+});
+
+describe.runIf(READY)("QEMU 7.2 built from Debian's source with the seed's fix reverted, under real KVM", () => {
+  const build = prefix as QemuBuild;
+
+  it("stands for pre-fix: the library's hotplug specs agree with the model, placement and the stale hardware table included", async () => {
+    const kvm = new KvmBackend({ build, standsFor: "pre-fix" });
+    expect(kvm.profiles).toEqual(["pre-fix"]);
+    const report = await run(["specs/hotplug"], { profiles: ["pre-fix"], backends: [new ModelBackend(), kvm], jobs: 2 });
+    const onKvm = report.runs.filter((r) => r.backend === "kvm");
+    expect(onKvm.filter((r) => r.status === "error" || r.status === "diverged").map((r) => `${r.spec}: ${r.status} ${r.reason ?? ""}`)).toEqual([]);
+    const [comparison] = compare(report);
+    expect(comparison).toMatchObject({ backend: "kvm", disagreements: [] });
+    expect(comparison!.compared).toBeGreaterThanOrEqual(18);
+    // The stale hardware table was seen, not assumed: a DMA faulted and a probe found the table behind.
+    const seen = onKvm.flatMap((r) => r.expectations).filter((e) => e.xfail !== undefined && e.outcome === "xfail");
+    expect(seen.map((e) => e.actual)).toEqual(expect.arrayContaining(["fault", "out_of_sync"]));
+    // Every report names the build, its base and its patch.
+    expect(report.backends.find((b) => b.name === "kvm")!.identity).toMatchObject({
+      qemu: expect.stringMatching(/^QEMU 7\.2\.\d+$/),
+      build: expect.stringMatching(/^tcespec build 'prefix': QEMU 7\.2\.\d+ from Debian .* \+ revert-realloc\.patch \(sha256 [0-9a-f]{12}\)$/),
+    });
+  }, 600_000);
+
+  it("diverges where it stands for qemu-7.2: the first plug leaves the table in KVM", async () => {
+    const kvm = new KvmBackend({ build, standsFor: "qemu-7.2" });
+    const report = await run(["specs/hotplug/first-plug.tce"], { grep: "moves to userspace", backends: [kvm] });
+    const [only] = report.runs;
+    expect(only).toMatchObject({ status: "diverged" });
+    expect(only!.expectations.find((e) => e.source.startsWith("expect table(phb0) userspace"))).toMatchObject({ outcome: "diverged", actual: "kvm" });
+  }, 300_000);
+});
+
+describe.runIf(READY)("the DDW abort, fixed by patches/0001-…: the reproducer on stock QEMU and on the fixed build", () => {
+  const build = ddw as QemuBuild;
+  const outcomes = async (backend: QemuBackend | KvmBackend, spec: string) => {
+    const report = await run(["patches/ddw-refused-size.tce"], { grep: spec, backends: [backend] });
+    return report.runs.map((r) => `${r.status} ${r.reason ?? ""}`.trim());
+  };
+
+  it("under TCG: stock aborts, the fixed build answers both creates", async () => {
+    expect(await outcomes(new QemuBackend({ build }), "under TCG")).toEqual(["passed"]);
+    expect(await outcomes(new QemuBackend({ version: "7.2" }), "under TCG")).toEqual([expect.stringMatching(/^error QEMU was killed by SIGABRT.*Assertion .!subregion->container. failed/)]);
+  }, 120_000);
+
+  it("under KVM: stock aborts, the fixed build answers both creates", async () => {
+    expect(await outcomes(new KvmBackend({ build }), "under KVM")).toEqual(["passed"]);
+    expect(await outcomes(new KvmBackend(), "under KVM")).toEqual([expect.stringMatching(/^error L1's QEMU was killed by SIGABRT.*Assertion .!subregion->container. failed/)]);
+  }, 300_000);
+});
+
+describe.runIf(READY && !missingTools(["kvm"]))("the mutants in mutants/ on real KVM", () => {
+  it("the library's hotplug specs kill every one, and each kill is named", async () => {
+    const mutants = findMutants("mutants") as Mutant[];
+    expect(mutants.map((m) => m.name)).toEqual(expect.arrayContaining(["revert-realloc", "skip-replay", "replug-not-replayed", "puts-not-notified"]));
+    const result = await mutate({
+      paths: ["specs/hotplug"],
+      mutants,
+      debian: "7.2",
+      backend: "kvm",
+      backendOptions: {},
+      run: { jobs: 2 },
+      say: () => {},
+      createBackend,
+      build: async (name, patches, target) => {
+        await buildQemu({ name, source: { debian: "7.2" }, patches, targets: [target] });
+      },
+    });
+    const diverged = result.baseline.report.runs.filter((r) => r.status === "diverged" || r.status === "error");
+    expect(
+      diverged.map((r) => `${r.file} ${r.spec}: ${r.status} ${r.reason ?? r.expectations.filter((e) => e.outcome === "diverged").map((e) => `${e.line}: ${e.actual} (${e.note ?? ""})`).join("; ")}`),
+    ).toEqual([]);
+    expect(result.mutants.map((m) => ({ name: m.mutant.name, error: m.error, killed: m.killedBy.length > 0 }))).toEqual(
+      mutants.map((m) => ({ name: m.name, error: undefined, killed: true })),
+    );
+    const killers = (name: string) => new Set(result.mutants.find((m) => m.mutant.name === name)!.killedBy.map((k) => k.spec));
+    // Each mutant is caught where its header says.
+    expect(killers("revert-realloc")).toContain("the table moves to userspace and the hardware table is replayed");
+    expect(killers("skip-replay")).toContain("the table moves to userspace and the hardware table is replayed");
+    expect(killers("replug-not-replayed")).toContain("re-plug replays every mapping again");
+    expect(killers("puts-not-notified")).toContain("puts after the plug reach the hardware table");
+  }, 1_200_000);
+});

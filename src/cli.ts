@@ -634,7 +634,11 @@ async function compareCommand(paths: string[], values: CommandValues, write: Wri
       const identity = report.backends[0]?.identity;
       described.push({
         label,
-        what: identity ? [identity.build ?? "Debian's binary", identity.qemu, identity.kernel ? `on Linux ${identity.kernel}` : ""].filter(Boolean).join(", ") : build ? `build '${build}'` : "Debian's binary",
+        what: identity
+          ? [identity.build ?? `Debian's binary: ${identity.qemu ?? "QEMU of unknown version"}`, identity.kernel ? `on Linux ${identity.kernel}` : ""].filter(Boolean).join(", ")
+          : build
+            ? `build '${build}'`
+            : "Debian's binary",
       });
     } finally {
       await backend.close?.();

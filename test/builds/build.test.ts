@@ -185,6 +185,38 @@ describe("the build commands", () => {
     });
   });
 
+  it("explore takes the build too, and says it is missing in one line", async () => {
+    const result = await cli("explore", "--backend", "model,kvm", "--qemu-build", "no-such-build-here", "--budget", "1");
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^tcespec: no QEMU build named 'no-such-build-here'/);
+  });
+
+  it("a build without the target's binary is an error for every run, saying how to build it", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "tcespec-xdg-"));
+    const before = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = cache;
+    try {
+      const key = "0123456789abcdef";
+      mkdirSync(join(cache, "tcespec", "builds", "artifacts", key), { recursive: true });
+      writeFileSync(join(cache, "tcespec", "builds", "artifacts", key, "qemu-system-ppc64"), "");
+      writeFileSync(join(cache, "tcespec", "builds", "artifacts", key, "overlay.cpio"), "");
+      mkdirSync(join(cache, "tcespec", "builds", "named", "l1-only"), { recursive: true });
+      writeFileSync(
+        join(cache, "tcespec", "builds", "named", "l1-only", "manifest.json"),
+        JSON.stringify({ version: 1, name: "l1-only", base: "7.2.22", source: { label: "Debian 1:7.2+dfsg-7+deb12u18" }, patches: [], targets: { kvm: { key, bytes: 0 } }, built: "2026-12-03T00:00:00Z" }),
+      );
+      const result = await cli("run", "specs/hcalls/indirect.tce", "--backend", "qemu", "--qemu-build", "l1-only", "--reporter", "json");
+      expect(result.code).toBe(2);
+      const report = JSON.parse(result.out);
+      expect(report.runs.length).toBeGreaterThan(0);
+      for (const r of report.runs) expect(r).toMatchObject({ status: "error", reason: expect.stringMatching(/QEMU build 'l1-only' has no host binary: 'tcespec qemu build l1-only … --target tcg'/) });
+    } finally {
+      if (before === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = before;
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a source that is not a QEMU tree", async () => {
     const result = await cli("qemu", "build", "x", "--source", "specs", "--target", "tcg");
     expect(result).toMatchObject({ code: 2, err: expect.stringMatching(/specs is not a QEMU source tree/) });

@@ -96,6 +96,19 @@ describe("the software that judged", () => {
     ]);
     expect(formatHtml(report)).toContain('<ul id="judged"');
   });
+
+  it("names a QEMU build, its base and its patches, in every reporter", async () => {
+    const report = await reportOf(false);
+    const build = "tcespec build 'prefix': QEMU 7.2.22 from Debian 1:7.2+dfsg-7+deb12u18 + revert-realloc.patch (sha256 c350f94e96e4)";
+    const withBuild = { ...report, backends: report.backends.map((b) => (b.real ? { ...b, identity: { ...b.identity!, build } } : b)) };
+    const line = `fake: QEMU 7.2.22 (fake) on Linux 6.12.95-fake, ${build} (/nowhere/qemu)`;
+    expect(formatPretty(withBuild).split("\n")[0]).toBe(`judged by ${line}`);
+    expect(formatTap(withBuild).split("\n")[2]).toBe(`# judged by ${line}`);
+    expect(formatJunit(withBuild)).toContain(`<property name="fake.build" value="tcespec build 'prefix'`);
+    expect(JSON.parse(formatJson(withBuild)).backends[1]).toMatchObject({ build });
+    // The page draws the line from the JSON it embeds.
+    expect(formatHtml(withBuild)).toContain('(b.build ? ", " + b.build : "")');
+  });
 });
 
 describe("an answer the real backend could not see", () => {

@@ -6,11 +6,11 @@ import { ModelBackend } from "./model.js";
 /** A QEMU build named on the command line, found and checked, with the profile its runs stand for. */
 async function buildOf(options: BackendOptions) {
   if (!options.qemuBuild) return {};
-  const { findBuild, baseFamily } = await import("./qemu/build.js");
+  const { findBuild, buildProfile } = await import("./qemu/build.js");
   const build = findBuild(options.qemuBuild);
   if ("problem" in build) throw new BackendUnavailableError(build.problem);
-  if (!options.standsFor && !baseFamily(build.manifest.base))
-    throw new BackendUnavailableError(`QEMU build '${build.manifest.name}' is of QEMU ${build.manifest.base}, which no profile stands for: name one with --profile`);
+  const profile = buildProfile(build, options.standsFor);
+  if (typeof profile !== "string") throw new BackendUnavailableError(profile.problem);
   return { build, ...(options.standsFor ? { standsFor: options.standsFor } : {}) };
 }
 

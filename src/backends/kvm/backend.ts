@@ -16,7 +16,7 @@ import { findImage, type L1Image } from "./image.js";
 import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
-import { baseFamily, describeBuild, type QemuBuild } from "../qemu/build.js";
+import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
 import type { ProfileName } from "../../engine/types.js";
 import { PROFILES } from "../../engine/profiles.js";
 
@@ -288,9 +288,8 @@ export class KvmBackend extends RealBackend<KvmJob> {
   declare protected readonly launcher: KvmLauncher;
   constructor(options: KvmOptions = {}) {
     const launcher = new KvmLauncher(options);
-    const build = options.build;
-    const profile = options.standsFor ?? (build ? (baseFamily(build.manifest.base) ? QEMU_VERSIONS[baseFamily(build.manifest.base)!] : undefined) : QEMU_VERSIONS[launcher.options.qemuVersion]);
-    if (!profile) throw new Error(`QEMU build '${build!.manifest.name}' is of QEMU ${build!.manifest.base}, which no profile stands for: name one with --profile`);
+    const profile = options.build ? buildProfile(options.build, options.standsFor) : QEMU_VERSIONS[launcher.options.qemuVersion];
+    if (typeof profile !== "string") throw new Error(profile.problem);
     super("kvm", [profile], launcher);
   }
 

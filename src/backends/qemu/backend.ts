@@ -11,7 +11,7 @@ import { RealBackend, type GuestJob, type Launched, type Launcher } from "../rea
 import { succeeded, type MachineTraits } from "../real/traits.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu } from "./process.js";
 import type { ProfileName } from "../../engine/types.js";
-import { baseFamily, describeBuild, type QemuBuild } from "./build.js";
+import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "./build.js";
 import { defaultQemu, describeQemu, QEMU_VERSIONS, readQemuVersion, versionMismatch, type QemuIdentity, type QemuVersion } from "./versions.js";
 
 export interface QemuOptions {
@@ -141,8 +141,8 @@ export class QemuBackend extends RealBackend<undefined> {
   constructor(options: QemuOptions = {}) {
     const build = options.build;
     const version = build ? baseFamily(build.manifest.base) : (options.version ?? "7.2");
-    const profile = options.standsFor ?? (version ? QEMU_VERSIONS[version] : undefined);
-    if (!profile) throw new Error(`QEMU build '${build!.manifest.name}' is of QEMU ${build!.manifest.base}, which no profile stands for: name one with --profile`);
+    const profile = build ? buildProfile(build, options.standsFor) : QEMU_VERSIONS[version!];
+    if (typeof profile !== "string") throw new Error(profile.problem);
     super("qemu", [profile], new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000, build));
   }
 }

@@ -30,7 +30,8 @@ import { qemuBuildSchema, type BuildTarget, type QemuBuildManifest } from "../..
 import { validator } from "../../schema/validate.js";
 import { PPC64EL, PrivateApt, SetupError, unpack } from "../kvm/apt.js";
 import { cpio, fileEntry } from "../kvm/cpio.js";
-import { isQemuVersion, type QemuVersion } from "./versions.js";
+import type { ProfileName } from "../../engine/types.js";
+import { isQemuVersion, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
 
 export type { BuildTarget, QemuBuildManifest };
 export const BUILD_TARGETS: readonly BuildTarget[] = ["tcg", "kvm"];
@@ -571,6 +572,17 @@ export function removeBuild(name: string, root = buildsRoot()): boolean {
 export function baseFamily(base: string): QemuVersion | undefined {
   const family = /^(\d+\.\d+)/.exec(base)?.[1];
   return family && isQemuVersion(family) ? family : undefined;
+}
+
+/**
+ * The profile a build's runs stand for: the one asked for, else its base version's. Why there is
+ * none, when neither is.
+ */
+export function buildProfile(build: QemuBuild, standsFor?: ProfileName): ProfileName | { problem: string } {
+  const family = baseFamily(build.manifest.base);
+  if (standsFor) return standsFor;
+  if (family) return QEMU_VERSIONS[family];
+  return { problem: `QEMU build '${build.manifest.name}' is of QEMU ${build.manifest.base}, which no profile stands for: name one with --profile` };
 }
 
 /** How reports name a build: its name, base version, source and patches. */

@@ -409,6 +409,7 @@ export type ExpectStmtCstChildren = {
   vfioCheck?: VfioCheckCstNode[];
   windowsCheck?: WindowsCheckCstNode[];
   notifiersCheck?: NotifiersCheckCstNode[];
+  hostCheck?: HostCheckCstNode[];
   actionCheck?: ActionCheckCstNode[];
   whenClause?: WhenClauseCstNode[];
   xfailClause?: XfailClauseCstNode[];
@@ -514,6 +515,17 @@ export type NotifiersCheckCstChildren = {
   Kw_notifiers: IToken[];
   tableArg: TableArgCstNode[];
   comparison: ComparisonCstNode[];
+};
+
+export interface HostCheckCstNode extends CstNode {
+  name: "hostCheck";
+  children: HostCheckCstChildren;
+}
+
+export type HostCheckCstChildren = {
+  host: IToken[];
+  Kw_ok?: IToken[];
+  state?: IToken[];
 };
 
 export interface ActionCheckCstNode extends CstNode {

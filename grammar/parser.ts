@@ -301,9 +301,11 @@ export class SpecParser extends CstParser {
         { ALT: () => this.SUBRULE(this.vfioCheck) },
         { ALT: () => this.SUBRULE(this.windowsCheck) },
         { ALT: () => this.SUBRULE(this.notifiersCheck) },
+        // `host ok` / `host crashed`: words, not keywords, so no spec's names change meaning.
+        { GATE: () => this.LA(1).image === "host", ALT: () => this.SUBRULE(this.hostCheck) },
         { ALT: () => this.SUBRULE(this.actionCheck) },
       ],
-      ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…))",
+      ERR_MSG: "something to expect (an action, table(…), guest(…), hw(…), vfio(…), windows(…), notifiers(…), host ok)",
     });
     this.MANY(() => {
       this.OR5([
@@ -393,6 +395,14 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.Notifiers);
     this.SUBRULE(this.tableArg);
     this.SUBRULE(this.comparison);
+  });
+
+  private hostCheck = this.RULE("hostCheck", () => {
+    this.CONSUME(T.Name, { LABEL: "host" });
+    this.OR({
+      DEF: [{ ALT: () => this.CONSUME(T.Ok) }, { ALT: () => this.CONSUME2(T.Name, { LABEL: "state" }) }],
+      ERR_MSG: "'ok' or 'crashed' after host",
+    });
   });
 
   private actionCheck = this.RULE("actionCheck", () => {

@@ -33,6 +33,8 @@ export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation
       return String(engine.windowCount(probe.phbIndex));
     case "notifiers":
       return String(engine.notifierCount(probe.liobn));
+    case "host":
+      return "ok";
     default:
       return unreachable(probe);
   }

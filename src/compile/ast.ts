@@ -60,6 +60,8 @@ export type Check =
   | { kind: "hw-state"; table: TableRef; state: "in_sync" | "absent" }
   | { kind: "vfio"; phb: string; phbPos: Pos; present: boolean }
   | { kind: "windows"; phb: string; phbPos: Pos; op: Comparison; value: ExpectedValue }
+  /** The host (its kernel, and the machine's QEMU) is still up, or has crashed, by this point. */
+  | { kind: "host"; state: "ok" | "crashed" }
   | { kind: "notifiers"; table: TableRef; op: Comparison; value: ExpectedValue };
 
 /** What every statement has: where it starts and its text as written (taken from the CST's offsets). */

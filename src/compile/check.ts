@@ -344,6 +344,8 @@ export class Checker {
         const expected = this.value(check.value, check.op, "windows(PHB)", ["number"]);
         return phb && expected && [{ kind: "windows", phbIndex: phb.index }, expected];
       }
+      case "host":
+        return [{ kind: "host" }, { op: "==", text: check.state }];
       case "notifiers": {
         const liobn = this.liobn(check.table, scope);
         const expected = this.value(check.value, check.op, "notifiers(T)", ["number"]);

@@ -13,7 +13,9 @@ export type Probe =
   | { kind: "hw-state"; liobn: bigint }
   | { kind: "vfio"; phbIndex: number }
   | { kind: "windows"; phbIndex: number }
-  | { kind: "notifiers"; liobn: bigint };
+  | { kind: "notifiers"; liobn: bigint }
+  /** Whether the host is still up: the model's never crashes; a real one reads `crashed` after a crash. */
+  | { kind: "host" };
 
 /** An expected value in its canonical printed form, the form actual values take too. */
 export interface Expected {

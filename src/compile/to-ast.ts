@@ -430,6 +430,11 @@ export class AstBuilder {
         table: this.tableRef(the(the(c.tableArg).children.tableRef)),
         ...this.comparison(the(c.comparison)),
       }),
+      hostCheck: ({ children: c }) => {
+        const state = c.state?.[0];
+        if (state && state.image !== "crashed") this.error(this.posOf(state), `'host' takes 'ok' or 'crashed', not '${state.image}'`);
+        return { kind: "host", state: state?.image === "crashed" ? "crashed" : "ok" };
+      },
       actionCheck: ({ children: c }) => ({ kind: "action", action: this.action(the(c.action)), ...this.comparison(the(c.comparison)) }),
     });
   }

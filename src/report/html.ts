@@ -57,7 +57,8 @@ table { border-collapse: collapse; } th, td { border: 1px solid var(--line); pad
 #matrix th { background: var(--bg); position: sticky; top: 0; }
 .file-row td { background: var(--bg); font-weight: 600; }
 .badge { display: inline-block; border-radius: 4px; padding: 0 .35rem; margin: 1px; font-size: 12px; color: #fff; text-decoration: none; }
-.badge.passed { background: var(--pass); } .badge.diverged { background: var(--fail); }
+.badge.passed { background: var(--pass); } .badge.diverged, .badge.crashed { background: var(--fail); }
+.count.crashed b { color: var(--fail); } .crash .trace { margin: 4px 0 0; font-size: 12px; }
 .badge.error { background: var(--error); } .badge.unsupported { background: var(--skip); }
 .card { border: 1px solid var(--line); border-left: 4px solid var(--fail); border-radius: 6px; padding: .6rem .9rem; margin: 1rem 0; }
 .card.error { border-left-color: var(--error); }
@@ -115,8 +116,9 @@ const CLIENT = String.raw`
   // Summary: the JSON report's own counts.
   var s = data.summary;
   var summary = document.getElementById("summary");
-  [["files", s.files], ["specs", s.specs], ["runs", s.runs], ["passed", s.passed], ["diverged", s.diverged],
-   ["errors", s.errors], ["unsupported", s.unsupported || 0]].concat(s.disagreements !== undefined ? [["disagreements", s.disagreements]] : [])
+  [["files", s.files], ["specs", s.specs], ["runs", s.runs], ["passed", s.passed], ["diverged", s.diverged]]
+   .concat(s.crashed !== undefined ? [["crashed", s.crashed]] : []).concat([
+   ["errors", s.errors], ["unsupported", s.unsupported || 0]]).concat(s.disagreements !== undefined ? [["disagreements", s.disagreements]] : [])
     .forEach(function (pair) {
       summary.appendChild(el("span", { class: "count " + pair[0], "data-count": pair[0] }, [el("b", { text: String(pair[1]) }), pair[0]]));
     });
@@ -143,7 +145,7 @@ const CLIENT = String.raw`
   }
 
   // Filters: status, profile, tag, backend. A run shows when it passes every filter.
-  var STATUSES = ["passed", "diverged", "error", "unsupported"];
+  var STATUSES = ["passed", "diverged", "crashed", "error", "unsupported"];
   var profiles = unique(runs.map(function (r) { return r.profile; }));
   var backends = unique(runs.map(function (r) { return r.backend; }));
   var tags = unique([].concat.apply([], runs.map(function (r) { return r.tags; }))).sort();
@@ -191,8 +193,8 @@ const CLIENT = String.raw`
       profiles.forEach(function (p) {
         var cell = el("td");
         own.filter(function (r) { return r.profile === p; }).forEach(function (r) {
-          var mark = { passed: "✓", diverged: "✗", error: "!", unsupported: "?" }[r.status];
-          var badge = el(r.status === "diverged" || r.status === "error" ? "a" : "span",
+          var mark = { passed: "✓", diverged: "✗", crashed: "☠", error: "!", unsupported: "?" }[r.status];
+          var badge = el(r.status === "diverged" || r.status === "error" || r.status === "crashed" ? "a" : "span",
             { class: "badge " + r.status, "data-status": r.status, title: r.backend + ": " + r.status + (r.reason ? " (" + r.reason + ")" : ""), text: mark + (backends.length > 1 ? " " + r.backend : "") });
           if (badge.tagName === "A") badge.setAttribute("href", "#" + r.id);
           badge.run = r;
@@ -216,14 +218,23 @@ const CLIENT = String.raw`
   // Details: every run that diverged or errored, with the state of its tables.
   var details = document.getElementById("details");
   var cards = [];
-  var failing = runs.filter(function (r) { return r.status === "diverged" || r.status === "error"; });
-  if (failing.length > 0) details.appendChild(el("h2", { text: "Divergences and errors" }));
+  var failing = runs.filter(function (r) { return r.status === "diverged" || r.status === "error" || r.status === "crashed"; });
+  if (failing.length > 0) details.appendChild(el("h2", { text: "Divergences, crashes and errors" }));
   failing.forEach(function (r) {
     var card = el("article", { class: "card " + r.status, id: r.id, "data-status": r.status }, [
       el("h3", null, [r.spec + " ", el("span", { class: "where", text: "under " + r.profile + " on " + r.backend })]),
       el("div", { class: "mono where", text: r.file })
     ]);
     if (r.reason) card.appendChild(el("p", { class: "reason", text: r.reason }));
+    // Real software that crashed: the report, where it faulted, and the call trace.
+    if (r.crash) {
+      var c = r.crash;
+      card.appendChild(el("div", { class: "crash" }, [
+        el("div", { class: "mono where", text: r.file + (c.line !== undefined ? ":" + c.line + ":" + c.column + " " + (c.source || "") : "") }),
+        el("div", { class: "mono", text: c.report + (c.function ? " in " + c.function : "") }),
+        el("pre", { class: "mono trace", text: (c.trace || []).join("\n") })
+      ]));
+    }
     r.expectations.filter(function (e) { return e.outcome === "diverged" || e.outcome === "xpass"; }).forEach(function (e) {
       card.appendChild(expectation(r, e));
     });

@@ -20,6 +20,7 @@ export function jsonReport(report: Report): object {
       backend: run.backend,
       status: run.status,
       ...(run.reason !== undefined ? { reason: run.reason } : {}),
+      ...(run.crash ? { crash: run.crash } : {}),
       expectations: run.expectations.map((e) => ({
         line: e.line,
         column: e.column,

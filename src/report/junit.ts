@@ -24,6 +24,12 @@ function disagreementFailure(run: RunResult, disagreements: readonly Disagreemen
 function body(run: RunResult, disagreements: readonly Disagreement[] = []): string {
   if (run.status === "unsupported") return `<skipped${attributes({ message: `unsupported on ${run.backend}: ${run.reason ?? ""}` })}/>`;
   if (run.status === "error") return `<error${attributes({ message: run.reason ?? "error", type: "error" })}/>`;
+  if (run.status === "crashed" && run.crash) {
+    const c = run.crash;
+    const where = c.line !== undefined ? `${run.file}:${c.line}:${c.column}: ${c.source ?? ""}\n` : "";
+    const details = `${where}${c.report}${c.function ? `\n  in ${c.function}` : ""}${c.trace?.length ? `\n  trace:\n    ${c.trace.join("\n    ")}` : ""}`;
+    return `<failure${attributes({ message: run.reason ?? c.report, type: "crash" })}>${escapeXml(details)}</failure>`;
+  }
   const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
   if (failures.length === 0) return disagreements.length > 0 ? disagreementFailure(run, disagreements) : "";
   const first = failures[0]!;
@@ -45,7 +51,7 @@ export function formatJunit(report: Report): string {
   const files = [...new Set([...report.files.map((f) => f.file), ...cases.map((c) => c.file)])];
   const count = (list: RunResult[]) => ({
     tests: list.length,
-    failures: list.filter((c) => c.status === "diverged" || (c.status === "passed" && disagreed.has(c))).length,
+    failures: list.filter((c) => c.status === "diverged" || c.status === "crashed" || (c.status === "passed" && disagreed.has(c))).length,
     errors: list.filter((c) => c.status === "error").length,
     skipped: list.filter((c) => c.status === "unsupported").length,
   });

@@ -18,6 +18,8 @@ function cell(run: RunResult | undefined): string {
       return hasXfail(run) ? kleur.yellow("✓x") : kleur.green("✓");
     case "diverged":
       return kleur.red("✗");
+    case "crashed":
+      return kleur.red().bold("☠");
     case "error":
       return kleur.red().bold("!");
     case "unsupported":
@@ -52,9 +54,26 @@ function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, 
   return lines;
 }
 
-/** ✗ a run diverged or errored; ? nothing ran (every run unsupported); ✓ otherwise. */
+/** Real software that crashed under a run: what, where in the spec, the report, the faulting function and the trace. */
+function crashLines(run: RunResult, sources: Map<string, string>): string[] {
+  const crash = run.crash!;
+  const expected = run.status !== "crashed";
+  const head = `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} crashed${expected ? " (as the spec expects)" : ""} under ${run.profile} on ${run.backend}`;
+  const lines = [kleur.bold(`    ${run.file}${crash.line !== undefined ? `:${crash.line}:${crash.column}` : ""}`) + ` ${expected ? head : kleur.red().bold(head)}`];
+  const text = crash.line !== undefined ? sourceLine(sources.get(run.file) ?? "", crash.line) : undefined;
+  if (text !== undefined) {
+    lines.push(`      ${text}`);
+    lines.push(`      ${" ".repeat(Math.max(0, (crash.column ?? 1) - 1))}${kleur.red("^")}`);
+  }
+  lines.push(`      ${kleur.gray("report")}   ${crash.report}`);
+  if (crash.function) lines.push(`      ${kleur.gray("in")}       ${crash.function}`);
+  if (crash.trace?.length) lines.push(`      ${kleur.gray("trace")}    ${crash.trace.slice(0, 6).join(" ← ")}${crash.trace.length > 6 ? " ← …" : ""}`);
+  return lines;
+}
+
+/** ✗ a run diverged, crashed or errored; ? nothing ran (every run unsupported); ✓ otherwise. */
 function rowMark(row: RunResult[]): string {
-  if (row.some((r) => r.status === "diverged" || r.status === "error")) return kleur.red("✗");
+  if (row.some((r) => r.status === "diverged" || r.status === "error" || r.status === "crashed")) return kleur.red("✗");
   if (row.every((r) => r.status === "unsupported")) return kleur.gray("?");
   return kleur.green("✓");
 }
@@ -109,6 +128,7 @@ export function formatPretty(report: Report): string {
           out.push(`    ${kleur.red(`${run.profile} on ${run.backend}: ${said.has(key) ? "the same error as above" : run.reason}`)}`);
           said.add(key);
         }
+        if (run.crash) out.push(...crashLines(run, sources));
         for (const e of run.expectations) if (e.outcome === "diverged" || e.outcome === "xpass") out.push(...divergence(run, e, sources));
       }
     }
@@ -127,6 +147,7 @@ export function formatPretty(report: Report): string {
     plural(s.runs, "run"),
     kleur.green(`${s.passed} passed`),
     (s.diverged ? kleur.red : kleur.gray)(`${s.diverged} diverged`),
+    ...(s.crashed ? [kleur.red().bold(`${s.crashed} crashed`)] : []),
     (s.errors ? kleur.red : kleur.gray)(plural(s.errors, "error")),
   ];
   if (s.unsupported) parts.push(kleur.gray(`${s.unsupported} unsupported`));

@@ -9,6 +9,8 @@ export interface Summary {
   runs: number;
   passed: number;
   diverged: number;
+  /** Runs under which real software crashed (a verdict): set when there are any. */
+  crashed?: number;
   errors: number;
   unsupported: number;
   /** Where a real backend saw another value than the model: set when the run had both. */
@@ -26,6 +28,7 @@ export function summarize(report: Report): Summary {
     runs: report.runs.length,
     passed: report.runs.filter((r) => r.status === "passed").length,
     diverged: report.runs.filter((r) => r.status === "diverged").length,
+    ...(report.runs.some((r) => r.status === "crashed") ? { crashed: report.runs.filter((r) => r.status === "crashed").length } : {}),
     errors,
     unsupported: report.runs.filter((r) => r.status === "unsupported").length,
     ...(comparisons.length > 0 ? { disagreements: comparisons.reduce((n, c) => n + c.disagreements.length, 0) } : {}),
@@ -33,14 +36,14 @@ export function summarize(report: Report): Summary {
 }
 
 /**
- * 0 every spec passed, 1 something diverged or xpassed, or a real backend disagreed with the model
+ * 0 every spec passed, 1 something diverged, crashed real software, or xpassed, or a real backend disagreed with the model
  * (even where both runs passed: an `!=` or an xfail can pass on both with different values), 2 spec
  * errors or bad usage.
  */
 export function exitCode(report: Report): 0 | 1 | 2 {
   const summary = summarize(report);
   if (summary.errors > 0 || report.missing.length > 0) return 2;
-  return summary.diverged > 0 || (summary.disagreements ?? 0) > 0 ? 1 : 0;
+  return summary.diverged > 0 || (summary.crashed ?? 0) > 0 || (summary.disagreements ?? 0) > 0 ? 1 : 0;
 }
 
 /** Each real run's disagreements with the model's run of the same spec and profile. */

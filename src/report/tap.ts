@@ -43,6 +43,13 @@ export function formatTap(report: Report): string {
     lines.push("  ---");
     if (run.status === "passed") lines.push(`  message: ${yamlString(`disagrees with the model at ${disagreements.length} expectation${disagreements.length === 1 ? "" : "s"}`)}`, "  severity: fail");
     else if (run.status === "error") lines.push(`  message: ${yamlString(run.reason ?? "error")}`, "  severity: error");
+    else if (run.status === "crashed" && run.crash) {
+      const c = run.crash;
+      lines.push(`  message: ${yamlString(run.reason ?? c.report)}`, "  severity: crash", `  crash:`, `    software: ${yamlString(c.software)}`, `    report: ${yamlString(c.report)}`);
+      if (c.line !== undefined) lines.push(`    at: { file: ${yamlString(run.file)}, line: ${c.line}, column: ${c.column} }`);
+      if (c.function) lines.push(`    function: ${yamlString(c.function)}`);
+      if (c.trace?.length) lines.push(`    trace: [${c.trace.map(yamlString).join(", ")}]`);
+    }
     else {
       lines.push(
         `  message: ${yamlString(`${failures.length} expectation${failures.length === 1 ? "" : "s"} diverged`)}`,

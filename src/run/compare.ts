@@ -1,7 +1,7 @@
 // Two real targets on the same specs: which runs and which expectations answered differently.
 // "What did my patch change" (tcespec compare) and "which specs kill this mutant" (tcespec mutate)
 // are both this comparison.
-import type { ExpectationOutcome, RunResult, RunStatus } from "../verdict/outcome.js";
+import { describeCrash, type ExpectationOutcome, type RunResult, type RunStatus } from "../verdict/outcome.js";
 import type { Report } from "./runner.js";
 
 /** One expectation whose actual value, or verdict, is not the same on both sides. */
@@ -72,7 +72,8 @@ export function compareReports(a: Report, b: Report): SpecComparison[] {
 
 /**
  * What kills a mutant: each expectation that matched on stock QEMU (b) and diverged on the mutant
- * (a), or a spec that passed on stock and whose QEMU crashed on the mutant (a crash is a verdict).
+ * (a), or a spec that passed on stock and under which real software crashed on the mutant (a crash
+ * is a verdict; a timeout or an unreachable target is not).
  */
 export function kills(comparisons: readonly SpecComparison[]): { comparison: SpecComparison; difference?: ExpectationDifference; crash?: string }[] {
   const found: { comparison: SpecComparison; difference?: ExpectationDifference; crash?: string }[] = [];
@@ -80,12 +81,8 @@ export function kills(comparisons: readonly SpecComparison[]): { comparison: Spe
     if (c.b?.status !== "passed") continue;
     for (const d of c.differences)
       if ((d.b.outcome === "matched" || d.b.outcome === "xfail") && (d.a.outcome === "diverged" || d.a.outcome === "xpass")) found.push({ comparison: c, difference: d });
-    if (c.a?.status === "error" && c.a.reason && crashed(c.a.reason)) found.push({ comparison: c, crash: c.a.reason });
+    if (c.a?.status === "crashed" && c.a.crash) found.push({ comparison: c, crash: describeCrash(c.a.crash) });
   }
   return found;
 }
 
-/** Whether an error's reason says QEMU or the kernel died (not that the target was unreachable or slow). */
-export function crashed(reason: string): boolean {
-  return /SIGABRT|SIGSEGV|SIGBUS|SIGILL|Assertion|Kernel panic|Oops|kernel crashed|hardware error/i.test(reason);
-}

@@ -3,7 +3,25 @@ import type { ProfileName } from "../engine/types.js";
 import type { CompiledSpec } from "../compile/program.js";
 
 export type ExpectationVerdict = "matched" | "diverged" | "skipped" | "xfail" | "xpass";
-export type RunStatus = "passed" | "diverged" | "error" | "unsupported";
+export type RunStatus = "passed" | "diverged" | "crashed" | "error" | "unsupported";
+
+/**
+ * Real software that died under a spec: the host's kernel (L1's, or a POWER host's) or the
+ * machine's QEMU. A verdict on that software, never an error of the tool.
+ */
+export interface CrashReport {
+  software: "host kernel" | "QEMU";
+  /** The report's first line: "BUG: Unable to handle kernel data access at 0x…", QEMU's assertion, "killed by SIGSEGV". */
+  report: string;
+  /** Where it faulted: "kvmppc_tce_put+0x5c/0xa0". */
+  function?: string;
+  /** The call trace, innermost first. */
+  trace?: string[];
+  /** The step that was running: its place in the spec and its source. */
+  line?: number;
+  column?: number;
+  source?: string;
+}
 
 /** A table as it stood when an expectation diverged, in the language's printed forms. */
 export interface TableState {
@@ -53,8 +71,10 @@ export interface RunResult {
   profile: ProfileName;
   backend: string;
   status: RunStatus;
-  /** Why a run errored or is unsupported on its backend. */
+  /** Why a run errored or is unsupported on its backend; for a crash, the crash in one line. */
   reason?: string;
+  /** The software that crashed under this run, and at which step (status `crashed`, or a crash the spec expects). */
+  crash?: CrashReport;
   expectations: ExpectationOutcome[];
 }
 
@@ -73,6 +93,12 @@ export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
 }
 
 /** What names a run: the spec, the profile and the backend. */
+/** A crash in one line: what crashed, its report, where. */
+export function describeCrash(crash: CrashReport): string {
+  const at = crash.line !== undefined ? ` at line ${crash.line}${crash.source ? ` (${crash.source})` : ""}` : "";
+  return `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} crashed${at}: ${crash.report}${crash.function ? ` in ${crash.function}` : ""}`;
+}
+
 export function runOf(
   spec: CompiledSpec,
   profile: ProfileName,

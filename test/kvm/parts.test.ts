@@ -166,11 +166,14 @@ describe("the batch L1 runs", () => {
     expect(ok).toEqual({ body: "TCESPEC-RUN 0 5.1 0.2\nspapr_iommu_new_table liobn=0x80000000 table=0x7fff fd=11\nTCESPEC-BEGIN\n" + "0".repeat(32) + "\n" });
     expect(bad).toEqual({ error: "L1's QEMU exited (code 1) before the guest finished: qemu-system-ppc64: -device foo: not found" });
     expect(slow).toEqual({ error: "timed out after 20000 ms (--timeout): the guest did not finish" });
-    // QEMU's own status, not the loop's around it: an abort is SIGABRT, with QEMU's last words.
-    expect(aborted).toEqual({ error: "L1's QEMU was killed by SIGABRT before the guest finished: qemu-system-ppc64: ../hw/ppc/spapr_pci.c:100: assertion failed" });
+    // QEMU's own status, not the loop's around it: an abort is SIGABRT, with QEMU's last words, a crash of QEMU (a verdict).
+    expect(aborted).toMatchObject({ crash: { software: "QEMU", report: "qemu-system-ppc64: ../hw/ppc/spapr_pci.c:100: assertion failed (SIGABRT)" } });
     expect(stuck).toEqual({ error: "host step 1 failed: device_del d0: QEMU still lists the device 10 s later; timed out after 20000 ms (--timeout): the guest did not finish" });
-    expect(crashed).toEqual({ error: "L1's kernel crashed while this guest ran: BUG: Unable to handle kernel data access at 0xcbd79bf19b700000 (in kvmppc_tce_put+0x5c/0xa0)" });
-    expect(missing).toEqual({ error: "not run: L1's kernel panicked (Kernel panic - not syncing: Fatal exception) before this guest's turn" });
+    expect(crashed).toMatchObject({
+      crash: { software: "host kernel", report: "BUG: Unable to handle kernel data access at 0xcbd79bf19b700000", function: "kvmppc_tce_put+0x5c/0xa0" },
+      body: expect.stringContaining("TCESPEC-BEGIN"),
+    });
+    expect(missing).toEqual({ error: "not run: L1's kernel panicked (Kernel panic - not syncing: Fatal exception) before this guest's turn", notRun: true });
   });
 });
 
@@ -294,7 +297,8 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
       "TCESPEC-RUN 0 1 1\nTCESPEC-HOST\nBUG: Unable to handle kernel data access at 0x8\nNIP [c0080000] kvmppc_tce_put+0x5c/0xa0 [kvm]\nTCESPEC-ACT 1 failed: device_add: QEMU exited before it answered\nTCESPEC-QEMU-EXIT 139\nTCESPEC-DONE 0 0 2 1\n",
       1,
     );
-    expect(crashed).toEqual({ error: "L1's kernel crashed while this guest ran: BUG: Unable to handle kernel data access at 0x8 (in kvmppc_tce_put+0x5c/0xa0)" });
+    expect(crashed).toMatchObject({ crash: { software: "host kernel", report: "BUG: Unable to handle kernel data access at 0x8", function: "kvmppc_tce_put+0x5c/0xa0" } });
+    expect(crashed).not.toHaveProperty("error");
   });
 
   it("a timeout carries what QEMU said before it", () => {
@@ -302,15 +306,12 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     expect(slow).toEqual({ error: "timed out after 20000 ms (--timeout): the guest did not finish; QEMU said: qemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes" });
   });
 
-  it("QEMU's hardware error is among its last words", () => {
+  it("QEMU's hardware error is among its last words, and its abort a crash of QEMU", () => {
     const [stopped] = splitConsole(
       "TCESPEC-RUN 0 1 1\nTCESPEC-ACT 1 failed: device_add: QEMU exited before it answered\nqemu: hardware error: vfio_listener_region_del: Cannot delete missing window at 0\nCPU #0:\nTCESPEC-QEMU-EXIT 134\nTCESPEC-DONE 0 0 2 1\n",
       1,
     );
-    expect(stopped).toEqual({
-      error:
-        "host step 1 failed: device_add: QEMU exited before it answered; L1's QEMU was killed by SIGABRT before the guest finished: qemu: hardware error: vfio_listener_region_del: Cannot delete missing window at 0",
-    });
+    expect(stopped).toMatchObject({ crash: { software: "QEMU", report: "qemu: hardware error: vfio_listener_region_del: Cannot delete missing window at 0 (SIGABRT)" } });
   });
 });
 

@@ -90,7 +90,8 @@ describe.skipIf(!QEMU)("real QEMU", () => {
       tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"),
       "qemu-7.2",
     );
-    expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/SIGABRT.*Assertion .!subregion->container. failed/) });
+    // A crash of QEMU, at the second create: a verdict on QEMU, not an error of the tool.
+    expect(result).toMatchObject({ status: "crashed", crash: { software: "QEMU", report: expect.stringMatching(/Assertion .!subregion->container. failed. \(SIGABRT\)$/), line: 4 } });
     expect(
       new ModelBackend().runSync(
         tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"),
@@ -216,7 +217,7 @@ describe("when QEMU misbehaves", () => {
     expect(report.backends).toEqual([{ name: "qemu", real: true }]);
   });
 
-  it("a crash is an error outcome with QEMU's last words", async () => {
+  it("an exit with an error is an error outcome with QEMU's last words (not a crash)", async () => {
     const binary = fakeQemu("crash", 'echo "qemu-system-ppc64: something broke" >&2; exit 1');
     const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");
     expect(result).toMatchObject({
@@ -225,12 +226,12 @@ describe("when QEMU misbehaves", () => {
     });
   });
 
-  it("a crash by a signal names the signal, with QEMU's last words", async () => {
+  it("a crash by a signal is a crash of QEMU (a verdict), naming the signal, with QEMU's last words", async () => {
     const binary = fakeQemu("abort", 'echo "qemu-system-ppc64: ../hw/ppc/spapr_pci.c:1: assertion failed" >&2; kill -ABRT $$');
     const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");
     expect(result).toMatchObject({
-      status: "error",
-      reason: "QEMU was killed by SIGABRT before the guest finished: qemu-system-ppc64: ../hw/ppc/spapr_pci.c:1: assertion failed",
+      status: "crashed",
+      crash: { software: "QEMU", report: "qemu-system-ppc64: ../hw/ppc/spapr_pci.c:1: assertion failed (SIGABRT)" },
     });
   });
 
@@ -295,6 +296,6 @@ describe.runIf(Q10)("real QEMU 10.0", () => {
       tcgSpec("expect create_window phb0 page 64K size 1P == RTAS_HW_ERROR\nexpect create_window phb0 page 16M size 1P == 0x80000001"),
       "qemu-10.0",
     );
-    expect(result).toMatchObject({ status: "error", reason: expect.stringMatching(/SIGABRT.*Assertion .!subregion->container. failed/) });
+    expect(result).toMatchObject({ status: "crashed", crash: { software: "QEMU", report: expect.stringMatching(/Assertion .!subregion->container. failed. \(SIGABRT\)$/), line: 4 } });
   });
 });

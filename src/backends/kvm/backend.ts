@@ -13,7 +13,7 @@ import { succeeded, type HostView, type MachineTraits } from "../real/traits.js"
 import { hiddenCaps } from "./caps.js";
 import { MAX_GUEST_RAM } from "../guest/vfio-probe.js";
 import { findImage, type L1Image } from "./image.js";
-import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob } from "./l1.js";
+import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
@@ -262,13 +262,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const machines = Math.max(1, Math.min(lanes, batchJobs.length));
     const size = Math.ceil(batchJobs.length / machines);
     const batches = Array.from({ length: machines }, (_, m) => batchJobs.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
-    const answers = await Promise.all(
-      batches.map((batch) =>
-        direct
-          ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts })
-          : runL1(this.l1Image() as L1Image, batch, { ...this.options, ...(this.options.build?.overlay ? { overlay: this.options.build.overlay } : {}) }),
-      ),
-    );
+    const runBatch = (batch: BatchJob[]) =>
+      direct
+        ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts })
+        : runL1(this.l1Image() as L1Image, batch, { ...this.options, ...(this.options.build?.overlay ? { overlay: this.options.build.overlay } : {}) });
+    const answers = await Promise.all(batches.map((batch) => afterCrashes(batch, runBatch)));
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
     const kept = process.env.TCESPEC_KVM_CONSOLE;
     const named = (launched: Launched): Launched => ("error" in launched && kept ? { error: `${launched.error} (L1's console and monitor logs: ${kept})` } : launched);
@@ -278,7 +276,10 @@ export class KvmLauncher implements Launcher<KvmJob> {
       // A guest's output counts only from software that says what it is, of the right version; a
       // guest that did not finish keeps its own reason.
       const wrong = answer.results.some((r) => "body" in r) ? this.judgedBy(answer.software) : undefined;
-      return answer.results.map((result): Launched => named("error" in result ? result : wrong ? { error: wrong } : { console: result.body }));
+      return answer.results.map(
+        (result): Launched =>
+          named("error" in result ? { error: result.error } : wrong ? { error: wrong } : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}) }),
+      );
     });
   }
 }
@@ -307,4 +308,20 @@ export class KvmBackend extends RealBackend<KvmJob> {
 /** Whether QEMU's own version (7.2.22) is a build's base (7.2.22; a tree at 9.2.50 says 9.2.50). */
 function belongsToBase(version: string, base: string): boolean {
   return version === base || base.startsWith(`${version}.`) || version.startsWith(`${base}.`);
+}
+
+/**
+ * Runs a batch; when the host kernel crashed under one guest, the guests after it (which a crashed
+ * kernel cannot be trusted to run, and which a stopped L1 never started) run again on a fresh
+ * machine: none is lost, none is blamed for the crash. Each machine runs at least one guest, so
+ * this ends.
+ */
+async function afterCrashes(batch: BatchJob[], run: (batch: BatchJob[]) => Promise<BatchResult>): Promise<BatchResult> {
+  const first = await run(batch);
+  if ("error" in first) return first;
+  const crashed = first.results.findIndex((r) => "crash" in r && r.crash.software === "host kernel");
+  if (crashed < 0 || crashed === batch.length - 1) return first;
+  const rest = await afterCrashes(batch.slice(crashed + 1), run);
+  if ("error" in rest) return { ...first, results: [...first.results.slice(0, crashed + 1), ...batch.slice(crashed + 1).map(() => ({ error: rest.error }))] };
+  return { ...first, results: [...first.results.slice(0, crashed + 1), ...rest.results] };
 }

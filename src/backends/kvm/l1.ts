@@ -7,7 +7,10 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+import { BATCH, HOST_STEP, kernelCrash, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+
+/** How long after a kernel report L1 may take to move on to its next guest before it is stopped. */
+const CRASH_GRACE_MS = 5000;
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
@@ -297,8 +300,10 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     let text = "";
     let booted = false;
     let child: ChildProcess | undefined;
+    let crashWatch: NodeJS.Timeout | undefined;
     const finish = settleOnce(resolve, () => {
       clearTimeout(timer);
+      clearTimeout(crashWatch);
       if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
       // For whoever debugs the backend: L1's whole console.
@@ -320,6 +325,17 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       // A panic ends L1: the guests that finished keep their results, the one running is told why.
       const panic = /Kernel panic[^\n]*/.exec(fresh);
       if (panic) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L1's kernel panicked (${panic[0].trim()})` }));
+      // An oops leaves the guest's QEMU dead in the kernel and the batch waiting on it for ever:
+      // unless the batch moves on within a few seconds of a kernel report, L1 is stopped, and the
+      // guests it did not run are run again on a fresh one (the launcher's afterCrashes).
+      if (!crashWatch && booted && kernelCrash(fresh)) {
+        const reportAt = text.length;
+        crashWatch = setTimeout(() => {
+          if (!text.slice(reportAt).includes(`${BATCH.done} `))
+            finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: "L1's kernel crashed" }));
+          crashWatch = undefined;
+        }, CRASH_GRACE_MS);
+      }
       const failure = new RegExp(`${BATCH.l1Error} ([^\\n]*)`).exec(fresh);
       if (failure) return finish({ error: `L1: ${failure[1]}` });
       if (!booted && text.includes(BATCH.l1Ready)) {

@@ -129,7 +129,7 @@ export class TcgLauncher implements Launcher<undefined> {
       const kernel = join(dir, "guest.elf");
       writeFileSync(kernel, job.elf);
       const result = await runQemu(binary, [...QEMU_BASE_ARGS, ...this.extraArgs, ...job.args, "-kernel", kernel], this.timeoutMs, job.steps);
-      return "error" in result ? result : { console: result.body, host: result.host };
+      return "error" in result ? result : { console: result.body, host: result.host, ...(result.crash ? { crash: result.crash } : {}) };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

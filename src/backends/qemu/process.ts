@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Outcome } from "../../engine/types.js";
 import type { HostStep } from "../real/pipeline.js";
-import { BEGIN_MARKER, END_MARKER, HOST_STEP, lastWords } from "../real/console.js";
+import { BEGIN_MARKER, END_MARKER, HOST_STEP, lastWords, qemuCrash } from "../real/console.js";
+import type { CrashReport } from "../../verdict/outcome.js";
 import { Qmp, QmpRefusal } from "./qmp.js";
 
 const live = new Set<ChildProcess>();
@@ -81,7 +82,8 @@ export function reaped(
 }
 
 
-export type QemuRun = { body: string; host: Outcome[] } | { error: string };
+/** What the guest printed and the host steps answered; or that, as far as it got, and QEMU's crash; or why it did not finish. */
+export type QemuRun = { body: string; host: Outcome[]; crash?: CrashReport } | { error: string };
 
 const MIGRATION_POLL_MS = 20;
 
@@ -230,6 +232,13 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
           return;
         }
         const why = lastWords(stderr);
+        // QEMU crashed (an assertion, a segfault): a verdict on QEMU, judged as far as the guest got.
+        const crash = qemuCrash(signal, why);
+        const begin = stdout.indexOf(`${BEGIN_MARKER}\n`);
+        if (crash) {
+          finish({ body: begin >= 0 ? stdout.slice(begin + BEGIN_MARKER.length + 1) : "", host, crash });
+          return;
+        }
         const how = signal ? `was killed by ${signal}` : `exited (code ${code})`;
         finish({ error: `QEMU ${how} before the guest finished${why ? `: ${why}` : ""}` });
       });

@@ -3,6 +3,8 @@
 // guest's run and end, its QEMU's exit, each host step's report, what software ran it), QEMU's
 // trace lines that stand among them, and the readers of all of it.
 import type { Outcome } from "../../engine/types.js";
+import type { CrashReport } from "../../verdict/outcome.js";
+export { describeCrash } from "../../verdict/outcome.js";
 import { constants } from "node:os";
 import type { HostView, Xlate } from "./traits.js";
 
@@ -148,8 +150,12 @@ export function lastWords(text: string): string {
     .join(" | ");
 }
 
-/** What a guest's QEMU printed up to the guest's end marker (trace lines included), or why not. */
-export type GuestResult = { body: string } | { error: string };
+/**
+ * What a guest's QEMU printed up to the guest's end marker (trace lines included); or what it
+ * printed before real software crashed under it, and the crash; or why it did not finish
+ * (`notRun`: it never started, because the machine stopped before its turn).
+ */
+export type GuestResult = { body: string } | { crash: CrashReport; body: string } | { error: string; notRun?: true };
 
 /** The line a batch starts with: the kernel (uname -r) and the first line of its QEMU's --version. */
 export const SOFTWARE = "TCESPEC-SOFTWARE";
@@ -168,28 +174,67 @@ export function splitConsole(text: string, count: number, how: { timeoutMs?: num
     const start = text.indexOf(`${BATCH.run} ${i} `);
     const done = new RegExp(`${BATCH.done} ${i} (\\d+)[^\\n]*\\n`).exec(text);
     if (start < 0) {
-      results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn` });
+      results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn`, notRun: true });
       continue;
     }
     const own = text.slice(start, done ? done.index : undefined);
     const begin = own.indexOf(`${BEGIN_MARKER}\n`);
     const end = own.indexOf(`${END_MARKER}\n`);
     if (done && begin >= 0 && end > begin) {
-      results.push({ body: own.slice(0, end) });
+      // A kernel report while the guest went on (a WARN, KASAN, an oops in another task) is a crash all the same.
+      const reported = kernelCrash(own);
+      results.push(reported ? { crash: reported, body: own.slice(0, end) } : { body: own.slice(0, end) });
       continue;
     }
-    results.push({ error: whyUnfinished(own, done ? Number(new RegExp(`${BATCH.qemuExit} (\\d+)`).exec(own)?.[1] ?? done[1]) : undefined, how) });
+    const rc = done ? Number(new RegExp(`${BATCH.qemuExit} (\\d+)`).exec(own)?.[1] ?? done[1]) : undefined;
+    // A crash of the host kernel first: a step that failed or a QEMU that died with it follows from it.
+    const kernel = kernelCrash(own);
+    const qemu = kernel ? undefined : rc !== undefined ? qemuCrash(rc - 128, lastWords(own)) : undefined;
+    const crash = kernel ?? qemu;
+    results.push(crash ? { crash, body: own } : { error: whyUnfinished(own, rc, how) });
   }
   return results;
 }
 
-/** A kernel report in L1's console: its first line and the function it faulted in. */
-export function kernelCrash(text: string): string | undefined {
-  const first = /(?:Kernel panic|BUG:|Oops:|kernel BUG at|Unable to handle kernel)[^\n]*/.exec(text);
-  if (!first) return undefined;
-  const nip = /NIP \[[0-9a-f]+\] (\S+)/.exec(text.slice(first.index));
-  return `${first[0].trim()}${nip ? ` (in ${nip[1]})` : ""}`;
+/** The first line of a kernel report: an oops, a BUG (KASAN's included), a panic, a WARN. */
+const KERNEL_REPORT = /(?:Kernel panic|BUG:|Oops:|kernel BUG at|Unable to handle kernel|WARNING: CPU: \d+ PID: \d+ at )[^\n]*/;
+
+/** Where the first kernel report starts in a console, or -1. */
+export function kernelReportAt(text: string): number {
+  return KERNEL_REPORT.exec(text)?.index ?? -1;
 }
+
+/** A kernel report in a console: its first line, the function it faulted in, and its call trace. */
+export function kernelCrash(text: string): CrashReport | undefined {
+  const first = KERNEL_REPORT.exec(text);
+  if (!first) return undefined;
+  const rest = text.slice(first.index);
+  const nip = /NIP \[[0-9a-f]+\] (\S+)/.exec(rest);
+  // "[c000…] [c008…] kvmppc_h_stuff_tce+0x204/0x34c [kvm]", up to the trace's end.
+  const traceAt = rest.indexOf("Call Trace:");
+  const trace: string[] = [];
+  if (traceAt >= 0) {
+    for (const line of rest.slice(traceAt).split("\n").slice(1)) {
+      const frame = /\] (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/.exec(line);
+      if (!frame) break;
+      trace.push(frame[1]!);
+      if (trace.length >= 16) break;
+    }
+  }
+  const report = first[0].replace(/^\[\s*\d+\.\d+\]\s*/, "").trim();
+  return { software: "host kernel", report, ...(nip ? { function: nip[1]! } : {}), ...(trace.length > 0 ? { trace } : {}) };
+}
+
+/** Signals a QEMU dies of when it crashes (not SIGKILL: that is a timeout's, or the user's). */
+const CRASH_SIGNALS = ["SIGABRT", "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGTRAP", "SIGSYS"];
+
+/** A QEMU killed by a crash signal (its number), with its last words (an assertion, "hardware error"). */
+export function qemuCrash(signal: number | string | null, words: string | undefined): CrashReport | undefined {
+  const name = typeof signal === "string" ? signal : Object.entries(constants.signals).find(([, n]) => n === signal)?.[0];
+  if (!name || !CRASH_SIGNALS.includes(name)) return undefined;
+  return { software: "QEMU", report: words ? `${words} (${name})` : `killed by ${name}` };
+}
+
 
 /**
  * Why a guest did not finish, most telling first: a crash of L1's kernel, a host step that failed
@@ -208,9 +253,6 @@ function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: n
     }
     return `L1's QEMU exited (code ${status}) before the guest finished${words}`;
   };
-  // A crash of the host kernel first: a step that failed or a QEMU that died with it follows from it.
-  const crash = kernelCrash(own);
-  if (crash) return `L1's kernel crashed while this guest ran: ${crash}`;
   const step = new RegExp(`${BATCH.act} (\\d+) failed: ([^\\n]*)`).exec(own);
   if (step) return `host step ${step[1]} failed: ${step[2]!.trim()}${rc !== undefined && rc !== 0 ? `; ${ended(rc)}` : ""}`;
   if (rc === undefined) return `${how.stopped ?? "L1 stopped"} while this guest ran${words}`;

@@ -38,21 +38,38 @@ function decode(call: Extract<GuestCall, { kind: "hcall" | "rtas" }>, lines: str
   }
 }
 
-/** Judges a run from what the machine printed: the evaluator walks the spec again over the answers. */
-export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan, output: GuestOutput, backend: string): RunResult | string {
+/** What a probe reads after the host crashed: `host` reads "crashed"; nothing else was seen. */
+const AFTER_CRASH = Symbol("after the crash");
+
+/**
+ * Judges a run from what the machine printed: the evaluator walks the spec again over the answers.
+ * `crashedAt`: real software crashed during this plan step; the steps before it are judged from
+ * what they printed, and from it on nothing is read (the caller marks those expectations).
+ */
+export function judge(
+  spec: CompiledSpec,
+  profile: ProfileName,
+  plan: GuestPlan,
+  output: GuestOutput,
+  backend: string,
+  crashedAt?: number,
+): RunResult | string {
   const calls = plan.steps.flatMap((step) => step.calls);
   const due = calls.reduce((n, c) => n + linesOf(c), 0);
   // A DMA ends with a mark (what the host saw it translate); a plug is a host step.
   const marksDue = calls.filter((c) => c.kind === "mark" || c.kind === "dma").length;
   const hostDue = calls.filter((c) => c.kind === "host" || c.kind === "plug").length;
-  if (output.failures?.length) return output.failures[0]!;
-  if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
-  if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
-  if (output.host.length !== hostDue) return `the host took ${output.host.length} steps, ${hostDue} were due`;
+  if (crashedAt === undefined) {
+    if (output.failures?.length) return output.failures[0]!;
+    if (output.lines.length !== due) return `the guest printed ${output.lines.length} result lines, ${due} were due`;
+    if (output.marks.length !== marksDue) return `the host saw ${output.marks.length} marks, ${marksDue} were due`;
+    if (output.host.length !== hostDue) return `the host took ${output.host.length} steps, ${hostDue} were due`;
+  }
   let line = 0;
   let mark = 0;
   let host = 0;
-  const read = plan.steps.map((step) => {
+  const read = plan.steps.map((step, index) => {
+    if (crashedAt !== undefined && index >= crashedAt) return { value: AFTER_CRASH as Outcome | string | typeof AFTER_CRASH, note: undefined as string | undefined };
     const raw = step.calls.map((call): Answer => {
       if (call.kind === "mark" || call.kind === "dma") return output.marks[mark++]!;
       if (call.kind === "host" || call.kind === "plug") return output.host[host++]!;
@@ -70,12 +87,12 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
       return outcome;
     });
     const got = step.read(raw);
-    return typeof got === "object" && "answer" in got ? { value: got.answer, note: got.note } : { value: got, note: undefined };
+    return typeof got === "object" && "answer" in got ? { value: got.answer as Outcome | string | typeof AFTER_CRASH, note: got.note } : { value: got as Outcome | string | typeof AFTER_CRASH, note: undefined };
   });
   let next = 0;
   /** Notes by the expectation's place (line:column), put on its outcome once the evaluator is done. */
   const notes = new Map<string, string>();
-  const take = (at: { line: number; column: number }): Outcome | string => {
+  const take = (at: { line: number; column: number }): Outcome | string | typeof AFTER_CRASH => {
     if (next >= read.length) throw new Error("internal: the evaluator asked the machine more than the plan holds");
     const { value, note } = read[next++]!;
     if (note !== undefined) notes.set(`${at.line}:${at.column}`, note);
@@ -85,11 +102,13 @@ export function judge(spec: CompiledSpec, profile: ProfileName, plan: GuestPlan,
     apply: (operation, at) => {
       if (isConfiguration(operation)) return { kind: "done" };
       const answer = take(at);
+      if (answer === AFTER_CRASH) return { kind: "done" };
       if (typeof answer === "string") throw new Error("internal: an operation was planned as a probe");
       return answer;
     },
-    observe: (_probe, at) => {
+    observe: (probe, at) => {
       const answer = take(at);
+      if (answer === AFTER_CRASH) return probe.kind === "host" ? "crashed" : "not reached";
       if (typeof answer !== "string") throw new Error("internal: a probe was planned as an operation");
       return answer;
     },

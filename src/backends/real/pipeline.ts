@@ -4,7 +4,8 @@
 // same for all. A new target is one launcher and one traits object.
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Outcome, ProfileName } from "../../engine/types.js";
-import { errorRun, runOf, type RunResult } from "../../verdict/outcome.js";
+import { errorRun, runOf, type CrashReport, type RunResult } from "../../verdict/outcome.js";
+import { judgeCrash } from "./crash.js";
 import type { Backend, BackendIdentity, Task } from "../backend.js";
 import { buildGuest, type EduDevice, type GuestCall } from "../guest/guest.js";
 import { readGuestOutput } from "./console.js";
@@ -36,9 +37,10 @@ export interface GuestJob<Extra = unknown> {
 /**
  * What a guest's machine printed up to the guest's end marker (its result lines, marks and QEMU's
  * trace lines, in order), with what each host step answered where the launcher knows it directly
- * (otherwise the stream carries the host's reports), or why it did not finish.
+ * (otherwise the stream carries the host's reports); with `crash`, what it printed before real
+ * software crashed under it (a verdict); or why it did not finish (an error).
  */
-export type Launched = { console: string; host?: Outcome[] } | { error: string };
+export type Launched = { console: string; host?: Outcome[]; crash?: CrashReport } | { error: string };
 
 export interface Launcher<Extra = unknown> {
   /** What this target can run and how it observes: the planner asks, never the target's name. */
@@ -118,7 +120,10 @@ export class RealBackend<Extra = unknown> implements Backend {
         return;
       }
       try {
-        const judged = judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name);
+        // Real software that crashed under the guest: a verdict at the step that was running.
+        const judged = answer.crash
+          ? judgeCrash(task.spec, task.profile, p.plan, answer.console, answer.host, answer.crash, this.name)
+          : judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name);
         results[p.index] = typeof judged === "string" ? { ...base(task), status: "error", reason: judged } : judged;
       } catch (error) {
         results[p.index] = errorRun(task.spec, task.profile, this.name, error);

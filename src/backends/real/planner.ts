@@ -66,7 +66,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   let unsupported: string | undefined;
   const note = (planned: PlannedStep | string, at: Pos) => {
     if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
-    else steps.push(planned);
+    else steps.push({ ...planned, at: { line: at.line, column: at.column } });
   };
   const planner: Target = {
     apply: (operation, at) => {

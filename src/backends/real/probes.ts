@@ -95,6 +95,9 @@ export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, traits: 
     }
     case "placement":
       return traits.placement(probe.liobn);
+    case "host":
+      // Reached: the host is up. After a crash the pipeline answers it (real/crash.ts).
+      return { calls: [], read: () => "ok" };
     case "geometry":
       return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);
     case "hw-entry":

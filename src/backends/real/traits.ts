@@ -42,6 +42,8 @@ export interface Noted {
 export interface PlannedStep {
   calls: GuestCall[];
   read: (answers: Answer[]) => Outcome | string | Noted;
+  /** The spec statement it serves (the planner sets it): where a crash during it is reported. */
+  at?: { line: number; column: number };
 }
 
 export interface GuestPlan {

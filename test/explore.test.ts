@@ -47,6 +47,31 @@ describe("tcespec explore", () => {
     const statements = findings[0]!.text.split("\n").filter((l) => /^ {2}(machine|phb|expect|put|plug|reset)/.test(l));
     expect(statements).toEqual(["  machine tcg", "  phb phb0 index 0", expect.stringMatching(/^ {2}expect stuff_tce phb0 \S+ \S+ 0 == H_PARAMETER {2}# broken: H_SUCCESS$/)]);
   });
+
+  it("keeps a scenario that crashes real software as a shrunk reproducer ending in 'expect host ok'", async () => {
+    // The other side is real software whose kernel dies at any H_STUFF_TCE with a count over 1.
+    const crashing: Side = {
+      name: "crashing",
+      run: (spec) => {
+        const run = model.runSync(spec, "qemu-7.2");
+        const at = spec.steps.find((s) => /stuff_tce \S+ \S+ \S+ ([2-9]|\d\d)/.test(s.source));
+        if (!at) return run;
+        return {
+          ...run,
+          backend: "crashing",
+          status: "crashed" as const,
+          crash: { software: "host kernel" as const, report: "BUG: Unable to handle kernel data access at 0xc0ffee", function: "kvmppc_tce_put+0x5c/0xa0", line: at.line, column: at.column, source: at.source },
+          expectations: run.expectations.filter((e) => e.line < at.line),
+        };
+      },
+    };
+    const { findings } = await explore({ seed: 3, count: 300, sides: [profile("qemu-7.2"), crashing], abilities: { ...everything, machine: "tcg" }, command: "test" });
+    expect(findings.map((f) => [f.kind, f.signature])).toEqual([["crash", "crashing qemu-7.2: host kernel crashed in kvmppc_tce_put: BUG: Unable to handle kernel data access at N"]]);
+    const text = findings[0]!.text;
+    expect(text).toMatch(/ {2}expect host ok {2}# crashing: host kernel crashed at (expect )?stuff_tce /);
+    expect(compile(text).diagnostics).toEqual([]);
+    expect(findings[0]!.statements).toBeLessThanOrEqual(5);
+  });
 });
 
 describe("docs/profile-differences.md", () => {

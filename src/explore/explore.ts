@@ -144,6 +144,12 @@ async function compare(scenario: Scenario, sides: [Side, Side]): Promise<{ resul
   const b = await sides[1].run(spec);
   if (a.status === "unsupported" || b.status === "unsupported") return { result: { kind: "skip" } };
   for (const run of [a, b]) {
+    // Real software that crashed: a reproducer, by what crashed and where (not by the address it faulted at).
+    if (run.status === "crashed" && run.crash) {
+      const where = run.crash.function ? ` in ${run.crash.function.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/, "")}` : "";
+      const what = run.crash.report.replace(/0x[0-9a-f]+/g, "N").slice(0, 100);
+      return { result: { kind: "crash", signature: `${run.backend} ${run.profile}: ${run.crash.software} crashed${where}: ${what}` }, runs: [a, b] };
+    }
     if (run.status === "error") {
       const why = (run.reason ?? "").replace(/0x[0-9a-f]+/g, "N").slice(0, 120);
       return { result: { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}` }, runs: [a, b] };
@@ -245,6 +251,9 @@ function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: str
     `# ${kind === "crash" ? "a crash or error" : "a difference"}: ${signature}`,
     `# Expectations are ${options.sides[0].name}'s answers; where ${options.sides[1].name} answered otherwise, its answer follows the line.`,
   ];
+  // A crash of real software: the reproducer says what should have held, `expect host ok`, at its end.
+  const crashed = runs.find((r) => r.status === "crashed");
+  if (crashed) body.push(`expect host ok  # ${crashed.backend}: ${crashed.crash!.software} crashed${crashed.crash!.source ? ` at ${crashed.crash!.source}` : ""}`);
   const text = [...header, `spec "${kind}: ${signature.replace(/"/g, "'").slice(0, 80)}" {`, ...body.map((l) => `  ${l}`), "}", ""].join("\n");
   return { kind, signature, text, statements: body.length };
 }

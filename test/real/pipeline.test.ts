@@ -41,6 +41,28 @@ class FakeLauncher implements Launcher<undefined> {
 
 const putGet = specOf("machine tcg\nphb phb0 index 0\nput_tce phb0 0 0x3\nexpect get_tce phb0 0 == 0x3");
 
+describe("real software that crashes under a spec", () => {
+  const text = "machine tcg\nphb phb0 index 0\nput_tce phb0 0 0x3\nexpect get_tce phb0 0 == 0x3\nput_tce phb0 0x1000 0x3\nexpect get_tce phb0 0x1000 == 0x3\nexpect host ok";
+  const spec = specOf(text);
+  const crash = { software: "QEMU" as const, report: "qemu-system-ppc64: assertion failed (SIGABRT)" };
+  // The machine printed the first put's and get's answers, then died during the second put.
+  const crashing = new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 3n)].join("\n"), crash }));
+
+  it("is a crash at the step that was running: the steps before it judged, host read as crashed, the rest not reached", async () => {
+    const [result] = await new RealBackend("fake", ["qemu-7.2"], crashing).runBatch([{ spec, profile: "qemu-7.2" }], 1);
+    expect(result).toMatchObject({ status: "crashed", crash: { ...crash, line: 5, source: "put_tce phb0 0x1000 0x3" }, reason: "QEMU crashed at line 5 (put_tce phb0 0x1000 0x3): qemu-system-ppc64: assertion failed (SIGABRT)" });
+    expect(result!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["4 matched 0x3", "6 skipped not reached: QEMU crashed at line 5", "7 diverged crashed"]);
+  });
+
+  it("a spec that expects the crash passes, and says so", async () => {
+    const expecting = specOf(text.replace("expect host ok", 'expect host ok xfail "QEMU aborts here"'));
+    const [result] = await new RealBackend("fake", ["qemu-7.2"], crashing).runBatch([{ spec: expecting, profile: "qemu-7.2" }], 1);
+    expect(result).toMatchObject({ status: "passed", crash: { software: "QEMU", line: 5 } });
+    const [plain] = await new RealBackend("fake", ["qemu-7.2"], crashing).runBatch([{ spec: specOf(text.replace("expect host ok", "expect host crashed")), profile: "qemu-7.2" }], 1);
+    expect(plain).toMatchObject({ status: "passed" });
+  });
+});
+
 describe("a new target is one launcher and one traits object", () => {
   it("its machine's answers are judged by the shared pipeline", async () => {
     const honest = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 3n)].join("\n") })));

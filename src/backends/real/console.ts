@@ -4,7 +4,6 @@
 // trace lines that stand among them, and the readers of all of it.
 import type { Outcome } from "../../engine/types.js";
 import type { CrashReport } from "../../verdict/outcome.js";
-export { describeCrash } from "../../verdict/outcome.js";
 import { constants } from "node:os";
 import type { HostView, Xlate } from "./traits.js";
 
@@ -235,11 +234,10 @@ export function qemuCrash(signal: number | string | null, words: string | undefi
   return { software: "QEMU", report: words ? `${words} (${name})` : `killed by ${name}` };
 }
 
-
 /**
- * Why a guest did not finish, most telling first: a crash of L1's kernel, a host step that failed
- * (in QEMU's words), the per-spec timeout, a signal that killed QEMU, QEMU's exit, or L1 going
- * away mid-run (`rc` undefined).
+ * Why a guest did not finish, when no real software crashed (that is a verdict: splitConsole), most
+ * telling first: a host step that failed (in QEMU's words), the per-spec timeout, a signal that
+ * killed QEMU, QEMU's exit, or L1 going away mid-run (`rc` undefined).
  */
 function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
   const why = lastWords(own);

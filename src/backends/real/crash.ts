@@ -2,11 +2,10 @@
 // the step that was running. The steps before it are judged from what they printed; `expect host`
 // after it reads `crashed`; every other expectation from that step on was not reached.
 import type { CompiledSpec } from "../../compile/program.js";
-import type { ProfileName } from "../../engine/types.js";
-import { statusOf, type CrashReport, type ExpectationOutcome, type RunResult } from "../../verdict/outcome.js";
+import type { Outcome, ProfileName } from "../../engine/types.js";
+import { describeCrash, statusOf, type CrashReport, type ExpectationOutcome, type RunResult } from "../../verdict/outcome.js";
 import { linesOf } from "../guest/guest.js";
-import type { Outcome } from "../../engine/types.js";
-import { describeCrash, kernelReportAt, readGuestOutput, type GuestOutput } from "./console.js";
+import { kernelReportAt, readGuestOutput, type GuestOutput } from "./console.js";
 import { judge } from "./judge.js";
 import type { GuestPlan } from "./traits.js";
 
@@ -55,7 +54,8 @@ export function judgeCrash(
   const expectations = judged.expectations.map((e): ExpectationOutcome => {
     if (!at || before(e, at) || hostProbes.has(`${e.line}:${e.column}`)) return e;
     const here = e.line === at.line && e.column === at.column;
-    return { ...e, outcome: "skipped", actual: here ? `${describeCrash(placed).split(":")[0]} here` : `not reached: ${describeCrash(placed).split(":")[0]}` };
+    const who = crash.software === "QEMU" ? "QEMU" : "the host kernel";
+    return { ...e, outcome: "skipped", actual: here ? `${who} crashed here` : `not reached: ${who} crashed at line ${at.line}` };
   });
   // A spec that expects the crash (`expect host crashed`, or `expect host ok` with xfail) has
   // accounted for it: its status is its expectations'. Otherwise the crash is the verdict.

@@ -280,6 +280,9 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0))
     throw new UsageError(`--timeout takes milliseconds, not '${values.timeout}'`);
+  const backendNames = command === "matrix" ? "model" : (values.backend ?? "model");
+  if (values["qemu-build"] && !backendNames.split(",").some((n) => ["qemu", "kvm"].includes(n.trim())))
+    throw new UsageError("--qemu-build runs a build on real software: add --backend qemu or --backend kvm (model,kvm compares it with the model)");
   const options: RunOptions = {
     profiles: parseProfiles(values.profile),
     tags: values.tag,
@@ -287,7 +290,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     bail: values.bail ?? false,
     jobs,
     shard: values.shard === undefined ? undefined : parseShard(values.shard),
-    backends: await backendsFor(command === "matrix" ? "model" : (values.backend ?? "model"), {
+    backends: await backendsFor(backendNames, {
       qemu: values.qemu,
       timeoutMs: timeout,
       kernel: values.kernel,

@@ -177,6 +177,10 @@ describe("the build commands", () => {
     expect(result.err.trim().split("\n")).toHaveLength(1);
   });
 
+  it("a build needs a real backend to run on", async () => {
+    expect(await cli("run", "specs/hotplug", "--qemu-build", "prefix")).toMatchObject({ code: 2, err: expect.stringMatching(/--qemu-build runs a build on real software: add --backend qemu or --backend kvm/) });
+  });
+
   it("takes one build on run, and a profile for it", async () => {
     expect(await cli("run", "specs", "--backend", "kvm", "--qemu-build", "a", "--qemu-build", "b")).toMatchObject({ code: 2, err: expect.stringMatching(/names one build here/) });
     expect(await cli("run", "specs", "--backend", "kvm", "--qemu-build", "a", "--profile", "pre-fix", "--profile", "qemu-7.2")).toMatchObject({

@@ -7,7 +7,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, kernelCrash, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+import { BATCH, HOST_STEP, kernelReportAt, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
 
 /** How long after a kernel report L1 may take to move on to its next guest before it is stopped. */
 const CRASH_GRACE_MS = 5000;
@@ -345,7 +345,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       // An oops leaves the guest's QEMU dead in the kernel and the batch waiting on it for ever:
       // unless the batch moves on within a few seconds of a kernel report, L1 is stopped, and the
       // guests it did not run are run again on a fresh one (the launcher's afterCrashes).
-      if (!crashWatch && booted && kernelCrash(fresh)) {
+      if (!crashWatch && booted && kernelReportAt(fresh) >= 0) {
         const reportAt = text.length;
         crashWatch = setTimeout(() => {
           if (!text.slice(reportAt).includes(`${BATCH.done} `))

@@ -96,8 +96,10 @@ export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, traits: 
     case "placement":
       return traits.placement(probe.liobn);
     case "host":
-      // Reached: the host is up. After a crash the pipeline answers it (real/crash.ts).
-      return { calls: [], read: () => "ok" };
+      // Seen, not assumed: the guest prints a mark here and the host reads it, so the host was up
+      // past this point. A crash before the mark makes this the step that was running, and the
+      // pipeline answers it "crashed" (real/crash.ts).
+      return { calls: [{ kind: "mark" }], read: () => "ok" };
     case "geometry":
       return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);
     case "hw-entry":

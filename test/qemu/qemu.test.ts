@@ -226,6 +226,13 @@ describe("when QEMU misbehaves", () => {
     });
   });
 
+  it("QEMU that crashes during a host step is a crash of QEMU, not the step's failure that follows from it", async () => {
+    // The guest announces its host step, then QEMU aborts: QMP goes with it.
+    const binary = fakeQemu("abort-at-step", 'echo TCESPEC-BEGIN; echo TCESPEC-HOST; sleep 0.3; echo "qemu-system-ppc64: ../hw/pci/pci.c:1: assertion failed" >&2; kill -ABRT $$');
+    const result = await new QemuBackend({ binary }).run(tcgSpec("reset"), "qemu-7.2");
+    expect(result).toMatchObject({ status: "crashed", crash: { software: "QEMU", report: "qemu-system-ppc64: ../hw/pci/pci.c:1: assertion failed (SIGABRT)", source: "reset" } });
+  });
+
   it("a crash by a signal is a crash of QEMU (a verdict), naming the signal, with QEMU's last words", async () => {
     const binary = fakeQemu("abort", 'echo "qemu-system-ppc64: ../hw/ppc/spapr_pci.c:1: assertion failed" >&2; kill -ABRT $$');
     const result = await new QemuBackend({ binary }).run(spec, "qemu-7.2");

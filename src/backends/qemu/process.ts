@@ -83,6 +83,9 @@ export function reaped(
 
 
 /** What the guest printed and the host steps answered; or that, as far as it got, and QEMU's crash; or why it did not finish. */
+/** How long a failed host step waits for QEMU's exit, which says whether QEMU crashed. */
+const EXIT_GRACE_MS = 1000;
+
 export type QemuRun = { body: string; host: Outcome[]; crash?: CrashReport } | { error: string };
 
 const MIGRATION_POLL_MS = 20;
@@ -103,6 +106,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
     let stdout = "";
     let stderr = "";
     let settled = false;
+    let stepFailure: string | undefined;
     let announced = 0;
     let acting: Promise<void> = Promise.resolve();
     const host: Outcome[] = [];
@@ -189,7 +193,12 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
         const what = steps[index]!;
         acting = acting
           .then(() => act(what, index))
-          .catch((error) => finish({ error: `host step ${index + 1} (${what.kind === "plug" ? `plug ${what.device.name}` : what.kind}): ${(error as Error).message}` }));
+          .catch((error) => {
+            // A step fails when QMP goes with a QEMU that crashed: QEMU's exit, if it comes, says
+            // which (a crash is a verdict); otherwise the step's failure is the error.
+            stepFailure = `host step ${index + 1} (${what.kind === "plug" ? `plug ${what.device.name}` : what.kind}): ${(error as Error).message}`;
+            setTimeout(() => finish({ error: stepFailure! }), EXIT_GRACE_MS);
+          });
       }
       const end = stdout.indexOf(`${END_MARKER}\n`);
       if (end < 0) return;
@@ -240,7 +249,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
           return;
         }
         const how = signal ? `was killed by ${signal}` : `exited (code ${code})`;
-        finish({ error: `QEMU ${how} before the guest finished${why ? `: ${why}` : ""}` });
+        finish({ error: `${stepFailure ? `${stepFailure}; ` : ""}QEMU ${how} before the guest finished${why ? `: ${why}` : ""}` });
       });
     };
     try {

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { buildQemu, findBuild, missingTools, type BuildTarget } from "../src/backends/qemu/build.js";
 import { findImage } from "../src/backends/kvm/image.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
-import { createBackend } from "../src/backends/index.js";
 import { findMutants, mutate, type Mutant } from "../src/run/mutate.js";
 
 export interface Row {
@@ -90,13 +89,6 @@ export async function buildRows(): Promise<Row[]> {
     mutants,
     debian: "7.2",
     backend: "kvm",
-    backendOptions: {},
-    run: {},
-    say: () => {},
-    createBackend,
-    build: async (name, patches, target) => {
-      await buildQemu({ name, source: { debian: "7.2" }, patches, targets: [target] });
-    },
   });
   const minutes = (performance.now() - t1) / 60_000;
   const killed = result.mutants.filter((m) => m.killedBy.length > 0).length;

@@ -662,7 +662,6 @@ async function mutateCommand(paths: string[], values: CommandValues, write: Writ
   const common = realRunOptions(values);
   const { mutate, findMutants, formatMutate, mutateExitCode } = await import("./run/mutate.js");
   const { buildQemu } = await import("./backends/qemu/build.js");
-  const { createBackend } = await import("./backends/index.js");
   const { SetupError } = await import("./backends/kvm/apt.js");
   const { isQemuVersion } = await import("./backends/qemu/versions.js");
   const debian = (values.debian as string | undefined) ?? "7.2";
@@ -679,7 +678,7 @@ async function mutateCommand(paths: string[], values: CommandValues, write: Writ
       backendOptions: common.backendOptions,
       run: common.run,
       say: (message) => writeError(`${message}\n`),
-      createBackend,
+      // The real build, with its progress on standard error.
       build: async (name, patches, target) => {
         await buildQemu({ name, source: { debian }, patches, targets: [target], progress: progress.say });
         progress.end();

@@ -53,17 +53,29 @@ export interface MutateOptions {
   /** Debian's source the mutants patch. */
   debian: QemuVersion;
   backend: "kvm" | "qemu";
-  backendOptions: BackendOptions;
-  run: Omit<RunOptions, "backends">;
-  say: (message: string) => void;
-  /** Makes a backend (backends/index.ts's createBackend). */
-  createBackend: (name: string, options: BackendOptions) => Promise<Backend>;
-  /** Builds a patch set by name (backends/qemu/build.ts's buildQemu). */
-  build: (name: string, patches: string[], target: BuildTarget) => Promise<void>;
+  backendOptions?: BackendOptions;
+  run?: Omit<RunOptions, "backends">;
+  say?: (message: string) => void;
+  /** Makes a backend; default: backends/index.ts's createBackend (a test's stand-in otherwise). */
+  createBackend?: (name: string, options: BackendOptions) => Promise<Backend>;
+  /** Builds a patch set by name on Debian's source; default: backends/qemu/build.ts's buildQemu. */
+  build?: (name: string, patches: string[], target: BuildTarget) => Promise<void>;
 }
 
-async function runOn(options: MutateOptions, build: string): Promise<Report> {
-  const backend = await options.createBackend(options.backend, { ...options.backendOptions, qemuBuild: build });
+/** The real machinery, for whatever the caller did not stand in for. */
+async function defaults(options: MutateOptions) {
+  const createBackend = options.createBackend ?? (await import("../backends/index.js")).createBackend;
+  const buildQemu = options.build ? undefined : (await import("../backends/qemu/build.js")).buildQemu;
+  const build =
+    options.build ??
+    (async (name: string, patches: string[], target: BuildTarget) => {
+      await buildQemu!({ name, source: { debian: options.debian }, patches, targets: [target] });
+    });
+  return { createBackend, build, say: options.say ?? (() => {}) };
+}
+
+async function runOn(options: MutateOptions, createBackend: NonNullable<MutateOptions["createBackend"]>, build: string): Promise<Report> {
+  const backend = await createBackend(options.backend, { ...options.backendOptions, qemuBuild: build });
   try {
     return await run(options.paths, { ...options.run, backends: [backend] });
   } finally {
@@ -72,24 +84,25 @@ async function runOn(options: MutateOptions, build: string): Promise<Report> {
 }
 
 export async function mutate(options: MutateOptions): Promise<MutateResult> {
+  const { createBackend, build, say } = await defaults(options);
   const target: BuildTarget = options.backend === "kvm" ? "kvm" : "tcg";
   const stock = `stock-${options.debian}`;
-  options.say(`building ${stock} (Debian's ${options.debian} source, no patch): the baseline`);
-  await options.build(stock, [], target);
-  options.say(`running ${options.paths.join(" ")} on ${stock}`);
-  const baseline = await runOn(options, stock);
+  say(`building ${stock} (Debian's ${options.debian} source, no patch): the baseline`);
+  await build(stock, [], target);
+  say(`running ${options.paths.join(" ")} on ${stock}`);
+  const baseline = await runOn(options, createBackend, stock);
   const results: MutantResult[] = [];
   for (const mutant of options.mutants) {
     const name = `mutant-${mutant.name}`;
     try {
-      options.say(`building ${name} (${basename(mutant.file)})`);
-      await options.build(name, [mutant.file], target);
+      say(`building ${name} (${basename(mutant.file)})`);
+      await build(name, [mutant.file], target);
     } catch (error) {
       results.push({ mutant, error: `its build failed: ${(error as Error).message}`, killedBy: [], errors: 0 });
       continue;
     }
-    options.say(`running ${options.paths.join(" ")} on ${name}`);
-    const report = await runOn(options, name);
+    say(`running ${options.paths.join(" ")} on ${name}`);
+    const report = await runOn(options, createBackend, name);
     const found = kills(compareReports(report, baseline));
     const errors = report.runs.filter((r) => r.status === "error").length;
     const executed = report.runs.filter((r) => r.status !== "unsupported").length;

@@ -4,12 +4,11 @@
 // ('tcespec qemu build prefix …', 'tcespec qemu build ddw-fix …') and the L1 image; without them
 // these tests skip, unless TCESPEC_REQUIRE_KVM=1 (set by .ci/run) makes that a failure.
 import { describe, expect, it } from "vitest";
-import { buildQemu, findBuild, missingTools, type QemuBuild } from "../../src/backends/qemu/build.js";
+import { findBuild, missingTools, type QemuBuild } from "../../src/backends/qemu/build.js";
 import { findImage } from "../../src/backends/kvm/image.js";
 import { KvmBackend } from "../../src/backends/kvm/backend.js";
 import { QemuBackend } from "../../src/backends/qemu/backend.js";
 import { ModelBackend } from "../../src/backends/model.js";
-import { createBackend } from "../../src/backends/index.js";
 import { run } from "../../src/run/runner.js";
 import { compare } from "../../src/report/differential.js";
 import { findMutants, mutate, type Mutant } from "../../src/run/mutate.js";
@@ -91,13 +90,7 @@ describe.runIf(READY && !missingTools(["kvm"]))("the mutants in mutants/ on real
       mutants,
       debian: "7.2",
       backend: "kvm",
-      backendOptions: {},
       run: { jobs: 2 },
-      say: () => {},
-      createBackend,
-      build: async (name, patches, target) => {
-        await buildQemu({ name, source: { debian: "7.2" }, patches, targets: [target] });
-      },
     });
     const diverged = result.baseline.report.runs.filter((r) => r.status === "diverged" || r.status === "error");
     expect(

@@ -8,31 +8,37 @@
 //   sysroot/  the ppc64el -dev packages the cross build links against (dpkg -x, never multiarch)
 //   artifacts/KEY  a built binary, KEY the hash of source, patches, configure flags and toolchain
 //   named/NAME     a build by name: which artifacts, from what
-import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { join } from "node:path";
 import { cacheDir } from "../../cache.js";
 import { qemuBuildSchema, type BuildTarget, type QemuBuildManifest } from "../../schema/qemu-build.js";
 import { validator } from "../../schema/validate.js";
-import { PPC64EL, PrivateApt, SetupError, unpack } from "../kvm/apt.js";
+import { SetupError, unpack } from "../kvm/apt.js";
 import { cpio, fileEntry } from "../kvm/cpio.js";
 import type { ProfileName } from "../../engine/types.js";
 import { isQemuVersion, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
+import {
+  compilerId,
+  debianSource,
+  found,
+  freshLists,
+  lock,
+  prepareTree,
+  privateApt,
+  publish,
+  readPatches,
+  runLogged,
+  saveState,
+  sha256,
+  userSource,
+  validBuildName,
+  type Progress,
+  type TreeState,
+} from "../../build/source.js";
 
+export { patchTargets, validBuildName, type Progress } from "../../build/source.js";
 export type { BuildTarget, QemuBuildManifest };
 export const BUILD_TARGETS: readonly BuildTarget[] = ["tcg", "kvm"];
 const CROSS = "powerpc64le-linux-gnu-";
@@ -41,10 +47,7 @@ export function buildsRoot(): string {
   return cacheDir("builds");
 }
 
-const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 const checkManifest = validator<QemuBuildManifest>(qemuBuildSchema);
-
-export type Progress = (message: string) => void;
 
 export interface BuildRequest {
   name: string;
@@ -57,19 +60,6 @@ export interface BuildRequest {
   root?: string;
   /** Check for meson, flex, the -dev packages… first (default): a test's stand-in tree needs none. */
   checkTools?: boolean;
-}
-
-/** A source ready to copy into a working tree. */
-interface Source {
-  /** What the tree's identity is made of: the Debian version, or the directory and its content. */
-  id: string;
-  /** Where the working tree lives: one per source place, whatever its content. */
-  place: string;
-  dir: string;
-  label: string;
-  debian?: string;
-  /** A user's tree: copied in again before every build (it may have changed). */
-  user?: boolean;
 }
 
 /** Which configure options a target is built with: qemu-system-ppc64 alone, no docs, no tools. */
@@ -90,15 +80,6 @@ export function configureFlags(target: BuildTarget): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // Tools
-
-function found(command: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const HOST_LIBS = ["glib-2.0", "pixman-1", "zlib"];
 const DEBIAN_TOOLS = "meson ninja-build flex bison pkg-config python3 gcc";
@@ -130,179 +111,7 @@ export function missingTools(targets: readonly BuildTarget[]): string | undefine
 
 /** The compiler a target is built with, as it names itself: part of every artifact's key. */
 function toolchain(target: BuildTarget): string {
-  const compiler = target === "kvm" ? `${CROSS}gcc` : "cc";
-  try {
-    return execFileSync(compiler, ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim();
-  } catch {
-    return `${compiler} (not found)`;
-  }
-}
-
-function compareVersions(a: string, b: string): number {
-  const x = a.split(/[^0-9]+/).filter(Boolean).map(Number);
-  const y = b.split(/[^0-9]+/).filter(Boolean).map(Number);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? -1) !== (y[i] ?? -1)) return (x[i] ?? -1) - (y[i] ?? -1);
-  return 0;
-}
-
-/** Runs a command; its output goes to `log`, and a failure names the command and its last words. */
-function runLogged(
-  command: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; log: string; onLine?: (line: string) => void },
-): Promise<void> {
-  return new Promise((done, fail) => {
-    let text = "";
-    let child;
-    try {
-      child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    } catch (error) {
-      fail(new SetupError(`cannot start ${command}: ${(error as Error).message}`));
-      return;
-    }
-    let pending = "";
-    const take = (chunk: Buffer) => {
-      const s = chunk.toString("utf8");
-      text += s;
-      if (!options.onLine) return;
-      pending += s;
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const line of lines) options.onLine(line);
-    };
-    child.stdout.on("data", take);
-    child.stderr.on("data", take);
-    child.on("error", (error) => fail(new SetupError(`cannot start ${command}: ${error.message}`)));
-    child.on("close", (code, signal) => {
-      writeFileSync(options.log, text);
-      if (code === 0) return done();
-      const lines = text.split("\n").filter((l) => l.trim());
-      const why = lines.filter((l) => /error|ERROR|FAILED|failed/.test(l)).slice(-3);
-      fail(new SetupError(`${command} ${args[0] ?? ""} failed (${signal ?? `exit ${code}`}): ${(why.length > 0 ? why : lines.slice(-2)).join(" | ").slice(0, 600)} (whole output: ${options.log})`));
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sources
-
-function privateApt(root: string): PrivateApt {
-  const apt = new PrivateApt(join(root, "apt"), PPC64EL);
-  apt.prepare(undefined, true);
-  return apt;
-}
-
-/** apt-get update, unless the private lists are less than a day old. */
-async function freshLists(apt: PrivateApt, say: Progress): Promise<void> {
-  const lists = join(apt.dir, "state", "lists");
-  const sources = existsSync(lists) ? readdirSync(lists).filter((f) => f.includes("_source_Sources")) : [];
-  const age = sources.length > 0 ? Date.now() - statSync(join(lists, sources[0]!)).mtimeMs : Infinity;
-  if (age < 24 * 3600_000) return;
-  say("reading Debian's package lists (apt-get update, private state, with source packages)");
-  await apt.update(say);
-}
-
-/** The Debian source tree of a QEMU version, unpacked and with Debian's patches: fetched once. */
-async function debianSource(version: QemuVersion, root: string, say: Progress): Promise<Source> {
-  const sources = join(root, "sources");
-  const done = existsSync(sources) ? readdirSync(sources).filter((d) => d.startsWith(`debian-${version}-`) && existsSync(join(sources, d, ".tcespec-ready"))) : [];
-  let dir: string | undefined = done.sort(compareVersions).pop();
-  if (dir) dir = join(sources, dir);
-  else {
-    const apt = privateApt(root);
-    await freshLists(apt, say);
-    const wanted = (await apt.sourceVersions("qemu")).filter((v) => /^(?:\d+:)?(\d+\.\d+)/.exec(v)?.[1] === version).sort(compareVersions).pop();
-    if (!wanted) throw new SetupError(`Debian has no QEMU ${version}.x source package (deb-src of bookworm and its backports)`);
-    const download = join(root, "downloads", wanted.replace(/:/g, "_"));
-    say(`downloading Debian's source package qemu ${wanted}`);
-    const files = await apt.source("qemu", wanted, download);
-    const orig = files.find((f) => /\.orig\.tar\.(xz|gz|bz2)$/.test(f));
-    const debian = files.find((f) => /\.debian\.tar\.(xz|gz|bz2)$/.test(f));
-    if (!orig || !debian) throw new SetupError(`apt-get source qemu=${wanted} left no orig and debian tarballs in ${download}`);
-    dir = join(sources, `debian-${version}-${wanted.replace(/[^A-Za-z0-9.+-]/g, "_")}`);
-    const work = `${dir}.partial`;
-    rmSync(work, { recursive: true, force: true });
-    mkdirSync(work, { recursive: true });
-    say(`unpacking ${basename(orig)}`);
-    execFileSync("tar", ["-xf", orig, "-C", work, "--strip-components=1"]);
-    execFileSync("tar", ["-xf", debian, "-C", work]);
-    const series = join(work, "debian", "patches", "series");
-    const names = existsSync(series)
-      ? readFileSync(series, "utf8")
-          .split("\n")
-          .map((l) => l.replace(/#.*/, "").trim())
-          .filter(Boolean)
-      : [];
-    say(`applying Debian's ${names.length} patches`);
-    let skipped = 0;
-    for (const name of names) {
-      const patch = join(work, "debian", "patches", name);
-      // The dfsg tarball leaves out firmware sources (roms/): Debian's patches to them have nothing to patch.
-      const targets = patchTargets(readFileSync(patch, "utf8"));
-      if (targets.length > 0 && targets.every((t) => !existsSync(join(work, t)) && !existsSync(join(work, dirname(t))))) {
-        skipped++;
-        continue;
-      }
-      try {
-        execFileSync("patch", ["-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-s", "-i", patch], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-      } catch (error) {
-        const out = `${(error as { stdout?: Buffer }).stdout ?? ""}`.trim().split("\n")[0];
-        throw new SetupError(`Debian's patch ${name} does not apply to qemu ${wanted}: ${out}`);
-      }
-    }
-    if (skipped > 0) say(`${skipped} of Debian's patches touch only what the dfsg tarball leaves out (firmware sources): skipped`);
-    writeFileSync(join(work, ".tcespec-debian"), wanted);
-    writeFileSync(join(work, ".tcespec-ready"), "");
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(work, dir);
-  }
-  const debian = readFileSync(join(dir, ".tcespec-debian"), "utf8").trim();
-  return { id: `debian ${debian}`, place: `debian-${version}`, dir, label: `Debian ${debian}`, debian };
-}
-
-/** What identifies a user's tree now: its git revision and uncommitted changes, else its files' sizes and times. */
-function userSource(dir: string): Source {
-  const full = resolve(dir);
-  if (!existsSync(join(full, "configure")) || !existsSync(join(full, "hw", "ppc")))
-    throw new SetupError(`${dir} is not a QEMU source tree (no configure, no hw/ppc)`);
-  let label = full;
-  let content: string;
-  try {
-    const head = execFileSync("git", ["-C", full, "rev-parse", "--short=12", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const diff = execFileSync("git", ["-C", full, "diff", "HEAD"], { encoding: "utf8", maxBuffer: 256 << 20, stdio: ["ignore", "pipe", "ignore"] });
-    content = `${head} ${sha256(diff)}`;
-    label = `${full} at ${head}${diff ? " with uncommitted changes" : ""}`;
-  } catch {
-    const files: string[] = [];
-    walk(full, "", files);
-    content = sha256(files.join("\n"));
-  }
-  return { id: `dir ${full} ${content}`, place: `dir-${sha256(full).slice(0, 12)}`, dir: full, label, user: true };
-}
-
-const SKIP = new Set([".git", "build", ".tcespec-build"]);
-
-function walk(root: string, prefix: string, out: string[]): void {
-  for (const name of readdirSync(join(root, prefix))) {
-    if (prefix === "" && SKIP.has(name)) continue;
-    const path = prefix ? `${prefix}/${name}` : name;
-    const stat = statSync(join(root, path), { throwIfNoEntry: false });
-    if (!stat) continue;
-    if (stat.isDirectory()) walk(root, path, out);
-    else out.push(`${path} ${stat.size} ${stat.mtimeMs}`);
-  }
-}
-
-/** The files a -p1 patch touches (its +++ and --- lines, first component dropped). */
-export function patchTargets(text: string): string[] {
-  const files = new Set<string>();
-  for (const match of text.matchAll(/^(?:\+\+\+|---) (\S+)/gm)) {
-    const path = match[1]!;
-    if (path === "/dev/null") continue;
-    const rest = path.split("/").slice(1).join("/");
-    if (rest) files.add(rest);
-  }
-  return [...files];
+  return compilerId(target === "kvm" ? `${CROSS}gcc` : "cc");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,8 +140,7 @@ async function sysroot(root: string, say: Progress): Promise<{ dir: string; id: 
   for (const deb of debs) await unpack(deb, work);
   const list = packages.map((p) => `${p.name}=${p.version}`).join("\n");
   writeFileSync(join(work, ".tcespec-packages"), `${list}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(work, dir);
+  publish(work, dir);
   return { dir, id: sha256(`${list}\n`) };
 }
 
@@ -363,115 +171,18 @@ function crossLinkFlags(sysrootDir: string): string[] {
   return [`--extra-cflags=-isystem ${join(sysrootDir, "usr/include")}`, `--extra-ldflags=${dirs.map((d) => `-L${d} -Wl,-rpath-link,${d}`).join(" ")}`];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Working trees
-
-interface TreeState {
-  source: string;
-  /** Files the applied patches touched: restored from the source before the next patch set. */
-  patched: string[];
-  /** Configure options each build directory was configured with. */
-  configured: Partial<Record<BuildTarget, string>>;
-}
-
-function readState(file: string): TreeState | undefined {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as TreeState;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Holds a directory for one build at a time. */
-function lock(dir: string): () => void {
-  const path = `${dir}.lock`;
-  mkdirSync(dirname(path), { recursive: true });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      mkdirSync(path);
-      writeFileSync(join(path, "pid"), String(process.pid));
-      return () => rmSync(path, { recursive: true, force: true });
-    } catch {
-      const pid = Number(readFileSync(join(path, "pid"), { encoding: "utf8", flag: "a+" }) || 0);
-      let alive = false;
-      try {
-        if (pid > 0) process.kill(pid, 0);
-        alive = pid > 0;
-      } catch {
-        alive = false;
-      }
-      if (alive) throw new SetupError(`another tcespec (pid ${pid}) is building in ${dir}: wait for it`);
-      rmSync(path, { recursive: true, force: true });
-    }
-  }
-  throw new SetupError(`cannot lock ${dir}`);
-}
-
-/** The working tree of a source with these patches applied (and no others). */
-function prepareTree(source: Source, patches: { path: string; text: string }[], tree: string, say: Progress): TreeState {
-  const src = join(tree, "src");
-  const stateFile = join(tree, "state.json");
-  let state = readState(stateFile);
-  if (!state || state.source !== source.place || !existsSync(src)) {
-    rmSync(tree, { recursive: true, force: true });
-    mkdirSync(tree, { recursive: true });
-    say(`copying the source into a working tree (${tree})`);
-    cpSync(source.dir, src, { recursive: true, filter: (from) => !SKIP.has(relative(source.dir, from).split("/")[0]!) });
-    state = { source: source.place, patched: [], configured: {} };
-  } else if (source.user) {
-    // A user's tree may have changed since: newer files come in, their times kept, so ninja sees them.
-    cpSync(source.dir, src, {
-      recursive: true,
-      preserveTimestamps: true,
-      filter: (from) => {
-        if (SKIP.has(relative(source.dir, from).split("/")[0]!)) return false;
-        const to = join(src, relative(source.dir, from));
-        const a = statSync(from, { throwIfNoEntry: false });
-        const b = statSync(to, { throwIfNoEntry: false });
-        return !a || a.isDirectory() || !b || a.mtimeMs !== b.mtimeMs || a.size !== b.size;
-      },
-    });
-  }
-  // Undo the last patch set: each file it touched as the source has it (or gone, if it made the file).
-  const touched = new Set(state.patched);
-  for (const file of state.patched) {
-    const original = join(source.dir, file);
-    if (existsSync(original)) copyFileSync(original, join(src, file));
-    else rmSync(join(src, file), { force: true });
-  }
-  state.patched = [];
-  writeFileSync(stateFile, JSON.stringify(state));
-  for (const patch of patches) {
-    const targets = patchTargets(patch.text);
-    for (const t of targets) touched.add(t);
-    state.patched.push(...targets);
-    writeFileSync(stateFile, JSON.stringify(state));
-    try {
-      execFileSync("patch", ["-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i", resolve(patch.path)], { cwd: src, stdio: ["ignore", "pipe", "pipe"] });
-    } catch (error) {
-      const out = `${(error as { stdout?: Buffer }).stdout ?? ""}`.trim().split("\n").filter((l) => /FAILED|can't find|malformed|Reversed/.test(l));
-      throw new SetupError(`${patch.path} does not apply to ${source.label}: ${out.slice(0, 2).join("; ") || "patch failed"}`);
-    }
-  }
-  // Every file a patch set touched, now or before, is newer than what ninja built from it.
-  const now = new Date();
-  for (const file of touched) if (existsSync(join(src, file))) utimesSync(join(src, file), now, now);
-  return state;
-}
-
 /** Configures (when the options changed or it never was) and builds qemu-system-ppc64 for a target; returns the binary. */
 async function buildTarget(tree: string, state: TreeState, target: BuildTarget, cross: { dir: string } | undefined, say: Progress): Promise<string> {
   const build = join(tree, `build-${target}`);
   const flags = buildFlags(target, cross);
   const env = cross ? crossEnv(cross.dir) : process.env;
-  const stateFile = join(tree, "state.json");
   if (state.configured[target] !== flags.join(" ") || !existsSync(join(build, "build.ninja"))) {
     rmSync(build, { recursive: true, force: true });
     mkdirSync(build, { recursive: true });
     say(`configure (${target === "kvm" ? "ppc64el, for L1" : "this host, TCG"})`);
     await runLogged(join(tree, "src", "configure"), flags, { cwd: build, env, log: join(tree, `configure-${target}.log`) });
     state.configured[target] = flags.join(" ");
-    writeFileSync(stateFile, JSON.stringify(state));
+    saveState(tree, state);
   }
   let last = 0;
   let steps = "";
@@ -515,8 +226,6 @@ function builtFrom(root: string, manifest: QemuBuildManifest, dir: string): Qemu
   const overlay = manifest.targets.kvm ? join(artifactDir(root, manifest.targets.kvm.key), "overlay.cpio") : undefined;
   return { manifest, dir, binaries, ...(overlay ? { overlay } : {}) };
 }
-
-export const validBuildName = (name: string) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name);
 
 /** A build by name, checked (its manifest and every binary it names), or why it cannot be used. */
 export function findBuild(name: string, root = buildsRoot()): QemuBuild | { problem: string } {
@@ -596,18 +305,9 @@ export async function buildQemu(request: BuildRequest): Promise<{ build: QemuBui
   const root = request.root ?? buildsRoot();
   const say = request.progress ?? (() => {});
   if (!validBuildName(request.name)) throw new SetupError(`a build's name is letters, digits, '.', '_' and '-', not '${request.name}'`);
-  const patches = request.patches.map((path) => {
-    let data: Buffer;
-    try {
-      data = readFileSync(path);
-    } catch (error) {
-      throw new SetupError(`cannot read patch ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    const text = data.toString("utf8");
-    if (patchTargets(text).length === 0) throw new SetupError(`${path} is not a patch (no ---/+++ file lines)`);
-    return { path: resolve(path), name: basename(path), text, sha256: sha256(data) };
-  });
-  const source = "debian" in request.source ? await debianSource(request.source.debian, root, say) : userSource(request.source.dir);
+  const patches = readPatches(request.patches);
+  const source = "debian" in request.source ? await debianSource({ name: "qemu", family: request.source.debian, prefix: "debian-", title: "QEMU" }, root, say)
+      : userSource(request.source.dir, (dir) => (existsSync(join(dir, "configure")) && existsSync(join(dir, "hw", "ppc")) ? undefined : "is not a QEMU source tree (no configure, no hw/ppc)"));
   const keyOf = (target: BuildTarget, cross?: { dir: string; id: string }) =>
     sha256(JSON.stringify({ source: source.id, patches: patches.map((p) => p.sha256), flags: buildFlags(target, cross), toolchain: toolchain(target), sysroot: cross?.id ?? null })).slice(0, 16);
   const targets: Partial<Record<BuildTarget, { key: string; bytes: number }>> = {};
@@ -649,8 +349,7 @@ export async function buildQemu(request: BuildRequest): Promise<{ build: QemuBui
       } else copyFileSync(binary, out);
       const bytes = statSync(out).size;
       writeFileSync(join(work, "info.json"), JSON.stringify({ key, target, base, source: source.label, patches: patches.map((p) => ({ name: p.name, sha256: p.sha256 })), bytes, built: new Date().toISOString() }, null, 2));
-      rmSync(artifact, { recursive: true, force: true });
-      renameSync(work, artifact);
+      publish(work, artifact);
       targets[target] = { key, bytes };
       say(`${target}: built ${join(artifact, "qemu-system-ppc64")} (${(bytes / 1048576).toFixed(1)} MiB)`);
     }

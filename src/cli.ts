@@ -46,8 +46,13 @@ commands:
                  spec kills is a hole in the library [--mutants DIR]. Exit 0 all killed,
                  1 some survived, 2 trouble
   kvm setup      fetch Debian's packages and build the L1 image the kvm backend boots
-                 [--kernel VERSION] [--qemu-version 10.0: bookworm-backports' QEMU in L1]
-  kvm info       what L1 images are cached (kernel, QEMU, sizes)
+                 [--kernel VERSION|NAME] [--qemu-version 10.0: bookworm-backports' QEMU in L1]
+  kvm info       what L1 images and kernel builds are cached (kernel, QEMU, sizes)
+  kvm kernel build NAME (--debian 6.12 | --source DIR) [--patch FILE]… [--kasan]
+                 build L1's kernel (ppc64le, KVM-HV and vfio built in) from Debian's
+                 source or your tree; cached by source, patches, configuration and
+                 toolchain. --kernel NAME boots it. 'kvm kernels' lists them,
+                 'kvm kernel rm NAME' removes one
   lsp --stdio    the language server editors start (docs/editors.md)
 
 run options:
@@ -76,7 +81,9 @@ run options:
                      binary; kvm backend: its ppc64el binary over L1's QEMU). Its runs
                      stand for --profile P if given (one), else its base version's;
                      every report names the build, its base and its patches
-  --kernel VERSION   the Debian ppc64le kernel L1 boots on the kvm backend
+  --kernel K         the kernel L1 boots on the kvm backend: a Debian ppc64le kernel
+                     version ('kvm setup --kernel VERSION'), or a kernel build's name
+                     ('kvm kernel build NAME'); every report names it and its patches
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
   --format F         markdown (default) or html; --output FILE
@@ -214,6 +221,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         help: { type: "boolean", short: "h" },
         debug: { type: "boolean" },
         stdio: { type: "boolean" },
+        kasan: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -247,7 +255,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   if (command === "qemu") return qemuCommand(paths, values, write, writeError);
   if (command === "compare") return compareCommand(paths, values, write, writeError);
   if (command === "mutate") return mutateCommand(paths, values, write, writeError);
-  if (command === "kvm") return kvmCommand(paths, values.kernel, values["qemu-version"], write, writeError);
+  if (command === "kvm") return paths[0] === "kernel" || paths[0] === "kernels" ? kvmKernelCommand(paths, values, write, writeError) : kvmCommand(paths, values.kernel, values["qemu-version"], write, writeError);
   if (paths.length === 0) throw new UsageError(`'${command}' needs at least one PATH`);
   const { run, compileFiles } = await import("./run/runner.js");
   const { formatDiagnostic } = await import("./compile/diagnostics.js");
@@ -696,6 +704,67 @@ async function mutateCommand(paths: string[], values: CommandValues, write: Writ
   }
 }
 
+async function kvmKernelCommand(
+  args: string[],
+  values: { debian?: string; source?: string; patch?: string[]; kasan?: boolean },
+  write: Writer,
+  writeError: Writer,
+): Promise<number> {
+  const { buildKernel, listKernels, removeKernel, describeKernel, KERNEL_FAMILIES } = await import("./backends/kvm/kernel.js");
+  const { SetupError } = await import("./backends/kvm/apt.js");
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  if (args[0] === "kernels") {
+    if (args.length > 1) throw new UsageError("kvm kernels takes no argument");
+    const kernels = listKernels();
+    if (kernels.length === 0) write("no kernel builds: 'tcespec kvm kernel build NAME --debian 6.12 [--patch FILE]… [--kasan]' makes one\n");
+    for (const kernel of kernels) {
+      if ("problem" in kernel) {
+        write(`${kernel.dir}: unusable (${kernel.problem})\n`);
+        continue;
+      }
+      const m = kernel.manifest;
+      write(`${m.name}  Linux ${m.release} from ${m.source.label}${m.kasan ? ", KASAN" : ""}; built ${m.built}\n`);
+      for (const p of m.patches) write(`  patch ${p.name}  sha256 ${p.sha256}\n`);
+      write(`  vmlinux: ${kernel.vmlinux} (${mib(m.artifact.bytes)})\n  config: ${kernel.config}\n`);
+    }
+    return 0;
+  }
+  const [, what, name, ...rest] = args;
+  if (what !== "build" && what !== "rm") throw new UsageError("kvm kernel takes 'build NAME' or 'rm NAME' ('kvm kernels' lists them)");
+  if (!name || rest.length > 0) throw new UsageError(`kvm kernel ${what} takes one NAME`);
+  if (what === "rm") {
+    if (!removeKernel(name)) {
+      writeError(`tcespec: no kernel build named '${name}'\n`);
+      return 2;
+    }
+    write(`removed kernel build '${name}'\n`);
+    return 0;
+  }
+  if ((values.debian === undefined) === (values.source === undefined)) throw new UsageError("kvm kernel build takes --debian VERSION or --source DIR (one of them)");
+  if (values.debian !== undefined && !(KERNEL_FAMILIES as readonly string[]).includes(values.debian))
+    throw new UsageError(`--debian takes a kernel version tcespec builds (${KERNEL_FAMILIES.join(", ")}), not '${values.debian}'`);
+  const progress = progressWriter(writeError);
+  try {
+    const { build, cached } = await buildKernel({
+      name,
+      source: values.debian !== undefined ? { debian: values.debian } : { dir: values.source! },
+      patches: values.patch ?? [],
+      kasan: values.kasan ?? false,
+      progress: progress.say,
+    });
+    progress.end();
+    write(`${describeKernel(build.manifest)}${cached ? " (cached)" : ""}\n  Linux ${build.manifest.release}: ${build.vmlinux}\n  run it: --backend kvm --kernel ${name}\n`);
+    return 0;
+  } catch (error) {
+    progress.end();
+    if (error instanceof SetupError) {
+      writeError(`tcespec: kvm kernel build: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
 async function kvmCommand(args: string[], kernel: string | undefined, qemuVersion: string | undefined, write: Writer, writeError: Writer): Promise<number> {
   const [what, ...rest] = args;
   if ((what !== "setup" && what !== "info") || rest.length > 0) throw new UsageError("kvm takes 'setup' or 'info'");
@@ -704,7 +773,17 @@ async function kvmCommand(args: string[], kernel: string | undefined, qemuVersio
   if (!isQemuVersion(qemu)) throw new UsageError(`unknown QEMU version '${qemu}' for L1 (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
   const { setup, listImages, cacheRoot } = await import("./backends/kvm/image.js");
   const { SetupError } = await import("./backends/kvm/apt.js");
+  const { findKernel, validKernelName, describeKernel } = await import("./backends/kvm/kernel.js");
+  // A kernel build's name: L1 boots it with the default Debian kernel's image (its initramfs and QEMU).
+  const built = kernel !== undefined && validKernelName(kernel) ? findKernel(kernel) : undefined;
+  if (built && "problem" in built) {
+    writeError(`tcespec: kvm ${what}: ${built.problem}\n`);
+    return 2;
+  }
+  const booted = built ? `\n  L1 boots kernel build ${describeKernel(built.manifest)}: ${built.vmlinux}` : "";
+  if (built) kernel = undefined;
   if (what === "info") {
+    if (built) write(`kernel build ${describeKernel(built.manifest)}\n  Linux ${built.manifest.release}: ${built.vmlinux}\n  with the initramfs and QEMU of:\n`);
     const images = listImages();
     if (images.length === 0) write(`no L1 image in ${cacheRoot()}: run 'tcespec kvm setup'\n`);
     for (const image of images) {
@@ -729,7 +808,7 @@ async function kvmCommand(args: string[], kernel: string | undefined, qemuVersio
       progress: (message) => writeError(`${tty ? "\r\x1b[K" : ""}[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}${tty ? "" : "\n"}`),
     });
     if (tty) writeError("\n");
-    write(`L1 image ready: kernel ${image.manifest.kernel}, qemu-system-ppc ${image.manifest.qemu}\n  ${image.dir}\n`);
+    write(`L1 image ready: kernel ${image.manifest.kernel}, qemu-system-ppc ${image.manifest.qemu}\n  ${image.dir}${booted}\n`);
     return 0;
   } catch (error) {
     if (tty) writeError("\n");

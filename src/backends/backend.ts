@@ -13,7 +13,7 @@ export interface BackendOptions {
   qemuVersion?: string;
   /** Per-spec timeout in milliseconds on a real backend. */
   timeoutMs?: number;
-  /** The Debian kernel version L1 boots (kvm backend). */
+  /** The kernel L1 boots (kvm backend): a kernel build's name ('tcespec kvm kernel build'), or a Debian kernel version. */
   kernel?: string;
   /** A QEMU build by name ('tcespec qemu build'): the qemu backend runs its host binary, the kvm backend overlays its ppc64el binary on L1. */
   qemuBuild?: string;

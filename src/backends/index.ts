@@ -14,6 +14,16 @@ async function buildOf(options: BackendOptions) {
   return { build, ...(options.standsFor ? { standsFor: options.standsFor } : {}) };
 }
 
+/** --kernel: a kernel build's name (it starts with a letter), found and checked, or a Debian kernel version. */
+async function kernelOf(options: BackendOptions) {
+  if (!options.kernel) return {};
+  const { findKernel, validKernelName } = await import("./kvm/kernel.js");
+  if (!validKernelName(options.kernel)) return { kernel: options.kernel };
+  const build = findKernel(options.kernel);
+  if ("problem" in build) throw new BackendUnavailableError(build.problem);
+  return { hostKernel: build };
+}
+
 const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> = {
   model: async (options) => new ModelBackend(options.bail ?? false),
   qemu: async (options) => {
@@ -32,7 +42,7 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
     // On the kvm backend --qemu is L0 and --qemu-version the QEMU inside L1.
     return new (await import("./kvm/backend.js")).KvmBackend({
-      kernel: options.kernel,
+      ...(await kernelOf(options)),
       timeoutMs: options.timeoutMs,
       binary: options.qemu,
       qemuVersion: version,

@@ -4,12 +4,14 @@ import { resultsSchema } from "./results.js";
 import { migrationSchema } from "./migration.js";
 import { kvmImageSchema } from "./kvm-image.js";
 import { qemuBuildSchema } from "./qemu-build.js";
+import { kernelBuildSchema } from "./kernel-build.js";
 
 export const SCHEMA_FILES: Record<string, object> = {
   "schema/results.schema.json": resultsSchema,
   "schema/migration.schema.json": migrationSchema,
   "schema/kvm-image.schema.json": kvmImageSchema,
   "schema/qemu-build.schema.json": qemuBuildSchema,
+  "schema/kernel-build.schema.json": kernelBuildSchema,
 };
 
 export function schemaText(schema: object): string {

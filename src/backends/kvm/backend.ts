@@ -17,12 +17,18 @@ import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob, type BatchResult } fro
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
+import { describeKernel, type KernelBuild } from "./kernel.js";
 import type { ProfileName } from "../../engine/types.js";
 import { PROFILES } from "../../engine/profiles.js";
 
 export interface KvmOptions {
   /** The Debian kernel version L1 boots (a prefix is enough); default: the newest 6.12 64K image cached. */
   kernel?: string;
+  /**
+   * A kernel built by tcespec ('tcespec kvm kernel build'): L1 boots it, with the image's initramfs
+   * (of the default Debian kernel) and nothing to load (its drivers are built in).
+   */
+  hostKernel?: KernelBuild;
   timeoutMs?: number;
   /** The host's qemu-system-ppc64, L0. */
   binary?: string;
@@ -137,7 +143,8 @@ export interface KvmJob {
  */
 export class KvmLauncher implements Launcher<KvmJob> {
   readonly traits: MachineTraits;
-  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor">> & Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor">;
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel">> &
+    Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel">;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
   /** What the last batch ran on, as its console said. */
@@ -150,9 +157,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
   constructor(options: KvmOptions = {}) {
     this.options = {
       kernel: options.kernel,
+      hostKernel: options.hostKernel,
       timeoutMs: options.timeoutMs ?? 20_000,
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
-      bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
+      // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
+      bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),
       cacheRoot: options.cacheRoot,
       direct: options.direct ?? (directKvmHost() ? { accel: "kvm" } : false),
       // A build runs in the image of its base version; one of a version tcespec has no image for, in 7.2's (bookworm's libraries, as its sysroot).
@@ -169,15 +178,24 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.traits = kvmTraits(this.groups.length, Boolean(this.vfioHosts), this.options.qemuVersion);
   }
 
-  /** The cached L1 image, or why there is none. */
+  /** The cached L1 image, or why there is none (with a built kernel: the default kernel's image, for its initramfs). */
   l1Image(): L1Image | { problem: string } {
-    this.image ??= findImage(this.options.kernel, this.options.cacheRoot, this.options.qemuVersion);
+    this.image ??= findImage(this.options.hostKernel ? undefined : this.options.kernel, this.options.cacheRoot, this.options.qemuVersion);
     return this.image;
+  }
+
+  /** What L0 boots: the image, or its initramfs under a built kernel. */
+  private bootImage(): L1Image {
+    const image = this.l1Image() as L1Image;
+    return this.options.hostKernel ? { ...image, vmlinux: this.options.hostKernel.vmlinux } : image;
   }
 
   async problem(): Promise<string | undefined> {
     const build = this.options.build;
     if (build && !build.binaries.kvm) return `QEMU build '${build.manifest.name}' has no ppc64el binary: 'tcespec qemu build ${build.manifest.name} … --target kvm'`;
+    const kernel = this.options.hostKernel;
+    if (kernel && this.options.direct)
+      return `kernel build '${kernel.manifest.name}' is booted as L1; on this POWER host the host's own kernel runs the guests (boot it there to judge it)`;
     if (this.options.direct) return undefined;
     const image = this.l1Image();
     return "problem" in image ? image.problem : undefined;
@@ -226,12 +244,15 @@ export class KvmLauncher implements Launcher<KvmJob> {
     if (!parsed) return `the guests' QEMU did not name its version: '${software.qemu.slice(0, 80)}'`;
     const where = this.options.direct ? this.options.binary : "L1's qemu-system-ppc64";
     const build = this.options.build;
+    const kernel = this.options.hostKernel?.manifest;
     this.software = {
       qemu: describeQemu(parsed),
-      kernel: software.kernel,
+      kernel: kernel ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}`,
       ...(build ? { build: describeBuild(build.manifest) } : {}),
     };
+    if (kernel && software.kernel !== kernel.release)
+      return `L1 ran Linux ${software.kernel}, not kernel build '${kernel.name}' (${kernel.release}): the build's vmlinux was not what booted`;
     // A build must be what ran: its own base version, whatever profile it stands for.
     // (tcespec builds carry no package version: a "(Debian …)" is the image's own QEMU.)
     if (build)
@@ -265,7 +286,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const runBatch = (batch: BatchJob[]) =>
       direct
         ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts })
-        : runL1(this.l1Image() as L1Image, batch, { ...this.options, ...(this.options.build?.overlay ? { overlay: this.options.build.overlay } : {}) });
+        : runL1(this.bootImage(), batch, { ...this.options, overlays: [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined) });
     const answers = await Promise.all(batches.map((batch) => afterCrashes(batch, runBatch)));
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
     const kept = process.env.TCESPEC_KVM_CONSOLE;

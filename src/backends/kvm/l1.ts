@@ -95,8 +95,8 @@ export interface L1Options {
   timeoutMs: number;
   /** From L0's start to L1's READY line. */
   bootTimeoutMs: number;
-  /** A cpio to append after the image (a QEMU build's binary): a later archive's file replaces the image's. */
-  overlay?: string;
+  /** Cpios to append after the image (a QEMU build's binary, a built kernel's empty module lists): a later archive's file replaces the image's. */
+  overlays?: readonly string[];
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
@@ -310,7 +310,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
   // Linux unpacks concatenated archives in turn: the cached image, then the batch.
   const initrd = join(dir, "initrd.cpio");
   copyFileSync(image.initramfs, initrd);
-  if (options.overlay) appendFileSync(initrd, readFileSync(options.overlay));
+  for (const overlay of options.overlays ?? []) appendFileSync(initrd, readFileSync(overlay));
   appendFileSync(initrd, batchArchive(jobs, options.timeoutMs));
   const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet"];
   return new Promise((resolve) => {

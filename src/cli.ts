@@ -8,6 +8,7 @@ import type { Backend, BackendOptions } from "./backends/backend.js";
 import { VERSION } from "./version.js";
 
 import { PROFILE_NAMES } from "./engine/profiles.js";
+import { isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "./engine/kvm.js";
 
 // Only what --version and --help need is loaded up front; the parser, the engine and the
 // reporters come in when a command runs, so start-up stays close to node's own.
@@ -49,10 +50,12 @@ commands:
                  [--kernel VERSION|NAME] [--qemu-version 10.0: bookworm-backports' QEMU in L1]
   kvm info       what L1 images and kernel builds are cached (kernel, QEMU, sizes)
   kvm kernel build NAME (--debian 6.12 | --source DIR) [--patch FILE]… [--kasan]
+                 [--kernel-rules R]
                  build L1's kernel (ppc64le, KVM-HV and vfio built in) from Debian's
                  source or your tree; cached by source, patches, configuration and
-                 toolchain. --kernel NAME boots it. 'kvm kernels' lists them,
-                 'kvm kernel rm NAME' removes one
+                 toolchain. --kernel NAME boots it; R (default linux-6) is what the
+                 model plays for it. 'kvm kernels' lists them, 'kvm kernel rm NAME'
+                 removes one
   lsp --stdio    the language server editors start (docs/editors.md)
 
 run options:
@@ -84,6 +87,9 @@ run options:
   --kernel K         the kernel L1 boots on the kvm backend: a Debian ppc64le kernel
                      version ('kvm setup --kernel VERSION'), or a kernel build's name
                      ('kvm kernel build NAME'); every report names it and its patches
+  --kernel-rules R   the host kernel's TCE hypercalls the model plays for every profile:
+                     ${KERNEL_RULES_NAMES.join(", ")} (default: each profile's own; a
+                     kernel build's when --kernel names one)
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
   --format F         markdown (default) or html; --output FILE
@@ -125,6 +131,13 @@ function parseProfiles(values: string[] | undefined): ProfileName[] | undefined 
   for (const p of values)
     if (!(PROFILE_NAMES as readonly string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
   return values as ProfileName[];
+}
+
+/** --kernel-rules R: the model plays host kernel R's TCE hypercalls for every profile. */
+function kernelRulesOption(value: string | undefined): { kernelRules?: KernelRulesName } {
+  if (value === undefined) return {};
+  if (!isKernelRules(value)) throw new UsageError(`--kernel-rules takes ${KERNEL_RULES_NAMES.join(", ")}, not '${value}'`);
+  return { kernelRules: value };
 }
 
 async function backendsFor(names: string, options: BackendOptions): Promise<Backend[]> {
@@ -222,6 +235,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         debug: { type: "boolean" },
         stdio: { type: "boolean" },
         kasan: { type: "boolean" },
+        "kernel-rules": { type: "string" },
       },
     });
   } catch (error) {
@@ -302,6 +316,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
       qemu: values.qemu,
       timeoutMs: timeout,
       kernel: values.kernel,
+      ...kernelRulesOption(values["kernel-rules"]),
       qemuVersion: values["qemu-version"],
       bail: values.bail ?? false,
       ...buildOptions(values),
@@ -402,6 +417,7 @@ async function exploreCommand(
     "qemu-build"?: string[];
     profile?: string[];
     kernel?: string;
+    "kernel-rules"?: string;
     jobs?: string;
   },
   argv: string,
@@ -422,7 +438,8 @@ async function exploreCommand(
   const count = /^\d+$/.test(budget) ? Number(budget) : undefined;
   if (!time && count === undefined) throw new UsageError(`--budget takes a time (60s, 10m) or a number of scenarios, not '${budget}'`);
   const ms = time ? Number(time[1]) * (time[2] === "m" ? 60_000 : 1000) : undefined;
-  const model = new ModelBackend();
+  // The model plays the host kernel's rules (--kernel-rules, or the kernel build's), as on run.
+  const [model] = (await backendsFor("model", { kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]) })) as [InstanceType<typeof ModelBackend>];
   type Sides = Parameters<typeof explore>[0]["sides"];
   let sides: Sides;
   let abilities: Parameters<typeof explore>[0]["abilities"];
@@ -439,7 +456,7 @@ async function exploreCommand(
     const names = (values.backend ?? "").split(",").map((s) => s.trim());
     if (names.length !== 2 || names[0] !== "model" || !["qemu", "kvm"].includes(names[1]!))
       throw new UsageError("explore takes --profiles A,B or --backend model,qemu or --backend model,kvm");
-    const [real] = await backendsFor(names[1]!, { qemu: values.qemu, qemuVersion: values["qemu-version"], kernel: values.kernel, ...buildOptions(values) });
+    const [real] = await backendsFor(names[1]!, { qemu: values.qemu, qemuVersion: values["qemu-version"], kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]), ...buildOptions(values) });
     const profile = real!.profiles[0]!;
     sides = [
       { name: `the model (${profile})`, run: (spec) => model.runSync(spec, profile) },
@@ -608,7 +625,7 @@ function realRunOptions(values: CommandValues) {
   return {
     backend: backend as "kvm" | "qemu",
     run: { tags: values.tag as string[] | undefined, grep: str("grep"), jobs },
-    backendOptions: { qemu: str("qemu"), timeoutMs: timeout, kernel: str("kernel") },
+    backendOptions: { qemu: str("qemu"), timeoutMs: timeout, kernel: str("kernel"), ...kernelRulesOption(str("kernel-rules")) },
   };
 }
 
@@ -706,7 +723,7 @@ async function mutateCommand(paths: string[], values: CommandValues, write: Writ
 
 async function kvmKernelCommand(
   args: string[],
-  values: { debian?: string; source?: string; patch?: string[]; kasan?: boolean },
+  values: { debian?: string; source?: string; patch?: string[]; kasan?: boolean; "kernel-rules"?: string },
   write: Writer,
   writeError: Writer,
 ): Promise<number> {
@@ -723,7 +740,7 @@ async function kvmKernelCommand(
         continue;
       }
       const m = kernel.manifest;
-      write(`${m.name}  Linux ${m.release} from ${m.source.label}${m.kasan ? ", KASAN" : ""}; built ${m.built}\n`);
+      write(`${m.name}  Linux ${m.release} from ${m.source.label}${m.kasan ? ", KASAN" : ""}; the model plays ${m.rules}; built ${m.built}\n`);
       for (const p of m.patches) write(`  patch ${p.name}  sha256 ${p.sha256}\n`);
       write(`  vmlinux: ${kernel.vmlinux} (${mib(m.artifact.bytes)})\n  config: ${kernel.config}\n`);
     }
@@ -750,6 +767,7 @@ async function kvmKernelCommand(
       source: values.debian !== undefined ? { debian: values.debian } : { dir: values.source! },
       patches: values.patch ?? [],
       kasan: values.kasan ?? false,
+      ...(values["kernel-rules"] !== undefined ? { rules: kernelRulesOption(values["kernel-rules"]).kernelRules } : {}),
       progress: progress.say,
     });
     progress.end();

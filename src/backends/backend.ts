@@ -2,6 +2,7 @@
 // backends only through this interface; what each can do, it declares here.
 import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
+import type { KernelRulesName } from "../engine/kvm.js";
 import type { RunResult } from "../verdict/outcome.js";
 
 /** What the command line hands to a backend's factory; each backend reads what it needs. */
@@ -15,6 +16,11 @@ export interface BackendOptions {
   timeoutMs?: number;
   /** The kernel L1 boots (kvm backend): a kernel build's name ('tcespec kvm kernel build'), or a Debian kernel version. */
   kernel?: string;
+  /**
+   * The host kernel's TCE hypercall rules the model plays for every profile (linux-4, linux-6,
+   * linux-6-checked) instead of each profile's own; a kernel build named by `kernel` brings its own.
+   */
+  kernelRules?: KernelRulesName;
   /** A QEMU build by name ('tcespec qemu build'): the qemu backend runs its host binary, the kvm backend overlays its ppc64el binary on L1. */
   qemuBuild?: string;
   /** The profile a build's runs stand for (default: its base version's). */

@@ -25,7 +25,8 @@ async function kernelOf(options: BackendOptions) {
 }
 
 const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> = {
-  model: async (options) => new ModelBackend(options.bail ?? false),
+  // The model plays the host kernel's rules: --kernel-rules, else those of the kernel build --kernel names.
+  model: async (options) => new ModelBackend(options.bail ?? false, options.kernelRules ?? (await kernelOf(options)).hostKernel?.manifest.rules),
   qemu: async (options) => {
     const { QemuBackend } = await import("./qemu/backend.js");
     const { isQemuVersion, QEMU_VERSIONS } = await import("./qemu/versions.js");

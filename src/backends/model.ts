@@ -1,4 +1,5 @@
 // The model backend: the engine plays the profile.
+import { KERNEL_RULES, type KernelRulesName } from "../engine/kvm.js";
 import type { CompiledSpec, Probe } from "../compile/program.js";
 import { Engine } from "../engine/engine.js";
 import type { ProfileName } from "../engine/types.js";
@@ -45,8 +46,12 @@ export class ModelBackend implements Backend {
   readonly profiles = PROFILE_NAMES;
   readonly real = false;
   readonly recipe: BackendRecipe;
-  constructor(private readonly bail = false) {
-    this.recipe = { name: this.name, options: { bail } };
+  constructor(
+    private readonly bail = false,
+    /** The host kernel's rules for every profile (--kernel-rules, or a kernel build's), instead of each profile's own. */
+    private readonly kernelRules?: KernelRulesName,
+  ) {
+    this.recipe = { name: this.name, options: { bail, ...(kernelRules ? { kernelRules } : {}) } };
   }
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
@@ -54,7 +59,7 @@ export class ModelBackend implements Backend {
   }
 
   runSync(spec: CompiledSpec, profile: ProfileName): RunResult {
-    const engine = new Engine(profile, spec.machine);
+    const engine = new Engine(profile, spec.machine, this.kernelRules && KERNEL_RULES[this.kernelRules]);
     const target: Target = {
       apply: (operation) => engine.apply(operation),
       observe: (probe) => observe(engine, probe),

@@ -3,6 +3,7 @@ import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc, TablePict
 import { DEFAULT_GUEST_RAM } from "./types.js";
 import { Machine } from "./machine.js";
 import { PROFILES } from "./profiles.js";
+import type { KvmRules } from "./kvm.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
 import { createWindow, queryWindow, removeWindow, resetWindows } from "./rtas.js";
 import { migrate, save, type MigrationStream } from "./migration.js";
@@ -15,8 +16,10 @@ export class Engine {
   constructor(
     readonly profile: ProfileName,
     config: MachineConfig,
+    /** The host kernel's TCE hypercalls, when not the profile's (a kernel with a fix: --kernel-rules). */
+    kernel?: KvmRules,
   ) {
-    this.machine = new Machine(PROFILES[profile], config);
+    this.machine = new Machine(kernel ? { ...PROFILES[profile], kvm: kernel } : PROFILES[profile], config);
   }
 
   apply(operation: Operation): Outcome {

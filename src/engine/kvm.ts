@@ -13,6 +13,8 @@ export interface KvmHardwareHook {
 
 /** A kernel's in-kernel TCE hypercalls. "H_TOO_HARD": QEMU answers the call instead. */
 export interface KvmRules {
+  /** How a command line names them: linux-4, linux-6, linux-6-checked. */
+  readonly id: KernelRulesName;
   readonly name: string;
   putTce(table: TceTable, ioba: bigint, tce: bigint, hardware?: KvmHardwareHook): HcallRc;
   getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint };
@@ -65,6 +67,7 @@ function getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint } 
  * range checked, a TCE with an unaligned address refused with H_PARAMETER.
  */
 export const KVM_LINUX_4: KvmRules = {
+  id: "linux-4",
   name: "Linux 4.x",
   putTce(table, ioba, tce, hardware) {
     if (!iobaValid(table, ioba, 1n) || !tceValid(table, tce)) return "H_PARAMETER";
@@ -94,6 +97,49 @@ function runsPastEnd(table: TceTable, ioba: bigint, count: bigint): boolean {
 /** The TCE's address is guest RAM (kvmppc_tce_to_ua finds a memslot for it). */
 const inRam = (tce: bigint, ram: bigint) => (tce & ~TCE_RW) < ram;
 
+function linux6(wholeRange: boolean): KvmRules {
+  // The range H_STUFF_TCE and H_PUT_TCE_INDIRECT are checked over: the first entry (6.x as released), or all of them.
+  const rangeValid = (table: TceTable, ioba: bigint, count: bigint) => iobaValid(table, ioba, wholeRange ? count : 1n);
+  return {
+    id: wholeRange ? "linux-6-checked" : "linux-6",
+    name: wholeRange ? "Linux 6.x with the whole range checked" : "Linux 6.x",
+    putTce(table, ioba, tce, hardware) {
+      if (!iobaValid(table, ioba, 1n)) return "H_PARAMETER";
+      if (!tceValid(table, tce)) return "H_TOO_HARD";
+      write(table, ioba, [tce], hardware);
+      return "H_SUCCESS";
+    },
+    getTce,
+    stuffTce(table, ioba, tce, count, hardware) {
+      if (!rangeValid(table, ioba, count) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
+      // With a hardware table attached (spapr_tce_vfio), KVM unmaps each entry there first; the one
+      // past the window's end fails, and QEMU answers the whole call (seen on 6.12: H_PARAMETER, the
+      // entries inside the window written).
+      if (hardware && runsPastEnd(table, ioba, count)) return "H_TOO_HARD";
+      fill(table, ioba, tce, count, hardware);
+      return "H_SUCCESS";
+    },
+    putTceIndirect(table, ioba, tces, listAddress, ram, hardware) {
+      if (tces.length > 512 || (listAddress & 0xfffn) !== 0n || !rangeValid(table, ioba, BigInt(tces.length))) return "H_PARAMETER";
+      // kvmppc_tce_validate: a TCE that grants a permission must be page-aligned and in guest RAM.
+      if (!tces.every((tce) => tceValid(table, tce) && ((tce & TCE_RW) === 0n || inRam(tce, ram)))) return "H_TOO_HARD";
+      // The write loop, entry by entry: every TCE's address is translated (a TCE without permission
+      // outside guest RAM: H_PARAMETER, the entries before it stay); then each hardware table maps
+      // the entry, and the one past the window's end hands the whole call to QEMU.
+      const first = table.indexOf(ioba)!;
+      for (const [i, tce] of tces.entries()) {
+        if (!inRam(tce, ram)) {
+          write(table, ioba, tces.slice(0, i), hardware);
+          return "H_PARAMETER";
+        }
+        if (hardware && first + i >= Number(table.entryCount)) return "H_TOO_HARD";
+      }
+      write(table, ioba, tces, hardware);
+      return "H_SUCCESS";
+    },
+  };
+}
+
 /**
  * Linux 6.x, seen on 6.12 KVM-HV (nested) under QEMU 7.2:
  * - kvmppc_ioba_validate is iommu_tce_check_ioba, which checks the first entry only: a stuff
@@ -102,40 +148,16 @@ const inRam = (tce: bigint, ram: bigint) => (tce & ~TCE_RW) < ram;
  * - kvmppc_tce_validate answers H_TOO_HARD for a TCE whose address is not page-aligned, so
  *   QEMU answers that call by its own rules (and keeps such a TCE).
  */
-export const KVM_LINUX_6: KvmRules = {
-  name: "Linux 6.x",
-  putTce(table, ioba, tce, hardware) {
-    if (!iobaValid(table, ioba, 1n)) return "H_PARAMETER";
-    if (!tceValid(table, tce)) return "H_TOO_HARD";
-    write(table, ioba, [tce], hardware);
-    return "H_SUCCESS";
-  },
-  getTce,
-  stuffTce(table, ioba, tce, count, hardware) {
-    if (!iobaValid(table, ioba, 1n) || (tce & TCE_RW) !== 0n) return "H_PARAMETER";
-    // With a hardware table attached (spapr_tce_vfio), KVM unmaps each entry there first; the one
-    // past the window's end fails, and QEMU answers the whole call (seen on 6.12: H_PARAMETER, the
-    // entries inside the window written).
-    if (hardware && runsPastEnd(table, ioba, count)) return "H_TOO_HARD";
-    fill(table, ioba, tce, count, hardware);
-    return "H_SUCCESS";
-  },
-  putTceIndirect(table, ioba, tces, listAddress, ram, hardware) {
-    if (tces.length > 512 || (listAddress & 0xfffn) !== 0n || !iobaValid(table, ioba, 1n)) return "H_PARAMETER";
-    // kvmppc_tce_validate: a TCE that grants a permission must be page-aligned and in guest RAM.
-    if (!tces.every((tce) => tceValid(table, tce) && ((tce & TCE_RW) === 0n || inRam(tce, ram)))) return "H_TOO_HARD";
-    // The write loop, entry by entry: every TCE's address is translated (a TCE without permission
-    // outside guest RAM: H_PARAMETER, the entries before it stay); then each hardware table maps
-    // the entry, and the one past the window's end hands the whole call to QEMU.
-    const first = table.indexOf(ioba)!;
-    for (const [i, tce] of tces.entries()) {
-      if (!inRam(tce, ram)) {
-        write(table, ioba, tces.slice(0, i), hardware);
-        return "H_PARAMETER";
-      }
-      if (hardware && first + i >= Number(table.entryCount)) return "H_TOO_HARD";
-    }
-    write(table, ioba, tces, hardware);
-    return "H_SUCCESS";
-  },
-};
+export const KVM_LINUX_6: KvmRules = linux6(false);
+
+/**
+ * Linux 6.x with iommu_tce_check_ioba checking the whole range (patches/linux-0001-…patch), seen
+ * on 6.12.95 built here with it: a stuff or list that runs past the window's end is H_PARAMETER
+ * before anything is written, with or without a hardware table; the rest is 6.x's.
+ */
+export const KVM_LINUX_6_CHECKED: KvmRules = linux6(true);
+
+export const KERNEL_RULES = { "linux-4": KVM_LINUX_4, "linux-6": KVM_LINUX_6, "linux-6-checked": KVM_LINUX_6_CHECKED } as const;
+export type KernelRulesName = "linux-4" | "linux-6" | "linux-6-checked";
+export const KERNEL_RULES_NAMES = Object.keys(KERNEL_RULES) as KernelRulesName[];
+export const isKernelRules = (name: string): name is KernelRulesName => (KERNEL_RULES_NAMES as string[]).includes(name);

@@ -6,7 +6,7 @@ export const kernelBuildSchema = {
   title: "tcespec kernel build manifest",
   type: "object",
   additionalProperties: false,
-  required: ["version", "name", "base", "release", "source", "patches", "kasan", "artifact", "built"],
+  required: ["version", "name", "base", "release", "source", "patches", "kasan", "rules", "artifact", "built"],
   properties: {
     version: { const: 1 },
     name: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9._-]*$", description: "starts with a letter: --kernel takes a build's name or a Debian kernel version" },
@@ -32,6 +32,7 @@ export const kernelBuildSchema = {
       },
     },
     kasan: { type: "boolean", description: "built with KASAN (generic, outline): its reports are host-crash verdicts" },
+    rules: { enum: ["linux-4", "linux-6", "linux-6-checked"], description: "the model's host-kernel rules this kernel stands for (--kernel-rules at build time; default linux-6)" },
     artifact: {
       type: "object",
       additionalProperties: false,
@@ -50,6 +51,7 @@ export interface KernelBuildManifest {
   source: { label: string; debian?: string; dir?: string };
   patches: { name: string; path: string; sha256: string }[];
   kasan: boolean;
+  rules: "linux-4" | "linux-6" | "linux-6-checked";
   artifact: { key: string; bytes: number };
   built: string;
 }

@@ -31,6 +31,7 @@ import {
   type TreeState,
 } from "../../build/source.js";
 import { buildsRoot } from "../qemu/build.js";
+import type { KernelRulesName } from "../../engine/kvm.js";
 
 export type { KernelBuildManifest };
 
@@ -102,6 +103,8 @@ export interface KernelBuildRequest {
   /** Patch files (-p1), applied in order. */
   patches: string[];
   kasan?: boolean;
+  /** The model's host-kernel rules it stands for (default linux-6: the kernel as released). */
+  rules?: KernelRulesName;
   progress?: Progress;
   root?: string;
   /** Check for make, the cross compiler, libelf… first (default): a test's stand-in tree needs none. */
@@ -175,7 +178,7 @@ export function removeKernel(name: string, root = kernelsRoot()): boolean {
 /** How reports name a kernel build: its name, release, source, patches and KASAN. */
 export function describeKernel(manifest: KernelBuildManifest): string {
   const patches = manifest.patches.map((p) => `${p.name} (sha256 ${p.sha256.slice(0, 12)})`).join(", ");
-  return `tcespec kernel '${manifest.name}': Linux ${manifest.base} from ${manifest.source.label}${patches ? ` + ${patches}` : ", no patches"}${manifest.kasan ? ", KASAN" : ""}`;
+  return `tcespec kernel '${manifest.name}': Linux ${manifest.base} from ${manifest.source.label}${patches ? ` + ${patches}` : ", no patches"}${manifest.kasan ? ", KASAN" : ""}${manifest.rules !== "linux-6" ? `; stands for ${manifest.rules}` : ""}`;
 }
 
 const isElf = (path: string) => {
@@ -317,6 +320,7 @@ export async function buildKernel(request: KernelBuildRequest): Promise<{ build:
     source: { label: source.label, ...(source.debian ? { debian: source.debian } : {}), ...(source.user ? { dir: source.dir } : {}) },
     patches: patches.map((p) => ({ name: p.name, path: p.path, sha256: p.sha256 })),
     kasan,
+    rules: request.rules ?? "linux-6",
     artifact: { key, bytes: recorded.bytes },
     built: new Date().toISOString(),
   };

@@ -1,0 +1,56 @@
+// L1 on a kernel tcespec built from Debian's 6.12 source: without the patch it crashes on the
+// guest's H_STUFF_TCE exactly as Debian's kernel does (the bug is upstream's, not the packaging's);
+// with patches/linux-0001-…patch the stuff and the list past the window's end answer H_PARAMETER,
+// nothing is written and the host stays up. Needs the kernel builds .ci/run makes ('tcespec kvm
+// kernel build linux-stock|linux-fixed --debian 6.12 …') and the L1 image; without them this
+// skips, unless TCESPEC_REQUIRE_KVM=1 (.ci/run) makes that a failure.
+import { describe, expect, it } from "vitest";
+import { findImage } from "../../src/backends/kvm/image.js";
+import { findKernel, type KernelBuild } from "../../src/backends/kvm/kernel.js";
+import { KvmBackend } from "../../src/backends/kvm/backend.js";
+import { run } from "../../src/run/runner.js";
+import { exitCode } from "../../src/report/summary.js";
+
+const REQUIRED = process.env.TCESPEC_REQUIRE_KVM === "1";
+const FIX = "patches/linux-0001-powerpc-iommu-check-the-whole-range-in-iommu_tce_check_ioba.patch";
+const image = findImage();
+const stock = findKernel("linux-stock");
+const fixed = findKernel("linux-fixed");
+const problems = [
+  ..."problem" in image ? [image.problem] : [],
+  ..."problem" in stock ? [`${stock.problem} (.ci/run: tcespec kvm kernel build linux-stock --debian 6.12)`] : [],
+  ..."problem" in fixed ? [`${fixed.problem} (.ci/run: tcespec kvm kernel build linux-fixed --debian 6.12 --patch ${FIX})`] : [],
+];
+const READY = problems.length === 0;
+if (!READY) console.warn(`the tests of kernel builds on real KVM do not run: ${problems.join("; ")}`);
+
+describe.runIf(REQUIRED && !READY)("kernel builds on real KVM are required here (TCESPEC_REQUIRE_KVM=1)", () => {
+  it("has the kernel builds and the L1 image", () => {
+    expect.fail(`TCESPEC_REQUIRE_KVM=1 but ${problems.join("; ")}`);
+  });
+});
+
+describe.runIf(READY)("L1 on a kernel built from Debian's 6.12 source", () => {
+  it("without the patch: the stuff past the end crashes it in kvmppc_tce_put, as Debian's kernel; the next guest passes on a fresh L1", async () => {
+    const kvm = new KvmBackend({ hostKernel: stock as KernelBuild });
+    const report = await run(["patches/kvm-stuff-past-end.tce"], { backends: [kvm], jobs: 1 });
+    const [crashed, next] = report.runs;
+    expect(crashed).toMatchObject({ status: "crashed", crash: { software: "host kernel", function: expect.stringMatching(/^kvmppc_tce_put\+/), line: 20 } });
+    expect(next).toMatchObject({ status: "passed" });
+    expect(exitCode(report)).toBe(1);
+    // The kernel that judged is the build, and the report says so.
+    expect(report.backends.find((b) => b.name === "kvm")?.identity?.kernel).toMatch(/^6\.12\.\d+-tcespec \(tcespec kernel 'linux-stock': Linux 6\.12\.\d+ from Debian linux 6\.12\.\d+-\S+, no patches\)$/);
+  }, 600_000);
+
+  it("with the patch: H_PARAMETER for the stuff and the list past the end, nothing written, a stuff inside still works, the host stays up", async () => {
+    const kvm = new KvmBackend({ hostKernel: fixed as KernelBuild });
+    const report = await run(["patches/kvm-stuff-past-end-fixed.tce"], { backends: [kvm], jobs: 1 });
+    expect(report.runs.map((r) => `${r.spec}: ${r.status}`)).toEqual([
+      "the stuff past the end: passed",
+      "a list past the end: passed",
+      "a stuff inside the window still works: passed",
+    ]);
+    expect(exitCode(report)).toBe(0);
+    expect(kvm.identity()?.kernel).toMatch(/^6\.12\.\d+-tcespec \(tcespec kernel 'linux-fixed': Linux 6\.12\.\d+ from Debian linux \S+ \+ linux-0001-powerpc-iommu-check-the-whole-range-in-iommu_tce_check_ioba\.patch \(sha256 [0-9a-f]{12}\)\)$/);
+  }, 600_000);
+});

@@ -422,8 +422,10 @@ export interface WhenClauseCstNode extends CstNode {
 
 export type WhenClauseCstChildren = {
   Kw_when: IToken[];
-  Kw_profile: IToken[];
-  profileList: ProfileListCstNode[];
+  Kw_profile?: IToken[];
+  profileList?: ProfileListCstNode[];
+  kernel?: IToken[];
+  kernelList?: ProfileListCstNode[];
 };
 
 export interface XfailClauseCstNode extends CstNode {

@@ -317,8 +317,25 @@ export class SpecParser extends CstParser {
 
   private whenClause = this.RULE("whenClause", () => {
     this.CONSUME(T.When);
-    this.CONSUME(T.Profile);
-    this.SUBRULE(this.profileList);
+    this.OR({
+      DEF: [
+        {
+          ALT: () => {
+            this.CONSUME(T.Profile);
+            this.SUBRULE(this.profileList);
+          },
+        },
+        // `when kernel linux-6-checked`: the host kernel's rules; a word, not a keyword.
+        {
+          GATE: () => this.LA(1).image === "kernel",
+          ALT: () => {
+            this.CONSUME(T.Name, { LABEL: "kernel" });
+            this.SUBRULE2(this.profileList, { LABEL: "kernelList" });
+          },
+        },
+      ],
+      ERR_MSG: "'profile' or 'kernel' after when",
+    });
   });
 
   private xfailClause = this.RULE("xfailClause", () => {

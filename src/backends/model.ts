@@ -65,6 +65,6 @@ export class ModelBackend implements Backend {
       observe: (probe) => observe(engine, probe),
       picture: () => engine.picture(),
     };
-    return evaluate(spec, profile, target, this.name, this.bail);
+    return evaluate(spec, profile, target, this.name, this.bail, this.kernelRules);
   }
 }

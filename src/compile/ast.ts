@@ -5,6 +5,7 @@ export interface Pos {
   column: number; // 1-based
 }
 
+import type { KernelRulesName } from "../profile-names.js";
 import type { ProfileName } from "../profile-names.js";
 export { PROFILE_NAMES as PROFILES, type ProfileName } from "../profile-names.js";
 
@@ -73,6 +74,8 @@ export interface Expectation extends StatementBase {
   kind: "expect";
   check: Check;
   when?: { profiles: ProfileName[] } & Pos;
+  /** `when kernel …`: the host kernel rules under which the expectation holds. */
+  whenKernel?: { kernels: KernelRulesName[] } & Pos;
   xfail?: { reason: string } & Pos;
 }
 

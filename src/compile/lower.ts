@@ -48,6 +48,7 @@ export function expectStep(statement: A.Expectation, probe: Probe, expected: Exp
     probe,
     expected,
     when: statement.when?.profiles,
+    whenKernel: statement.whenKernel?.kernels,
     xfail: statement.xfail?.reason,
     source: statement.source,
     line: statement.line,

@@ -3,6 +3,7 @@
 // a handler table that must name each alternative: a rule the grammar gains and this file does not
 // handle is a compile error. Numbers become bigints here (sizes expanded, `_` removed, > 2^64-1
 // rejected); names are checked where the grammar cannot: profiles and capabilities.
+import { isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "../profile-names.js";
 import type { CstElement, CstNode, IToken } from "chevrotain";
 import type * as C from "../../grammar/cst.js";
 import type * as A from "./ast.js";
@@ -208,6 +209,15 @@ export class AstBuilder {
     return names;
   }
 
+  private kernelRules(words: IToken[]): KernelRulesName[] {
+    const names: KernelRulesName[] = [];
+    for (const word of words) {
+      if (isKernelRules(word.image)) names.push(word.image);
+      else this.error(this.posOf(word), unknown("kernel", word.image, KERNEL_RULES_NAMES, "kernels"));
+    }
+    return names;
+  }
+
   private number(token: IToken): A.NumberNode {
     const parsed = parseNumber(token.image);
     if (typeof parsed === "string") {
@@ -370,9 +380,12 @@ export class AstBuilder {
   private expectation(node: C.ExpectStmtCstNode, at: A.StatementBase): A.Expectation {
     const c = node.children;
     const expectation: A.Expectation = { kind: "expect", check: this.check(c), ...at };
-    const whens = c.whenClause ?? [];
+    const whens = (c.whenClause ?? []).filter((w) => w.children.profileList);
     if (whens.length > 1) this.error(this.nodePos(whens[1]!), "an expectation takes one 'when profile' clause");
     if (whens[0]) expectation.when = { profiles: this.profiles(this.words(the(whens[0].children.profileList))), ...this.nodePos(whens[0]) };
+    const kernels = (c.whenClause ?? []).filter((w) => w.children.kernelList);
+    if (kernels.length > 1) this.error(this.nodePos(kernels[1]!), "an expectation takes one 'when kernel' clause");
+    if (kernels[0]) expectation.whenKernel = { kernels: this.kernelRules(this.words(the(kernels[0].children.kernelList))), ...this.nodePos(kernels[0]) };
     const xfails = c.xfailClause ?? [];
     if (xfails.length > 1) this.error(this.nodePos(xfails[1]!), "an expectation takes one 'xfail' clause");
     if (xfails[0]) expectation.xfail = { reason: this.string(the(xfails[0].children.StringLiteral)), ...this.nodePos(xfails[0]) };

@@ -3,6 +3,8 @@
 // profile names the one its QEMU ran on. H_TOO_HARD hands the whole call back to QEMU, which
 // then answers it by its own rules on its mapping of the same table.
 import type { HcallRc } from "./types.js";
+import type { KernelRulesName } from "../profile-names.js";
+export { KERNEL_RULES_NAMES, isKernelRules, type KernelRulesName } from "../profile-names.js";
 import { TCE_RW } from "./types.js";
 import type { TceTable } from "./table.js";
 
@@ -157,7 +159,4 @@ export const KVM_LINUX_6: KvmRules = linux6(false);
  */
 export const KVM_LINUX_6_CHECKED: KvmRules = linux6(true);
 
-export const KERNEL_RULES = { "linux-4": KVM_LINUX_4, "linux-6": KVM_LINUX_6, "linux-6-checked": KVM_LINUX_6_CHECKED } as const;
-export type KernelRulesName = "linux-4" | "linux-6" | "linux-6-checked";
-export const KERNEL_RULES_NAMES = Object.keys(KERNEL_RULES) as KernelRulesName[];
-export const isKernelRules = (name: string): name is KernelRulesName => (KERNEL_RULES_NAMES as string[]).includes(name);
+export const KERNEL_RULES: Record<KernelRulesName, KvmRules> = { "linux-4": KVM_LINUX_4, "linux-6": KVM_LINUX_6, "linux-6-checked": KVM_LINUX_6_CHECKED };

@@ -1,3 +1,5 @@
+import { KERNEL_RULES_NAMES, type KernelRulesName } from "../profile-names.js";
+
 // The manifest of a host kernel built by tcespec (`tcespec kvm kernel build`): what it was built
 // from, with which patches and configuration; every run L1 boots it for names all of it.
 export const kernelBuildSchema = {
@@ -32,7 +34,7 @@ export const kernelBuildSchema = {
       },
     },
     kasan: { type: "boolean", description: "built with KASAN (generic, outline): its reports are host-crash verdicts" },
-    rules: { enum: ["linux-4", "linux-6", "linux-6-checked"], description: "the model's host-kernel rules this kernel stands for (--kernel-rules at build time; default linux-6)" },
+    rules: { enum: KERNEL_RULES_NAMES, description: "the model's host-kernel rules this kernel stands for (--kernel-rules at build time; default linux-6)" },
     artifact: {
       type: "object",
       additionalProperties: false,
@@ -51,7 +53,7 @@ export interface KernelBuildManifest {
   source: { label: string; debian?: string; dir?: string };
   patches: { name: string; path: string; sha256: string }[];
   kasan: boolean;
-  rules: "linux-4" | "linux-6" | "linux-6-checked";
+  rules: KernelRulesName;
   artifact: { key: string; bytes: number };
   built: string;
 }

@@ -1,4 +1,6 @@
 // Evaluating a compiled spec against anything that can apply operations and answer probes.
+import type { KernelRulesName } from "../engine/kvm.js";
+import { PROFILES } from "../engine/profiles.js";
 import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
 import type { Pos } from "../compile/ast.js";
 import type { Operation, Outcome, ProfileName, TablePicture } from "../engine/types.js";
@@ -83,7 +85,12 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
   }
 }
 
-export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Target, backend: string, bail = false): RunResult {
+/**
+ * `kernel`: the host kernel rules the run stands for (`when kernel …`): the model's (--kernel-rules,
+ * a kernel build's), else the profile's own.
+ */
+export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Target, backend: string, bail = false, kernel?: KernelRulesName): RunResult {
+  const kernelRules = kernel ?? PROFILES[profile].kvm.id;
   const expectations: ExpectationOutcome[] = [];
   // The steps run so far, as indices: their text is made only for a divergence.
   const history: number[] = [];
@@ -127,7 +134,7 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
       op: step.expected.op,
       xfail: step.xfail,
     };
-    if (step.when && !step.when.includes(profile)) {
+    if ((step.when && !step.when.includes(profile)) || (step.whenKernel && !step.whenKernel.includes(kernelRules))) {
       expectations.push({ ...base, outcome: "skipped", actual: "" });
       continue;
     }

@@ -150,4 +150,16 @@ describe("completion of PHB names", () => {
     expect(completions("reset # put_", 12)).toEqual([]);
     expect(completions('spec "put_', 10)).toEqual([]);
   });
+
+  it("offers 'kernel' after when, and the kernel rules in a 'when kernel' list, profiles in a 'when profile' one", async () => {
+    const { completions } = await import("../../src/lsp/assist.js");
+    const labels = (text: string) => completions(text, text.length).map((c) => c.label);
+    const head = "expect stuff_tce phb0 0x0 0x0 1 == H_SUCCESS when ";
+    expect(labels(head)).toEqual(expect.arrayContaining(["profile", "kernel"]));
+    expect(labels(head)).not.toContain("phb0");
+    expect(labels(`${head}kernel `).sort()).toEqual(["linux-4", "linux-6", "linux-6-checked"]);
+    expect(labels(`${head}kernel linux-6, `).sort()).toEqual(["linux-4", "linux-6", "linux-6-checked"]);
+    expect(labels(`${head}profile `)).toContain("qemu-7.2");
+    expect(labels(`${head}profile `)).not.toContain("linux-6");
+  });
 });

@@ -40,3 +40,32 @@ describe("the host kernel's rules", () => {
     expect(JSON.parse(out).summary).toMatchObject({ passed: 3, diverged: 0 });
   });
 });
+
+describe("when kernel", () => {
+  const check = async (text: string) => {
+    const { compileSource } = await import("../../src/compile/index.js");
+    return compileSource("k.tce", text).diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`);
+  };
+  const HEAD = 'setup {\n  machine kvm caps spapr_tce, multi_tce\n}\nspec "s" {\n';
+
+  it("names kernel rules the model knows, once per expectation, beside a 'when profile'", async () => {
+    expect(await check(`${HEAD}  expect stuff_tce phb0 0x0 0x0 1 == H_SUCCESS when kernel linux-6, linux-6-checked when profile qemu-7.2\n}\n`)).toEqual([]);
+    expect(await check(`${HEAD}  expect stuff_tce phb0 0x0 0x0 1 == H_SUCCESS when kernel linux-7\n}\n`)).toEqual([expect.stringMatching(/^5:60 unknown kernel 'linux-7'/)]);
+    expect(await check(`${HEAD}  expect stuff_tce phb0 0x0 0x0 1 == H_SUCCESS when kernel linux-6 when kernel linux-4\n}\n`)).toEqual([
+      expect.stringMatching(/^5:\d+ an expectation takes one 'when kernel' clause/),
+    ]);
+  });
+
+  it("the library holds under the rules a fixed kernel brings, as under each profile's own", async () => {
+    for (const model of [new ModelBackend(false), new ModelBackend(false, "linux-6-checked")]) {
+      const report = await run(["specs"], { backends: [model], jobs: 1 });
+      expect(report.runs.filter((r) => r.status !== "passed").map((r) => `${r.file}: ${r.spec} (${r.profile})`)).toEqual([]);
+    }
+    // …and the expectations that belong to one kernel were checked under it only.
+    const skipped = async (model: ModelBackend) =>
+      (await run(["specs/hcalls/kvm-linux-6.tce"], { backends: [model], profiles: ["qemu-7.2"], jobs: 1 })).runs.flatMap((r) => r.expectations).filter((e) => e.outcome === "skipped").length;
+    expect(await skipped(new ModelBackend(false))).toBeGreaterThan(0);
+    expect(await skipped(new ModelBackend(false, "linux-6-checked"))).toBeGreaterThan(0);
+    expect(await skipped(new ModelBackend(false))).not.toBe(await skipped(new ModelBackend(false, "linux-6-checked")));
+  });
+});

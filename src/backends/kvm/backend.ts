@@ -18,6 +18,7 @@ import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
 import { describeKernel, type KernelBuild } from "./kernel.js";
+import type { KernelRulesName } from "../../profile-names.js";
 import type { ProfileName } from "../../engine/types.js";
 import { PROFILES } from "../../engine/profiles.js";
 
@@ -29,6 +30,8 @@ export interface KvmOptions {
    * (of the default Debian kernel) and nothing to load (its drivers are built in).
    */
   hostKernel?: KernelBuild;
+  /** The host kernel rules the runs stand for (`when kernel …`): default, the kernel build's, else each profile's. */
+  kernelRules?: KernelRulesName;
   timeoutMs?: number;
   /** The host's qemu-system-ppc64, L0. */
   binary?: string;
@@ -143,8 +146,8 @@ export interface KvmJob {
  */
 export class KvmLauncher implements Launcher<KvmJob> {
   readonly traits: MachineTraits;
-  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel">> &
-    Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel">;
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">> &
+    Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
   /** What the last batch ran on, as its console said. */
@@ -158,6 +161,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.options = {
       kernel: options.kernel,
       hostKernel: options.hostKernel,
+      kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
       timeoutMs: options.timeoutMs ?? 20_000,
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
@@ -175,7 +179,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
     }
     this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
-    this.traits = kvmTraits(this.groups.length, Boolean(this.vfioHosts), this.options.qemuVersion);
+    const traits = kvmTraits(this.groups.length, Boolean(this.vfioHosts), this.options.qemuVersion);
+    this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
 
   /** The cached L1 image, or why there is none (with a built kernel: the default kernel's image, for its initramfs). */

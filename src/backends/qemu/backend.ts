@@ -9,6 +9,7 @@ import { existenceCalls } from "../real/calls.js";
 import { XLATE_TRACE } from "../real/console.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type MachineTraits } from "../real/traits.js";
+import type { KernelRulesName } from "../../profile-names.js";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, runQemu } from "./process.js";
 import type { ProfileName } from "../../engine/types.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "./build.js";
@@ -24,6 +25,8 @@ export interface QemuOptions {
   build?: QemuBuild;
   /** The profile the runs stand for (a build's: default, its base version's). */
   standsFor?: ProfileName;
+  /** The host kernel rules the runs stand for (`when kernel …`), as the model in the same run plays them. */
+  kernelRules?: KernelRulesName;
 }
 
 /** The same machine as the model's: no default devices (no VIO NIC or vscsi with LIOBNs of their own). */
@@ -56,7 +59,7 @@ export const TCG_TRAITS: MachineTraits = {
 
 /** QEMU under TCG on this host: one QEMU process per guest, host steps over QMP, `lanes` at once. */
 export class TcgLauncher implements Launcher<undefined> {
-  readonly traits = TCG_TRAITS;
+  traits: MachineTraits = TCG_TRAITS;
   private readonly binary: string | { problem: string };
   private readonly extraArgs: string[] = [];
   /** The binary as it reports itself (read once, before the first run), or why it cannot stand for the profile. */
@@ -143,6 +146,8 @@ export class QemuBackend extends RealBackend<undefined> {
     const version = build ? baseFamily(build.manifest.base) : (options.version ?? "7.2");
     const profile = build ? buildProfile(build, options.standsFor) : QEMU_VERSIONS[version!];
     if (typeof profile !== "string") throw new Error(profile.problem);
-    super("qemu", [profile], new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000, build));
+    const launcher = new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000, build);
+    if (options.kernelRules) launcher.traits = { ...TCG_TRAITS, kernelRules: options.kernelRules };
+    super("qemu", [profile], launcher);
   }
 }

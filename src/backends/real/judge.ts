@@ -113,7 +113,7 @@ export function judge(
       return answer;
     },
   };
-  const result = evaluate(spec, profile, replay, backend);
+  const result = evaluate(spec, profile, replay, backend, false, plan.kernel);
   if (notes.size === 0) return result;
   return {
     ...result,

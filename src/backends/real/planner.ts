@@ -129,7 +129,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
       return "";
     },
   };
-  evaluate(spec, profile, planner, "plan");
+  evaluate(spec, profile, planner, "plan", false, traits.kernelRules);
   if (unsupported) return { unsupported };
   if (asksNotifiers && traits.notifiers === "by-window" && vfioPhbs.size > 1)
     return { unsupported: "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs" };
@@ -149,7 +149,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
     if (dependent !== undefined) return { unsupported: `${why}, and KVM's answer to ${dependent} depends on it` };
   }
   args.push("-m", `${finished.ram >> 20n}M`);
-  return { steps, args };
+  return { steps, args, ...(traits.kernelRules ? { kernel: traits.kernelRules } : {}) };
 }
 
 /**

@@ -1,5 +1,6 @@
 // What a real target is, for the planner and the judge: its traits (what it can run, how it
 // observes), the steps a plan is made of, and what the host saw at a mark.
+import type { KernelRulesName } from "../../engine/kvm.js";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Outcome } from "../../engine/types.js";
 import type { GuestCall } from "../guest/guest.js";
@@ -48,12 +49,16 @@ export interface PlannedStep {
 
 export interface GuestPlan {
   steps: PlannedStep[];
+  /** The host kernel rules the run stands for (`when kernel …`), when not the profile's. */
+  kernel?: KernelRulesName;
   /** QEMU options for the spec's PHBs. */
   args: string[];
 }
 
 /** What differs between the machines a guest runs on: how a table's placement is observed. */
 export interface MachineTraits {
+  /** The host kernel rules its runs stand for (a kernel build's, --kernel-rules), when not the profile's. */
+  kernelRules?: KernelRulesName;
   /** Why this backend cannot run the spec at all, if it cannot. */
   refuse(spec: CompiledSpec): string | undefined;
   placement(liobn: bigint): PlannedStep;

@@ -19,6 +19,7 @@ import type { ProfileName } from "../src/engine/types.js";
 import { findImage } from "../src/backends/kvm/image.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
 import { buildRows } from "./builds.js";
+import { kernelRows } from "./kernels.js";
 
 const STATEMENTS = 100_000;
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -352,6 +353,7 @@ if ("manifest" in l1) {
 
 // 8. QEMU built from source: cold builds (on request), a cached one, the L1 overlay, mutate.
 rows.push(...(await buildRows()));
+rows.push(...(await kernelRows()));
 
 rmSync(dir, { recursive: true, force: true });
 const width = Math.max(...rows.map((r) => r.what.length));

@@ -531,12 +531,26 @@ async function qemuCommand(
   }
 }
 
-/** A progress line on standard error: rewritten in place on a terminal, a line each otherwise. */
+/**
+ * A progress line on standard error: rewritten in place on a terminal; otherwise (a CI log) a line
+ * per phase, and a phase's counts once a minute.
+ */
 function progressWriter(writeError: Writer): { say: (message: string) => void; end: () => void } {
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
+  let phase = "";
+  let printed = 0;
   return {
-    say: (message) => writeError(`${tty ? "\r\x1b[K" : ""}[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}${tty ? "" : "\n"}`),
+    say: (message) => {
+      const now = Date.now();
+      if (!tty) {
+        const same = message.replace(/\d+/g, "#");
+        if (same === phase && now - printed < 60_000 && !/done$/.test(message)) return;
+        phase = same;
+        printed = now;
+      }
+      writeError(`${tty ? "\r\x1b[K" : ""}[${((now - started) / 1000).toFixed(0).padStart(3)} s] ${message}${tty ? "" : "\n"}`);
+    },
     end: () => {
       if (tty) writeError("\n");
     },

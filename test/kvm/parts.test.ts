@@ -301,6 +301,31 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     expect(crashed).not.toHaveProperty("error");
   });
 
+  it("a KASAN report (seen on Linux 6.12.95 built with --kasan) names the function that made the access, and a trace without the reporting machinery", async () => {
+    const { kernelCrash } = await import("../../src/backends/real/console.js");
+    const report = [
+      "[   13.152511][   T82] ==================================================================",
+      "[   13.154273][   T82] BUG: KASAN: slab-out-of-bounds in kvmppc_tce_put+0x64/0xf8",
+      "[   13.155178][   T82] Read of size 8 at addr c0000000196f5d80 by task qemu-system-ppc/82",
+      "[   13.156863][   T82] Call Trace:",
+      "[   13.156915][   T82] [c00000000abf75b0] [c0000000018f080c] dump_stack_lvl+0x84/0xe8 (unreliable)",
+      "[   13.157704][   T82] [c00000000abf75e0] [c00000000074ecc4] print_report+0x280/0x73c",
+      "[   13.157814][   T82] [c00000000abf76c0] [c00000000074f388] kasan_report+0x11c/0x200",
+      "[   13.157880][   T82] [c00000000abf77d0] [c000000000751448] __asan_load8+0xac/0xe0",
+      "[   13.157966][   T82] [c00000000abf77f0] [c00000000018633c] kvmppc_tce_put+0x64/0xf8",
+      "[   13.158035][   T82] [c00000000abf7840] [c000000000187a4c] kvmppc_h_stuff_tce+0x2f4/0x3e8",
+      "[   13.158126][   T82] --- interrupt: 3000",
+      "BUG: Unable to handle kernel data access at 0xd600180000010000",
+      "NIP [c0000000007512d0] __asan_store8+0x60/0xe0",
+    ].join("\n");
+    expect(kernelCrash(report)).toEqual({
+      software: "host kernel",
+      report: "BUG: KASAN: slab-out-of-bounds in kvmppc_tce_put+0x64/0xf8",
+      function: "kvmppc_tce_put+0x64/0xf8",
+      trace: ["kvmppc_tce_put+0x64/0xf8", "kvmppc_h_stuff_tce+0x2f4/0x3e8"],
+    });
+  });
+
   it("a timeout carries what QEMU said before it", () => {
     const [slow] = splitConsole("TCESPEC-RUN 0 1 1\nTCESPEC-BEGIN\nqemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes\nKilled\nTCESPEC-DONE 0 137 2 1\n", 1, { timeoutMs: 20_000 });
     expect(slow).toEqual({ error: "timed out after 20000 ms (--timeout): the guest did not finish; QEMU said: qemu-system-ppc64: GLib: gmem.c:169: failed to allocate 4294967296 bytes" });

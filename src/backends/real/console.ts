@@ -208,7 +208,9 @@ export function kernelCrash(text: string): CrashReport | undefined {
   const first = KERNEL_REPORT.exec(text);
   if (!first) return undefined;
   const rest = text.slice(first.index);
-  const nip = /NIP \[[0-9a-f]+\] (\S+)/.exec(rest);
+  // A KASAN report names the function that made the bad access on its first line ("BUG: KASAN:
+  // slab-out-of-bounds in kvmppc_tce_put+0x64/0xf8"); an oops on its NIP line.
+  const nip = /KASAN: .* in (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+)/.exec(first[0]) ?? /NIP \[[0-9a-f]+\] (\S+)/.exec(rest);
   // "[c000…] [c008…] kvmppc_h_stuff_tce+0x204/0x34c [kvm]", up to the trace's end.
   const traceAt = rest.indexOf("Call Trace:");
   const trace: string[] = [];
@@ -216,6 +218,8 @@ export function kernelCrash(text: string): CrashReport | undefined {
     for (const line of rest.slice(traceAt).split("\n").slice(1)) {
       const frame = /\] (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/.exec(line);
       if (!frame) break;
+      // The reporting machinery (dump_stack, KASAN's report and its access check) is not where it happened.
+      if (trace.length === 0 && /^(dump_stack\w*|show_stack|print_report|kasan_report|__asan_\w+|kasan_\w+)\+/.test(frame[1]!)) continue;
       trace.push(frame[1]!);
       if (trace.length >= 16) break;
     }

@@ -105,6 +105,15 @@ describe.runIf(found("make"))("building a kernel tree with patches", () => {
     expect(config).toMatch(/^# CONFIG_KASAN is not set$/m);
   });
 
+  it("a name built again from a changed tree names the new build, and its last one, named by nothing now, goes", async () => {
+    const first = (await build("moving", [patch("moving.patch", "first entry only", "moved once")])).build.vmlinux;
+    const second = (await build("moving", [patch("moving2.patch", "first entry only", "moved twice")])).build.vmlinux;
+    expect(vmlinuxOf(findKernel("moving", root) as KernelBuild)).toBe("check ioba\nmoved twice\n");
+    expect(existsSync(first)).toBe(false);
+    expect(existsSync(second)).toBe(true);
+    expect(removeKernel("moving", root)).toBe(true);
+  });
+
   it("a KASAN build is another configuration: its own output directory and artifact, the plain one kept", async () => {
     const kasan = await build("stock-kasan", [], true);
     expect(kasan.cached).toBe(false);

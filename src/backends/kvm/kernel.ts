@@ -324,6 +324,7 @@ export async function buildKernel(request: KernelBuildRequest): Promise<{ build:
     }
   }
   const dir = join(root, "kernels", request.name);
+  const before = findKernel(request.name, root);
   const manifest: KernelBuildManifest = {
     version: 1,
     name: request.name,
@@ -338,5 +339,8 @@ export async function buildKernel(request: KernelBuildRequest): Promise<{ build:
   };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  // The name's last build, now named by nothing, goes (a name rebuilt from a changed tree).
+  if ("manifest" in before && before.manifest.artifact.key !== key && !listKernels(root).some((b) => "manifest" in b && b.manifest.artifact.key === before.manifest.artifact.key))
+    rmSync(artifactDir(root, before.manifest.artifact.key), { recursive: true, force: true });
   return { build: builtFrom(root, manifest, dir), cached };
 }

@@ -56,8 +56,8 @@ describe("when kernel", () => {
     ]);
   });
 
-  it("the library holds under the rules a fixed kernel brings, as under each profile's own", async () => {
-    for (const model of [new ModelBackend(false), new ModelBackend(false, "linux-6-checked")]) {
+  it("the library holds under each profile's own kernel and under every kernel's rules for every profile: a kernel's facts say `when kernel`", async () => {
+    for (const model of [new ModelBackend(false), ...KERNEL_RULES_NAMES.map((k) => new ModelBackend(false, k))]) {
       const report = await run(["specs"], { backends: [model], jobs: 1 });
       expect(report.runs.filter((r) => r.status !== "passed").map((r) => `${r.file}: ${r.spec} (${r.profile})`)).toEqual([]);
     }

@@ -18,10 +18,14 @@ const FIX = "patches/linux-0001-powerpc-iommu-check-the-whole-range-in-iommu_tce
 const image = findImage();
 const stock = findKernel("linux-stock");
 const fixed = findKernel("linux-fixed");
+const stockKasan = findKernel("linux-stock-kasan");
+const fixedKasan = findKernel("linux-fixed-kasan");
 const problems = [
   ..."problem" in image ? [image.problem] : [],
   ..."problem" in stock ? [`${stock.problem} (.ci/run: tcespec kvm kernel build linux-stock --debian 6.12)`] : [],
   ..."problem" in fixed ? [`${fixed.problem} (.ci/run: tcespec kvm kernel build linux-fixed --debian 6.12 --patch ${FIX} --kernel-rules linux-6-checked)`] : [],
+  ..."problem" in stockKasan ? [`${stockKasan.problem} (.ci/run: tcespec kvm kernel build linux-stock-kasan --debian 6.12 --kasan)`] : [],
+  ..."problem" in fixedKasan ? [`${fixedKasan.problem} (.ci/run: tcespec kvm kernel build linux-fixed-kasan --debian 6.12 --kasan --patch ${FIX} --kernel-rules linux-6-checked)`] : [],
 ];
 const READY = problems.length === 0;
 if (!READY) console.warn(`the tests of kernel builds on real KVM do not run: ${problems.join("; ")}`);
@@ -68,5 +72,23 @@ describe.runIf(READY)("L1 on a kernel built from Debian's 6.12 source", () => {
     const checked = real.find((r) => r.spec === "a kernel that checks the whole range, with a hardware table")!;
     expect(checked.expectations.filter((e) => e.outcome === "matched").map((e) => e.line).length).toBeGreaterThanOrEqual(6);
     expect(compare(report)).toMatchObject([{ backend: "kvm", disagreements: [] }]);
+  }, 900_000);
+});
+
+describe.runIf(READY)("L1 on the same kernels with KASAN", () => {
+  it("as released: the library's own stuff of zeros past the end reads past stt->pages[], and KASAN says so at its line", async () => {
+    const report = await run(["specs/hcalls/kvm-linux-6.tce"], { profiles: ["qemu-7.2"], grep: "first entry only", backends: [new KvmBackend({ hostKernel: stockKasan as KernelBuild })], jobs: 1 });
+    expect(report.runs).toHaveLength(1);
+    expect(report.runs[0]).toMatchObject({
+      status: "crashed",
+      crash: { software: "host kernel", report: expect.stringMatching(/^BUG: KASAN: slab-out-of-bounds in kvmppc_tce_put\+/), function: expect.stringMatching(/^kvmppc_tce_put\+/), line: 24 },
+    });
+    expect(report.runs[0]!.crash!.trace!.slice(0, 2).join(" ")).toMatch(/^kvmppc_tce_put\+\S+ kvmppc_h_stuff_tce\+/);
+  }, 600_000);
+
+  it("with the fix: the Linux-6 specs pass and KASAN reports nothing", async () => {
+    const report = await run(["specs/hcalls/kvm-linux-6.tce"], { profiles: ["qemu-7.2"], backends: [new KvmBackend({ hostKernel: fixedKasan as KernelBuild })], jobs: 1 });
+    expect(report.runs.map((r) => `${r.spec}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`)).toEqual(report.runs.map((r) => `${r.spec}: passed`));
+    expect(report.runs.length).toBeGreaterThanOrEqual(5);
   }, 900_000);
 });

@@ -162,7 +162,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
       kernel: options.kernel,
       hostKernel: options.hostKernel,
       kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
-      timeoutMs: options.timeoutMs ?? 20_000,
+      // KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
+      timeoutMs: options.timeoutMs ?? (options.hostKernel?.manifest.kasan ? 60_000 : 20_000),
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),

@@ -86,6 +86,15 @@ describe.runIf(READY)("L1 on the same kernels with KASAN", () => {
     expect(report.runs[0]!.crash!.trace!.slice(0, 2).join(" ")).toMatch(/^kvmppc_tce_put\+\S+ kvmppc_h_stuff_tce\+/);
   }, 600_000);
 
+  it("as released: a list of zero TCEs past the end reads out of bounds too (no oops: only KASAN sees it)", async () => {
+    const report = await run(["patches/kvm-indirect-past-end.tce"], { backends: [new KvmBackend({ hostKernel: stockKasan as KernelBuild })], jobs: 1 });
+    expect(report.runs[0]).toMatchObject({
+      status: "crashed",
+      crash: { report: expect.stringMatching(/^BUG: KASAN: slab-out-of-bounds in kvmppc_tce_put\+/), line: 18 },
+    });
+    expect(report.runs[0]!.crash!.trace!.slice(0, 2).join(" ")).toMatch(/^kvmppc_tce_put\+\S+ kvmppc_h_put_tce_indirect\+/);
+  }, 600_000);
+
   it("with the fix: the Linux-6 specs pass and KASAN reports nothing", async () => {
     const report = await run(["specs/hcalls/kvm-linux-6.tce"], { profiles: ["qemu-7.2"], backends: [new KvmBackend({ hostKernel: fixedKasan as KernelBuild })], jobs: 1 });
     expect(report.runs.map((r) => `${r.spec}: ${r.status}${r.reason ? ` (${r.reason})` : ""}`)).toEqual(report.runs.map((r) => `${r.spec}: passed`));

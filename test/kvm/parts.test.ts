@@ -50,14 +50,12 @@ describe("the batch L1 runs", () => {
       ],
       20_000,
     );
-    const lines = script.trim().split("\n").slice(5);
+    const lines = script.trim().split("\n").slice(4);
     expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
-    // L1 booted quiet: from here on a WARN reaches the console.
-    expect(script.split("\n")[1]).toBe("echo 5 > /proc/sys/kernel/printk");
     // Then what judges the batch, as it says itself: the kernel, and the guests' QEMU.
-    expect(script.split("\n")[2]).toBe(`echo "TCESPEC-SOFTWARE $(uname -r) $('qemu-system-ppc64' --version 2>&1 | head -1)"`);
+    expect(script.split("\n")[1]).toBe(`echo "TCESPEC-SOFTWARE $(uname -r) $('qemu-system-ppc64' --version 2>&1 | head -1)"`);
     // L1's devices bound to vfio-pci become $VFIO_HOST_1, $VFIO_HOST_2…
-    expect(script.split("\n")[4]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
+    expect(script.split("\n")[3]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
     expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 'qemu-system-ppc64' .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
     expect(lines[1]).not.toContain("LD_PRELOAD");
@@ -119,7 +117,6 @@ describe("the batch L1 runs", () => {
       listVfio: false,
     });
     expect(script).not.toContain("randomize_va_space");
-    expect(script).not.toContain("/proc/sys/kernel/printk");
     expect(script).not.toContain("drivers/vfio-pci");
     expect(script).not.toMatch(/\/tmp\/|\/batch\//);
     expect(script).toContain("mkfifo /work/d/in0 /work/d/m0.in /work/d/m0.out");

@@ -276,16 +276,14 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   // Without address-space randomisation each L2 QEMU sits where the last one did, so L0 reuses
   // the code it translated for it: about a third less time per guest.
   const aslr = place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : "";
-  // L1 boots quiet (console loglevel 4), which hides a WARN (printed at warning level): from the
-  // batch on, warnings reach the console, so a WARN under a guest is seen (and judged) there.
-  const warnings = place.tuneAslr ? "echo 5 > /proc/sys/kernel/printk\n" : "";
+
   // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
   const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
   // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
   // at once when the file $2 says the guest's last QEMU has exited.
   const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; [ -f "$2" ] && return 1; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
-  return `${aslr}${warnings}${software}${prompt}${vfio}${lines.join("\n")}\n`;
+  return `${aslr}${software}${prompt}${vfio}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number): Buffer {

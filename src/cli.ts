@@ -8,7 +8,7 @@ import type { Backend, BackendOptions } from "./backends/backend.js";
 import { VERSION } from "./version.js";
 
 import { PROFILE_NAMES } from "./engine/profiles.js";
-import { isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "./engine/kvm.js";
+import { isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "./profile-names.js";
 
 // Only what --version and --help need is loaded up front; the parser, the engine and the
 // reporters come in when a command runs, so start-up stays close to node's own.

@@ -357,3 +357,56 @@ export function publish(work: string, artifact: string): void {
   rmSync(artifact, { recursive: true, force: true });
   renameSync(work, artifact);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Builds by name
+
+/** How one kind of build is kept by name: where, how a name and a manifest are checked, what files it needs. */
+export interface Shelf<M, B extends { manifest: M & { name: string } }> {
+  /** The directory under the cache root holding NAME/manifest.json. */
+  dir: string;
+  valid: (name: string) => boolean;
+  check: { explain(value: unknown): string | undefined };
+  built: (root: string, manifest: M, dir: string) => B;
+  /** The files a usable build has. */
+  files: (build: B) => string[];
+  /** Why a name is unknown, given the names there are. */
+  unknown: (name: string, known: string[]) => string;
+  /** What a build whose file is missing should do. */
+  again: (name: string) => string;
+}
+
+/** A build by name from a shelf, checked (its manifest and every file it names), or why it cannot be used. */
+export function findOnShelf<M, B extends { manifest: M & { name: string } }>(shelf: Shelf<M, B>, name: string, root: string): B | { problem: string } {
+  const dir = join(root, shelf.dir, name);
+  const path = join(dir, "manifest.json");
+  if (!shelf.valid(name) || !existsSync(path)) {
+    const known = listShelf(shelf, root)
+      .filter((b): b is B => "manifest" in b)
+      .map((b) => b.manifest.name);
+    return { problem: shelf.unknown(name, known) };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    return { problem: `${path}: ${(error as Error).message}` };
+  }
+  const why = shelf.check.explain(value);
+  if (why) return { problem: `${path}: ${why}` };
+  const build = shelf.built(root, value as M, dir);
+  for (const file of shelf.files(build)) if (!existsSync(file)) return { problem: `${file} is missing: ${shelf.again(name)}` };
+  return build;
+}
+
+/** Every build on a shelf, by name, each usable or with why not. */
+export function listShelf<M, B extends { manifest: M & { name: string } }>(shelf: Shelf<M, B>, root: string): (B | { dir: string; problem: string })[] {
+  const named = join(root, shelf.dir);
+  if (!existsSync(named)) return [];
+  return readdirSync(named)
+    .sort()
+    .map((name) => {
+      const found = findOnShelf(shelf, name, root);
+      return "problem" in found ? { dir: join(named, name), problem: found.problem } : found;
+    });
+}

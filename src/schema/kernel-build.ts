@@ -1,4 +1,5 @@
 import { KERNEL_RULES_NAMES, type KernelRulesName } from "../profile-names.js";
+import { buildSourceSchema, patchesSchema } from "./qemu-build.js";
 
 // The manifest of a host kernel built by tcespec (`tcespec kvm kernel build`): what it was built
 // from, with which patches and configuration; every run L1 boots it for names all of it.
@@ -14,25 +15,8 @@ export const kernelBuildSchema = {
     name: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9._-]*$", description: "starts with a letter: --kernel takes a build's name or a Debian kernel version" },
     base: { type: "string", description: "the kernel's own version (make kernelversion), e.g. 6.12.95" },
     release: { type: "string", description: "what uname -r says in L1 (make kernelrelease), e.g. 6.12.95-tcespec" },
-    source: {
-      type: "object",
-      additionalProperties: false,
-      required: ["label"],
-      properties: {
-        label: { type: "string", description: "how reports name the source: 'Debian linux 6.12.95-1~bpo12+1' or a directory and its revision" },
-        debian: { type: "string", description: "the Debian source package version" },
-        dir: { type: "string" },
-      },
-    },
-    patches: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["name", "path", "sha256"],
-        properties: { name: { type: "string" }, path: { type: "string" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" } },
-      },
-    },
+    source: buildSourceSchema("'Debian linux 6.12.95-1~bpo12+1'"),
+    patches: patchesSchema,
     kasan: { type: "boolean", description: "built with KASAN (generic, outline): its reports are host-crash verdicts" },
     rules: { enum: KERNEL_RULES_NAMES, description: "the model's host-kernel rules this kernel stands for (--kernel-rules at build time; default linux-6)" },
     artifact: {

@@ -8,7 +8,7 @@
 //   kernel-artifacts/KEY         vmlinux, its .config, and the overlay that empties L1's module lists
 //   kernels/NAME                 a kernel build by name: which artifact, from what
 import { execFileSync } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { kernelBuildSchema, type KernelBuildManifest } from "../../schema/kernel-build.js";
@@ -18,6 +18,8 @@ import { cpio, fileEntry } from "./cpio.js";
 import {
   compilerId,
   debianSource,
+  findOnShelf,
+  listShelf,
   found,
   lock,
   prepareTree,
@@ -28,6 +30,7 @@ import {
   sha256,
   userSource,
   type Progress,
+  type Shelf,
   type TreeState,
 } from "../../build/source.js";
 import { buildsRoot } from "../qemu/build.js";
@@ -138,38 +141,24 @@ function builtFrom(root: string, manifest: KernelBuildManifest, dir: string): Ke
   return { manifest, dir, vmlinux: join(artifact, "vmlinux"), overlay: join(artifact, "overlay.cpio"), config: join(artifact, "config") };
 }
 
+const SHELF: Shelf<KernelBuildManifest, KernelBuild> = {
+  dir: "kernels",
+  valid: validKernelName,
+  check: checkManifest,
+  built: builtFrom,
+  files: (build) => [build.vmlinux, build.overlay],
+  unknown: (name, known) =>
+    `no kernel build named '${name}' (${known.length > 0 ? `builds: ${known.join(", ")}` : "none yet"}; 'tcespec kvm kernel build ${name} --debian 6.12 …' makes one)`,
+  again: (name) => `build kernel '${name}' again`,
+};
+
 /** A kernel build by name, checked, or why it cannot be used. */
 export function findKernel(name: string, root = kernelsRoot()): KernelBuild | { problem: string } {
-  const dir = join(root, "kernels", name);
-  const path = join(dir, "manifest.json");
-  if (!validKernelName(name) || !existsSync(path)) {
-    const known = listKernels(root)
-      .filter((b): b is KernelBuild => "manifest" in b)
-      .map((b) => b.manifest.name);
-    return { problem: `no kernel build named '${name}' (${known.length > 0 ? `builds: ${known.join(", ")}` : "none yet"}; 'tcespec kvm kernel build ${name} --debian 6.12 …' makes one)` };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (error) {
-    return { problem: `${path}: ${(error as Error).message}` };
-  }
-  const why = checkManifest.explain(value);
-  if (why) return { problem: `${path}: ${why}` };
-  const build = builtFrom(root, value as KernelBuildManifest, dir);
-  for (const file of [build.vmlinux, build.overlay]) if (!existsSync(file)) return { problem: `${file} is missing: build kernel '${name}' again` };
-  return build;
+  return findOnShelf(SHELF, name, root);
 }
 
 export function listKernels(root = kernelsRoot()): (KernelBuild | { dir: string; problem: string })[] {
-  const named = join(root, "kernels");
-  if (!existsSync(named)) return [];
-  return readdirSync(named)
-    .sort()
-    .map((name) => {
-      const found = findKernel(name, root);
-      return "problem" in found ? { dir: join(named, name), problem: found.problem } : found;
-    });
+  return listShelf(SHELF, root);
 }
 
 /** Removes a kernel build by name, and its artifact unless another kernel build names it. */

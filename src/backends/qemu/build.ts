@@ -22,6 +22,8 @@ import { isQemuVersion, QEMU_VERSIONS, type QemuVersion } from "./versions.js";
 import {
   compilerId,
   debianSource,
+  findOnShelf,
+  listShelf,
   found,
   freshLists,
   lock,
@@ -35,6 +37,7 @@ import {
   userSource,
   validBuildName,
   type Progress,
+  type Shelf,
   type TreeState,
 } from "../../build/source.js";
 
@@ -227,39 +230,24 @@ function builtFrom(root: string, manifest: QemuBuildManifest, dir: string): Qemu
   return { manifest, dir, binaries, ...(overlay ? { overlay } : {}) };
 }
 
+const SHELF: Shelf<QemuBuildManifest, QemuBuild> = {
+  dir: "named",
+  valid: validBuildName,
+  check: checkManifest,
+  built: builtFrom,
+  files: (build) => [...Object.values(build.binaries), ...(build.overlay ? [build.overlay] : [])],
+  unknown: (name, known) =>
+    `no QEMU build named '${name}' (${known.length > 0 ? `builds: ${known.join(", ")}` : "none yet"}; 'tcespec qemu build ${name} --debian 7.2 …' makes one)`,
+  again: (name) => `build '${name}' again`,
+};
+
 /** A build by name, checked (its manifest and every binary it names), or why it cannot be used. */
 export function findBuild(name: string, root = buildsRoot()): QemuBuild | { problem: string } {
-  const dir = join(root, "named", name);
-  const path = join(dir, "manifest.json");
-  if (!validBuildName(name) || !existsSync(path)) {
-    const known = listBuilds(root)
-      .filter((b): b is QemuBuild => "manifest" in b)
-      .map((b) => b.manifest.name);
-    return { problem: `no QEMU build named '${name}' (${known.length > 0 ? `builds: ${known.join(", ")}` : "none yet"}; 'tcespec qemu build ${name} --debian 7.2 …' makes one)` };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (error) {
-    return { problem: `${path}: ${(error as Error).message}` };
-  }
-  const why = checkManifest.explain(value);
-  if (why) return { problem: `${path}: ${why}` };
-  const build = builtFrom(root, value as QemuBuildManifest, dir);
-  for (const binary of [...Object.values(build.binaries), ...(build.overlay ? [build.overlay] : [])])
-    if (!existsSync(binary)) return { problem: `${binary} is missing: build '${name}' again` };
-  return build;
+  return findOnShelf(SHELF, name, root);
 }
 
 export function listBuilds(root = buildsRoot()): (QemuBuild | { dir: string; problem: string })[] {
-  const named = join(root, "named");
-  if (!existsSync(named)) return [];
-  return readdirSync(named)
-    .sort()
-    .map((name) => {
-      const found = findBuild(name, root);
-      return "problem" in found ? { dir: join(named, name), problem: found.problem } : found;
-    });
+  return listShelf(SHELF, root);
 }
 
 /** Removes a build by name, and every artifact no other build names. */

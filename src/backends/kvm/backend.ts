@@ -253,7 +253,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const kernel = this.options.hostKernel?.manifest;
     this.software = {
       qemu: describeQemu(parsed),
-      kernel: kernel ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
+      // The build is named only where L1 said it ran it: a report never pins it on another kernel.
+      kernel: kernel && software.kernel === kernel.release ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}`,
       ...(build ? { build: describeBuild(build.manifest) } : {}),
     };

@@ -528,6 +528,8 @@ export type HostCheckCstChildren = {
   host: IToken[];
   Kw_ok?: IToken[];
   state?: IToken[];
+  Kw_at?: IToken[];
+  exit?: IToken[];
 };
 
 export interface ActionCheckCstNode extends CstNode {

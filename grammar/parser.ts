@@ -418,7 +418,12 @@ export class SpecParser extends CstParser {
     this.CONSUME(T.Name, { LABEL: "host" });
     this.OR({
       DEF: [{ ALT: () => this.CONSUME(T.Ok) }, { ALT: () => this.CONSUME2(T.Name, { LABEL: "state" }) }],
-      ERR_MSG: "'ok' or 'crashed' after host",
+      ERR_MSG: "'ok', 'warned' or 'crashed' after host",
+    });
+    // `at exit`: the host after the machine's QEMU has gone (an extension; `exit` is a word, not a keyword).
+    this.OPTION(() => {
+      this.CONSUME(T.At);
+      this.CONSUME3(T.Name, { LABEL: "exit" });
     });
   });
 

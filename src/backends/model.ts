@@ -35,7 +35,7 @@ export function observe(engine: Engine, probe: Exclude<Probe, { kind: "operation
     case "notifiers":
       return String(engine.notifierCount(probe.liobn));
     case "host":
-      return "ok";
+      return probe.atExit ? engine.hostStateAtExit() : engine.hostState();
     default:
       return unreachable(probe);
   }

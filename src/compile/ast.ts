@@ -62,7 +62,11 @@ export type Check =
   | { kind: "vfio"; phb: string; phbPos: Pos; present: boolean }
   | { kind: "windows"; phb: string; phbPos: Pos; op: Comparison; value: ExpectedValue }
   /** The host (its kernel, and the machine's QEMU) is still up, or has crashed, by this point. */
-  | { kind: "host"; state: "ok" | "crashed" }
+  /**
+   * ok: up; warned: its kernel WARNed (and went on); crashed: down. `atExit`: once the machine's
+   * QEMU has exited (its devices released), over the whole run: only last in a spec.
+   */
+  | { kind: "host"; state: "ok" | "warned" | "crashed"; atExit?: true }
   | { kind: "notifiers"; table: TableRef; op: Comparison; value: ExpectedValue };
 
 /** What every statement has: where it starts and its text as written (taken from the CST's offsets). */

@@ -27,6 +27,8 @@ class Scope {
   readonly everPlugged = new Set<string>();
   machineSeen = false;
   statementsSeen = 0;
+  /** An `expect host … at exit` came: only more of them may follow. */
+  atExitSeen = false;
 }
 
 export class Checker {
@@ -69,6 +71,10 @@ export class Checker {
 
   private statement(statement: A.Statement, scope: Scope, spec: CompiledSpec): void {
     const counted = scope.statementsSeen++;
+    // `expect host … at exit` reads the host once the machine is gone: nothing but more of them after it.
+    const atExit = statement.kind === "expect" && statement.check.kind === "host" && statement.check.atExit === true;
+    if (scope.atExitSeen && !atExit) this.error(statement, "only 'expect host … at exit' may follow 'expect host … at exit': it reads the host once the machine's QEMU has exited");
+    if (atExit) scope.atExitSeen = true;
     switch (statement.kind) {
       case "machine":
         if (scope.machineSeen) this.error(statement, "'machine' appears twice: a spec has one machine");
@@ -345,7 +351,7 @@ export class Checker {
         return phb && expected && [{ kind: "windows", phbIndex: phb.index }, expected];
       }
       case "host":
-        return [{ kind: "host" }, { op: "==", text: check.state }];
+        return [{ kind: "host", ...(check.atExit ? { atExit: true as const } : {}) }, { op: "==", text: check.state }];
       case "notifiers": {
         const liobn = this.liobn(check.table, scope);
         const expected = this.value(check.value, check.op, "notifiers(T)", ["number"]);

@@ -16,7 +16,8 @@ export type Probe =
   | { kind: "windows"; phbIndex: number }
   | { kind: "notifiers"; liobn: bigint }
   /** Whether the host is still up: the model's never crashes; a real one reads `crashed` after a crash. */
-  | { kind: "host" };
+  /** `atExit`: the host once the machine's QEMU has exited, over the whole run (the spec's last expectations only). */
+  | { kind: "host"; atExit?: true };
 
 /** An expected value in its canonical printed form, the form actual values take too. */
 export interface Expected {

@@ -445,8 +445,12 @@ export class AstBuilder {
       }),
       hostCheck: ({ children: c }) => {
         const state = c.state?.[0];
-        if (state && state.image !== "crashed") this.error(this.posOf(state), `'host' takes 'ok' or 'crashed', not '${state.image}'`);
-        return { kind: "host", state: state?.image === "crashed" ? "crashed" : "ok" };
+        const states = ["warned", "crashed"] as const;
+        const named = states.find((s) => s === state?.image);
+        if (state && !named) this.error(this.posOf(state), `'host' takes 'ok', 'warned' or 'crashed', not '${state.image}'`);
+        const exit = c.exit?.[0];
+        if (exit && exit.image !== "exit") this.error(this.posOf(exit), `'at' after the host's state takes 'exit', not '${exit.image}'`);
+        return { kind: "host", state: named ?? "ok", ...(c.Kw_at ? { atExit: true as const } : {}) };
       },
       actionCheck: ({ children: c }) => ({ kind: "action", action: this.action(the(c.action)), ...this.comparison(the(c.comparison)) }),
     });

@@ -12,6 +12,8 @@ import { unreachable } from "../unreachable.js";
 
 export class Engine {
   private machine: Machine;
+  /** Where the host kernel WARNed, if it did: the host's, so it outlives a migration. */
+  private warned?: string;
 
   constructor(
     readonly profile: ProfileName,
@@ -23,6 +25,16 @@ export class Engine {
   }
 
   apply(operation: Operation): Outcome {
+    const outcome = this.operate(operation);
+    // A WARN the step caused (a vfio group released unattached): the host's from now on.
+    if (this.machine.warning !== undefined) {
+      this.warned ??= this.machine.warning;
+      this.machine.warning = undefined;
+    }
+    return outcome;
+  }
+
+  private operate(operation: Operation): Outcome {
     const m = this.machine;
     switch (operation.kind) {
       case "add_phb":
@@ -72,7 +84,8 @@ export class Engine {
     const table = m.findTable(operation.liobn);
     const multi = operation.kind === "stuff_tce" || operation.kind === "put_tce_indirect";
     const inKvm = table?.placement === "kvm" && (!multi || m.caps.has("multi_tce")) ? table : undefined;
-    const hook = inKvm && m.kvmHardwareHook(inKvm);
+    const hardware = inKvm && m.kvmHardwareHook(inKvm);
+    const hook = hardware && Object.assign(hardware, { warn: (where: string) => void (this.warned ??= where) });
     const kvm = m.profile.kvm;
     // KVM first; on H_TOO_HARD (or a table KVM does not hold) QEMU answers the whole call.
     const first = <T extends { rc: HcallRc }>(inKernel: (() => T) | undefined, inQemu: () => T): T => {
@@ -140,6 +153,19 @@ export class Engine {
     const table = this.machine.findTable(liobn);
     if (!table?.hardware) return "absent";
     return table.inSync() ? "in_sync" : "out_of_sync";
+  }
+
+  /** The host as `expect host` reads it: the model's kernel never crashes, and WARNs where a kernel's rules say it does. */
+  hostState(): "ok" | "warned" {
+    return this.warned === undefined ? "ok" : "warned";
+  }
+
+  /**
+   * The host once the machine's QEMU has exited (`expect host … at exit`): as the run left it,
+   * and what the exit does (vfio groups leave the KVM-VFIO device).
+   */
+  hostStateAtExit(): "ok" | "warned" {
+    return this.warned === undefined && this.machine.exitWarning() === undefined ? "ok" : "warned";
   }
 
   hasVfio(phbIndex: number): boolean {

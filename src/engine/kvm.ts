@@ -11,6 +11,8 @@ import type { TceTable } from "./table.js";
 export interface KvmHardwareHook {
   /** KVM programs the hardware table itself (qemu-7.2 with spapr_tce_vfio), for entries [index, index + count). */
   (table: TceTable, index: number, tce: bigint, count: number): void;
+  /** The kernel WARNed on the way (and went on): `expect host` reads `warned` from here. */
+  warn?(where: string): void;
 }
 
 /** A kernel's in-kernel TCE hypercalls. "H_TOO_HARD": QEMU answers the call instead. */
@@ -23,6 +25,13 @@ export interface KvmRules {
   stuffTce(table: TceTable, ioba: bigint, tce: bigint, count: bigint, hardware?: KvmHardwareHook): HcallRc;
   /** `ram`: the guest's RAM; KVM translates each TCE's address into it. */
   putTceIndirect(table: TceTable, ioba: bigint, tces: readonly bigint[], listAddress: bigint, ram: bigint, hardware?: KvmHardwareHook): HcallRc;
+  /**
+   * The KVM-VFIO device WARNs when a vfio group leaves it (QEMU's unplug of the group's last
+   * device, or QEMU's exit) without ever having been given a TCE table
+   * (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE): kvm_spapr_tce_release_vfio_group's WARN_ON_ONCE on a
+   * group with no iommu_group (virt/kvm/vfio.c:103 in 6.12.95).
+   */
+  readonly warnsOnUnattachedGroupRelease: boolean;
 }
 
 /** kvmppc_ioba_validate as the 4.x kernels wrote it: page-aligned, and `pages` entries inside the window. */
@@ -71,6 +80,7 @@ function getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint } 
 export const KVM_LINUX_4: KvmRules = {
   id: "linux-4",
   name: "Linux 4.x",
+  warnsOnUnattachedGroupRelease: false,
   putTce(table, ioba, tce, hardware) {
     if (!iobaValid(table, ioba, 1n) || !tceValid(table, tce)) return "H_PARAMETER";
     write(table, ioba, [tce], hardware);
@@ -105,6 +115,9 @@ function linux6(wholeRange: boolean): KvmRules {
   return {
     id: wholeRange ? "linux-6-checked" : "linux-6",
     name: wholeRange ? "Linux 6.x with the whole range checked" : "Linux 6.x",
+    // Seen on 6.12.95 (Debian's and built with the range patch alike) under QEMU 7.2, whose groups
+    // get a table only where the host offers spapr_tce_vfio.
+    warnsOnUnattachedGroupRelease: true,
     putTce(table, ioba, tce, hardware) {
       if (!iobaValid(table, ioba, 1n)) return "H_PARAMETER";
       if (!tceValid(table, tce)) return "H_TOO_HARD";
@@ -117,7 +130,11 @@ function linux6(wholeRange: boolean): KvmRules {
       // With a hardware table attached (spapr_tce_vfio), KVM unmaps each entry there first; the one
       // past the window's end fails, and QEMU answers the whole call (seen on 6.12: H_PARAMETER, the
       // entries inside the window written).
-      if (hardware && runsPastEnd(table, ioba, count)) return "H_TOO_HARD";
+      // The failed unmap is a WARN_ON_ONCE (kvmppc_tce_iommu_do_unmap): seen on 6.12.95.
+      if (hardware && runsPastEnd(table, ioba, count)) {
+        hardware.warn?.("kvmppc_tce_iommu_do_unmap");
+        return "H_TOO_HARD";
+      }
       fill(table, ioba, tce, count, hardware);
       return "H_SUCCESS";
     },
@@ -134,7 +151,11 @@ function linux6(wholeRange: boolean): KvmRules {
           write(table, ioba, tces.slice(0, i), hardware);
           return "H_PARAMETER";
         }
-        if (hardware && first + i >= Number(table.entryCount)) return "H_TOO_HARD";
+        if (hardware && first + i >= Number(table.entryCount)) {
+          // A failed map or unmap of the entry is a WARN_ON_ONCE (kvmppc_tce_iommu_do_map/do_unmap).
+          hardware.warn?.((tce & TCE_RW) === 0n ? "kvmppc_tce_iommu_do_unmap" : "kvmppc_tce_iommu_do_map");
+          return "H_TOO_HARD";
+        }
       }
       write(table, ioba, tces, hardware);
       return "H_SUCCESS";

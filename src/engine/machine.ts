@@ -67,7 +67,10 @@ export class Machine {
     table.placement = this.canLiveInKvm(phb, table) ? "kvm" : "userspace";
     phb.windows[window] = table;
     // A new window is empty: vfio creates its hardware window without a replay (skipping_replay).
-    if (phb.hasVfio) this.attachVfio(phb, table);
+    if (phb.hasVfio) {
+      this.windowAddedForVfio(phb);
+      this.attachVfio(phb, table);
+    }
     return table;
   }
 
@@ -105,12 +108,38 @@ export class Machine {
     table.dropHardware();
   }
 
+  /**
+   * A WARN of the host kernel, once the call or step that caused it is over (the engine collects
+   * it: the host's, not the machine's).
+   */
+  warning?: string;
+
+  /**
+   * vfio's listener adds a window (region_add) while the PHB's group is in its container: QEMU
+   * gives the group the window's table through the KVM-VFIO device where the host offers
+   * spapr_tce_vfio (as it does when KVM keeps the hardware table in step), whatever the table's fd.
+   */
+  private windowAddedForVfio(phb: Phb): void {
+    if (this.kvm && this.profile.kvmUpdatesHardware(this.caps)) phb.groupAttached = true;
+  }
+
+  /** The WARN, if any, of the PHB's vfio group leaving the KVM-VFIO device (its last device unplugged, or QEMU's exit). */
+  private releaseWarning(phb: Phb): string | undefined {
+    return this.kvm && this.profile.kvm.warnsOnUnattachedGroupRelease && !phb.groupAttached ? "kvm_spapr_tce_release_vfio_group" : undefined;
+  }
+
+  /** What the host kernel does when the machine's QEMU exits: a WARN, if any (the machine stays as it is). */
+  exitWarning(): string | undefined {
+    return [...this.phbs.values()].filter((phb) => phb.hasVfio).map((phb) => this.releaseWarning(phb)).find((w) => w !== undefined);
+  }
+
   plug(kind: DeviceKind, name: string, phbIndex: number): void {
     const phb = this.phbs.get(phbIndex)!;
     const first = kind === "vfio" && !phb.hasVfio;
     phb.devices.set(name, kind);
     this.deviceHome.set(name, phb);
     if (!first) return;
+    if (phb.enabledTables().length > 0) this.windowAddedForVfio(phb);
     // spapr_phb_hotplug_dma_sync (seed-v10): every table of the PHB moves to userspace first.
     if (this.profile.reallocOnHotplug) for (const table of phb.enabledTables()) table.placement = "userspace";
     for (const table of phb.enabledTables()) this.attachVfio(phb, table);
@@ -118,9 +147,13 @@ export class Machine {
 
   unplug(name: string): void {
     const phb = this.deviceHome.get(name)!;
+    const vfio = phb.devices.get(name) === "vfio";
     phb.devices.delete(name);
     this.deviceHome.delete(name);
-    if (!phb.hasVfio) for (const table of phb.enabledTables()) this.detachVfio(table);
+    if (phb.hasVfio) return;
+    for (const table of phb.enabledTables()) this.detachVfio(table);
+    if (vfio) this.warning ??= this.releaseWarning(phb);
+    phb.groupAttached = false;
   }
 
   /** How KVM treats the hardware table on puts it answers itself. */

@@ -7,6 +7,11 @@ export class Phb {
   /** Enabled windows by number (0: the default 32-bit window, 1: the DDW window). */
   readonly windows: (TceTable | undefined)[] = new Array(MAX_WINDOWS).fill(undefined);
   readonly devices = new Map<string, DeviceKind>();
+  /**
+   * QEMU gave the vfio group of this PHB's devices (one group per PHB, as the kvm backend's host
+   * devices are laid out) a TCE table through the KVM-VFIO device (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE).
+   */
+  groupAttached = false;
 
   constructor(readonly config: PhbConfig) {}
 

@@ -24,6 +24,32 @@ describe("the host kernel's rules", () => {
     ]);
   });
 
+  it("where a kernel WARNs: a hypercall past the end with a hardware table (6.x as released), a vfio group leaving KVM without a table (6.x)", async () => {
+    const host = async (text: string, rules?: "linux-4" | "linux-6" | "linux-6-checked", profile: "qemu-7.2" | "qemu-2.7" = "qemu-7.2") => {
+      const { specOf } = await import("../helpers.js");
+      const model = new ModelBackend(false, rules);
+      const result = await model.run(specOf(text), profile);
+      return result.expectations.filter((e) => e.source?.startsWith("expect host")).map((e) => e.actual).join(" ");
+    };
+    const past = "machine kvm caps spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect host ok\nstuff_tce phb0 0x3fff_e000 0 4\nexpect host ok\nexpect host ok at exit";
+    expect(await host(past)).toBe("ok warned warned");
+    expect(await host(past, "linux-6-checked")).toBe("ok ok ok");
+    expect(await host(past, "linux-4")).toBe("ok ok ok");
+    // Without spapr_tce_vfio QEMU never gives the group a table: its unplug WARNs, or QEMU's exit does.
+    const unplug = "machine kvm caps spapr_tce, multi_tce\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect host ok\nexpect host ok at exit\n";
+    expect(await host(unplug)).toBe("ok warned");
+    expect(await host(unplug.replace("expect host ok at exit", "unplug d0\nexpect host ok"))).toBe("ok warned");
+    expect(await host(unplug.replace("expect host ok at exit", "unplug d0\nexpect host ok"), "linux-6-checked")).toBe("ok warned");
+    expect(await host(unplug, "linux-4")).toBe("ok ok");
+    // With it the group has its table; an older QEMU (qemu-2.7) never gives one, whatever the host offers.
+    const attached = unplug.replace("multi_tce", "multi_tce, spapr_tce_vfio");
+    expect(await host(attached)).toBe("ok ok");
+    expect(await host(attached, "linux-6", "qemu-2.7")).toBe("ok warned");
+    // An emulated device, or TCG, has no group in KVM.
+    expect(await host(unplug.replace("plug vfio", "plug emulated"))).toBe("ok ok");
+    expect(await host(unplug.replace("machine kvm caps spapr_tce, multi_tce", "machine tcg"))).toBe("ok ok");
+  });
+
   it("the worker threads' recipe carries the rules", () => {
     expect(new ModelBackend(false, "linux-6-checked").recipe).toEqual({ name: "model", options: { bail: false, kernelRules: "linux-6-checked" } });
     expect(new ModelBackend(false).recipe).toEqual({ name: "model", options: { bail: false } });

@@ -34,6 +34,17 @@ describe("syntax errors", () => {
     ]);
   });
 
+  it("the host's states, and `at exit` only last", () => {
+    expect(errors("expect host ok\nexpect host warned\nexpect host crashed\nexpect host warned at exit\nexpect host ok at exit")).toEqual([]);
+    expect(errors("expect host fine")).toEqual(["1:13: 'host' takes 'ok', 'warned' or 'crashed', not 'fine'"]);
+    expect(errors("expect host ok at exot")).toEqual(["1:19: 'at' after the host's state takes 'exit', not 'exot'"]);
+    expect(errors("expect host ok at exit\nreset")).toEqual([
+      "2:1: only 'expect host … at exit' may follow 'expect host … at exit': it reads the host once the machine's QEMU has exited",
+    ]);
+    // `host` and `exit` stay names: a device may still be called either.
+    expect(errors("plug emulated exit on phb0\nexpect host ok at exit")).toEqual([]);
+  });
+
   it("an unterminated string", () => {
     expect(errors('suite "abc\nreset')).toEqual(["1:7: the string is not closed: end it with '\"' on the same line"]);
   });

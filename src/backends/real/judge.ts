@@ -53,6 +53,8 @@ export function judge(
   output: GuestOutput,
   backend: string,
   crashedAt?: number,
+  /** The step under which the host kernel WARNed (the guest went on): `expect host` reads `warned` from there. */
+  warnedAt?: number,
 ): RunResult | string {
   const calls = plan.steps.flatMap((step) => step.calls);
   const due = calls.reduce((n, c) => n + linesOf(c), 0);
@@ -110,6 +112,9 @@ export function judge(
       const answer = take(at);
       if (answer === AFTER_CRASH) return probe.kind === "host" ? "crashed" : "not reached";
       if (typeof answer !== "string") throw new Error("internal: a probe was planned as an operation");
+      // At exit: over the whole run, the machine's end included (a WARN as its QEMU exited is placed after every step).
+      if (probe.kind === "host" && probe.atExit) return crashedAt !== undefined ? "crashed" : warnedAt !== undefined ? "warned" : "ok";
+      if (probe.kind === "host" && warnedAt !== undefined && next - 1 >= warnedAt) return "warned";
       return answer;
     },
   };

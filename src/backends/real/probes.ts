@@ -99,6 +99,8 @@ export function probeStep(probe: Exclude<Probe, { kind: "operation" }>, traits: 
       // Seen, not assumed: the guest prints a mark here and the host reads it, so the host was up
       // past this point. A crash before the mark makes this the step that was running, and the
       // pipeline answers it "crashed" (real/crash.ts).
+      // At exit: nothing the guest can print; the judge answers from what the run reported (real/judge.ts).
+      if (probe.atExit) return { calls: [], read: () => "ok" };
       return { calls: [{ kind: "mark" }], read: () => "ok" };
     case "geometry":
       return geometryProbe(probe.liobn, probe.windowSize, probe.pageSize, probe.offset, probe.withOffset);

@@ -231,7 +231,7 @@ const CLIENT = String.raw`
       var c = r.crash;
       card.appendChild(el("div", { class: "crash" }, [
         el("div", { class: "mono where", text: r.file + (c.line !== undefined ? ":" + c.line + ":" + c.column + " " + (c.source || "") : "") }),
-        el("div", { class: "mono", text: c.report + (c.function ? " in " + c.function : "") }),
+        el("div", { class: "mono", text: (c.warning ? "warned: " : "") + c.report + (c.function ? " in " + c.function : "") }),
         el("pre", { class: "mono trace", text: (c.trace || []).join("\n") })
       ]));
     }

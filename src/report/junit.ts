@@ -28,7 +28,7 @@ function body(run: RunResult, disagreements: readonly Disagreement[] = []): stri
     const c = run.crash;
     const where = c.line !== undefined ? `${run.file}:${c.line}:${c.column}: ${c.source ?? ""}\n` : "";
     const details = `${where}${c.report}${c.function ? `\n  in ${c.function}` : ""}${c.trace?.length ? `\n  trace:\n    ${c.trace.join("\n    ")}` : ""}`;
-    return `<failure${attributes({ message: run.reason ?? c.report, type: "crash" })}>${escapeXml(details)}</failure>`;
+    return `<failure${attributes({ message: run.reason ?? c.report, type: c.warning ? "warning" : "crash" })}>${escapeXml(details)}</failure>`;
   }
   const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
   if (failures.length === 0) return disagreements.length > 0 ? disagreementFailure(run, disagreements) : "";

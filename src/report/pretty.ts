@@ -54,11 +54,11 @@ function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, 
   return lines;
 }
 
-/** Real software that crashed under a run: what, where in the spec, the report, the faulting function and the trace. */
+/** Real software that crashed (or a host kernel that WARNed) under a run: what, where in the spec, the report, the faulting function and the trace. */
 function crashLines(run: RunResult, sources: Map<string, string>): string[] {
   const crash = run.crash!;
   const expected = run.status !== "crashed";
-  const head = `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} crashed${expected ? " (as the spec expects)" : ""} under ${run.profile} on ${run.backend}`;
+  const head = `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} ${crash.warning ? "warned" : "crashed"}${expected ? " (as the spec expects)" : ""} under ${run.profile} on ${run.backend}`;
   const lines = [kleur.bold(`    ${run.file}${crash.line !== undefined ? `:${crash.line}:${crash.column}` : ""}`) + ` ${expected ? head : kleur.red().bold(head)}`];
   const text = crash.line !== undefined ? sourceLine(sources.get(run.file) ?? "", crash.line) : undefined;
   if (text !== undefined) {

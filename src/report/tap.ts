@@ -48,6 +48,7 @@ export function formatTap(report: Report): string {
       lines.push(`  message: ${yamlString(run.reason ?? c.report)}`, "  severity: crash", `  crash:`, `    software: ${yamlString(c.software)}`, `    report: ${yamlString(c.report)}`);
       if (c.line !== undefined) lines.push(`    at: { file: ${yamlString(run.file)}, line: ${c.line}, column: ${c.column} }`);
       if (c.function) lines.push(`    function: ${yamlString(c.function)}`);
+      if (c.warning) lines.push("    warning: true");
       if (c.trace?.length) lines.push(`    trace: [${c.trace.map(yamlString).join(", ")}]`);
     }
     else {

@@ -32,6 +32,7 @@ export const kvmImageSchema = {
       },
     },
     shim: { type: "boolean", description: "whether the capability shim is in the image" },
+    shimSource: { type: "string", pattern: "^[0-9a-f]{12}$", description: "the shim's source (sha256, 12 digits): an image whose shim is older is built again" },
     built: { type: "string" },
   },
   definitions: {
@@ -51,6 +52,7 @@ export interface KvmImageManifest {
   packages: { name: string; version: string }[];
   files: { vmlinux: ImageFile; initramfs: ImageFile };
   shim: boolean;
+  shimSource?: string;
   built: string;
 }
 

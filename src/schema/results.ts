@@ -117,13 +117,14 @@ export const resultsSchema = {
           reason: { type: "string" },
           crash: {
             type: "object",
-            description: "real software that crashed under the run: the host's kernel or the machine's QEMU, at which step",
+            description: "real software that crashed under the run (the host's kernel or the machine's QEMU), or a host kernel that warned (a WARN): at which step",
             additionalProperties: false,
             required: ["software", "report"],
             properties: {
               software: { enum: ["host kernel", "QEMU"] },
               report: { type: "string", description: "the report's first line" },
-              function: { type: "string", description: "where it faulted" },
+              function: { type: "string", description: "where it faulted (where it warned)" },
+              warning: { const: true, description: "a WARN: the kernel went on, and so did the guest (every expectation was observed)" },
               trace: { type: "array", items: { type: "string" }, description: "the call trace, innermost first" },
               line: { type: "integer" },
               column: { type: "integer" },

@@ -17,6 +17,11 @@ export interface CrashReport {
   function?: string;
   /** The call trace, innermost first. */
   trace?: string[];
+  /**
+   * A WARN: the kernel reported and went on, and so did the guest (its expectations were all
+   * observed). Read from L1's kernel log after the guest, placed among the guest's lines.
+   */
+  warning?: true;
   /** The step that was running: its place in the spec and its source. */
   line?: number;
   column?: number;
@@ -95,8 +100,8 @@ export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
 /** What names a run: the spec, the profile and the backend. */
 /** A crash in one line: what crashed, its report, where. */
 export function describeCrash(crash: CrashReport): string {
-  const at = crash.line !== undefined ? ` at line ${crash.line}${crash.source ? ` (${crash.source})` : ""}` : "";
-  return `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} crashed${at}: ${crash.report}${crash.function ? ` in ${crash.function}` : ""}`;
+  const at = crash.line !== undefined ? ` at line ${crash.line}${crash.source ? ` (${crash.source})` : ""}` : crash.warning ? " after the guest's last step, as its QEMU exited" : "";
+  return `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} ${crash.warning ? "warned" : "crashed"}${at}: ${crash.report}${crash.function ? ` in ${crash.function}` : ""}`;
 }
 
 export function runOf(

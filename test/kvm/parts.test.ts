@@ -42,7 +42,7 @@ describe("the batch L1 runs", () => {
     expect(hiddenCaps(["spapr_tce", "multi_tce"]).sort()).toEqual([KVM_CAP.spapr_tce_64, KVM_CAP.spapr_tce_vfio].sort());
   });
 
-  it("runs each guest under KVM with its options, the shim only where caps are hidden", () => {
+  it("runs each guest under KVM with its options, caps hidden only where asked, its console copied into L1's kernel log", () => {
     const script = batchScript(
       [
         { elf: new Uint8Array(), args: ["-device", "spapr-pci-host-bridge,index=1"], hideCaps: [] },
@@ -50,16 +50,27 @@ describe("the batch L1 runs", () => {
       ],
       20_000,
     );
-    const lines = script.trim().split("\n").slice(4);
+    const all = script.trim().split("\n");
     expect(script).toMatch(/^echo 0 > \/proc\/sys\/kernel\/randomize_va_space\n/);
+    // The kernel log: one descriptor, WARN_ONCE's switch in debugfs, and the shim preloaded for every QEMU (TCESPEC_KMSG).
+    expect(all.slice(1, 4)).toEqual([
+      "exec 5>/dev/kmsg",
+      "[ -e /sys/kernel/debug/clear_warn_once ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null",
+      "[ -e '/lib/tcespec-caps.so' ] && export LD_PRELOAD='/lib/tcespec-caps.so' TCESPEC_KMSG=1",
+    ]);
     // Then what judges the batch, as it says itself: the kernel, and the guests' QEMU.
-    expect(script.split("\n")[1]).toBe(`echo "TCESPEC-SOFTWARE $(uname -r) $('qemu-system-ppc64' --version 2>&1 | head -1)"`);
+    expect(all[4]).toBe(`echo "TCESPEC-SOFTWARE $(uname -r) $('qemu-system-ppc64' --version 2>&1 | head -1)"`);
     // L1's devices bound to vfio-pci become $VFIO_HOST_1, $VFIO_HOST_2…
-    expect(script.split("\n")[3]).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
-    expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"');
+    expect(script).toMatch(/ls \/sys\/bus\/pci\/drivers\/vfio-pci .*eval VFIO_HOST_\$i=\$d/);
+    const lines = all.slice(all.findIndex((l) => l.startsWith('echo "TCESPEC-RUN 0')));
+    // Each guest starts with an empty kernel log and every WARN_ONCE armed again.
+    expect(lines[0]).toBe('echo "TCESPEC-RUN 0 $(cat /proc/uptime)"; dmesg -c >/dev/null; [ -w /sys/kernel/debug/clear_warn_once ] && echo 1 > /sys/kernel/debug/clear_warn_once');
     expect(lines[1]).toMatch(/^timeout -s KILL 20 'qemu-system-ppc64' .*'-accel' 'kvm'.*'spapr-pci-host-bridge,index=1' '-kernel' '\/batch\/0.elf'/);
-    expect(lines[1]).not.toContain("LD_PRELOAD");
-    expect(lines[4]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
+    expect(lines[1]).not.toContain("TCESPEC_HIDE_CAPS");
+    // After it, a log that holds a WARN is printed between markers, before the guest's end.
+    expect(lines[2]).toBe('dmesg -c > /tmp/k0; if grep -q "WARNING: CPU:" /tmp/k0; then echo "TCESPEC-KLOG 0"; cat /tmp/k0; echo "TCESPEC-KLOG-END 0"; fi');
+    expect(lines[3]).toMatch(/^echo "TCESPEC-DONE 0 /);
+    expect(lines[5]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
   });
   it("lets the guest go on after an unplug only once QEMU no longer lists the device", () => {
     const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "unplug", device: "d0" }] }], 20_000);
@@ -106,7 +117,7 @@ describe("the batch L1 runs", () => {
     const runs = script.split("\n").filter((l) => l.includes("timeout -s KILL"));
     expect(runs.map((l) => /'-accel' '(\w+)'/.exec(l)?.[1])).toEqual(["tcg", "kvm"]);
   });
-  it("runs the same script directly on a host: its own paths, QEMU and shim, no change to the host's ASLR", () => {
+  it("runs the same script directly on a host: its own paths, QEMU and shim, no change to the host's ASLR or its kernel log", () => {
     const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [125], steps: [{ kind: "reset" }] }], 20_000, {
       elfs: "/work/d",
       work: "/work/d",
@@ -115,8 +126,10 @@ describe("the batch L1 runs", () => {
       accel: "kvm",
       tuneAslr: false,
       listVfio: false,
+      kernelLog: false,
     });
     expect(script).not.toContain("randomize_va_space");
+    expect(script).not.toMatch(/dmesg|kmsg|clear_warn_once/);
     expect(script).not.toContain("drivers/vfio-pci");
     expect(script).not.toMatch(/\/tmp\/|\/batch\//);
     expect(script).toContain("mkfifo /work/d/in0 /work/d/m0.in /work/d/m0.out");
@@ -290,6 +303,50 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     });
     // In KVM the kernel allocates the table as it is used.
     expect(planFor(specOf("machine kvm caps spapr_tce, spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size 1P"), "qemu-7.2", KVM_TRAITS)).toHaveProperty("steps");
+  });
+
+  it("a WARN comes from the kernel log the batch prints after the guest (seen on Linux 6.12.95), placed among the guest's copied lines", () => {
+    // What the batch printed for a guest whose H_STUFF_TCE made the kernel WARN (trimmed: registers left out).
+    const klog = [
+      "[   10.583055] tcespec: TCESPEC-BEGIN",
+      "[   10.592125] tcespec: 00000000000000000000000080000000",
+      "[   10.600426] tcespec: TCESPEC-HOST",
+      "[   12.451090] vfio-pci 0000:00:00.0: enabling device (0000 -> 0002)",
+      "[   12.823118] tcespec: TCESPEC-ACT 1 plugged d0 0",
+      "[   12.864963] tcespec: 00000000000000000000000000000000",
+      "[   12.902001] ------------[ cut here ]------------",
+      "[   12.902100] WARNING: CPU: 0 PID: 164 at arch/powerpc/kvm/book3s_64_vio.c:476 kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
+      "[   12.902200] Modules linked in: vfio_pci vfio_pci_core vfio_iommu_spapr_tce vfio kvm_hv kvm",
+      "[   12.910068] NIP [c0080000005ebc30] kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
+      "[   12.915957] Call Trace:",
+      "[   12.916035] [c000000002eaf460] [c00800000058bb7c] kvmppc_tce_iommu_unmap+0xb4/0x190 [kvm] (unreliable)",
+      "[   12.916216] [c000000002eaf4f0] [c00800000058cf34] kvmppc_h_stuff_tce+0x140/0x34c [kvm]",
+      "[   12.916299] [c000000002eaf5c0] [c00800000044d11c] kvmppc_pseries_do_hcall+0x111c/0x1d08 [kvm_hv]",
+      "[   12.917000] ---[ end trace 0000000000000000 ]---",
+      "[   12.920000] tcespec: fffffffffffffffe0000000000000000",
+      "[   12.930000] tcespec: TCESPEC-END",
+    ].join("\n");
+    const console = `TCESPEC-RUN 0 1 1\nTCESPEC-BEGIN\n${"0".repeat(24)}80000000\nTCESPEC-HOST\nTCESPEC-ACT 1 plugged d0 0\n${"0".repeat(32)}\nfffffffffffffffe${"0".repeat(16)}\nTCESPEC-END\nTCESPEC-QEMU-EXIT 0\nTCESPEC-KLOG 0\n${klog}\nTCESPEC-KLOG-END 0\nTCESPEC-DONE 0 0 2 1\n`;
+    const [warned] = splitConsole(console, 1);
+    expect(warned).toMatchObject({
+      warning: {
+        report: {
+          software: "host kernel",
+          warning: true,
+          report: "WARNING: CPU: 0 PID: 164 at arch/powerpc/kvm/book3s_64_vio.c:476 kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
+          function: "kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
+          trace: ["kvmppc_tce_iommu_unmap+0xb4/0x190 [kvm]", "kvmppc_h_stuff_tce+0x140/0x34c [kvm]", "kvmppc_pseries_do_hcall+0x111c/0x1d08 [kvm_hv]"],
+        },
+      },
+    });
+    // What the guest had printed by then: the copies before the WARN, the host step's report among them.
+    expect((warned as { warning: { before: string } }).warning.before).toBe(`TCESPEC-BEGIN\n${"0".repeat(24)}80000000\nTCESPEC-HOST\nTCESPEC-ACT 1 plugged d0 0\n${"0".repeat(32)}\n`);
+    // The guest's own output is the console's, the kernel log left out; the WARN is no crash.
+    expect(warned).not.toHaveProperty("crash");
+    expect((warned as { body: string }).body).not.toContain("WARNING");
+    // A log without a WARN is not printed; a guest without one has no warning.
+    const [quiet] = splitConsole(console.replace(/TCESPEC-KLOG 0[\s\S]*TCESPEC-KLOG-END 0\n/, ""), 1);
+    expect(quiet).not.toHaveProperty("warning");
   });
 
   it("a crash of L1's kernel during a host step is the crash, not the step's failure that follows from it", () => {

@@ -63,6 +63,42 @@ describe("real software that crashes under a spec", () => {
   });
 });
 
+describe("a host kernel that WARNs under a spec", () => {
+  const text = "machine kvm\nphb phb0 index 0\nput_tce phb0 0 0x3\nexpect host ok\nput_tce phb0 0x1000 0x3\nexpect get_tce phb0 0x1000 == 0x3\nexpect host ok";
+  const report = { software: "host kernel" as const, warning: true as const, report: "WARNING: CPU: 0 PID: 9 at arch/powerpc/kvm/book3s_64_vio.c:476 kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]", function: "kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]" };
+  // The guest ran to its end; the kernel log placed the WARN after the first put and its mark.
+  const all = [line(0n, 0n), "TCESPEC-MARK", line(0n, 0n), line(0n, 3n), "TCESPEC-MARK"].join("\n");
+  const warning = (before: string) => new FakeLauncher(KVM_TRAITS, () => ({ console: all, warning: { report, before } }));
+  const during = warning([line(0n, 0n), "TCESPEC-MARK", ""].join("\n"));
+
+  it("is a verdict at the step that caused it; every expectation is judged, `expect host` reads warned from that step on", async () => {
+    const [result] = await new RealBackend("fake", ["qemu-7.2"], during).runBatch([{ spec: specOf(text), profile: "qemu-7.2" }], 1);
+    expect(result).toMatchObject({ status: "crashed", crash: { ...report, line: 5, source: "put_tce phb0 0x1000 0x3" } });
+    expect(result!.reason).toBe(`the host kernel warned at line 5 (put_tce phb0 0x1000 0x3): ${report.report} in ${report.function}`);
+    expect(result!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["4 matched ok", "6 matched 0x3", "7 diverged warned"]);
+  });
+
+  it("a spec that expects it passes (expect host warned, or host ok with xfail)", async () => {
+    for (const expecting of [text.replace(/expect host ok$/, "expect host warned"), text.replace(/expect host ok$/, 'expect host ok xfail "the kernel WARNs"')]) {
+      const [result] = await new RealBackend("fake", ["qemu-7.2"], during).runBatch([{ spec: specOf(expecting), profile: "qemu-7.2" }], 1);
+      expect(result).toMatchObject({ status: "passed", crash: { warning: true, line: 5 } });
+    }
+  });
+
+  it("after the guest's last step (as its QEMU exited): only `expect host … at exit` sees it", async () => {
+    const atExit = warning(`TCESPEC-BEGIN\n${all}\nTCESPEC-END\n`);
+    const [result] = await new RealBackend("fake", ["qemu-7.2"], atExit).runBatch([{ spec: specOf(`${text}\nexpect host ok at exit`), profile: "qemu-7.2" }], 1);
+    expect(result).toMatchObject({ status: "crashed", reason: `the host kernel warned after the guest's last step, as its QEMU exited: ${report.report} in ${report.function}` });
+    expect(result!.crash!.line).toBeUndefined();
+    expect(result!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["4 matched ok", "6 matched 0x3", "7 matched ok", "8 diverged warned"]);
+    const [expected] = await new RealBackend("fake", ["qemu-7.2"], atExit).runBatch([{ spec: specOf(`${text}\nexpect host warned at exit`), profile: "qemu-7.2" }], 1);
+    expect(expected).toMatchObject({ status: "passed" });
+    // Without a WARN, at exit reads ok.
+    const [quiet] = await new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(KVM_TRAITS, () => ({ console: all }))).runBatch([{ spec: specOf(`${text}\nexpect host ok at exit`), profile: "qemu-7.2" }], 1);
+    expect(quiet).toMatchObject({ status: "passed" });
+  });
+});
+
 describe("a new target is one launcher and one traits object", () => {
   it("its machine's answers are judged by the shared pipeline", async () => {
     const honest = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 3n)].join("\n") })));

@@ -1,11 +1,14 @@
 // A spec's `caps` made real: the capabilities it does not list are hidden from L1's QEMU by a
-// small LD_PRELOAD library that answers 0 to KVM_CHECK_EXTENSION for them.
+// small LD_PRELOAD library that answers 0 to KVM_CHECK_EXTENSION for them. The same library
+// copies the guest's console into L1's kernel log as QEMU writes it (TCESPEC_KMSG), so that a WARN
+// is logged among the guest's lines where it happened (real/console.ts, KMSG_COPY).
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Capability } from "../../engine/types.js";
 import { cacheDir } from "../../cache.js";
+import { KMSG_COPY } from "../real/console.js";
 
 /** KVM_CAP_* numbers (include/uapi/linux/kvm.h). */
 export const KVM_CAP: Record<Capability, number> = {
@@ -28,6 +31,11 @@ export function hiddenCaps(caps: readonly Capability[]): number[] {
 /**
  * The shim's C source. KVM_CHECK_EXTENSION is _IO(0xAE, 0x03); on powerpc _IO's direction bits
  * differ from x86's, so the number comes from the cross compiler's own <linux/kvm.h>.
+ *
+ * The console copy: QEMU writes what the guest prints (-serial stdio: fd 1) in the vCPU thread,
+ * before the vCPU runs on. Each whole line goes to /dev/kmsg, prefixed, before write() returns:
+ * a hypercall the guest makes after printing a line is logged after it, so a WARN inside that
+ * call is too. (A copy made by the script that reads QEMU's output would lag behind the guest.)
  */
 export const SHIM_SOURCE = `#define _GNU_SOURCE
 #include <dlfcn.h>
@@ -37,7 +45,61 @@ export const SHIM_SOURCE = `#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <linux/kvm.h>
+
+static ssize_t (*real_write)(int, const void *, size_t);
+static pthread_mutex_t copying = PTHREAD_MUTEX_INITIALIZER;
+static int kmsg = -2;
+static char pending[480];
+static size_t used;
+
+/* One line of the guest's, prefixed as real/console.ts reads it. */
+static void copy_line(void) {
+  char line[sizeof pending + 16];
+  memcpy(line, "${KMSG_COPY}", ${KMSG_COPY.length});
+  memcpy(line + ${KMSG_COPY.length}, pending, used);
+  line[${KMSG_COPY.length} + used] = '\\n';
+  real_write(kmsg, line, ${KMSG_COPY.length} + used + 1);
+  used = 0;
+}
+
+static void copy_out(const char *buf, size_t n) {
+  pthread_mutex_lock(&copying);
+  if (kmsg == -2) kmsg = getenv("TCESPEC_KMSG") ? open("/dev/kmsg", O_WRONLY | O_CLOEXEC) : -1;
+  for (size_t i = 0; kmsg >= 0 && i < n; i++) {
+    if (buf[i] == '\\n') copy_line();
+    else if (buf[i] != '\\r') {
+      pending[used++] = buf[i];
+      if (used == sizeof pending) copy_line();
+    }
+  }
+  pthread_mutex_unlock(&copying);
+}
+
+ssize_t write(int fd, const void *buf, size_t n) {
+  if (!real_write) real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+  ssize_t done = real_write(fd, buf, n);
+  if (fd == 1 && done > 0) copy_out(buf, (size_t)done);
+  return done;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int count) {
+  static ssize_t (*real)(int, const struct iovec *, int);
+  if (!real) real = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+  if (!real_write) real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+  ssize_t done = real(fd, iov, count);
+  size_t left = done > 0 ? (size_t)done : 0;
+  for (int k = 0; fd == 1 && left > 0 && k < count; k++) {
+    size_t n = iov[k].iov_len < left ? iov[k].iov_len : left;
+    copy_out(iov[k].iov_base, n);
+    left -= n;
+  }
+  return done;
+}
 
 static int hidden(long cap) {
   const char *list = getenv("TCESPEC_HIDE_CAPS");

@@ -20,6 +20,8 @@ const exec = promisify(execFile);
 const DEFAULT_KERNEL = /^linux-image-(6\.12\.[0-9.]+\+deb12-powerpc64le-64k)$/;
 const KERNEL_PACKAGE = (version: string) => `linux-image-${version}`;
 export const SHIM_PATH = "/lib/tcespec-caps.so";
+/** The shim's source, as an image's manifest records it. */
+const SHIM_KEY = createHash("sha256").update(SHIM_SOURCE).digest("hex").slice(0, 12);
 const CROSS_GCC = "powerpc64le-linux-gnu-gcc";
 
 export function cacheRoot(): string {
@@ -91,6 +93,10 @@ export function findImage(kernel?: string, root: string = cacheRoot(), qemu: Qem
       problem: `no L1 image${kernel ? ` for kernel ${kernel}` : ""} with QEMU ${qemu} in ${root}: run 'tcespec kvm setup${flags ? ` ${flags}` : ""}' first`,
     };
   }
+  // The shim copies the guest's console into L1's kernel log, where a WARN is placed: an image
+  // with an older shim would leave every WARN unplaced.
+  if (image.manifest.shim && image.manifest.shimSource !== SHIM_KEY)
+    return { problem: `${image.dir} was built by an older tcespec (its shim differs): run 'tcespec kvm setup${kernel ? ` --kernel ${kernel}` : ""}${qemu !== "7.2" ? ` --qemu-version ${qemu}` : ""}' again` };
   for (const file of [image.manifest.files.vmlinux, image.manifest.files.initramfs]) {
     const path = join(image.dir, file.name);
     if (!existsSync(path) || sha256(readFileSync(path)) !== file.sha256)
@@ -288,6 +294,7 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
       packages,
       files: { vmlinux: fileRecord(join(dir, "vmlinux"), "vmlinux"), initramfs: fileRecord(join(dir, "initramfs.cpio"), "initramfs.cpio") },
       shim,
+      ...(shim ? { shimSource: SHIM_KEY } : {}),
       built: new Date().toISOString(),
     };
     writeFileSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -7,10 +7,12 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, kernelReportAt, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+import { BATCH, HOST_STEP, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
 
 /** How long after a kernel report L1 may take to move on to its next guest before it is stopped. */
 const CRASH_GRACE_MS = 5000;
+/** Written 1, it re-arms every WARN_ONCE (debugfs). */
+const WARN_ONCE = "/sys/kernel/debug/clear_warn_once";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
@@ -121,6 +123,11 @@ export interface BatchPlace {
    * elsewhere those variables come from the environment (TCESPEC_VFIO_HOST).
    */
   listVfio: boolean;
+  /**
+   * L1: the kernel's log is the batch's to clear and write (it is L1's own kernel): each guest's
+   * lines are copied into it, and a WARN is read back from it (real/console.ts, KMSG_COPY).
+   */
+  kernelLog: boolean;
 }
 
 export const IN_L1: BatchPlace = {
@@ -131,6 +138,7 @@ export const IN_L1: BatchPlace = {
   accel: "kvm",
   tuneAslr: true,
   listVfio: true,
+  kernelLog: true,
 };
 
 /** How long a host step waits, in polls: the monitor's prompt (0.1 s each), a device's going (0.1 s), a migration (0.2 s). */
@@ -148,8 +156,14 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
     const args = [...guestArgs, ...job.args, "-kernel", `${place.elfs}/${i}.elf`].map(quote).join(" ");
     const qemuBinary = quote(place.qemu);
-    const begin = `echo "${BATCH.run} ${i} $(cat /proc/uptime)"`;
-    const done = `echo "${BATCH.done} ${i} $? $(cat /proc/uptime)"`;
+    // The kernel log starts empty for each guest, with its WARN_ONCEs armed again: a warning is
+    // the guest's own, whatever ran before it in the batch.
+    const begin = `echo "${BATCH.run} ${i} $(cat /proc/uptime)"${place.kernelLog ? `; dmesg -c >/dev/null; [ -w ${WARN_ONCE} ] && echo 1 > ${WARN_ONCE}` : ""}`;
+    // A log that holds a WARN is printed whole after the guest; the console reads it (kernelWarning).
+    const klog = place.kernelLog
+      ? `dmesg -c > ${tmp}/k${i}; if grep -q "WARNING: CPU:" ${tmp}/k${i}; then echo "${BATCH.klog} ${i}"; cat ${tmp}/k${i}; echo "${BATCH.klogEnd} ${i}"; fi\n`
+      : "";
+    const done = `${klog}echo "${BATCH.done} ${i} $? $(cat /proc/uptime)"`;
     if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} ${qemuBinary} ${args} </dev/null 2>&1\n${done}`;
     // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.
@@ -188,7 +202,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     const actions = job.steps
       .map((step, k) => {
         // Each report is what QEMU showed after the step, printed once the step is over.
-        const act = (report: string) => `echo "${BATCH.act} ${k + 1} ${report}"`;
+        const act = (report: string) => `tcespec_say "${BATCH.act} ${k + 1} ${report}"`;
         // Each step reads only what the monitor answered to it: the log starts empty. A command
         // naming $VFIO_HOST_n is expanded by the script's shell; any other is sent as written.
         const send = (command: string) => `: > ${log}; echo ${command.includes("$") ? `"${command}"` : quote(command)} >&4`;
@@ -282,8 +296,15 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
   // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
   // at once when the file $2 says the guest's last QEMU has exited.
+  // A host step's report: to the console and, in L1, into the kernel log among the guest's lines.
+  const say = `tcespec_say() { echo "$1";${place.kernelLog ? ` echo "${KMSG_COPY}$1" >&5;` : ""} }\n`;
+  // In L1: the log written through one descriptor (printk.devkmsg=on: not rate-limited), its
+  // WARN_ONCE switch in debugfs, and each guest's QEMU copying the guest's lines into it (the shim).
+  const kmsg = place.kernelLog
+    ? `exec 5>/dev/kmsg\n[ -e ${WARN_ONCE} ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null\n[ -e ${quote(place.shim)} ] && export LD_PRELOAD=${quote(place.shim)} TCESPEC_KMSG=1\n`
+    : "";
   const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; [ -f "$2" ] && return 1; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
-  return `${aslr}${software}${prompt}${vfio}${lines.join("\n")}\n`;
+  return `${aslr}${kmsg}${software}${say}${prompt}${vfio}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number): Buffer {
@@ -313,7 +334,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
   copyFileSync(image.initramfs, initrd);
   for (const overlay of options.overlays ?? []) appendFileSync(initrd, readFileSync(overlay));
   appendFileSync(initrd, batchArchive(jobs, options.timeoutMs));
-  const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet"];
+  const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
   return new Promise((resolve) => {
     let text = "";
     let booted = false;
@@ -403,7 +424,7 @@ export interface DirectOptions {
 export function runDirect(jobs: readonly BatchJob[], options: DirectOptions): Promise<BatchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-kvm-"));
   jobs.forEach((job, i) => writeFileSync(join(dir, `${i}.elf`), job.elf));
-  const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false, listVfio: false };
+  const place: BatchPlace = { elfs: dir, work: dir, qemu: options.binary, shim: options.shim ?? "", accel: options.accel, tuneAslr: false, listVfio: false, kernelLog: false };
   writeFileSync(join(dir, "run.sh"), batchScript(jobs, options.timeoutMs, place));
   return new Promise((resolve) => {
     let text = "";

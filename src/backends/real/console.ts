@@ -25,10 +25,24 @@ export const BATCH = {
   qemuExit: "TCESPEC-QEMU-EXIT",
   act: "TCESPEC-ACT",
   monitorLog: "TCESPEC-MONITOR-LOG",
+  klog: "TCESPEC-KLOG",
+  klogEnd: "TCESPEC-KLOG-END",
   l1Ready: "TCESPEC-L1-READY",
   l1Error: "TCESPEC-L1-ERROR",
   l1Done: "TCESPEC-L1-DONE",
 } as const;
+
+/**
+ * L1's kernel log as a second, ordered copy of the guest's console. L1 boots \`quiet\`, so a WARN
+ * never reaches the console, and with warnings on its lines would land in the middle of the
+ * guest's (the console is shared, and written 16 bytes at a time). Instead each line the guest
+ * prints is copied into the kernel log (/dev/kmsg) by its QEMU as QEMU writes it, before the vCPU
+ * runs on (kvm/caps.ts), and each host step's report by the batch (the guest waits for it): a
+ * WARN a hypercall caused is logged inside the hypercall, after the lines the guest printed before
+ * the call and before the one it printed after. After the guest, a log that holds a WARN is
+ * printed whole between BATCH.klog and BATCH.klogEnd.
+ */
+export const KMSG_COPY = "tcespec: ";
 
 /** Two 64-bit values per line: signed for return codes, unsigned for values. */
 export function parseLine(line: string): [bigint, bigint] {
@@ -154,7 +168,37 @@ export function lastWords(text: string): string {
  * printed before real software crashed under it, and the crash; or why it did not finish
  * (`notRun`: it never started, because the machine stopped before its turn).
  */
-export type GuestResult = { body: string } | { crash: CrashReport; body: string } | { error: string; notRun?: true };
+export type GuestResult = { body: string; warning?: KernelWarning } | { crash: CrashReport; body: string } | { error: string; notRun?: true };
+
+/** A WARN in L1's kernel log while a guest ran: the report, and the guest's lines logged before it. */
+export interface KernelWarning {
+  report: CrashReport;
+  /** What the guest had printed when the kernel warned, as the console has it (its copies in the log). */
+  before: string;
+}
+
+const WARNING = /WARNING: CPU: \d+ PID: \d+ at \S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/;
+
+/** The first WARN in a kernel log the batch printed (dmesg's lines), placed among the guest's copied lines. */
+export function kernelWarning(log: string): KernelWarning | undefined {
+  const before: string[] = [];
+  const lines = log.split("\n").map((l) => l.replace(/^\[\s*\d+\.\d+\]\s?/, ""));
+  for (const [k, line] of lines.entries()) {
+    if (line.startsWith(KMSG_COPY)) {
+      before.push(line.slice(KMSG_COPY.length));
+      continue;
+    }
+    const warned = WARNING.exec(line);
+    if (!warned) continue;
+    // The report's lines up to the next copy of the guest's (the kernel logs a WARN whole, inside the call).
+    const next = lines.findIndex((l, j) => j > k && l.startsWith(KMSG_COPY));
+    const report = kernelCrash(lines.slice(k, next < 0 ? undefined : next).join("\n"));
+    if (!report) continue;
+    // The WARNING line names the function it warned in; the register dump's NIP says the same.
+    return { report: { ...report, function: warned[1]!, warning: true }, before: `${before.join("\n")}\n` };
+  }
+  return undefined;
+}
 
 /** The line a batch starts with: the kernel (uname -r) and the first line of its QEMU's --version. */
 export const SOFTWARE = "TCESPEC-SOFTWARE";
@@ -176,13 +220,17 @@ export function splitConsole(text: string, count: number, how: { timeoutMs?: num
       results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn`, notRun: true });
       continue;
     }
-    const own = text.slice(start, done ? done.index : undefined);
+    const whole = text.slice(start, done ? done.index : undefined);
+    // The kernel log, where the batch printed it: read for a WARN, and out of the way of the rest.
+    const klog = new RegExp(`${BATCH.klog} ${i}\\n([\\s\\S]*?)(?:${BATCH.klogEnd} ${i}\\n|$)`).exec(whole);
+    const own = klog ? whole.slice(0, klog.index) + whole.slice(klog.index + klog[0].length) : whole;
+    const warning = klog ? kernelWarning(klog[1]!) : undefined;
     const begin = own.indexOf(`${BEGIN_MARKER}\n`);
     const end = own.indexOf(`${END_MARKER}\n`);
     if (done && begin >= 0 && end > begin) {
       // A kernel report while the guest went on (a WARN, KASAN, an oops in another task) is a crash all the same.
       const reported = kernelCrash(own);
-      results.push(reported ? { crash: reported, body: own.slice(0, end) } : { body: own.slice(0, end) });
+      results.push(reported ? { crash: reported, body: own.slice(0, end) } : { body: own.slice(0, end), ...(warning ? { warning } : {}) });
       continue;
     }
     const rc = done ? Number(new RegExp(`${BATCH.qemuExit} (\\d+)`).exec(own)?.[1] ?? done[1]) : undefined;

@@ -5,7 +5,7 @@ import type { CompiledSpec } from "../../compile/program.js";
 import type { Outcome, ProfileName } from "../../engine/types.js";
 import { describeCrash, statusOf, type CrashReport, type ExpectationOutcome, type RunResult } from "../../verdict/outcome.js";
 import { linesOf } from "../guest/guest.js";
-import { kernelReportAt, readGuestOutput, type GuestOutput } from "./console.js";
+import { kernelReportAt, readGuestOutput, type GuestOutput, type KernelWarning } from "./console.js";
 import { judge } from "./judge.js";
 import type { GuestPlan } from "./traits.js";
 
@@ -62,4 +62,30 @@ export function judgeCrash(
   const accounted = expectations.some((e) => hostProbes.has(`${e.line}:${e.column}`) && e.actual === "crashed" && (e.outcome === "matched" || e.outcome === "xfail"));
   const status = accounted ? statusOf(expectations) : "crashed";
   return { ...judged, status, reason: describeCrash(placed), crash: placed, expectations };
+}
+
+/**
+ * The run of a spec under which the host kernel WARNed: the guest ran to its end, so every
+ * expectation is judged from what it printed; `expect host` from the step that caused the WARN on
+ * reads `warned`. A spec that expects it (`expect host warned`, or `expect host ok` with xfail)
+ * has accounted for it; otherwise the WARN is the run's verdict, as a crash is.
+ */
+export function judgeWarning(
+  spec: CompiledSpec,
+  profile: ProfileName,
+  plan: GuestPlan,
+  console: string,
+  host: Outcome[] | undefined,
+  warning: KernelWarning,
+  backend: string,
+): RunResult | string {
+  const index = crashedStep(plan, readGuestOutput(warning.before, host));
+  const at = plan.steps[index]?.at;
+  const statement = at ? spec.steps.find((s) => s.line === at.line && s.column === at.column) : undefined;
+  const placed: CrashReport = { ...warning.report, ...(at ? { line: at.line, column: at.column } : {}), ...(statement ? { source: statement.source } : {}) };
+  const judged = judge(spec, profile, plan, readGuestOutput(console, host), backend, undefined, index);
+  if (typeof judged === "string") return judged;
+  const hostProbes = new Set(spec.steps.filter((s) => s.kind === "expect" && s.probe.kind === "host").map((s) => `${s.line}:${s.column}`));
+  const accounted = judged.expectations.some((e) => hostProbes.has(`${e.line}:${e.column}`) && e.actual === "warned" && (e.outcome === "matched" || e.outcome === "xfail"));
+  return { ...judged, status: accounted ? judged.status : "crashed", reason: describeCrash(placed), crash: placed };
 }

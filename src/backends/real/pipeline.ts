@@ -5,10 +5,10 @@
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Outcome, ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type CrashReport, type RunResult } from "../../verdict/outcome.js";
-import { judgeCrash } from "./crash.js";
+import { judgeCrash, judgeWarning } from "./crash.js";
 import type { Backend, BackendIdentity, Task } from "../backend.js";
 import { buildGuest, type EduDevice, type GuestCall } from "../guest/guest.js";
-import { readGuestOutput } from "./console.js";
+import { readGuestOutput, type KernelWarning } from "./console.js";
 import { judge } from "./judge.js";
 import { busOf, planFor } from "./planner.js";
 import type { GuestPlan, MachineTraits } from "./traits.js";
@@ -38,9 +38,10 @@ export interface GuestJob<Extra = unknown> {
  * What a guest's machine printed up to the guest's end marker (its result lines, marks and QEMU's
  * trace lines, in order), with what each host step answered where the launcher knows it directly
  * (otherwise the stream carries the host's reports); with `crash`, what it printed before real
- * software crashed under it (a verdict); or why it did not finish (an error).
+ * software crashed under it (a verdict); with `warning`, a WARN of the host kernel while the guest
+ * ran on to its end (a verdict too, at the step that caused it); or why it did not finish (an error).
  */
-export type Launched = { console: string; host?: Outcome[]; crash?: CrashReport } | { error: string };
+export type Launched = { console: string; host?: Outcome[]; crash?: CrashReport; warning?: KernelWarning } | { error: string };
 
 export interface Launcher<Extra = unknown> {
   /** What this target can run and how it observes: the planner asks, never the target's name. */
@@ -123,7 +124,9 @@ export class RealBackend<Extra = unknown> implements Backend {
         // Real software that crashed under the guest: a verdict at the step that was running.
         const judged = answer.crash
           ? judgeCrash(task.spec, task.profile, p.plan, answer.console, answer.host, answer.crash, this.name)
-          : judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name);
+          : answer.warning
+            ? judgeWarning(task.spec, task.profile, p.plan, answer.console, answer.host, answer.warning, this.name)
+            : judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name);
         results[p.index] = typeof judged === "string" ? { ...base(task), status: "error", reason: judged } : judged;
       } catch (error) {
         results[p.index] = errorRun(task.spec, task.profile, this.name, error);

@@ -60,6 +60,16 @@ describe.runIf(READY)("L1 on a kernel built from Debian's 6.12 source", () => {
     expect(kvm.identity()?.kernel).toMatch(/^6\.12\.\d+-tcespec \(tcespec kernel 'linux-fixed': Linux 6\.12\.\d+ from Debian linux \S+ \+ linux-0001-powerpc-iommu-check-the-whole-range-in-iommu_tce_check_ioba\.patch \(sha256 [0-9a-f]{12}\); stands for linux-6-checked\)$/);
   }, 600_000);
 
+  it("with the patch: the stuff past the end with a hardware table is refused before the hardware table sees it, and the kernel does not WARN", async () => {
+    const report = await run(["patches/kvm-hw-past-end-warn.tce"], { backends: [new KvmBackend({ hostKernel: fixed as KernelBuild })], jobs: 1 });
+    expect(report.runs.map((r) => `${r.spec}: ${r.status}${r.crash ? ` (${r.crash.report})` : ""}`)).toEqual([
+      "a stuff past the end with a hardware table: passed",
+      "the same, in the next guest: passed",
+      "a stuff inside the window: passed",
+    ]);
+    expect(exitCode(report)).toBe(0);
+  }, 600_000);
+
   it("the Linux-6 specs agree with the model playing linux-6-checked, the hardware table included", async () => {
     const report = await run(["specs/hcalls/kvm-linux-6.tce"], {
       profiles: ["qemu-7.2"],

@@ -313,7 +313,8 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
       "[   10.600426] tcespec: TCESPEC-HOST",
       "[   12.451090] vfio-pci 0000:00:00.0: enabling device (0000 -> 0002)",
       "[   12.823118] tcespec: TCESPEC-ACT 1 plugged d0 0",
-      "[   12.864963] tcespec: 00000000000000000000000000000000",
+      // A kernel with CONFIG_PRINTK_CALLER (the KASAN build) names the task after the time.
+      "[   12.864963][  T280] tcespec: 00000000000000000000000000000000",
       "[   12.902001] ------------[ cut here ]------------",
       "[   12.902100] WARNING: CPU: 0 PID: 164 at arch/powerpc/kvm/book3s_64_vio.c:476 kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
       "[   12.902200] Modules linked in: vfio_pci vfio_pci_core vfio_iommu_spapr_tce vfio kvm_hv kvm",
@@ -325,6 +326,7 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
       "[   12.917000] ---[ end trace 0000000000000000 ]---",
       "[   12.920000] tcespec: fffffffffffffffe0000000000000000",
       "[   12.930000] tcespec: TCESPEC-END",
+      "[   13.124565] WARNING: CPU: 0 PID: 160 at drivers/vfio/vfio_iommu_spapr_tce.c:371 tce_iommu_release+0x180/0x224 [vfio_iommu_spapr_tce]",
     ].join("\n");
     const console = `TCESPEC-RUN 0 1 1\nTCESPEC-BEGIN\n${"0".repeat(24)}80000000\nTCESPEC-HOST\nTCESPEC-ACT 1 plugged d0 0\n${"0".repeat(32)}\nfffffffffffffffe${"0".repeat(16)}\nTCESPEC-END\nTCESPEC-QEMU-EXIT 0\nTCESPEC-KLOG 0\n${klog}\nTCESPEC-KLOG-END 0\nTCESPEC-DONE 0 0 2 1\n`;
     const [warned] = splitConsole(console, 1);
@@ -336,6 +338,8 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
           report: "WARNING: CPU: 0 PID: 164 at arch/powerpc/kvm/book3s_64_vio.c:476 kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
           function: "kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]",
           trace: ["kvmppc_tce_iommu_unmap+0xb4/0x190 [kvm]", "kvmppc_h_stuff_tce+0x140/0x34c [kvm]", "kvmppc_pseries_do_hcall+0x111c/0x1d08 [kvm_hv]"],
+          // What followed at QEMU's exit is named with it.
+          also: ["WARNING: CPU: 0 PID: 160 at drivers/vfio/vfio_iommu_spapr_tce.c:371 tce_iommu_release+0x180/0x224 [vfio_iommu_spapr_tce]"],
         },
       },
     });

@@ -177,12 +177,15 @@ export interface KernelWarning {
   before: string;
 }
 
+/** A log line's time, and the task or CPU that printed it where the kernel says (CONFIG_PRINTK_CALLER: "[   55.49][  T280] "). */
+const LOG_PREFIX = /^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?/;
+
 const WARNING = /WARNING: CPU: \d+ PID: \d+ at \S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/;
 
 /** The first WARN in a kernel log the batch printed (dmesg's lines), placed among the guest's copied lines. */
 export function kernelWarning(log: string): KernelWarning | undefined {
   const before: string[] = [];
-  const lines = log.split("\n").map((l) => l.replace(/^\[\s*\d+\.\d+\]\s?/, ""));
+  const lines = log.split("\n").map((l) => l.replace(LOG_PREFIX, ""));
   for (const [k, line] of lines.entries()) {
     if (line.startsWith(KMSG_COPY)) {
       before.push(line.slice(KMSG_COPY.length));
@@ -195,7 +198,9 @@ export function kernelWarning(log: string): KernelWarning | undefined {
     const report = kernelCrash(lines.slice(k, next < 0 ? undefined : next).join("\n"));
     if (!report) continue;
     // The WARNING line names the function it warned in; the register dump's NIP says the same.
-    return { report: { ...report, function: warned[1]!, warning: true }, before: `${before.join("\n")}\n` };
+    // Later WARNs of the same guest (a consequence, or another bug) are named, not placed.
+    const also = lines.slice(k + 1).flatMap((l) => (WARNING.test(l) ? [l.slice(l.indexOf("WARNING:"))] : []));
+    return { report: { ...report, function: warned[1]!, warning: true, ...(also.length > 0 ? { also } : {}) }, before: `${before.join("\n")}\n` };
   }
   return undefined;
 }

@@ -232,7 +232,7 @@ const CLIENT = String.raw`
       card.appendChild(el("div", { class: "crash" }, [
         el("div", { class: "mono where", text: r.file + (c.line !== undefined ? ":" + c.line + ":" + c.column + " " + (c.source || "") : "") }),
         el("div", { class: "mono", text: (c.warning ? "warned: " : "") + c.report + (c.function ? " in " + c.function : "") }),
-        el("pre", { class: "mono trace", text: (c.trace || []).join("\n") })
+        el("pre", { class: "mono trace", text: (c.trace || []).join("\n") + (c.also ? "\nthen: " + c.also.join("\nthen: ") : "") })
       ]));
     }
     r.expectations.filter(function (e) { return e.outcome === "diverged" || e.outcome === "xpass"; }).forEach(function (e) {

@@ -27,7 +27,7 @@ function body(run: RunResult, disagreements: readonly Disagreement[] = []): stri
   if (run.status === "crashed" && run.crash) {
     const c = run.crash;
     const where = c.line !== undefined ? `${run.file}:${c.line}:${c.column}: ${c.source ?? ""}\n` : "";
-    const details = `${where}${c.report}${c.function ? `\n  in ${c.function}` : ""}${c.trace?.length ? `\n  trace:\n    ${c.trace.join("\n    ")}` : ""}`;
+    const details = `${where}${c.report}${c.function ? `\n  in ${c.function}` : ""}${c.trace?.length ? `\n  trace:\n    ${c.trace.join("\n    ")}` : ""}${c.also?.length ? `\n  then:\n    ${c.also.join("\n    ")}` : ""}`;
     return `<failure${attributes({ message: run.reason ?? c.report, type: c.warning ? "warning" : "crash" })}>${escapeXml(details)}</failure>`;
   }
   const failures = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");

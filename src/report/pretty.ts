@@ -68,6 +68,7 @@ function crashLines(run: RunResult, sources: Map<string, string>): string[] {
   lines.push(`      ${kleur.gray("report")}   ${crash.report}`);
   if (crash.function) lines.push(`      ${kleur.gray("in")}       ${crash.function}`);
   if (crash.trace?.length) lines.push(`      ${kleur.gray("trace")}    ${crash.trace.slice(0, 6).join(" ← ")}${crash.trace.length > 6 ? " ← …" : ""}`);
+  for (const later of crash.also ?? []) lines.push(`      ${kleur.gray("then")}     ${later}`);
   return lines;
 }
 

@@ -49,6 +49,7 @@ export function formatTap(report: Report): string {
       if (c.line !== undefined) lines.push(`    at: { file: ${yamlString(run.file)}, line: ${c.line}, column: ${c.column} }`);
       if (c.function) lines.push(`    function: ${yamlString(c.function)}`);
       if (c.warning) lines.push("    warning: true");
+      if (c.also?.length) lines.push(`    also: [${c.also.map(yamlString).join(", ")}]`);
       if (c.trace?.length) lines.push(`    trace: [${c.trace.map(yamlString).join(", ")}]`);
     }
     else {

@@ -125,6 +125,7 @@ export const resultsSchema = {
               report: { type: "string", description: "the report's first line" },
               function: { type: "string", description: "where it faulted (where it warned)" },
               warning: { const: true, description: "a WARN: the kernel went on, and so did the guest (every expectation was observed)" },
+              also: { type: "array", items: { type: "string" }, description: "later WARNs in the same guest: their first lines" },
               trace: { type: "array", items: { type: "string" }, description: "the call trace, innermost first" },
               line: { type: "integer" },
               column: { type: "integer" },

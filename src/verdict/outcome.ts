@@ -22,6 +22,8 @@ export interface CrashReport {
    * observed). Read from L1's kernel log after the guest, placed among the guest's lines.
    */
   warning?: true;
+  /** Later WARNs in the same guest, their first lines (a WARN's consequences at QEMU's exit, say). */
+  also?: string[];
   /** The step that was running: its place in the spec and its source. */
   line?: number;
   column?: number;

@@ -145,6 +145,30 @@ describe("the batch L1 runs", () => {
     expect(softwareOf("TCESPEC-RUN 0")).toBeUndefined();
   });
 
+  it("tells two kernel builds of one release apart by their banner (/proc/version in L1, the string in the build's vmlinux)", async () => {
+    const { bannerOf } = await import("../../src/backends/kvm/kernel.js");
+    const { KvmBackend } = await import("../../src/backends/kvm/backend.js");
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-banner-"));
+    try {
+      const banner = "Linux version 6.12.95-tcespec (root@vm) (powerpc64le-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #4 SMP Thu Dec  3 07:05:37 UTC 2026";
+      const vmlinux = join(dir, "vmlinux");
+      // As a vmlinux holds it: a template without the build number first, then the banner.
+      writeFileSync(vmlinux, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from("Linux version 6.12.95-tcespec (root@vm) (gcc) # SMP \0"), Buffer.from(`${banner}\n\0`)]));
+      expect(bannerOf(vmlinux)).toBe(banner);
+      const console = `TCESPEC-SOFTWARE 6.12.95-tcespec QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nTCESPEC-PROC-VERSION ${banner}\n`;
+      expect(softwareOf(console)).toMatchObject({ kernel: "6.12.95-tcespec", banner });
+      const manifest = { version: 1, name: "linux-fixed", base: "6.12.95", release: "6.12.95-tcespec", source: { label: "Debian linux 6.12.95-1~bpo12+1" }, patches: [], kasan: false, rules: "linux-6", artifact: { key: "k", bytes: 1 }, built: "" };
+      const backend = new KvmBackend({ hostKernel: { manifest, vmlinux, dir, overlay: "", config: "" } as never });
+      const launcher = (backend as unknown as { launcher: { image: object; judgedBy(s: object): string | undefined } }).launcher;
+      launcher.image = { dir };
+      const judged = (software: object) => launcher.judgedBy(software);
+      expect(judged(softwareOf(console)!)).toBeUndefined();
+      expect(judged(softwareOf(console.replace("#4 SMP Thu Dec  3", "#3 SMP Wed Dec  2"))!)).toMatch(/^L1 ran 'Linux version 6\.12\.95-tcespec .* #3 SMP Wed Dec  2 .*', not kernel build 'linux-fixed' \('.* #4 SMP Thu Dec  3 .*'\): the build's vmlinux was not what booted$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("splits L1's console into each guest's output, and says why one failed", () => {
     const console = [
       "TCESPEC-L1-READY 4.2",

@@ -17,7 +17,7 @@ import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob, type BatchResult } fro
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
-import { describeKernel, type KernelBuild } from "./kernel.js";
+import { bannerOf, describeKernel, type KernelBuild } from "./kernel.js";
 import type { KernelRulesName } from "../../profile-names.js";
 import type { ProfileName } from "../../engine/types.js";
 import { PROFILES } from "../../engine/profiles.js";
@@ -244,7 +244,16 @@ export class KvmLauncher implements Launcher<KvmJob> {
    * for (an L1 image is chosen by its QEMU's package; on a POWER host, the host's QEMU is whatever
    * it is). Why not, if not.
    */
-  private judgedBy(software: { kernel: string; qemu: string } | undefined): string | undefined {
+  /** The kernel build's banner, where L1's differs from it (its build number and date): another build of the same release ran. */
+  private otherBuild(banner: string | undefined): string | undefined {
+    const build = this.options.hostKernel;
+    if (!build || !banner) return undefined;
+    this.buildBanner ??= bannerOf(build.vmlinux) ?? "";
+    return this.buildBanner && this.buildBanner !== banner ? this.buildBanner : undefined;
+  }
+  private buildBanner?: string;
+
+  private judgedBy(software: { kernel: string; qemu: string; banner?: string } | undefined): string | undefined {
     if (!software) return "the batch did not say which kernel and QEMU ran it (no TCESPEC-SOFTWARE line)";
     const parsed = parseQemuVersion(software.qemu);
     if (!parsed) return `the guests' QEMU did not name its version: '${software.qemu.slice(0, 80)}'`;
@@ -254,12 +263,15 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.software = {
       qemu: describeQemu(parsed),
       // The build is named only where L1 said it ran it: a report never pins it on another kernel.
-      kernel: kernel && software.kernel === kernel.release ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
+      kernel: kernel && software.kernel === kernel.release && !this.otherBuild(software.banner) ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}`,
       ...(build ? { build: describeBuild(build.manifest) } : {}),
     };
     if (kernel && software.kernel !== kernel.release)
       return `L1 ran Linux ${software.kernel}, not kernel build '${kernel.name}' (${kernel.release}): the build's vmlinux was not what booted`;
+    // One release, another build (a tcespec build of the same version): the banners differ.
+    const other = this.otherBuild(software.banner);
+    if (kernel && other) return `L1 ran '${software.banner}', not kernel build '${kernel.name}' ('${other}'): the build's vmlinux was not what booted`;
     // A build must be what ran: its own base version, whatever profile it stands for.
     // (tcespec builds carry no package version: a "(Debian …)" is the image's own QEMU.)
     if (build)

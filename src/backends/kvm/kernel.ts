@@ -174,6 +174,17 @@ export function removeKernel(name: string, root = kernelsRoot()): boolean {
   return true;
 }
 
+/**
+ * The kernel's banner as its vmlinux holds it ("Linux version 6.12.95-tcespec (…) #4 SMP Thu Dec 3
+ * 07:05:37 UTC 2026"): what L1's /proc/version says when this build booted. Two builds of one
+ * release differ in their build number and date. Undefined when the file holds none.
+ */
+export function bannerOf(vmlinux: string): string | undefined {
+  const text = readFileSync(vmlinux).toString("latin1");
+  for (const found of text.matchAll(/Linux version [^\n\0]*/g)) if (/ #\d+ /.test(found[0])) return found[0].trim();
+  return undefined;
+}
+
 /** How reports name a kernel build: its name, release, source, patches and KASAN. */
 export function describeKernel(manifest: KernelBuildManifest): string {
   const patches = manifest.patches.map((p) => `${p.name} (sha256 ${p.sha256.slice(0, 12)})`).join(", ");

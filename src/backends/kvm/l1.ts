@@ -7,7 +7,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
 
 /** How long after a kernel report L1 may take to move on to its next guest before it is stopped. */
 const CRASH_GRACE_MS = 5000;
@@ -83,7 +83,7 @@ export interface BatchJob {
 }
 
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
-export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string } } | { error: string };
+export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string; banner?: string } } | { error: string };
 
 function batchResult(text: string, count: number, how: { timeoutMs: number; stopped?: string }): BatchResult {
   const software = softwareOf(text);
@@ -292,7 +292,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   const aslr = place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : "";
 
   // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
-  const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\n`;
+  const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\necho "${KERNEL_BANNER} $(cat /proc/version)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
   // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
   // at once when the file $2 says the guest's last QEMU has exited.

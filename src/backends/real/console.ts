@@ -209,10 +209,15 @@ export function kernelWarning(log: string): KernelWarning | undefined {
 export const SOFTWARE = "TCESPEC-SOFTWARE";
 const SOFTWARE_LINE = new RegExp(`${SOFTWARE} (\\S+) ([^\\n]*)`);
 
-/** The kernel and QEMU a batch's console says it ran on. */
-export function softwareOf(text: string): { kernel: string; qemu: string } | undefined {
+/** The line after it: the kernel's /proc/version (its build number and date tell two builds of one release apart). */
+export const KERNEL_BANNER = "TCESPEC-PROC-VERSION";
+const BANNER_LINE = new RegExp(`${KERNEL_BANNER} ([^\\n]*)`);
+
+/** The kernel and QEMU a batch's console says it ran on, and the kernel's banner where it printed one. */
+export function softwareOf(text: string): { kernel: string; qemu: string; banner?: string } | undefined {
   const found = SOFTWARE_LINE.exec(text);
-  return found ? { kernel: found[1]!, qemu: found[2]!.trim() } : undefined;
+  const banner = BANNER_LINE.exec(text)?.[1]?.trim();
+  return found ? { kernel: found[1]!, qemu: found[2]!.trim(), ...(banner ? { banner } : {}) } : undefined;
 }
 
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */

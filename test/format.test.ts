@@ -1,5 +1,6 @@
 // tcespec fmt: one canonical layout, idempotent, comments kept, and never a change of meaning.
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { format } from "../src/format/format.js";
 import { findSpecFiles } from "../src/run/files.js";
@@ -63,6 +64,35 @@ spec "s" tags a, b {
       expect(format(once)).toBe(once);
       expect(meaning(once)).toEqual(meaning(text));
     }
+  });
+
+  it("lays out inline blocks and semicolons as blocks: any file, folded at random, formats to the same text and means the same", () => {
+    const library = findSpecFiles(["specs"]).files.map((f) => readFileSync(f, "utf8"));
+    const texts = [generateSuite(300, 12), ...library.slice(0, 8)].map((t) => format(t)!);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: texts.length - 1 }), fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }), (which, folds) => {
+        const canonical = texts[which]!;
+        // Fold: a statement joins the line before it (after `{`, or with `; `), and a `}` the line it ends,
+        // where no comment is in the way and the coin says so.
+        const folded: string[] = [];
+        canonical.split("\n").forEach((line, i) => {
+          const previous = folded[folded.length - 1];
+          const foldable = previous !== undefined && previous.trim() !== "" && !previous.includes("#") && line.trim() !== "" && !line.trimStart().startsWith("#");
+          if (foldable && folds[i % folds.length]) {
+            const glue = previous.trimEnd().endsWith("{") || line.trim().startsWith("}") ? " " : "; ";
+            folded[folded.length - 1] = `${previous.trimEnd()}${glue}${line.trim()}`;
+          } else folded.push(line);
+        });
+        const text = folded.join("\n");
+        expect(format(text)).toBe(canonical);
+        expect(meaning(text)).toEqual(meaning(canonical));
+      }),
+      { numRuns: 60, seed: 21 },
+    );
+    // The forms the issue met.
+    expect(format('spec "y" { reset; put_tce phb0 0 1 }\nsetup{machine kvm;phb phb0 index 0}\n')).toBe(
+      'spec "y" {\n  reset\n  put_tce phb0 0 1\n}\nsetup {\n  machine kvm\n  phb phb0 index 0\n}\n',
+    );
   });
 
   it("the library is in the canonical layout", () => {

@@ -84,11 +84,16 @@ export function format(text: string): string | undefined {
       out.push(`${INDENT.repeat(depth)}${comment}`);
       continue;
     }
-    // Statements on one line split at `;`, each on its own line; braces open and close blocks.
+    // Statements on one line split at `;`, each on its own line; braces open and close blocks,
+    // inline or not: `spec "y" { a; b }` is laid out as the block it is.
     const statements: Word[][] = [[]];
     for (const word of tokens) {
       if (word.kind === "Semicolon") statements.push([]);
-      else statements[statements.length - 1]!.push(word);
+      else if (word.kind === "RBrace") statements.push([word], []);
+      else {
+        statements[statements.length - 1]!.push(word);
+        if (word.kind === "LBrace") statements.push([]);
+      }
     }
     const lines = statements.filter((s) => s.length > 0);
     lines.forEach((statement, i) => {

@@ -60,8 +60,10 @@ commands:
 
 run options:
   --profile P        run under profile P only (repeatable; ${PROFILE_NAMES.join(", ")})
-  --reporter R       pretty (default), json, junit, tap or html (one self-contained
-                     page: matrix with filters, each divergence with its tables)
+  --reporter R[:FILE]  pretty (default), json, junit, tap or html (one self-contained
+                     page: matrix with filters, each divergence with its tables);
+                     repeatable, each to its FILE: --reporter junit:out.xml
+                     --reporter html:report.html --reporter pretty
   --output FILE      write the report to FILE instead of standard output
   --tag T            only specs tagged T (repeatable)
   --grep TEXT        only specs whose name contains TEXT
@@ -155,6 +157,29 @@ async function backendsFor(names: string, options: BackendOptions): Promise<Back
   return backends;
 }
 
+/**
+ * `--reporter NAME` or `--reporter NAME:FILE`, as often as wanted (the form vitest and Playwright
+ * users know): each writes the same run's report, to its file or to standard output. `--output
+ * FILE` is the file of the one reporter named without a file; two reporters cannot share
+ * standard output.
+ */
+function parseReporters(given: string[] | undefined, outputFile: string | undefined): { name: string; file?: string }[] {
+  const named = (given ?? ["pretty"]).map((spec) => {
+    const colon = spec.indexOf(":");
+    const name = colon < 0 ? spec : spec.slice(0, colon);
+    const file = colon < 0 ? undefined : spec.slice(colon + 1);
+    if (!Object.hasOwn(REPORTERS, name)) throw new UsageError(`unknown reporter '${name}' (reporters: ${Object.keys(REPORTERS).join(", ")}; NAME:FILE writes one to a file)`);
+    if (file === "") throw new UsageError(`--reporter ${spec}: name the file after the colon, or leave the colon out`);
+    return { name, file };
+  });
+  const toStdout = named.filter((r) => r.file === undefined);
+  if (toStdout.length > 1 && !outputFile)
+    throw new UsageError(`--reporter ${toStdout.map((r) => r.name).join(" and ")} would both write to standard output: give each but one a file (NAME:FILE)`);
+  if (toStdout.length > 1) throw new UsageError(`--output names one file, for one reporter: give the others their own (NAME:FILE)`);
+  if (outputFile && toStdout.length === 0) throw new UsageError("--output FILE is for a reporter named without a file: every --reporter here has its own (NAME:FILE)");
+  return named.map((r) => (r.file === undefined && outputFile ? { ...r, file: outputFile } : r));
+}
+
 function output(path: string | undefined, write: Writer): Writer {
   if (!path) return write;
   return (text) => {
@@ -205,7 +230,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
       allowPositionals: true,
       options: {
         profile: { type: "string", multiple: true },
-        reporter: { type: "string" },
+        reporter: { type: "string", multiple: true },
         output: { type: "string" },
         tag: { type: "string", multiple: true },
         grep: { type: "string" },
@@ -291,9 +316,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return errors > 0 ? 2 : 0;
   }
 
-  const reporter = values.reporter ?? "pretty";
-  if (!Object.hasOwn(REPORTERS, reporter))
-    throw new UsageError(`unknown reporter '${reporter}' (reporters: ${Object.keys(REPORTERS).join(", ")})`);
+  const reporters = parseReporters(values.reporter, values.output);
   const format = values.format ?? "markdown";
   if (format !== "markdown" && format !== "html") throw new UsageError(`--format takes markdown or html, not '${format}'`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
@@ -332,14 +355,14 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     return report.files.some((f) => f.diagnostics.length > 0) || report.missing.length > 0 ? 2 : 0;
   }
 
-  const formatReport = await REPORTERS[reporter]!();
+  const formats = await Promise.all(reporters.map(async ({ name, file }) => ({ file, format: await REPORTERS[name]!() })));
   const { exitCode } = await import("./report/summary.js");
   const report = await run(paths, options);
-  // Diagnostics on stderr, results on stdout, for every reporter.
+  // Diagnostics on stderr, results on stdout (or each reporter's file), for every reporter.
   for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
   for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
   try {
-    output(values.output, write)(formatReport(report));
+    for (const { file, format } of formats) output(file, write)(format(report));
   } finally {
     await Promise.all(options.backends!.map((b) => b.close?.()));
   }
@@ -647,7 +670,9 @@ async function compareCommand(paths: string[], values: CommandValues, write: Wri
   if (paths.length === 0) throw new UsageError("'compare' needs at least one PATH");
   const builds = (values["qemu-build"] as string[] | undefined) ?? [];
   if (builds.length < 1 || builds.length > 2) throw new UsageError("compare takes --qemu-build A, and --qemu-build B or nothing (then Debian's binary of A's version)");
-  const reporter = (values.reporter as string | undefined) ?? "pretty";
+  const given = values.reporter as string[] | undefined;
+  if (given && given.length > 1) throw new UsageError("compare takes one --reporter (pretty or html)");
+  const reporter = given?.[0] ?? "pretty";
   if (reporter !== "pretty" && reporter !== "html") throw new UsageError(`compare's --reporter is pretty or html, not '${reporter}'`);
   const common = realRunOptions(values);
   const profiles = parseProfiles(values.profile as string[] | undefined);

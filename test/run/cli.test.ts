@@ -93,6 +93,28 @@ describe("exit status", () => {
     expect(unsupported.code).toBe(2);
     expect(unsupported.err).toMatch(/nothing ran: all \d+ runs unsupported/);
   });
+  it("several reporters in one run, each to its file, one to standard output", async () => {
+    const r = await cli(["run", path("ok"), "--reporter", `json:${path("multi.json")}`, "--reporter", `junit:${path("multi.xml")}`, "--reporter", "tap"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^TAP version 14/);
+    expect(JSON.parse(readFileSync(path("multi.json"), "utf8")).summary.passed).toBe(15);
+    expect(readFileSync(path("multi.xml"), "utf8")).toMatch(/^<\?xml/);
+    // --output is the file of the one named without one.
+    expect((await cli(["run", path("ok"), "--reporter", "json", "--output", path("one.json"), "--reporter", `tap:${path("one.tap")}`])).code).toBe(0);
+    expect(JSON.parse(readFileSync(path("one.json"), "utf8")).summary.passed).toBe(15);
+    expect(readFileSync(path("one.tap"), "utf8")).toMatch(/^TAP version 14/);
+    for (const [args, message] of [
+      [["--reporter", "json", "--reporter", "tap"], /--reporter json and tap would both write to standard output: give each but one a file \(NAME:FILE\)/],
+      [["--reporter", "xml:out.xml"], /unknown reporter 'xml'/],
+      [["--reporter", "json:"], /--reporter json:: name the file after the colon/],
+      [["--reporter", "json:a.json", "--output", "b.json"], /--output FILE is for a reporter named without a file/],
+    ] as const) {
+      const bad = await cli(["run", path("ok"), ...args]);
+      expect(bad.code, args.join(" ")).toBe(2);
+      expect(bad.err).toMatch(message);
+    }
+  });
+
   it("2 on bad usage", async () => {
     for (const args of [
       ["run"],

@@ -111,6 +111,8 @@ export interface PlugStmt extends StatementBase {
 export interface UnplugStmt extends StatementBase {
   kind: "unplug";
   name: string;
+  /** Where the device's name is: an error about it points there. */
+  namePos: Pos;
 }
 
 export interface ActionStmt extends StatementBase {

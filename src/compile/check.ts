@@ -110,7 +110,7 @@ export class Checker {
         return;
       }
       case "unplug":
-        if (!this.device(statement.name, statement, scope)) return;
+        if (!this.device(statement.name, statement.namePos, scope)) return;
         scope.liveDevices.delete(statement.name);
         spec.steps.push(doStep({ kind: "unplug", name: statement.name }, statement));
         return;

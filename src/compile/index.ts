@@ -96,12 +96,58 @@ export function parseSource(file: string, text: string): Parsed {
 
 export function compileSource(file: string, text: string): CompileResult {
   const parsed = parseSource(file, text);
-  if (!parsed.ast) return { file, source: parsed.source, diagnostics: parsed.diagnostics };
+  if (!parsed.ast) return { file, source: parsed.source, diagnostics: sortAndCap([...parsed.diagnostics, ...checkAround(file, parsed.source, parsed.diagnostics)]) };
   const { source } = parsed;
   const checker = new Checker(file);
   const program = checker.program(parsed.ast);
   const diagnostics = sortAndCap([...parsed.diagnostics, ...checker.diagnostics]);
   return diagnostics.length > 0 ? { file, source, ast: parsed.ast, diagnostics } : { file, source, ast: parsed.ast, program, diagnostics };
+}
+
+/**
+ * The semantic errors of a file with syntax errors, in the same pass: each statement that did not
+ * parse is blanked (its characters, not its lines: every position stays), the rest is parsed and
+ * checked. An error about what a blanked statement would have declared (an unknown PHB or device
+ * of that name) is left out: it follows from the syntax error. Nothing when the rest does not parse either (a
+ * brace that is not closed).
+ */
+function checkAround(file: string, source: string, syntax: readonly Diagnostic[]): Diagnostic[] {
+  const lines = source.split(/(?<=\n)/);
+  const blanked = new Set<string>();
+  for (const d of syntax) {
+    const line = lines[d.line - 1];
+    if (line === undefined) continue;
+    const [from, to] = statementAround(line, d.column - 1);
+    // What the statement would have declared: a PHB's name, a plugged device's.
+    const declared = /^\s*(?:phb|plug\s+\S+)\s+([A-Za-z_][A-Za-z0-9_-]*)/.exec(line.slice(from, to))?.[1];
+    if (declared) blanked.add(declared);
+    lines[d.line - 1] = line.slice(0, from) + line.slice(from, to).replace(/[^\n]/g, " ") + line.slice(to);
+  }
+  const rest = parseSource(file, lines.join(""));
+  if (!rest.ast) return [];
+  const checker = new Checker(file);
+  checker.program(rest.ast);
+  const follows = (d: Diagnostic) => [...blanked].some((name) => d.message.split(" — ")[0]!.includes(`'${name}'`));
+  return [...rest.diagnostics, ...checker.diagnostics].filter((d) => !follows(d));
+}
+
+/** The statement of a line around a column: between the separators (';', '{', '}') outside strings and comments. */
+function statementAround(line: string, column: number): [number, number] {
+  const separators: number[] = [];
+  let end = line.length;
+  for (let i = 0, inString = false; i < line.length; i++) {
+    const c = line[i];
+    if (inString && c === "\\") i++;
+    else if (c === '"') inString = !inString;
+    else if (!inString && c === "#") {
+      end = i;
+      break;
+    } else if (!inString && (c === ";" || c === "{" || c === "}")) separators.push(i);
+  }
+  const at = Math.min(column, end);
+  const before = separators.filter((i) => i < at).pop();
+  const after = separators.find((i) => i >= at && i < end);
+  return [before === undefined ? 0 : before + 1, after ?? end];
 }
 
 function sortAndCap(diagnostics: Diagnostic[]): Diagnostic[] {

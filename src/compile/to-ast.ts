@@ -297,7 +297,7 @@ export class AstBuilder {
         const [phb, phbPos] = this.named(the(c.phb));
         return { kind: "plug", device: c.Kw_vfio ? "vfio" : "emulated", name: c.Name?.[0]?.image, phb, phbPos, ...at };
       },
-      unplugStmt: (node) => ({ kind: "unplug", name: the(node.children.Name).image, ...at }),
+      unplugStmt: (node) => ({ kind: "unplug", name: the(node.children.Name).image, namePos: this.posOf(the(node.children.Name)), ...at }),
       action: (node) => ({ kind: "action", action: this.action(node), ...at }),
       expectStmt: (node) => this.expectation(node, at),
     });

@@ -34,6 +34,43 @@ describe("syntax errors", () => {
     ]);
   });
 
+  it("a file with twelve mistakes of both kinds gets twelve errors in one pass, in file order, each caret on its word", () => {
+    const text = [
+      "setup {",
+      "  machine kvm caps spapr_tcx", // 2: unknown capability
+      "  phb phb0 index 0",
+      "}",
+      'spec "twelve" {',
+      "  put_tce phb0 == 1", // 6: syntax
+      "  put_tce phb9 0 0", // 7: unknown PHB
+      "  expect get_tce phb0 0 = 3", // 8: syntax
+      "  unplug dev1", // 9: unknown device, at its name
+      "  expect table(phb0) maybe", // 10: syntax
+      "  phb phb1 index 0x", // 11: syntax (and phb1 is not declared: no error follows from it)
+      "  put_tce phb1 0 0",
+      "  expect get_tce phb0 0 == 0 when profile qemu-9", // 13: unknown profile
+      "  put_tc phb0 0 0", // 14: unknown statement
+      "  plug vfio d0 on phb7", // 15: unknown PHB
+      "  expect host fine", // 16: host state
+      "  expect get_tce phb0 0x2O00 == 0", // 17: bad number
+      "}",
+    ].join("\n");
+    expect(errors(text)).toEqual([
+      "2:20: unknown capability 'spapr_tcx' — did you mean 'spapr_tce'?",
+      "6:16: expected an IOBA, found '=='",
+      "7:11: unknown PHB 'phb9' — did you mean 'phb0'?",
+      "8:25: '=' is not a comparison: write '==' (or '!=')",
+      "9:10: unknown device 'dev1'",
+      "10:22: expected 'kvm', 'userspace', 'absent' or 'size' after table(…), found 'maybe'",
+      "11:18: '0x' needs hexadecimal digits after it",
+      "13:43: unknown profile 'qemu-9' (profiles: pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0)",
+      "14:3: unknown statement 'put_tc' — did you mean 'put_tce'?",
+      "15:19: unknown PHB 'phb7' — did you mean 'phb0'?",
+      "16:15: 'host' takes 'ok', 'warned' or 'crashed', not 'fine'",
+      "17:23: '0x2O00' is not a number: 'O' is not a hexadecimal digit",
+    ]);
+  });
+
   it("the host's states, and `at exit` only last", () => {
     expect(errors("expect host ok\nexpect host warned\nexpect host crashed\nexpect host warned at exit\nexpect host ok at exit")).toEqual([]);
     expect(errors("expect host fine")).toEqual(["1:13: 'host' takes 'ok', 'warned' or 'crashed', not 'fine'"]);
@@ -71,7 +108,7 @@ describe("one mistake, one error that names it", () => {
     ["machine kvm caps spapr_tce_6", ["1:18: unknown capability 'spapr_tce_6' — did you mean 'spapr_tce_64'?"]],
     ['spec "s" profiles qemu-7.3 { reset }', ["1:19: unknown profile 'qemu-7.3' — did you mean 'qemu-7.2'?"]],
     ["phb phb0 index 0\nput_tce phb1 0 0x3", ["2:9: unknown PHB 'phb1' — did you mean 'phb0'?"]],
-    ["plug vfio dev0 on phb0\nunplug dev1", ["2:1: unknown device 'dev1' — did you mean 'dev0'?"]],
+    ["plug vfio dev0 on phb0\nunplug dev1", ["2:8: unknown device 'dev1' — did you mean 'dev0'?"]],
   ])("%s", (text, expected) => {
     expect(errors(text)).toEqual(expected);
   });
@@ -121,8 +158,8 @@ describe("semantic errors", () => {
     ["create_window phb0 page 4K size 3G", "1:33: the window size 3G is not a power of two (RTAS takes its log2)"],
     ["expect table(phb0) size 1G page 5K", "1:33: the page size 5K is not a power of two"],
     ["put_tce phb0[2] 0 0", "1:14: a PHB has DMA windows 0 and 1, not 2"],
-    ["unplug dev0", "1:1: unknown device 'dev0'"],
-    ["plug vfio d on phb0\nunplug d\nunplug d", "3:1: device 'd' was unplugged before this line"],
+    ["unplug dev0", "1:8: unknown device 'dev0'"],
+    ["plug vfio d on phb0\nunplug d\nunplug d", "3:8: device 'd' was unplugged before this line"],
     ["plug vfio d on phb0\nplug vfio d on phb0", "2:1: a device named 'd' is already plugged"],
     ["expect dma net0 read 0 == fault", "1:12: unknown device 'net0'"],
     ["expect put_tce phb0 0 0 == RTAS_OK", "1:28: put_tce answers a return code (H_…)"],

@@ -209,7 +209,9 @@ describe("big files are read in chunks", () => {
     for (let i = 0; i < 4000; i++) lines.push(`  expect get_tce phb0 0x0 == 0`);
     lines.push("  put_tce phb0 == 1", "}");
     const result = check(lines.join("\r\n"));
+    // The syntax error, and in the same pass the file's other mistake: statements outside a block beside a spec.
     expect(result.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`)).toEqual([
+      "1:1: a statement outside a spec block: put it in 'setup { … }' or in a spec",
       `${lines.length - 1}:16: expected an IOBA, found '=='`,
     ]);
   });

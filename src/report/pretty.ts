@@ -29,12 +29,51 @@ function cell(run: RunResult | undefined): string {
   }
 }
 
-function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, string>): string[] {
+/** Where a run ran, as a divergence names it: the profile, and the backend when it is a real one. */
+const under = (run: RunResult) => `${run.profile}${run.backend !== "model" ? ` on ${run.backend}` : ""}`;
+
+/** The same divergence in two runs: same place, same expected and actual. */
+const sameDivergence = (e: ExpectationOutcome) => [e.line, e.column, e.outcome, e.op, e.expected, e.actual, e.note ?? ""].join("\u0000");
+
+/**
+ * A spec's divergences, said once each: the first of each run, grouped across the profiles and
+ * backends where it is the same ("diverged under pre-fix, seed-v10, …"), then the expectations
+ * after it that diverged too, on one line (they usually follow from the first).
+ */
+function divergences(runs: RunResult[], sources: Map<string, string>): string[] {
+  type Later = { e: ExpectationOutcome; runs: RunResult[] };
+  type Group = { first: ExpectationOutcome; run: RunResult; runs: RunResult[]; later: Map<string, Later> };
+  const groups = new Map<string, Group>();
+  for (const run of runs) {
+    const [first, ...later] = run.expectations.filter((e) => e.outcome === "diverged" || e.outcome === "xpass");
+    if (!first) continue;
+    const key = sameDivergence(first);
+    const group: Group = groups.get(key) ?? { first, run, runs: [], later: new Map() };
+    groups.set(key, group);
+    group.runs.push(run);
+    for (const e of later) {
+      const seen: Later = group.later.get(sameDivergence(e)) ?? { e, runs: [] };
+      group.later.set(sameDivergence(e), seen);
+      seen.runs.push(run);
+    }
+  }
+  const lines: string[] = [];
+  for (const group of groups.values()) {
+    lines.push(...divergence(group.run, group.first, sources, group.runs.map(under).join(", ")));
+    if (group.later.size === 0) continue;
+    const each = [...group.later.values()].map(({ e, runs: where }) => {
+      const only = where.length < group.runs.length ? ` under ${where.map(under).join(", ")}` : "";
+      return `${e.line}:${e.column} ${e.outcome === "xpass" ? "xpassed" : `expected ${e.op === "!=" ? "not " : ""}${e.expected}, actual ${e.actual}`}${only}`;
+    });
+    const n = group.later.size;
+    lines.push(`      ${kleur.gray(`${n} later expectation${n === 1 ? "" : "s"} of this spec also diverged:`)} ${each.join(kleur.gray(" · "))}`);
+  }
+  return lines;
+}
+
+function divergence(run: RunResult, e: ExpectationOutcome, sources: Map<string, string>, where = under(run)): string[] {
   const what = e.outcome === "xpass" ? `unexpectedly matched (xfail "${e.xfail}")` : e.action ? "the action did not succeed" : "diverged";
-  const lines = [
-    kleur.bold(`    ${run.file}:${e.line}:${e.column}`) +
-      ` ${what} under ${run.profile}${run.backend !== "model" ? ` on ${run.backend}` : ""}`,
-  ];
+  const lines = [kleur.bold(`    ${run.file}:${e.line}:${e.column}`) + ` ${what} under ${where}`];
   const text = sourceLine(sources.get(run.file) ?? "", e.line);
   if (text !== undefined) {
     lines.push(`      ${text}`);
@@ -130,8 +169,8 @@ export function formatPretty(report: Report): string {
           said.add(key);
         }
         if (run.crash) out.push(...crashLines(run, sources));
-        for (const e of run.expectations) if (e.outcome === "diverged" || e.outcome === "xpass") out.push(...divergence(run, e, sources));
       }
+      out.push(...divergences(runs, sources));
     }
   }
   out.push(...unsupportedSummary(report.runs));

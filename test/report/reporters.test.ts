@@ -137,6 +137,26 @@ describe("pretty", () => {
   });
 });
 
+describe("pretty says a mistake once", () => {
+  it("the same divergence under five profiles is one block; what follows from it, one line", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "tcespec-group-")), "w.tce");
+    writeFileSync(path, 'spec "wrong" {\n  put_tce phb0 0x1000 0x3\n  expect get_tce phb0 0x1000 == 0x4\n  expect get_tce phb0 0x1000 == 0x5\n  expect get_tce phb0 0x2000 == 0x1\n}\n');
+    const text = formatPretty(await run([path], { jobs: 1 }));
+    expect(text.match(/diverged under/g)).toHaveLength(1);
+    expect(text).toContain("w.tce:3:3 diverged under pre-fix, seed-v10, qemu-2.7, qemu-7.2, qemu-10.0");
+    expect(text).toContain("2 later expectations of this spec also diverged: 4:3 expected 0x5, actual 0x3 · 5:3 expected 0x1, actual 0x0");
+    expect(text.split("\n").length).toBeLessThan(15);
+  });
+
+  it("profiles that answered differently get a block each", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "tcespec-group-")), "p.tce");
+    // pre-fix keeps the table in KVM at the first plug; qemu-2.7 and qemu-7.2 move it to userspace.
+    writeFileSync(path, 'spec "plug" {\n  machine kvm\n  phb phb0 index 0\n  plug vfio d0 on phb0\n  expect table(phb0) absent\n  expect hw(phb0) absent\n}\n');
+    const text = formatPretty(await run([path], { jobs: 1, profiles: ["pre-fix", "qemu-2.7", "qemu-7.2"] }));
+    expect(text.match(/p\.tce:5:3 diverged under [^\n]*/g)).toEqual(["p.tce:5:3 diverged under pre-fix", "p.tce:5:3 diverged under qemu-2.7, qemu-7.2"]);
+  });
+});
+
 describe("big reports", () => {
   it("every reporter copes with 200,000 runs", () => {
     const runs = Array.from({ length: 200_000 }, (_, i) => ({

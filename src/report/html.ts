@@ -57,7 +57,8 @@ table { border-collapse: collapse; } th, td { border: 1px solid var(--line); pad
 #matrix th { background: var(--bg); position: sticky; top: 0; }
 .file-row td { background: var(--bg); font-weight: 600; }
 .badge { display: inline-block; border-radius: 4px; padding: 0 .35rem; margin: 1px; font-size: 12px; color: #fff; text-decoration: none; }
-.badge.passed { background: var(--pass); } .badge.diverged, .badge.crashed { background: var(--fail); }
+.badge.passed { background: var(--pass); } .badge.diverged, .badge.crashed, .badge.xpass { background: var(--fail); }
+.badge.xfail { background: var(--error); }
 .count.crashed b { color: var(--fail); } .crash .trace { margin: 4px 0 0; font-size: 12px; }
 .badge.error { background: var(--error); } .badge.unsupported { background: var(--skip); }
 .card { border: 1px solid var(--line); border-left: 4px solid var(--fail); border-radius: 6px; padding: .6rem .9rem; margin: 1rem 0; }
@@ -145,7 +146,15 @@ const CLIENT = String.raw`
   }
 
   // Filters: status, profile, tag, backend. A run shows when it passes every filter.
-  var STATUSES = ["passed", "diverged", "crashed", "error", "unsupported"];
+  // xfail (passed, with an expectation known to fail) and xpass (diverged only by an xfail that
+  // matched) are statuses of their own here, as pretty's ✓x and the summary's xpassed say.
+  var STATUSES = ["passed", "xfail", "diverged", "xpass", "crashed", "error", "unsupported"];
+  function kind(r) {
+    var has = function (o) { return r.expectations.some(function (e) { return e.outcome === o; }); };
+    if (r.status === "passed" && has("xfail")) return "xfail";
+    if (r.status === "diverged" && has("xpass") && !has("diverged")) return "xpass";
+    return r.status;
+  }
   var profiles = unique(runs.map(function (r) { return r.profile; }));
   var backends = unique(runs.map(function (r) { return r.backend; }));
   var tags = unique([].concat.apply([], runs.map(function (r) { return r.tags; }))).sort();
@@ -169,7 +178,7 @@ const CLIENT = String.raw`
   if (tags.length > 0) group("tag", tags, false);
   var wanted = [];
   function shown(run) {
-    if (!chosen.status[run.status] || !chosen.profile[run.profile] || !chosen.backend[run.backend]) return false;
+    if (!chosen.status[kind(run)] || !chosen.profile[run.profile] || !chosen.backend[run.backend]) return false;
     return wanted.length === 0 || run.tags.some(function (t) { return wanted.indexOf(t) >= 0; });
   }
 
@@ -193,9 +202,10 @@ const CLIENT = String.raw`
       profiles.forEach(function (p) {
         var cell = el("td");
         own.filter(function (r) { return r.profile === p; }).forEach(function (r) {
-          var mark = { passed: "✓", diverged: "✗", crashed: "☠", error: "!", unsupported: "?" }[r.status];
+          var k = kind(r);
+          var mark = { passed: "✓", xfail: "✓x", diverged: "✗", xpass: "✗x", crashed: "☠", error: "!", unsupported: "?" }[k];
           var badge = el(r.status === "diverged" || r.status === "error" || r.status === "crashed" ? "a" : "span",
-            { class: "badge " + r.status, "data-status": r.status, title: r.backend + ": " + r.status + (r.reason ? " (" + r.reason + ")" : ""), text: mark + (backends.length > 1 ? " " + r.backend : "") });
+            { class: "badge " + k, "data-status": k, title: r.backend + ": " + k + (r.reason ? " (" + r.reason + ")" : ""), text: mark + (backends.length > 1 ? " " + r.backend : "") });
           if (badge.tagName === "A") badge.setAttribute("href", "#" + r.id);
           badge.run = r;
           badges.push(badge);

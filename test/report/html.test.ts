@@ -43,6 +43,8 @@ describe.runIf(HAVE)("--reporter html", () => {
         "setup {\n  machine kvm caps spapr_tce, multi_tce\n  phb phb0 index 0\n}",
         `spec "${HOSTILE}" tags hotplug {\n  put_tce phb0 0x1000 0x12340000 rw\n  plug vfio d0 on phb0\n  put_tce phb0 0x2000 0x45670000 rw\n  expect hw(phb0, 0x2000) == 0x45670003\n}`,
         'spec "passes" tags plain { expect table(phb0) kvm when profile pre-fix }',
+        // Known to fail (xfail) everywhere but pre-fix, where it matches (xpass).
+        'spec "known" tags plain {\n  plug vfio d0 on phb0\n  expect table(phb0) kvm xfail "moves to userspace"\n}',
       ].join("\n"),
     );
     writeFileSync(join(dir, "broken.tce"), "put_tc phb0 0 0\n");
@@ -76,7 +78,7 @@ describe.runIf(HAVE)("--reporter html", () => {
   });
 
   it("pictures the tables of a divergence, the stale hardware entry highlighted", async () => {
-    const card = page.locator(".card", { hasText: "under pre-fix on model" });
+    const card = page.locator(".card", { hasText: "under pre-fix on model" }).filter({ hasText: "hw(phb0, 0x2000)" });
     const differs = card.locator("tr.differs");
     expect(await differs.count()).toBe(1);
     expect(await differs.locator("td").allTextContents()).toEqual(["0x2000", "1", "0x45670003", "0x0"]);
@@ -87,8 +89,9 @@ describe.runIf(HAVE)("--reporter html", () => {
   it("filters by status, profile, backend and tag", async () => {
     const visible = () => page.locator(".badge:not(.hidden)").count();
     const total = report.runs.length;
+    const xfail = report.runs.filter((r) => r.status === "passed" && r.expectations.some((e) => e.outcome === "xfail")).length;
     await page.locator("[data-filter-value='status:passed']").uncheck();
-    expect(await visible()).toBe(report.runs.filter((r) => r.status !== "passed").length);
+    expect(await visible()).toBe(report.runs.filter((r) => r.status !== "passed").length + xfail);
     expect(await page.locator(".card:not(.hidden)").count()).toBe(await page.locator(".card").count());
     await page.locator("[data-filter-value='status:passed']").check();
     await page.locator("[data-filter-value='backend:other']").uncheck();
@@ -99,9 +102,26 @@ describe.runIf(HAVE)("--reporter html", () => {
     await page.locator("[data-filter-value='profile:qemu-7.2']").check();
     await page.locator("[data-filter-value='tag:plain']").check();
     expect(await visible()).toBe(report.runs.filter((r) => r.tags.includes("plain")).length);
-    expect(await page.locator(".spec-row:not(.hidden)").count()).toBe(1);
+    expect(await page.locator(".spec-row:not(.hidden)").count()).toBe(2);
     await page.locator("[data-filter-value='tag:plain']").uncheck();
     expect(await visible()).toBe(total);
+  });
+
+  it("xfail and xpass are badges and filters of their own", async () => {
+    const xfail = report.runs.filter((r) => r.spec === "known" && r.status === "passed").length;
+    const xpass = report.runs.filter((r) => r.spec === "known" && r.status === "diverged").length;
+    expect(xfail).toBeGreaterThan(0);
+    expect(xpass).toBeGreaterThan(0);
+    expect(await page.locator(".badge.xfail").count()).toBe(xfail);
+    expect(await page.locator(".badge.xfail").first().textContent()).toMatch(/^✓x/);
+    expect(await page.locator(".badge.xpass").count()).toBe(xpass);
+    const visible = () => page.locator(".badge:not(.hidden)").count();
+    await page.locator("[data-filter-value='status:xfail']").uncheck();
+    expect(await visible()).toBe(report.runs.length - xfail);
+    await page.locator("[data-filter-value='status:xfail']").check();
+    await page.locator("[data-filter-value='status:xpass']").uncheck();
+    expect(await visible()).toBe(report.runs.length - xpass);
+    await page.locator("[data-filter-value='status:xpass']").check();
   });
 
   it("shows spec names, suites and tags as text, never as markup", async () => {

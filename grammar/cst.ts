@@ -482,6 +482,7 @@ export type HwCheckCstChildren = {
   RParen: IToken[];
   Kw_in_sync?: IToken[];
   Kw_absent?: IToken[];
+  outOfSync?: IToken[];
   comparison?: ComparisonCstNode[];
 };
 

@@ -387,9 +387,11 @@ export class SpecParser extends CstParser {
       DEF: [
         { ALT: () => this.CONSUME(T.InSync) },
         { ALT: () => this.CONSUME(T.Absent) },
+        // `out_of_sync`: an extension, a word (not a keyword), as the explorer writes it.
+        { GATE: () => this.LA(1).image === "out_of_sync", ALT: () => this.CONSUME(T.Name, { LABEL: "outOfSync" }) },
         { ALT: () => this.SUBRULE(this.comparison) },
       ],
-      ERR_MSG: "'in_sync', 'absent', '==' or '!=' after hw(…)",
+      ERR_MSG: "'in_sync', 'out_of_sync', 'absent', '==' or '!=' after hw(…)",
     });
   });
 

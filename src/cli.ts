@@ -514,6 +514,9 @@ async function exploreCommand(
     const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(i + 1).padStart(3, "0")}.tce`;
     writeFileSync(join(out, name), finding.text);
     write(`${join(out, name)}: ${finding.signature} (${finding.statements} statements)\n`);
+    // Every written spec was run: one that does not show the finding again says why (a flaky
+    // real run, or a bug of the explorer's), rather than passing for a reproducer.
+    if (finding.reproduces !== true) writeError(`tcespec: ${join(out, name)} does not reproduce it: ${finding.reproduces}\n`);
   });
   const differences = result.findings.filter((f) => f.kind === "difference").length;
   const crashes = result.findings.length - differences;

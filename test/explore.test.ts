@@ -74,6 +74,23 @@ describe("tcespec explore", () => {
   });
 });
 
+describe("every spec the explorer writes runs", () => {
+  it("for every pair of profiles and five seeds: it compiles, passes on the first side and not on the second", async () => {
+    const { PROFILE_NAMES } = await import("../src/profile-names.js");
+    const failures: string[] = [];
+    let written = 0;
+    for (const [i, a] of PROFILE_NAMES.entries())
+      for (const b of PROFILE_NAMES.slice(i + 1))
+        for (const seed of [1, 2, 3, 4, 5]) {
+          const { findings } = await explore({ seed, count: 120, sides: [profile(a), profile(b)], abilities: everything, command: "test" });
+          written += findings.length;
+          for (const f of findings) if (f.reproduces !== true) failures.push(`${a} → ${b} seed ${seed}: ${f.reproduces}\n${f.text}`);
+        }
+    expect(failures).toEqual([]);
+    expect(written).toBeGreaterThan(50);
+  }, 120_000);
+});
+
 describe("docs/profile-differences.md", () => {
   it("is what the explorer finds now (npm run differences)", async () => {
     const { readFileSync } = await import("node:fs");

@@ -58,7 +58,7 @@ export type Check =
   | { kind: "geometry"; table: TableRef; windowSize: NumberNode; pageSize: NumberNode; offset?: NumberNode }
   | { kind: "guest"; table: TableRef; ioba: NumberNode; op: Comparison; value: ExpectedValue }
   | { kind: "hw-entry"; table: TableRef; ioba: NumberNode; op: Comparison; value: ExpectedValue }
-  | { kind: "hw-state"; table: TableRef; state: "in_sync" | "absent" }
+  | { kind: "hw-state"; table: TableRef; state: "in_sync" | "out_of_sync" | "absent" }
   | { kind: "vfio"; phb: string; phbPos: Pos; present: boolean }
   | { kind: "windows"; phb: string; phbPos: Pos; op: Comparison; value: ExpectedValue }
   /** The host (its kernel, and the machine's QEMU) is still up, or has crashed, by this point. */

@@ -418,14 +418,14 @@ export class AstBuilder {
       },
       hwCheck: ({ children: c }) => {
         const table = this.tableRef(the(c.tableRef));
-        const state = c.Kw_in_sync ? "in_sync" : c.Kw_absent ? "absent" : undefined;
+        const state = c.Kw_in_sync ? "in_sync" : c.Kw_absent ? "absent" : c.outOfSync ? "out_of_sync" : undefined;
         if (c.ioba) {
           const ioba = the(c.ioba);
           if (state) this.error(this.nodePos(ioba), `hw(T, IOBA) takes '==' or '!=', not '${state}'`);
           else return { kind: "hw-entry", table, ioba: this.numberRule(ioba), ...this.comparison(the(c.comparison)) };
         }
         if (!state) {
-          this.error(table, "hw(T) takes 'in_sync' or 'absent'; compare an entry with hw(T, IOBA) == VALUE");
+          this.error(table, "hw(T) takes 'in_sync', 'out_of_sync' or 'absent'; compare an entry with hw(T, IOBA) == VALUE");
           return { kind: "hw-state", table, state: "in_sync" };
         }
         return { kind: "hw-state", table, state };

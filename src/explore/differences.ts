@@ -31,6 +31,8 @@ export async function profileDifferences(): Promise<string> {
     });
     out.push(`## ${a} → ${b}`, "", `${tried} scenarios, ${findings.length} distinct difference${findings.length === 1 ? "" : "s"}.`, "");
     for (const finding of findings) {
+      // Only specs that run and show the difference are written here.
+      if (finding.reproduces !== true) throw new Error(`internal: the explorer's spec for ${a} → ${b} (${finding.signature}) does not reproduce it: ${finding.reproduces}\n${finding.text}`);
       const body = finding.text.split("\n").filter((l) => !l.startsWith("#") && l.trim() !== "");
       out.push(`- ${finding.signature}`, "", "  ```", ...body.map((l) => `  ${l}`), "  ```", "");
     }

@@ -34,6 +34,12 @@ export interface Finding {
   /** The minimal spec, ready to run. */
   text: string;
   statements: number;
+  /**
+   * What running the written spec showed: `true` where it passes on the first side and does not
+   * on the second (the difference, or the crash, is still there); otherwise why not. The
+   * explorer runs every spec before it writes it.
+   */
+  reproduces: true | string;
 }
 
 export interface Progress {
@@ -240,7 +246,7 @@ async function shrink(scenario: Scenario, signature: string, sides: [Side, Side]
 }
 
 /** The minimal scenario as a spec: every expectation is the reference side's answer. */
-function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: string, kind: Finding["kind"], options: ExploreOptions): Finding {
+function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: string, kind: Finding["kind"], options: ExploreOptions): Omit<Finding, "reproduces"> {
   const [reference, other] = runs;
   const answers = new Map(reference.expectations.map((e) => [e.line, e.actual]));
   const theirs = new Map(other.expectations.map((e) => [e.line, e.actual]));
@@ -269,6 +275,17 @@ function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: str
   return { kind, signature, text, statements: body.length };
 }
 
+/** The written spec, compiled and run on both sides: it passes on the first, and not on the second. */
+async function reproduces(text: string, sides: [Side, Side]): Promise<true | string> {
+  const compiled = compileSource("explore.tce", text);
+  if (compiled.diagnostics.length > 0 || !compiled.program) return `it does not compile: ${compiled.diagnostics[0]?.line}:${compiled.diagnostics[0]?.column}: ${compiled.diagnostics[0]?.message}`;
+  const spec = compiled.program.specs[0]!;
+  const [a, b] = [await sides[0].run(spec), await sides[1].run(spec)];
+  if (a.status !== "passed") return `it does not pass on ${sides[0].name} (${a.status}${a.reason ? `: ${a.reason}` : ""})`;
+  if (b.status === "passed") return `it passes on ${sides[1].name} too`;
+  return true;
+}
+
 export async function explore(options: ExploreOptions): Promise<{ tried: number; skipped: number; findings: Finding[] }> {
   const random = new Random(options.seed);
   const findings = new Map<string, Finding>();
@@ -292,7 +309,8 @@ export async function explore(options: ExploreOptions): Promise<{ tried: number;
       options.progress?.({ tried, skipped, found: findings.size, shrinking: true });
       const minimal = await shrink(scenario, result.signature, options.sides);
       const final = await compare(minimal, options.sides);
-      findings.set(result.signature, finish(minimal, final.runs ?? runs, result.signature, result.kind, options));
+      const finding = finish(minimal, final.runs ?? runs, result.signature, result.kind, options);
+      findings.set(result.signature, { ...finding, reproduces: await reproduces(finding.text, options.sides) });
       options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
     }
   }

@@ -18,7 +18,7 @@ describe("syntax errors", () => {
     ["plug pci on phb0", "1:6: expected 'vfio' or 'emulated' after 'plug', found 'pci'"],
     ["expect get_tce phb0 0 = 3", "1:23: '=' is not a comparison: write '==' (or '!=')"],
     ["frobnicate phb0", "1:1: unknown statement 'frobnicate'"],
-    ["expect hw(phb0) stale", "1:17: expected 'in_sync', 'absent', '==' or '!=' after hw(…), found 'stale'"],
+    ["expect hw(phb0) stale", "1:17: expected 'in_sync', 'out_of_sync', 'absent', '==' or '!=' after hw(…), found 'stale'"],
     ["phb phb0 index 0 ddw maybe", "1:22: expected 'on' or 'off' after 'ddw', found 'maybe'"],
     ["reset reset", "1:7: expected ';' or a new line before 'reset'"],
     ['spec "x" { reset', "1:17: expected '}' to close the spec of line 1, found the end of the file"],

@@ -157,6 +157,22 @@ async function backendsFor(names: string, options: BackendOptions): Promise<Back
   return backends;
 }
 
+/** For each profile asked for that a real backend of the run does not stand for: the flag or setup that would run it there. */
+function profileHints(asked: string[] | undefined, backends: readonly Backend[]): string[] {
+  const real = backends.filter((b) => b.name !== "model");
+  if (!asked || real.length === 0) return [];
+  return asked.flatMap((profile) => {
+    const missing = real.filter((b) => !b.profiles.includes(profile as ProfileName));
+    if (missing.length === 0) return [];
+    const on = missing.map((b) => `${b.name} stands for ${b.profiles.join(", ") || "no profile"}`).join("; ");
+    const version = /^qemu-(7\.2|10\.0)$/.exec(profile)?.[1];
+    const fix = version
+      ? `add --qemu-version ${version}${version === "10.0" ? ` (fetch it first: 'tcespec qemu setup 10.0' for --backend qemu, 'tcespec kvm setup --qemu-version 10.0' for --backend kvm)` : ""}`
+      : `a real backend runs ${profile} only on a QEMU build that behaves so: --qemu-build NAME --profile ${profile} (docs/own-qemu.md: build one, e.g. with the seed's fix reverted), or run the model beside it (--backend model,${real[0]!.name})`;
+    return [`--backend ${missing.map((b) => b.name).join(" and ")} ran nothing under ${profile} (${on}): ${fix}`];
+  });
+}
+
 /**
  * `--reporter NAME` or `--reporter NAME:FILE`, as often as wanted (the form vitest and Playwright
  * users know): each writes the same run's report, to its file or to standard output. `--output
@@ -380,8 +396,11 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     writeError(
       `tcespec: nothing ran: ${report.runs.length === 0 ? "no spec" : `all ${report.runs.length} runs unsupported`} ${looked} (--pass-with-no-specs allows it)\n`,
     );
+    for (const hint of profileHints(values.profile, options.backends!)) writeError(`tcespec: ${hint}\n`);
     return 2;
   }
+  // A profile asked for that no backend of the run stands for: say which flag would give one.
+  if (executed > 0) for (const hint of profileHints(values.profile, options.backends!)) writeError(`tcespec: note: ${hint}\n`);
   return exitCode(report);
 }
 

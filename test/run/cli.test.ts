@@ -115,6 +115,20 @@ describe("exit status", () => {
     }
   });
 
+  it("a profile a real backend does not stand for names the flag that would run it", async () => {
+    // No QEMU needs to be installed: the backend refuses the profile before anything starts.
+    const r = await cli(["run", path("ok"), "--backend", "qemu", "--profile", "qemu-10.0"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--backend qemu ran nothing under qemu-10.0 (qemu stands for qemu-7.2): add --qemu-version 10.0 (fetch it first: 'tcespec qemu setup 10.0'");
+    const prefix = await cli(["run", path("ok"), "--backend", "kvm", "--profile", "pre-fix"]);
+    expect(prefix.err).toMatch(/--backend kvm ran nothing under pre-fix \(kvm stands for qemu-7\.2\): .*--qemu-build NAME --profile pre-fix/);
+    // Beside the model, the run goes on; the note says what the real backend did not run.
+    const beside = await cli(["run", path("ok"), "--backend", "model,qemu", "--profile", "qemu-10.0"]);
+    expect(beside.err).toContain("tcespec: note: --backend qemu ran nothing under qemu-10.0");
+    // A profile every backend stands for gets no note.
+    expect((await cli(["run", path("ok"), "--profile", "qemu-10.0"])).err).not.toContain("ran nothing");
+  });
+
   it("2 on bad usage", async () => {
     for (const args of [
       ["run"],

@@ -64,7 +64,7 @@ describe.runIf(KVM)("a guest that crashes its host's kernel", () => {
     });
     expect(warned!.crash!.trace!.join(" ")).toMatch(/kvmppc_h_stuff_tce.*kvmppc_pseries_do_hcall/);
     // The guest went on: everything after the WARN was observed; `expect host` reads warned from its step on.
-    expect(warned!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["21 matched ok", "22 matched H_PARAMETER", "23 matched 0", "24 diverged warned"]);
+    expect(warned!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["21 matched ok", "22 matched H_PARAMETER", "23 matched 0x0", "24 diverged warned"]);
     // The next guest WARNs again (every WARN_ONCE armed anew); one that stays inside the window does not.
     expect(again).toMatchObject({ status: "crashed", crash: { warning: true, line: 30 } });
     expect(again!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["30 matched H_PARAMETER", "31 diverged warned"]);

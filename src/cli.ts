@@ -154,6 +154,11 @@ async function backendsFor(names: string, options: BackendOptions): Promise<Back
       throw error;
     }
   }
+  // The model beside the kvm backend plays the kernel L1 runs (Debian's 6.x, or a build's rules):
+  // a WARN that kernel gives under an old QEMU's profile is then the model's answer too.
+  const kvm = backends.find((b) => b.name === "kvm") as { kernelRules?: KernelRulesName } | undefined;
+  const model = backends.findIndex((b) => b.name === "model");
+  if (kvm?.kernelRules && model >= 0 && !options.kernelRules) backends[model] = await createBackend("model", { ...options, kernelRules: kvm.kernelRules });
   return backends;
 }
 

@@ -30,7 +30,7 @@ export interface KvmOptions {
    * (of the default Debian kernel) and nothing to load (its drivers are built in).
    */
   hostKernel?: KernelBuild;
-  /** The host kernel rules the runs stand for (`when kernel …`): default, the kernel build's, else each profile's. */
+  /** The host kernel rules the runs stand for (`when kernel …`): a kernel build's; in L1 on Debian's kernel, linux-6 under every profile; on a POWER host, each profile's own. */
   kernelRules?: KernelRulesName;
   timeoutMs?: number;
   /** The host's qemu-system-ppc64, L0. */
@@ -174,6 +174,10 @@ export class KvmLauncher implements Launcher<KvmJob> {
       build: options.build,
       standsFor: options.standsFor,
     };
+    // L1 boots Debian's 6.x (or a build that says its rules): its KVM is 6.x's under every profile,
+    // a build of an old QEMU standing for pre-fix included (its kernel WARNs as 6.x does). On a
+    // POWER host the kernel is the host's, unknown: each profile's own.
+    if (!this.options.kernelRules && !this.options.direct) this.options.kernelRules = "linux-6";
     if (this.options.build && this.options.direct) {
       const own = this.options.build.binaries.kvm;
       if (own) this.options.binary = own;
@@ -332,6 +336,11 @@ export class KvmBackend extends RealBackend<KvmJob> {
     const profile = options.build ? buildProfile(options.build, options.standsFor) : QEMU_VERSIONS[launcher.options.qemuVersion];
     if (typeof profile !== "string") throw new Error(profile.problem);
     super("kvm", [profile], launcher);
+  }
+
+  /** The host kernel rules its runs stand for, where it knows them (the model beside it plays the same). */
+  get kernelRules(): KernelRulesName | undefined {
+    return this.launcher.options.kernelRules;
   }
 
   /** Where the guests run: "direct" on this host, or "nested" in L1. */

@@ -163,7 +163,8 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     const klog = place.kernelLog
       ? `dmesg -c > ${tmp}/k${i}; if grep -q "WARNING: CPU:" ${tmp}/k${i}; then echo "${BATCH.klog} ${i}"; cat ${tmp}/k${i}; echo "${BATCH.klogEnd} ${i}"; fi\n`
       : "";
-    const done = `${klog}echo "${BATCH.done} ${i} $? $(cat /proc/uptime)"`;
+    // QEMU's exit status is taken before the log is read: a guest without host steps has no other report of it.
+    const done = `rc=$?; ${klog}echo "${BATCH.done} ${i} $rc $(cat /proc/uptime)"`;
     if (!job.steps?.length) return `${begin}\n${env}timeout -s KILL ${seconds} ${qemuBinary} ${args} </dev/null 2>&1\n${done}`;
     // Host steps: the guest's console input and an HMP monitor on FIFOs; a loop reads what QEMU
     // prints, acts at each step the guest announces, reports it, and lets the guest go on.

@@ -69,8 +69,10 @@ describe("tcespec lsp --stdio", () => {
     expect(published.get(0)!.diagnostics).toEqual([]);
     const broken = TEXT.replace("put_tce phb0", "put_tc phb0").replace("when profile qemu-7.2", "when profile qemu-7.3");
     const { diagnostics } = await change(broken);
-    expect(diagnostics.map((d) => d.message)).toEqual(["unknown statement 'put_tc' — did you mean 'put_tce'?"]);
+    // Both mistakes at once, the syntax error and the unknown profile: one pass.
+    expect(diagnostics.map((d) => d.message)).toEqual(["unknown statement 'put_tc' — did you mean 'put_tce'?", "unknown profile 'qemu-7.3' — did you mean 'qemu-7.2'?"]);
     expect(diagnostics[0]!.range).toEqual({ start: at(broken, "put_tc"), end: at(broken, "put_tc", 6) });
+    expect(diagnostics[1]!.range).toEqual({ start: at(broken, "qemu-7.3"), end: at(broken, "qemu-7.3", 8) });
     const next = await change(TEXT.replace("when profile qemu-7.2", "when profile qemu-7.3"));
     expect(next.diagnostics.map((d) => d.message)).toEqual(["unknown profile 'qemu-7.3' — did you mean 'qemu-7.2'?"]);
     expect(next.diagnostics[0]!.range).toEqual({ start: at(TEXT, "qemu-7.2"), end: at(TEXT, "qemu-7.2", 8) });

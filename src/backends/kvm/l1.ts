@@ -295,8 +295,6 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
   const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\necho "${KERNEL_BANNER} $(cat /proc/version)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
-  // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
-  // at once when the file $2 says the guest's last QEMU has exited.
   // A host step's report: to the console and, in L1, into the kernel log among the guest's lines.
   const say = `tcespec_say() { echo "$1";${place.kernelLog ? ` echo "${KMSG_COPY}$1" >&5;` : ""} }\n`;
   // In L1: the log written through one descriptor (printk.devkmsg=on: not rate-limited), its
@@ -304,6 +302,8 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   const kmsg = place.kernelLog
     ? `exec 5>/dev/kmsg\n[ -e ${WARN_ONCE} ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null\n[ -e ${quote(place.shim)} ] && export LD_PRELOAD=${quote(place.shim)} TCESPEC_KMSG=1\n`
     : "";
+  // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
+  // at once when the file $2 says the guest's last QEMU has exited.
   const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; [ -f "$2" ] && return 1; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
   return `${aslr}${kmsg}${software}${say}${prompt}${vfio}${lines.join("\n")}\n`;
 }

@@ -128,3 +128,27 @@ describe("docs/ci.md", () => {
     expect(readFileSync(join(r.dir, "report-kvm.html"), "utf8")).toContain('"backend":"kvm"');
   }, 300_000);
 });
+
+describe("docs/language.md's table of backends", () => {
+  it("is what the backends' traits say (npm run backends-doc)", async () => {
+    const { withBackendsTable } = await import("../src/report/backends-doc.js");
+    const doc = readFileSync("docs/language.md", "utf8");
+    expect(withBackendsTable(doc)).toBe(doc);
+  });
+});
+
+describe("the README's usage block", () => {
+  it("names every option and command the command line's own help names", async () => {
+    const { main } = await import("../src/cli.js");
+    let help = "";
+    await main(["--help"], (t) => (help += t), (t) => (help += t));
+    const readme = readFileSync("README.md", "utf8");
+    const start = readme.indexOf("tcespec run PATH…");
+    const block = readme.slice(start, readme.indexOf("```", start));
+    const flags = [...new Set(help.match(/--[a-z][a-z0-9-]*/g))];
+    expect(flags.length).toBeGreaterThan(20);
+    expect(flags.filter((f) => !block.includes(f))).toEqual([]);
+    const commands = [...help.matchAll(/^ {2}([a-z]+(?: [a-z]+)?) /gm)].map((m) => m[1]!.split(" ")[0]!);
+    expect([...new Set(commands)].filter((c) => !block.includes(`tcespec ${c}`) && !block.includes(` ${c} `))).toEqual([]);
+  });
+});

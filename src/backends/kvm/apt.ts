@@ -1,6 +1,6 @@
 // Debian packages for L1, fetched by apt with a private sources list, state and cache: the
 // system's apt setup is untouched and no root is needed. Packages are unpacked with dpkg -x.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -78,15 +78,16 @@ export class PrivateApt {
     if (!existsSync(status)) writeFileSync(status, "");
   }
 
-  private async tool(tool: string, args: string[], cwd?: string): Promise<string> {
+  private async tool(tool: string, args: string[], cwd?: string, onLine?: (line: string) => void): Promise<string> {
     try {
+      if (onLine) return await streamed(tool, [...this.options, ...args], cwd, onLine);
       const { stdout } = await run(tool, [...this.options, ...args], { cwd, maxBuffer: 64 << 20 });
       return stdout;
     } catch (error) {
       const e = error as NodeJS.ErrnoException & { stderr?: string };
       if (e.code === "ENOENT") throw new SetupError(`${tool} not found: the kvm backend fetches Debian packages with apt (a Debian or Ubuntu host)`);
       const why = (e.stderr ?? e.message).split("\n").filter((l) => /^E:|rror/.test(l))[0] ?? e.message.split("\n")[0];
-      throw new SetupError(`${tool} ${args[0]} failed: ${why}`);
+      throw new SetupError(`${tool} ${args.find((a) => !a.startsWith("-")) ?? ""} failed: ${why}`);
     }
   }
 
@@ -95,8 +96,21 @@ export class PrivateApt {
    * own list in place the packages can still be had, so that is a warning, not a failure.
    */
   async update(warn: (message: string) => void = () => {}): Promise<void> {
+    // What it has read so far, every 2 s (a cold update takes minutes on a slow mirror).
+    let lists = 0;
+    let bytes = 0;
+    let last = Date.now();
+    const onLine = (line: string) => {
+      if (!/^(Get|Hit|Ign):\d+ /.test(line)) return;
+      lists++;
+      bytes += sizeOf(line);
+      if (Date.now() - last < 2000) return;
+      last = Date.now();
+      warn(`apt-get update: ${lists} lists read, ${(bytes / 1048576).toFixed(1)} MiB fetched`);
+    };
     try {
-      await this.tool("apt-get", ["-q", "update"]);
+      await this.tool("apt-get", ["-q", "update"], undefined, onLine);
+      warn(`apt-get update: ${lists} lists read, ${(bytes / 1048576).toFixed(1)} MiB fetched, done`);
     } catch (error) {
       const lists = join(this.dir, "state", "lists");
       const main = existsSync(lists) && readdirSync(lists).some((f) => /_dists_bookworm_main_binary-[a-z0-9]+_Packages/.test(f));
@@ -162,18 +176,58 @@ export class PrivateApt {
   }
 
   /** Downloads name=version pairs into dir; what is already there is kept. Returns the files. */
-  async download(packages: { name: string; version: string }[], dir: string): Promise<string[]> {
+  async download(packages: { name: string; version: string }[], dir: string, progress: (message: string) => void = () => {}): Promise<string[]> {
     mkdirSync(dir, { recursive: true });
     const fileOf = (p: { name: string; version: string }) =>
       readdirSync(dir).find((f) => f.startsWith(`${p.name}_${p.version.replace(/:/g, "%3a")}_`));
     const missing = packages.filter((p) => !fileOf(p));
-    if (missing.length > 0) await this.tool("apt-get", ["-q", "download", ...missing.map((p) => `${p.name}=${p.version}`)], dir);
+    let got = 0;
+    let last = Date.now();
+    const onLine = (line: string) => {
+      if (!/^Get:\d+ /.test(line)) return;
+      got++;
+      if (Date.now() - last < 2000) return;
+      last = Date.now();
+      progress(`apt-get download: ${got} of ${missing.length} packages`);
+    };
+    if (missing.length > 0) await this.tool("apt-get", ["-q", "download", ...missing.map((p) => `${p.name}=${p.version}`)], dir, onLine);
     return packages.map((p) => {
       const file = fileOf(p);
       if (!file) throw new SetupError(`apt-get download left no file for ${p.name} ${p.version}`);
       return join(dir, file);
     });
   }
+}
+
+/** The size apt says it fetched on a Get line ("[8,788 kB]"), in bytes; 0 for none. */
+function sizeOf(line: string): number {
+  const found = /\[([\d,.]+) (B|kB|MB)\]\s*$/.exec(line);
+  if (!found) return 0;
+  return Number(found[1]!.replace(/,/g, "")) * ({ B: 1, kB: 1000, MB: 1_000_000 } as const)[found[2] as "B" | "kB" | "MB"];
+}
+
+/** Runs a tool, handing each line of its output on as it comes; fails as execFile does (code, stderr). */
+function streamed(tool: string, args: string[], cwd: string | undefined, onLine: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let pending = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) onLine(line);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (pending) onLine(pending);
+      if (code === 0) resolve(out);
+      else reject(Object.assign(new Error(`${tool} exited with ${code}: ${err.split("\n").find((l) => l.trim()) ?? ""}`), { stderr: err, code }));
+    });
+  });
 }
 
 /** Unpacks a .deb into a directory (dpkg -x, no root needed). */

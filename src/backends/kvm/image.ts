@@ -262,7 +262,7 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
     return cached;
   }
   say(`downloading ${packages.length} packages (kernel ${kernel}, qemu-system-ppc ${packages.find((p) => p.name === "qemu-system-ppc")?.version})`);
-  const debs = await apt.download(packages, join(root, "debs"));
+  const debs = await apt.download(packages, join(root, "debs"), say);
   const work = join(root, `build-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   const tree = join(work, "root");

@@ -137,7 +137,7 @@ async function sysroot(root: string, say: Progress): Promise<{ dir: string; id: 
     if (version) packages.push({ name, version });
   }
   say(`fetching ${packages.length} ppc64el -dev packages for the cross build's sysroot (dpkg -x)`);
-  const debs = await apt.download(packages, join(root, "debs"));
+  const debs = await apt.download(packages, join(root, "debs"), say);
   const work = `${dir}.partial`;
   rmSync(work, { recursive: true, force: true });
   for (const deb of debs) await unpack(deb, work);

@@ -87,7 +87,7 @@ export async function setupQemu(version: QemuVersion, say: (message: string) => 
   }
   say(`downloading qemu-system-ppc ${wanted}`);
   const packages = PACKAGES.map((name) => ({ name, version: wanted }));
-  const debs = await apt.download(packages, join(root, "debs"));
+  const debs = await apt.download(packages, join(root, "debs"), say);
   const work = join(root, `build-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   try {

@@ -228,6 +228,7 @@ const CLIENT = String.raw`
   // Details: every run that diverged or errored, with the state of its tables.
   var details = document.getElementById("details");
   var cards = [];
+  var firstShown = {};
   var failing = runs.filter(function (r) { return r.status === "diverged" || r.status === "error" || r.status === "crashed"; });
   if (failing.length > 0) details.appendChild(el("h2", { text: "Divergences, crashes and errors" }));
   failing.forEach(function (r) {
@@ -245,9 +246,33 @@ const CLIENT = String.raw`
         el("pre", { class: "mono trace", text: (c.trace || []).join("\n") + (c.also ? "\nthen: " + c.also.join("\nthen: ") : "") })
       ]));
     }
-    r.expectations.filter(function (e) { return e.outcome === "diverged" || e.outcome === "xpass"; }).forEach(function (e) {
-      card.appendChild(expectation(r, e));
-    });
+    // A mistake said once: a divergence the same as one already shown (same place, expected and
+    // actual) points at it; in a run, the first divergence is shown whole and the ones after it
+    // (which usually follow from it) in a line each, whole on demand.
+    var diverged = r.expectations.filter(function (e) { return e.outcome === "diverged" || e.outcome === "xpass"; });
+    if (diverged.length > 0) {
+      var first = diverged[0];
+      var key = [r.file, r.spec, first.line, first.column, first.outcome, first.op, first.expected, first.actual].join("\u0000");
+      var shownAt = firstShown[key];
+      if (shownAt && !r.crash) {
+        card.classList.add("same");
+        card.appendChild(el("p", { class: "same-as" }, [
+          first.line + ":" + first.column + " diverged as under ",
+          el("a", { href: "#" + shownAt.id, text: shownAt.profile + " on " + shownAt.backend }),
+          ": expected " + (first.op === "!=" ? "not " : "") + first.expected + ", actual " + first.actual
+        ]));
+      } else {
+        if (!shownAt) firstShown[key] = r;
+        card.appendChild(expectation(r, first));
+      }
+      var later = diverged.slice(1);
+      if (later.length > 0) {
+        var list = el("details", { class: "later" }, [el("summary", { text: later.length + " later expectation" + (later.length === 1 ? "" : "s") + " of this spec also diverged: " +
+          later.map(function (e) { return e.line + ":" + e.column + " expected " + (e.op === "!=" ? "not " : "") + e.expected + ", actual " + e.actual; }).join(" · ") })]);
+        later.forEach(function (e) { list.appendChild(expectation(r, e)); });
+        card.appendChild(list);
+      }
+    }
     // The same spec and profile on the other backends, side by side.
     var others = byFile.get(r.file).get(r.spec).filter(function (o) { return o !== r && o.profile === r.profile; });
     if (others.length > 0) {

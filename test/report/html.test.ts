@@ -45,6 +45,8 @@ describe.runIf(HAVE)("--reporter html", () => {
         'spec "passes" tags plain { expect table(phb0) kvm when profile pre-fix }',
         // Known to fail (xfail) everywhere but pre-fix, where it matches (xpass).
         'spec "known" tags plain {\n  plug vfio d0 on phb0\n  expect table(phb0) kvm xfail "moves to userspace"\n}',
+        // One wrong value, the same under every profile and backend, and two expectations after it.
+        'spec "wrong" tags mistake {\n  put_tce phb0 0x1000 0x3\n  expect get_tce phb0 0x1000 == 0x4\n  expect get_tce phb0 0x1000 == 0x5\n  expect get_tce phb0 0x2000 == 0x1\n}',
       ].join("\n"),
     );
     writeFileSync(join(dir, "broken.tce"), "put_tc phb0 0 0\n");
@@ -122,6 +124,22 @@ describe.runIf(HAVE)("--reporter html", () => {
     await page.locator("[data-filter-value='status:xpass']").uncheck();
     expect(await visible()).toBe(report.runs.length - xpass);
     await page.locator("[data-filter-value='status:xpass']").check();
+  });
+
+  it("says a mistake once: the same divergence elsewhere points at it, the later ones are a line", async () => {
+    const runs = report.runs.filter((r) => r.spec === "wrong");
+    expect(runs.length).toBeGreaterThan(5);
+    const cards = page.locator(".card", { has: page.locator("h3", { hasText: /^wrong / }) });
+    expect(await cards.count()).toBe(runs.length);
+    // One card shows the first divergence whole; the others say where it is.
+    expect(await cards.locator(":scope > .expectation").count()).toBe(1);
+    expect(await cards.locator(".same-as").count()).toBe(runs.length - 1);
+    expect(await cards.locator(".same-as").first().textContent()).toMatch(/^\d+:3 diverged as under \S+ on \S+: expected 0x4, actual 0x3$/);
+    const target = await cards.locator(".same-as a").first().getAttribute("href");
+    expect(await page.locator(`${target} > .expectation`).count()).toBe(1);
+    // The two after it: one line in every card.
+    expect(await cards.locator("details.later summary").first().textContent()).toMatch(/^2 later expectations of this spec also diverged: \d+:3 expected 0x5, actual 0x3 · \d+:3 expected 0x1, actual 0x0$/);
+    expect(await cards.locator("details.later").count()).toBe(runs.length);
   });
 
   it("shows spec names, suites and tags as text, never as markup", async () => {

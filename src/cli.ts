@@ -378,7 +378,12 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
 
   const formats = await Promise.all(reporters.map(async ({ name, file }) => ({ file, format: await REPORTERS[name]!() })));
   const { exitCode } = await import("./report/summary.js");
+  // Real machines take minutes: on a terminal, how many of their runs are done (the line goes when the report comes).
+  const live = process.stderr.isTTY === true && options.backends!.some((b) => b.real);
+  const started = Date.now();
+  if (live) options.progress = (done, total) => writeError(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${done}/${total} runs on real machines`);
   const report = await run(paths, options);
+  if (live) writeError("\r\x1b[K");
   // Diagnostics on stderr, results on stdout (or each reporter's file), for every reporter.
   for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
   for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);

@@ -65,8 +65,11 @@ export interface Backend {
   /** Synchronous, in this thread. */
   runSync?(spec: CompiledSpec, profile: ProfileName): RunResult;
   /** A backend whose machines are dear to start takes its whole share at once, with `jobs` machines. */
-  runBatch?(tasks: readonly Task[], jobs: number): Promise<RunResult[]>;
+  runBatch?(tasks: readonly Task[], jobs: number, progress?: GuestsDone): Promise<RunResult[]>;
   close?(): Promise<void>;
   /** Real software: what judged its runs, once it ran (undefined before, or where nothing ran). */
   identity?(): BackendIdentity | undefined;
 }
+
+/** Told each time a real machine finishes a guest (for a progress line): how many have, of the batch. */
+export type GuestsDone = (done: number) => void;

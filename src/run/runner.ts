@@ -18,6 +18,8 @@ export interface RunOptions extends Selection {
   backends?: Backend[];
   /** "auto" (default): workers only when they pay for themselves; "always": whenever jobs > 1 (for tests of the workers). */
   spread?: "auto" | "always";
+  /** Told as real machines finish runs (a backend that runs its share as a batch): done of total. */
+  progress?: (done: number, total: number) => void;
 }
 
 export interface FileReport {
@@ -106,15 +108,20 @@ async function execute(
     }
     if (bail && failed(results[i])) stop = true;
   };
+  // Real machines' runs, counted for a progress line as they finish.
+  const batched = planned.filter((p) => p.backend.runBatch).length;
+  let batchedDone = 0;
   for (const backend of backends) {
     if (stop) break;
     const share = planned.flatMap((p, i) => (p.backend === backend ? [i] : []));
     if (share.length === 0) continue;
     if (backend.runBatch) {
       const tasks = share.map((i) => ({ spec: planned[i]!.spec, profile: planned[i]!.profile }));
+      const before = batchedDone;
       try {
-        const batch = await backend.runBatch(tasks, jobs);
+        const batch = await backend.runBatch(tasks, jobs, (done) => options.progress?.((batchedDone = before + done), batched));
         share.forEach((i, k) => (results[i] = batch[k]));
+        batchedDone = before + share.length;
       } catch (error) {
         share.forEach((i) => (results[i] = errorRun(planned[i]!.spec, planned[i]!.profile, backend.name, error)));
       }

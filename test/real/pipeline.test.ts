@@ -99,6 +99,38 @@ describe("a host kernel that WARNs under a spec", () => {
   });
 });
 
+describe("progress of real machines", () => {
+  it("each guest that ends is counted, up to the batch", async () => {
+    class Counting extends FakeLauncher {
+      override async launch(jobs: readonly GuestJob<undefined>[], _lanes?: number, finished?: () => void) {
+        const results = await super.launch(jobs);
+        for (const _ of jobs) finished?.();
+        return results;
+      }
+    }
+    const launcher = new Counting(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 3n)].join("\n") }));
+    const seen: string[] = [];
+    const spec = putGet;
+    const backend = new RealBackend("fake", ["qemu-7.2"], launcher);
+    const done = await backend.runBatch([{ spec, profile: "qemu-7.2" }, { spec, profile: "qemu-7.2" }], 1, (n) => seen.push(String(n)));
+    expect(done.map((r) => r.status)).toEqual(["passed", "passed"]);
+    expect(seen).toEqual(["1", "2"]);
+  });
+
+  it("L1's console: a guest's end line counts once, wherever the chunks split it", async () => {
+    const { guestEnds } = await import("../../src/backends/kvm/l1.js");
+    let ended = 0;
+    const count = guestEnds(() => ended++);
+    let text = "";
+    for (const chunk of ["boot\nTCESPEC-RUN 0 1\nTCESPEC-DO", "NE 0 0 2.5\nTCESPEC-RUN 1 3\n", "TCESPEC-DONE 1 ", "0 4\nTCESPEC-DONE 2 0 5\n"]) {
+      const before = text.length;
+      text += chunk;
+      count(text, before);
+    }
+    expect(ended).toBe(3);
+  });
+});
+
 describe("a new target is one launcher and one traits object", () => {
   it("its machine's answers are judged by the shared pipeline", async () => {
     const honest = new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(TCG_TRAITS, () => ({ console: [line(0n, 0n), line(0n, 3n)].join("\n") })));

@@ -285,7 +285,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     return versionMismatch({ binary: where, ...parsed }, this.options.qemuVersion, where);
   }
 
-  async launch(jobs: readonly GuestJob<KvmJob>[], lanes: number): Promise<Launched[]> {
+  async launch(jobs: readonly GuestJob<KvmJob>[], lanes: number, finished?: () => void): Promise<Launched[]> {
     const direct = this.options.direct;
     // Built by `prepare` for the first spec that hides capabilities, if one did.
     const shim = direct ? await this.shim : undefined;
@@ -308,8 +308,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const batches = Array.from({ length: machines }, (_, m) => batchJobs.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
     const runBatch = (batch: BatchJob[]) =>
       direct
-        ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts })
-        : runL1(this.bootImage(), batch, { ...this.options, overlays: [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined) });
+        ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts, finished })
+        : runL1(this.bootImage(), batch, { ...this.options, overlays: [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined), finished });
     const answers = await Promise.all(batches.map((batch) => afterCrashes(batch, runBatch)));
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
     const kept = process.env.TCESPEC_KVM_CONSOLE;

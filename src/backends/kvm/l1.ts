@@ -99,6 +99,19 @@ export interface L1Options {
   bootTimeoutMs: number;
   /** Cpios to append after the image (a QEMU build's binary, a built kernel's empty module lists): a later archive's file replaces the image's. */
   overlays?: readonly string[];
+  /** Told as each guest ends (its TCESPEC-DONE line), for a progress line. */
+  finished?: () => void;
+}
+
+/** Calls `finished` for each guest end line the console has gained. */
+export function guestEnds(finished: (() => void) | undefined): (text: string, before: number) => void {
+  return (text, before) => {
+    if (!finished) return;
+    const fresh = text.slice(Math.max(0, before - 40));
+    const ends = fresh.match(new RegExp(`${BATCH.done} \\d+ `, "g"))?.length ?? 0;
+    const seen = text.slice(Math.max(0, before - 40), before).match(new RegExp(`${BATCH.done} \\d+ `, "g"))?.length ?? 0;
+    for (let n = seen; n < ends; n++) finished();
+  };
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
@@ -358,9 +371,11 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       return;
     }
     child.stdout!.setEncoding("latin1");
+    const ended = guestEnds(options.finished);
     child.stdout!.on("data", (chunk: string) => {
       const before = text.length;
       text += chunk.replace(/\r/g, "");
+      ended(text, before);
       const fresh = text.slice(Math.max(0, before - 200));
       // A panic ends L1: the guests that finished keep their results, the one running is told why.
       const panic = /Kernel panic[^\n]*/.exec(fresh);
@@ -419,6 +434,8 @@ export interface DirectOptions {
   shim?: string;
   /** The host's PCI devices bound to vfio-pci that `plug vfio` hands to the guest, in order. */
   vfioHosts?: readonly string[];
+  /** Told as each guest ends, for a progress line. */
+  finished?: () => void;
 }
 
 /** Runs a batch on this host: the same script L1 runs, in a directory of its own, under sh. */
@@ -444,7 +461,12 @@ export function runDirect(jobs: readonly BatchJob[], options: DirectOptions): Pr
       return;
     }
     child.stdout!.setEncoding("latin1");
-    child.stdout!.on("data", (chunk: string) => (text += chunk.replace(/\r/g, "")));
+    const ended = guestEnds(options.finished);
+    child.stdout!.on("data", (chunk: string) => {
+      const before = text.length;
+      text += chunk.replace(/\r/g, "");
+      ended(text, before);
+    });
     child.on("error", (error) => finish({ error: `cannot run the batch: ${error.message}` }));
     child.on("close", () => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs })));
   });

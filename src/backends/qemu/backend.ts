@@ -112,7 +112,7 @@ export class TcgLauncher implements Launcher<undefined> {
     return { qemu: describeQemu(this.checked), where: this.checked.binary, ...(this.build ? { build: describeBuild(this.build.manifest) } : {}) };
   }
 
-  async launch(jobs: readonly GuestJob<undefined>[], lanes: number): Promise<Launched[]> {
+  async launch(jobs: readonly GuestJob<undefined>[], lanes: number, finished?: () => void): Promise<Launched[]> {
     const binary = (this.check() as QemuIdentity).binary;
     const results: Launched[] = new Array(jobs.length);
     let next = 0;
@@ -120,6 +120,7 @@ export class TcgLauncher implements Launcher<undefined> {
       while (next < jobs.length) {
         const k = next++;
         results[k] = await this.launchOne(binary, jobs[k]!);
+        finished?.();
       }
     };
     await Promise.all(Array.from({ length: Math.min(lanes, jobs.length) }, lane));

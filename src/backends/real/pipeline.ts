@@ -6,7 +6,7 @@ import type { CompiledSpec } from "../../compile/program.js";
 import type { Outcome, ProfileName } from "../../engine/types.js";
 import { errorRun, runOf, type CrashReport, type RunResult } from "../../verdict/outcome.js";
 import { judgeCrash, judgeWarning } from "./crash.js";
-import type { Backend, BackendIdentity, Task } from "../backend.js";
+import type { Backend, BackendIdentity, GuestsDone, Task } from "../backend.js";
 import { buildGuest, type EduDevice, type GuestCall } from "../guest/guest.js";
 import { readGuestOutput, type KernelWarning } from "./console.js";
 import { judge } from "./judge.js";
@@ -50,8 +50,8 @@ export interface Launcher<Extra = unknown> {
   problem(): Promise<string | undefined>;
   /** What this spec needs on the target, or why it cannot run here (unsupported), beyond the traits. */
   prepare(spec: CompiledSpec): Promise<Extra | { unsupported: string }>;
-  /** Runs the guests, `lanes` machines at once at most; one result per job, in order. */
-  launch(jobs: readonly GuestJob<Extra>[], lanes: number): Promise<Launched[]>;
+  /** Runs the guests, `lanes` machines at once at most; one result per job, in order. `finished` is told as each guest ends. */
+  launch(jobs: readonly GuestJob<Extra>[], lanes: number, finished?: () => void): Promise<Launched[]>;
   /** The software that judged, as it reported itself, once something ran. */
   identity(): BackendIdentity | undefined;
   /** Words to add to an unsupported reason where the user can change something (a variable to set). */
@@ -85,7 +85,7 @@ export class RealBackend<Extra = unknown> implements Backend {
     return this.launcher.identity();
   }
 
-  async runBatch(tasks: readonly Task[], jobs: number): Promise<RunResult[]> {
+  async runBatch(tasks: readonly Task[], jobs: number, progress?: GuestsDone): Promise<RunResult[]> {
     const results: RunResult[] = new Array(tasks.length);
     const base = ({ spec, profile }: Task) => ({ ...runOf(spec, profile, this.name), expectations: [] });
     const pending: { index: number; plan: GuestPlan; job: GuestJob<Extra> }[] = [];
@@ -109,9 +109,12 @@ export class RealBackend<Extra = unknown> implements Backend {
       for (const p of pending) results[p.index] = { ...base(tasks[p.index]!), status: "error", reason: problem };
       return results;
     }
+    let done = tasks.length - pending.length;
+    if (done > 0) progress?.(done);
     const launched = await this.launcher.launch(
       pending.map((p) => p.job),
       Math.max(1, jobs),
+      () => progress?.(Math.min(tasks.length, ++done)),
     );
     pending.forEach((p, k) => {
       const task = tasks[p.index]!;

@@ -388,7 +388,16 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
   for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
   for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);
   try {
-    for (const { file, format } of formats) output(file, write)(format(report));
+    for (const { file, format } of formats) {
+      // Colour never goes into a file (pretty:FILE beside a terminal's pretty).
+      const colour = kleur.enabled;
+      if (file) kleur.enabled = false;
+      try {
+        output(file, write)(format(report));
+      } finally {
+        kleur.enabled = colour;
+      }
+    }
   } finally {
     await Promise.all(options.backends!.map((b) => b.close?.()));
   }
@@ -409,7 +418,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
     for (const hint of profileHints(values.profile, options.backends!)) writeError(`tcespec: ${hint}\n`);
     return 2;
   }
-  // A profile asked for that no backend of the run stands for: say which flag would give one.
+  // A profile asked for that a real backend of the run does not stand for: say which flag would run it there.
   if (executed > 0) for (const hint of profileHints(values.profile, options.backends!)) writeError(`tcespec: note: ${hint}\n`);
   return exitCode(report);
 }

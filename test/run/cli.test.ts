@@ -99,6 +99,11 @@ describe("exit status", () => {
     expect(r.out).toMatch(/^TAP version 14/);
     expect(JSON.parse(readFileSync(path("multi.json"), "utf8")).summary.passed).toBe(15);
     expect(readFileSync(path("multi.xml"), "utf8")).toMatch(/^<\?xml/);
+    // Colour never goes into a file, even where it goes to the terminal.
+    process.env.FORCE_COLOR = "1";
+    const coloured = await cli(["run", path("diverges.tce"), "--reporter", `pretty:${path("plain.txt")}`, "--reporter", "json"]).finally(() => delete process.env.FORCE_COLOR);
+    expect(coloured.code).toBe(1);
+    expect(readFileSync(path("plain.txt"), "utf8")).not.toMatch(/\x1b\[/);
     // --output is the file of the one named without one.
     expect((await cli(["run", path("ok"), "--reporter", "json", "--output", path("one.json"), "--reporter", `tap:${path("one.tap")}`])).code).toBe(0);
     expect(JSON.parse(readFileSync(path("one.json"), "utf8")).summary.passed).toBe(15);

@@ -143,10 +143,17 @@ describe.runIf(KVM)("real KVM", () => {
       ],
       2,
     );
-    expect(results.map((r) => r.reason ?? r.expectations.map((e) => `${e.outcome} ${e.actual}`))).toEqual([
+    expect(results.map((r) => r.expectations.map((e) => `${e.outcome} ${e.actual}`))).toEqual([
       ["matched 0x12340010", "matched 0x5550008", "matched fault", "matched 0x5550003", "matched in_sync"],
       ["matched 0x12340010", "matched 0x5550008", "matched fault", "diverged 0x5550002", "matched in_sync"],
       ["diverged fault", "diverged 0x0"],
+    ]);
+    // Without spapr_tce_vfio QEMU never gives the device's group a table: Linux 6.12 WARNs as the
+    // group leaves at QEMU's exit (the specs do not say it, so it is the verdict). With it, quiet.
+    expect(results.map((r) => (r.crash ? `${r.status}: ${r.reason}` : r.status))).toEqual([
+      expect.stringMatching(/^crashed: the host kernel warned after the guest's last step, as its QEMU exited: WARNING: .*virt\/kvm\/vfio\.c:\d+ kvm_spapr_tce_release_vfio_group/),
+      "diverged",
+      expect.stringMatching(/^crashed: the host kernel warned after the guest's last step, as its QEMU exited: WARNING: .*kvm_spapr_tce_release_vfio_group/),
     ]);
   }, 240_000);
 
@@ -188,13 +195,19 @@ describe.runIf(KVM)("real KVM", () => {
   it("migrates the machine inside L1: refused with a vfio-pci device, then done, and the destination goes on", async () => {
     const report = await run(["specs/reset-migration/migrate.tce"], { profiles: ["qemu-7.2"], backends: [new ModelBackend(), kvm], jobs: 2 });
     const onKvm = report.runs.filter((r) => r.backend === "kvm" && r.status !== "unsupported");
-    expect(onKvm.map((r) => `${r.spec}: ${r.status}${r.reason ? ` ${r.reason}` : ""}`).sort()).toEqual([
+    expect(onKvm.map((r) => `${r.spec}: ${r.status}${r.reason && !r.crash?.warning ? ` ${r.reason}` : ""}`).sort()).toEqual([
       "an emulated device keeps translating after migration: passed",
       "placement is decided afresh at the destination: passed",
       "refused while a vfio-pci device is present: passed",
     ]);
+    // Passed, with the WARN the specs expect at the unplug of a device whose group never had a table.
+    expect(onKvm.filter((r) => r.crash?.warning).map((r) => `${r.spec}: ${r.crash!.source}`).sort()).toEqual([
+      "placement is decided afresh at the destination: unplug dev0",
+      "refused while a vfio-pci device is present: unplug dev0",
+    ]);
     const blocked = onKvm.find((r) => r.spec.startsWith("refused"))!.expectations.map((e) => e.actual);
-    expect(blocked).toEqual(["blocked", "ok"]);
+    // Blocked with the device; after its unplug (which Linux 6.x WARNs at: the group never had a table) it migrates.
+    expect(blocked).toEqual(["blocked", "warned", "ok"]);
     expect(compare(report)[0]).toMatchObject({ backend: "kvm", disagreements: [] });
   }, 240_000);
 

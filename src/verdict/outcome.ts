@@ -24,6 +24,8 @@ export interface CrashReport {
   warning?: true;
   /** Later WARNs in the same guest, their first lines (a WARN's consequences at QEMU's exit, say). */
   also?: string[];
+  /** A WARN at no statement: as the guest's QEMU started or exited, or where the log cannot say. */
+  phase?: "start" | "exit" | "unplaced";
   /** The step that was running: its place in the spec and its source. */
   line?: number;
   column?: number;
@@ -102,7 +104,12 @@ export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
 /** What names a run: the spec, the profile and the backend. */
 /** A crash in one line: what crashed, its report, where. */
 export function describeCrash(crash: CrashReport): string {
-  const at = crash.line !== undefined ? ` at line ${crash.line}${crash.source ? ` (${crash.source})` : ""}` : crash.warning ? " after the guest's last step, as its QEMU exited" : "";
+  const phases = {
+    start: " before the guest's first step, as its QEMU started",
+    exit: " after the guest's last step, as its QEMU exited",
+    unplaced: " while the guest ran (the kernel log holds no copy of the guest's lines to place it among)",
+  };
+  const at = crash.line !== undefined ? ` at line ${crash.line}${crash.source ? ` (${crash.source})` : ""}` : crash.phase ? phases[crash.phase] : "";
   return `${crash.software === "QEMU" ? "QEMU" : "the host kernel"} ${crash.warning ? "warned" : "crashed"}${at}: ${crash.report}${crash.function ? ` in ${crash.function}` : ""}`;
 }
 

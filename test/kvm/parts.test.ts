@@ -146,6 +146,14 @@ describe("the batch L1 runs", () => {
     expect(softwareOf("TCESPEC-RUN 0")).toBeUndefined();
   });
 
+  it("expect host runs only where the kernel log is read: not on a host whose own kernel runs the guests", async () => {
+    const { KvmBackend } = await import("../../src/backends/kvm/backend.js");
+    const direct = new KvmBackend({ direct: { accel: "tcg" } });
+    const launcher = (direct as unknown as { launcher: { prepare(s: unknown): Promise<object> } }).launcher;
+    expect(await launcher.prepare(specOf("machine kvm\nphb phb0 index 0\nexpect host ok"))).toEqual({ unsupported: expect.stringMatching(/^expect host: this host's kernel log is not read here/) });
+    expect(await launcher.prepare(specOf("machine kvm caps spapr_tce, spapr_tce_64, spapr_tce_vfio, multi_tce\nphb phb0 index 0\nput_tce phb0 0 0"))).toEqual({ hideCaps: [] });
+  });
+
   it("tells two kernel builds of one release apart by their banner (/proc/version in L1, the string in the build's vmlinux)", async () => {
     const { bannerOf } = await import("../../src/backends/kvm/kernel.js");
     const { KvmBackend } = await import("../../src/backends/kvm/backend.js");
@@ -373,6 +381,17 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     // The guest's own output is the console's, the kernel log left out; the WARN is no crash.
     expect(warned).not.toHaveProperty("crash");
     expect((warned as { body: string }).body).not.toContain("WARNING");
+    expect((warned as { warning: { placed: string } }).warning.placed).toBe("among");
+    // A WARN before the guest's first line is placed at its start; with no copy of the guest's lines at all, nowhere.
+    const first = console.replace("[   10.583055] tcespec: TCESPEC-BEGIN", "[   10.5] WARNING: CPU: 0 PID: 1 at virt/kvm/kvm_main.c:1 kvm_create_vm+0x1/0x2 [kvm]\n[   10.583055] tcespec: TCESPEC-BEGIN");
+    expect(splitConsole(first, 1)[0]).toMatchObject({ warning: { placed: "start", report: { function: "kvm_create_vm+0x1/0x2 [kvm]" } } });
+    const uncopied = console.replace(/\[[^\]\n]*\](\[[^\]\n]*\])? tcespec: [^\n]*\n/g, "");
+    expect(splitConsole(uncopied, 1)[0]).toMatchObject({ warning: { placed: "unplaced" } });
+    // A WARN before a crash, or before a guest that did not finish, is named with it.
+    const crashed = console.replace("TCESPEC-END\nTCESPEC-QEMU-EXIT 0", "TCESPEC-QEMU-EXIT 134\nqemu-system-ppc64: hardware error: x");
+    expect(splitConsole(crashed, 1)[0]).toMatchObject({ crash: { software: "QEMU", also: [expect.stringMatching(/^WARNING: .*kvmppc_tce_iommu_unmap/), expect.stringMatching(/tce_iommu_release/)] } });
+    const killed = console.replace("TCESPEC-END\nTCESPEC-QEMU-EXIT 0", "TCESPEC-QEMU-EXIT 137");
+    expect(splitConsole(killed, 1, { timeoutMs: 20_000 })[0]).toMatchObject({ error: expect.stringMatching(/^timed out after 20000 ms .*; the host kernel had warned: WARNING: .*kvmppc_tce_iommu_unmap/) });
     // A log without a WARN is not printed; a guest without one has no warning.
     const [quiet] = splitConsole(console.replace(/TCESPEC-KLOG 0[\s\S]*TCESPEC-KLOG-END 0\n/, ""), 1);
     expect(quiet).not.toHaveProperty("warning");

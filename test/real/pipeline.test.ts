@@ -68,7 +68,7 @@ describe("a host kernel that WARNs under a spec", () => {
   const report = { software: "host kernel" as const, warning: true as const, report: "WARNING: CPU: 0 PID: 9 at arch/powerpc/kvm/book3s_64_vio.c:476 kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]", function: "kvmppc_tce_iommu_unmap+0x168/0x190 [kvm]" };
   // The guest ran to its end; the kernel log placed the WARN after the first put and its mark.
   const all = [line(0n, 0n), "TCESPEC-MARK", line(0n, 0n), line(0n, 3n), "TCESPEC-MARK"].join("\n");
-  const warning = (before: string) => new FakeLauncher(KVM_TRAITS, () => ({ console: all, warning: { report, before } }));
+  const warning = (before: string, placed: "among" | "start" | "unplaced" = "among") => new FakeLauncher(KVM_TRAITS, () => ({ console: all, warning: { report, before, placed } }));
   const during = warning([line(0n, 0n), "TCESPEC-MARK", ""].join("\n"));
 
   it("is a verdict at the step that caused it; every expectation is judged, `expect host` reads warned from that step on", async () => {
@@ -93,6 +93,12 @@ describe("a host kernel that WARNs under a spec", () => {
     expect(result!.expectations.map((e) => `${e.line} ${e.outcome} ${e.actual}`)).toEqual(["4 matched ok", "6 matched 0x3", "7 matched ok", "8 diverged warned"]);
     const [expected] = await new RealBackend("fake", ["qemu-7.2"], atExit).runBatch([{ spec: specOf(`${text}\nexpect host warned at exit`), profile: "qemu-7.2" }], 1);
     expect(expected).toMatchObject({ status: "passed" });
+    // As its QEMU started (before the guest's first line), or where the log could not say: at no statement, and `expect host` reads warned throughout.
+    for (const [placed, words] of [["start", "before the guest's first step, as its QEMU started"], ["unplaced", "while the guest ran (the kernel log holds no copy of the guest's lines to place it among)"]] as const) {
+      const [run] = await new RealBackend("fake", ["qemu-7.2"], warning("\n", placed)).runBatch([{ spec: specOf(text), profile: "qemu-7.2" }], 1);
+      expect(run).toMatchObject({ status: "crashed", reason: `the host kernel warned ${words}: ${report.report} in ${report.function}`, crash: { phase: placed } });
+      expect(run!.expectations.map((e) => `${e.line} ${e.actual}`)).toEqual(["4 warned", "6 0x3", "7 warned"]);
+    }
     // Without a WARN, at exit reads ok.
     const [quiet] = await new RealBackend("fake", ["qemu-7.2"], new FakeLauncher(KVM_TRAITS, () => ({ console: all }))).runBatch([{ spec: specOf(`${text}\nexpect host ok at exit`), profile: "qemu-7.2" }], 1);
     expect(quiet).toMatchObject({ status: "passed" });

@@ -236,6 +236,14 @@ export class KvmLauncher implements Launcher<KvmJob> {
             : "caps: the L1 image has no capability shim (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')",
         };
     }
+    // `expect host` claims the host did not WARN: only where the kernel log is read and the guest's
+    // lines are copied into it (L1, its image's shim). A POWER host's own log is not tcespec's.
+    if (spec.steps.some((s) => s.kind === "expect" && s.probe.kind === "host")) {
+      if (this.options.direct) return { unsupported: "expect host: this host's kernel log is not read here (a WARN of its kernel would go unseen)" };
+      const image = this.l1Image();
+      if ("manifest" in image && !image.manifest.shim)
+        return { unsupported: "expect host: the L1 image has no shim to copy the guest's lines into L1's kernel log, so a WARN could not be placed (install gcc-powerpc64le-linux-gnu, then 'tcespec kvm setup')" };
+    }
     return { hideCaps, ...(tcg ? { accel: "tcg" as const } : {}) };
   }
 

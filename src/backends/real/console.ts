@@ -175,6 +175,12 @@ export interface KernelWarning {
   report: CrashReport;
   /** What the guest had printed when the kernel warned, as the console has it (its copies in the log). */
   before: string;
+  /**
+   * Where the log puts it: among the guest's lines (`before` says where), before its first line
+   * (as its QEMU started), or nowhere, as the log holds no copy of the guest's lines at all
+   * (QEMU ran without the shim that writes them).
+   */
+  placed: "among" | "start" | "unplaced";
 }
 
 /** A log line's time, and the task or CPU that printed it where the kernel says (CONFIG_PRINTK_CALLER: "[   55.49][  T280] "). */
@@ -200,7 +206,9 @@ export function kernelWarning(log: string): KernelWarning | undefined {
     // The WARNING line names the function it warned in; the register dump's NIP says the same.
     // Later WARNs of the same guest (a consequence, or another bug) are named, not placed.
     const also = lines.slice(k + 1).flatMap((l) => (WARNING.test(l) ? [l.slice(l.indexOf("WARNING:"))] : []));
-    return { report: { ...report, function: warned[1]!, warning: true, ...(also.length > 0 ? { also } : {}) }, before: `${before.join("\n")}\n` };
+    const copied = (line: string) => lines.includes(`${KMSG_COPY}${line}`);
+    const placed = before.includes(BEGIN_MARKER) ? "among" : copied(BEGIN_MARKER) ? "start" : "unplaced";
+    return { report: { ...report, function: warned[1]!, warning: true, ...(also.length > 0 ? { also } : {}) }, before: `${before.join("\n")}\n`, placed };
   }
   return undefined;
 }
@@ -248,7 +256,10 @@ export function splitConsole(text: string, count: number, how: { timeoutMs?: num
     const kernel = kernelCrash(own);
     const qemu = kernel ? undefined : rc !== undefined ? qemuCrash(rc - 128, lastWords(own)) : undefined;
     const crash = kernel ?? qemu;
-    results.push(crash ? { crash, body: own } : { error: whyUnfinished(own, rc, how) });
+    // A WARN before it is named with the crash, or with why the guest did not finish: never lost.
+    const warned = warning ? [warning.report.report, ...(warning.report.also ?? [])] : [];
+    if (crash) results.push({ crash: warned.length > 0 ? { ...crash, also: [...warned, ...(crash.also ?? [])] } : crash, body: own });
+    else results.push({ error: `${whyUnfinished(own, rc, how)}${warned.length > 0 ? `; the host kernel had warned: ${warned[0]}` : ""}` });
   }
   return results;
 }

@@ -32,6 +32,26 @@ const before = (a: { line: number; column: number }, b: { line: number; column: 
  * the machine printed (up to the guest's end, or up to where it stopped), `host` what the host
  * steps answered where the launcher knows it.
  */
+/** The report placed at the plan's step `index` (its line and source), or at none past the last step. */
+function placeAt(spec: CompiledSpec, plan: GuestPlan, index: number, report: CrashReport): { at?: { line: number; column: number }; placed: CrashReport } {
+  const at = plan.steps[index]?.at;
+  const statement = at ? spec.steps.find((s) => s.line === at.line && s.column === at.column) : undefined;
+  return { at, placed: { ...report, ...(at ? { line: at.line, column: at.column } : {}), ...(statement ? { source: statement.source } : {}) } };
+}
+
+/**
+ * Whether the spec has accounted for what real software did (`expect host crashed|warned`, or
+ * `expect host ok` with xfail, reading it): then its status is its expectations'; otherwise the
+ * crash or the WARN is the verdict.
+ */
+function accountedFor(spec: CompiledSpec, expectations: readonly ExpectationOutcome[], state: "crashed" | "warned"): boolean {
+  const hostProbes = hostProbesOf(spec);
+  return expectations.some((e) => hostProbes.has(`${e.line}:${e.column}`) && e.actual === state && (e.outcome === "matched" || e.outcome === "xfail"));
+}
+
+/** The places (line:column) of the spec's `expect host` expectations. */
+const hostProbesOf = (spec: CompiledSpec) => new Set(spec.steps.filter((s) => s.kind === "expect" && s.probe.kind === "host").map((s) => `${s.line}:${s.column}`));
+
 export function judgeCrash(
   spec: CompiledSpec,
   profile: ProfileName,
@@ -45,30 +65,25 @@ export function judgeCrash(
   // The step that was running when the kernel reported: what the guest had printed by then.
   const reportAt = crash.software === "host kernel" ? kernelReportAt(console) : -1;
   const index = crashedStep(plan, reportAt >= 0 ? readGuestOutput(console.slice(0, reportAt), host) : output);
-  const at = plan.steps[index]?.at;
-  const statement = at ? spec.steps.find((s) => s.line === at.line && s.column === at.column) : undefined;
-  const placed: CrashReport = { ...crash, ...(at ? { line: at.line, column: at.column } : {}), ...(statement ? { source: statement.source } : {}) };
+  const { at, placed } = placeAt(spec, plan, index, crash);
   const judged = judge(spec, profile, plan, output, backend, index);
   if (typeof judged === "string") return judged;
-  const hostProbes = new Set(spec.steps.filter((s) => s.kind === "expect" && s.probe.kind === "host").map((s) => `${s.line}:${s.column}`));
+  const hostProbes = hostProbesOf(spec);
   const expectations = judged.expectations.map((e): ExpectationOutcome => {
     if (!at || before(e, at) || hostProbes.has(`${e.line}:${e.column}`)) return e;
     const here = e.line === at.line && e.column === at.column;
     const who = crash.software === "QEMU" ? "QEMU" : "the host kernel";
     return { ...e, outcome: "skipped", actual: here ? `${who} crashed here` : `not reached: ${who} crashed at line ${at.line}` };
   });
-  // A spec that expects the crash (`expect host crashed`, or `expect host ok` with xfail) has
-  // accounted for it: its status is its expectations'. Otherwise the crash is the verdict.
-  const accounted = expectations.some((e) => hostProbes.has(`${e.line}:${e.column}`) && e.actual === "crashed" && (e.outcome === "matched" || e.outcome === "xfail"));
-  const status = accounted ? statusOf(expectations) : "crashed";
+  const status = accountedFor(spec, expectations, "crashed") ? statusOf(expectations) : "crashed";
   return { ...judged, status, reason: describeCrash(placed), crash: placed, expectations };
 }
 
 /**
  * The run of a spec under which the host kernel WARNed: the guest ran to its end, so every
  * expectation is judged from what it printed; `expect host` from the step that caused the WARN on
- * reads `warned`. A spec that expects it (`expect host warned`, or `expect host ok` with xfail)
- * has accounted for it; otherwise the WARN is the run's verdict, as a crash is.
+ * reads `warned` (from the first, for a WARN as QEMU started or one the log could not place: a
+ * spec with `expect host` does not run where the log holds no copy of the guest's lines).
  */
 export function judgeWarning(
   spec: CompiledSpec,
@@ -79,13 +94,10 @@ export function judgeWarning(
   warning: KernelWarning,
   backend: string,
 ): RunResult | string {
-  const index = crashedStep(plan, readGuestOutput(warning.before, host));
-  const at = plan.steps[index]?.at;
-  const statement = at ? spec.steps.find((s) => s.line === at.line && s.column === at.column) : undefined;
-  const placed: CrashReport = { ...warning.report, ...(at ? { line: at.line, column: at.column } : {}), ...(statement ? { source: statement.source } : {}) };
+  const index = warning.placed === "among" ? crashedStep(plan, readGuestOutput(warning.before, host)) : 0;
+  const phase: CrashReport["phase"] = warning.placed !== "among" ? warning.placed : index >= plan.steps.length ? "exit" : undefined;
+  const placed: CrashReport = phase ? { ...warning.report, phase } : placeAt(spec, plan, index, warning.report).placed;
   const judged = judge(spec, profile, plan, readGuestOutput(console, host), backend, undefined, index);
   if (typeof judged === "string") return judged;
-  const hostProbes = new Set(spec.steps.filter((s) => s.kind === "expect" && s.probe.kind === "host").map((s) => `${s.line}:${s.column}`));
-  const accounted = judged.expectations.some((e) => hostProbes.has(`${e.line}:${e.column}`) && e.actual === "warned" && (e.outcome === "matched" || e.outcome === "xfail"));
-  return { ...judged, status: accounted ? judged.status : "crashed", reason: describeCrash(placed), crash: placed };
+  return { ...judged, status: accountedFor(spec, judged.expectations, "warned") ? judged.status : "crashed", reason: describeCrash(placed), crash: placed };
 }

@@ -144,22 +144,23 @@ function kernelRulesOption(value: string | undefined): { kernelRules?: KernelRul
 
 async function backendsFor(names: string, options: BackendOptions): Promise<Backend[]> {
   const { createBackend, UnknownBackendError, BackendUnavailableError } = await import("./backends/index.js");
-  const backends: Backend[] = [];
-  for (const name of new Set(names.split(",").map((s) => s.trim()))) {
+  const named = [...new Set(names.split(",").map((s) => s.trim()))];
+  const made = new Map<string, Backend>();
+  const make = async (name: string, with_: BackendOptions) => {
     try {
-      backends.push(await createBackend(name, options));
+      made.set(name, await createBackend(name, with_));
     } catch (error) {
       if (error instanceof UnknownBackendError) throw new UsageError(error.message);
       if (error instanceof BackendUnavailableError) throw new FileError(error.message);
       throw error;
     }
-  }
-  // The model beside the kvm backend plays the kernel L1 runs (Debian's 6.x, or a build's rules):
-  // a WARN that kernel gives under an old QEMU's profile is then the model's answer too.
-  const kvm = backends.find((b) => b.name === "kvm") as { kernelRules?: KernelRulesName } | undefined;
-  const model = backends.findIndex((b) => b.name === "model");
-  if (kvm?.kernelRules && model >= 0 && !options.kernelRules) backends[model] = await createBackend("model", { ...options, kernelRules: kvm.kernelRules });
-  return backends;
+  };
+  // Real backends first: the model beside the kvm backend plays the kernel L1 runs (Debian's 6.x,
+  // or a build's rules), so that a WARN that kernel gives under an old QEMU's profile is its answer too.
+  for (const name of named.filter((n) => n !== "model")) await make(name, options);
+  const kvm = made.get("kvm") as { kernelRules?: KernelRulesName } | undefined;
+  if (named.includes("model")) await make("model", kvm?.kernelRules && !options.kernelRules ? { ...options, kernelRules: kvm.kernelRules } : options);
+  return named.map((n) => made.get(n)!);
 }
 
 /** For each profile asked for that a real backend of the run does not stand for: the flag or setup that would run it there. */
@@ -378,12 +379,11 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
 
   const formats = await Promise.all(reporters.map(async ({ name, file }) => ({ file, format: await REPORTERS[name]!() })));
   const { exitCode } = await import("./report/summary.js");
-  // Real machines take minutes: on a terminal, how many of their runs are done (the line goes when the report comes).
-  const live = process.stderr.isTTY === true && options.backends!.some((b) => b.real);
-  const started = Date.now();
-  if (live) options.progress = (done, total) => writeError(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${done}/${total} runs on real machines`);
+  // Real machines take minutes: on a terminal, how many of their runs are done.
+  const live = process.stderr.isTTY === true && options.backends!.some((b) => b.real) ? progressWriter(writeError) : undefined;
+  if (live) options.progress = (done, total) => live.say(`${done}/${total} runs on real machines`);
   const report = await run(paths, options);
-  if (live) writeError("\r\x1b[K");
+  live?.end();
   // Diagnostics on stderr, results on stdout (or each reporter's file), for every reporter.
   for (const missing of report.missing) writeError(`${missing}: no such file or directory\n`);
   for (const file of report.files) for (const d of file.diagnostics) writeError(`${formatDiagnostic(d, file.source)}\n`);

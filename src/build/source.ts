@@ -4,11 +4,12 @@
 // come and go (the last set is undone file by file, and every file either set touched is made newer,
 // so make and ninja rebuild only that); a lock per working tree; commands whose output goes to a
 // log and whose failure names their last words.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { PPC64EL, PrivateApt, SetupError } from "../backends/kvm/apt.js";
+import { spawnLines } from "./lines.js";
 
 export type Progress = (message: string) => void;
 
@@ -43,41 +44,24 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** Runs a command; its output goes to `log`, and a failure names the command and its last words. */
-export function runLogged(
+export async function runLogged(
   command: string,
   args: string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv; log: string; onLine?: (line: string) => void },
 ): Promise<void> {
-  return new Promise((done, fail) => {
-    let text = "";
-    let child;
-    try {
-      child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    } catch (error) {
-      fail(new SetupError(`cannot start ${command}: ${(error as Error).message}`));
-      return;
-    }
-    let pending = "";
-    const take = (chunk: Buffer) => {
-      const s = chunk.toString("utf8");
-      text += s;
-      if (!options.onLine) return;
-      pending += s;
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const line of lines) options.onLine(line);
-    };
-    child.stdout.on("data", take);
-    child.stderr.on("data", take);
-    child.on("error", (error) => fail(new SetupError(`cannot start ${command}: ${error.message}`)));
-    child.on("close", (code, signal) => {
-      writeFileSync(options.log, text);
-      if (code === 0) return done();
-      const lines = text.split("\n").filter((l) => l.trim());
-      const why = lines.filter((l) => /error|ERROR|FAILED|failed/.test(l)).slice(-3);
-      fail(new SetupError(`${command} ${args[0] ?? ""} failed (${signal ?? `exit ${code}`}): ${(why.length > 0 ? why : lines.slice(-2)).join(" | ").slice(0, 600)} (whole output: ${options.log})`));
-    });
-  });
+  // Standard output and error, as they came, into one log.
+  let text = "";
+  let ended;
+  try {
+    ended = await spawnLines(command, args, { cwd: options.cwd, env: options.env, onLine: (line) => ((text += `${line}\n`), options.onLine?.(line)) });
+  } catch (error) {
+    throw new SetupError(`cannot start ${command}: ${(error as Error).message}`);
+  }
+  writeFileSync(options.log, text);
+  if (ended.code === 0) return;
+  const lines = text.split("\n").filter((l) => l.trim());
+  const why = lines.filter((l) => /error|ERROR|FAILED|failed/.test(l)).slice(-3);
+  throw new SetupError(`${command} ${args[0] ?? ""} failed (${ended.signal ?? `exit ${ended.code}`}): ${(why.length > 0 ? why : lines.slice(-2)).join(" | ").slice(0, 600)} (whole output: ${options.log})`);
 }
 
 // ---------------------------------------------------------------------------------------------

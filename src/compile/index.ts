@@ -1,5 +1,6 @@
 // Text → checked program, with every diagnostic the front end can find.
 import { specLexer } from "../../grammar/tokens.js";
+import * as T from "../../grammar/tokens.js";
 import { specParser } from "../../grammar/parser.js";
 import { AstBuilder } from "./to-ast.js";
 import { Checker } from "./check.js";
@@ -131,22 +132,16 @@ function checkAround(file: string, source: string, syntax: readonly Diagnostic[]
   return [...rest.diagnostics, ...checker.diagnostics].filter((d) => !follows(d));
 }
 
-/** The statement of a line around a column: between the separators (';', '{', '}') outside strings and comments. */
+/** The statement of a line around a column: between the separators (';', '{', '}') the lexer finds there (never in a string or a comment). */
 function statementAround(line: string, column: number): [number, number] {
-  const separators: number[] = [];
-  let end = line.length;
-  for (let i = 0, inString = false; i < line.length; i++) {
-    const c = line[i];
-    if (inString && c === "\\") i++;
-    else if (c === '"') inString = !inString;
-    else if (!inString && c === "#") {
-      end = i;
-      break;
-    } else if (!inString && (c === ";" || c === "{" || c === "}")) separators.push(i);
-  }
-  const at = Math.min(column, end);
-  const before = separators.filter((i) => i < at).pop();
-  const after = separators.find((i) => i >= at && i < end);
+  const separators = specLexer
+    .tokenize(line)
+    .tokens.filter((t) => t.tokenType === T.Semicolon || t.tokenType === T.LBrace || t.tokenType === T.RBrace)
+    .map((t) => t.startOffset);
+  // To the line's end otherwise: a comment blanked with it is no loss, a character the lexer refused is blanked too.
+  const end = line.replace(/\r?\n$/, "").length;
+  const before = separators.filter((i) => i < column).pop();
+  const after = separators.find((i) => i >= column);
   return [before === undefined ? 0 : before + 1, after ?? end];
 }
 

@@ -26,7 +26,7 @@ export class Engine {
 
   apply(operation: Operation): Outcome {
     const outcome = this.operate(operation);
-    // A WARN the step caused (a vfio group released unattached): the host's from now on.
+    // A WARN the step caused (a call past the end, a vfio group released unattached): the host's from now on.
     if (this.machine.warning !== undefined) {
       this.warned ??= this.machine.warning;
       this.machine.warning = undefined;
@@ -84,8 +84,7 @@ export class Engine {
     const table = m.findTable(operation.liobn);
     const multi = operation.kind === "stuff_tce" || operation.kind === "put_tce_indirect";
     const inKvm = table?.placement === "kvm" && (!multi || m.caps.has("multi_tce")) ? table : undefined;
-    const hardware = inKvm && m.kvmHardwareHook(inKvm);
-    const hook = hardware && Object.assign(hardware, { warn: (where: string) => void (this.warned ??= where) });
+    const hook = inKvm && m.kvmHardwareHook(inKvm);
     const kvm = m.profile.kvm;
     // KVM first; on H_TOO_HARD (or a table KVM does not hold) QEMU answers the whole call.
     const first = <T extends { rc: HcallRc }>(inKernel: (() => T) | undefined, inQemu: () => T): T => {

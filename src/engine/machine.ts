@@ -109,8 +109,8 @@ export class Machine {
   }
 
   /**
-   * A WARN of the host kernel, once the call or step that caused it is over (the engine collects
-   * it: the host's, not the machine's).
+   * A WARN of the host kernel (a hardware table's failed map or unmap, a vfio group released
+   * unattached), until the engine collects it once the step is over: the host's, not the machine's.
    */
   warning?: string;
 
@@ -159,7 +159,9 @@ export class Machine {
   /** How KVM treats the hardware table on puts it answers itself. */
   kvmHardwareHook(table: TceTable): KvmHardwareHook | undefined {
     if (!table.hardware || !this.profile.kvmUpdatesHardware(this.caps)) return undefined;
-    return (t, index, tce, count) => t.notify(index, tce, count, false);
+    return Object.assign((t: TceTable, index: number, tce: bigint, count: number) => t.notify(index, tce, count, false), {
+      warn: (where: string) => void (this.warning ??= where),
+    });
   }
 
   // ---- DMA --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Debian packages for L1, fetched by apt with a private sources list, state and cache: the
 // system's apt setup is untouched and no root is needed. Packages are unpacked with dpkg -x.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
+import { every, spawnLines } from "../../build/lines.js";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -99,14 +100,12 @@ export class PrivateApt {
     // What it has read so far, every 2 s (a cold update takes minutes on a slow mirror).
     let lists = 0;
     let bytes = 0;
-    let last = Date.now();
+    const tell = every(2000, warn);
     const onLine = (line: string) => {
       if (!/^(Get|Hit|Ign):\d+ /.test(line)) return;
       lists++;
       bytes += sizeOf(line);
-      if (Date.now() - last < 2000) return;
-      last = Date.now();
-      warn(`apt-get update: ${lists} lists read, ${(bytes / 1048576).toFixed(1)} MiB fetched`);
+      tell(() => `apt-get update: ${lists} lists read, ${(bytes / 1048576).toFixed(1)} MiB fetched`);
     };
     try {
       await this.tool("apt-get", ["-q", "update"], undefined, onLine);
@@ -182,13 +181,11 @@ export class PrivateApt {
       readdirSync(dir).find((f) => f.startsWith(`${p.name}_${p.version.replace(/:/g, "%3a")}_`));
     const missing = packages.filter((p) => !fileOf(p));
     let got = 0;
-    let last = Date.now();
+    const tell = every(2000, progress);
     const onLine = (line: string) => {
       if (!/^Get:\d+ /.test(line)) return;
       got++;
-      if (Date.now() - last < 2000) return;
-      last = Date.now();
-      progress(`apt-get download: ${got} of ${missing.length} packages`);
+      tell(() => `apt-get download: ${got} of ${missing.length} packages`);
     };
     if (missing.length > 0) await this.tool("apt-get", ["-q", "download", ...missing.map((p) => `${p.name}=${p.version}`)], dir, onLine);
     return packages.map((p) => {
@@ -207,27 +204,10 @@ function sizeOf(line: string): number {
 }
 
 /** Runs a tool, handing each line of its output on as it comes; fails as execFile does (code, stderr). */
-function streamed(tool: string, args: string[], cwd: string | undefined, onLine: (line: string) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    let pending = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      out += chunk;
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const line of lines) onLine(line);
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (pending) onLine(pending);
-      if (code === 0) resolve(out);
-      else reject(Object.assign(new Error(`${tool} exited with ${code}: ${err.split("\n").find((l) => l.trim()) ?? ""}`), { stderr: err, code }));
-    });
-  });
+async function streamed(tool: string, args: string[], cwd: string | undefined, onLine: (line: string) => void): Promise<string> {
+  const ended = await spawnLines(tool, args, { cwd, onLine });
+  if (ended.code === 0) return ended.stdout;
+  throw Object.assign(new Error(`${tool} exited with ${ended.signal ?? ended.code}`), { stderr: ended.stderr, code: ended.code });
 }
 
 /** Unpacks a .deb into a directory (dpkg -x, no root needed). */

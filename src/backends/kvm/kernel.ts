@@ -11,6 +11,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { every } from "../../build/lines.js";
 import { kernelBuildSchema, type KernelBuildManifest } from "../../schema/kernel-build.js";
 import { validator } from "../../schema/validate.js";
 import { SetupError } from "./apt.js";
@@ -250,15 +251,13 @@ function checkConfig(out: string, kasan: boolean, after: string): void {
 async function makeVmlinux(tree: string, out: string, variables: string[], say: Progress): Promise<void> {
   const src = join(tree, "src");
   let compiled = 0;
-  let last = Date.now();
+  const tell = every(2000, say);
   await runLogged("make", ["-C", src, `-j${availableParallelism()}`, ...variables, ...makeArgs(out, "vmlinux")], {
     cwd: src,
     log: join(tree, `make-${out.split("-").pop()}.log`),
     onLine: (line) => {
       if (/^\s+(CC|AS|LD|AR)\s/.test(line)) compiled++;
-      if (Date.now() - last < 2000) return;
-      last = Date.now();
-      say(`make vmlinux: ${compiled} objects built`);
+      tell(() => `make vmlinux: ${compiled} objects built`);
     },
   });
   say(compiled > 0 ? `make vmlinux: ${compiled} objects built, done` : "make vmlinux: nothing to rebuild");

@@ -103,13 +103,15 @@ export interface L1Options {
   finished?: () => void;
 }
 
-/** Calls `finished` for each guest end line the console has gained. */
+const GUEST_END = new RegExp(`${BATCH.done} \\d+ `, "g");
+
+/** Calls `finished` for each guest end line the console has gained (read on every chunk: only the new text, and a line's width before it). */
 export function guestEnds(finished: (() => void) | undefined): (text: string, before: number) => void {
   return (text, before) => {
     if (!finished) return;
-    const fresh = text.slice(Math.max(0, before - 40));
-    const ends = fresh.match(new RegExp(`${BATCH.done} \\d+ `, "g"))?.length ?? 0;
-    const seen = text.slice(Math.max(0, before - 40), before).match(new RegExp(`${BATCH.done} \\d+ `, "g"))?.length ?? 0;
+    const from = Math.max(0, before - 40);
+    const ends = text.slice(from).match(GUEST_END)?.length ?? 0;
+    const seen = text.slice(from, before).match(GUEST_END)?.length ?? 0;
     for (let n = seen; n < ends; n++) finished();
   };
 }

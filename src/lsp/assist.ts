@@ -2,6 +2,7 @@
 // diagnostics with ranges, completion from the grammar's own content assist, hover, definitions.
 // The server (server.ts) only carries these over JSON-RPC.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { IToken, TokenType } from "chevrotain";
 import { specParser } from "../../grammar/parser.js";
 import * as T from "../../grammar/tokens.js";
@@ -11,6 +12,7 @@ import { CAPABILITIES } from "../compile/ast.js";
 import { KERNEL_RULES_NAMES, PROFILE_NAMES } from "../profile-names.js";
 import { HCALL_RC, RTAS_STATUS } from "../engine/types.js";
 import { parseNumber } from "../compile/literals.js";
+import { packageRoot } from "../version.js";
 
 export interface Range {
   start: { line: number; character: number };
@@ -174,7 +176,7 @@ function referenceDocs(): Reference {
   if (reference) return reference;
   const read = (path: string) => {
     try {
-      return readFileSync(new URL(path, packageRoot()), "utf8");
+      return readFileSync(join(packageRoot(), path), "utf8");
     } catch {
       return "";
     }
@@ -194,12 +196,6 @@ function referenceDocs(): Reference {
   for (const m of read("specs/RULES.md").matchAll(/^- `([a-z0-9-]+)` — (.+)$/gm)) rules.set(m[1]!, m[2]!);
   reference = { statements, profiles, rules };
   return reference;
-}
-
-function packageRoot(): URL {
-  // src/lsp/assist.ts from sources, dist/src/lsp/assist.js when built: the package is above `src`.
-  const here = new URL(".", import.meta.url).href;
-  return new URL(here.includes("/dist/src/") ? "../../../" : "../../", import.meta.url);
 }
 
 /** Markdown for the word under the cursor: a statement's meaning and the rules its spec exercises, a profile, a rule. */

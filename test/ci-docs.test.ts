@@ -129,11 +129,24 @@ describe("docs/ci.md", () => {
   }, 300_000);
 });
 
-describe("docs/language.md's table of backends", () => {
-  it("is what the backends' traits say (npm run backends-doc)", async () => {
-    const { withBackendsTable } = await import("../src/report/backends-doc.js");
-    const doc = readFileSync("docs/language.md", "utf8");
-    expect(withBackendsTable(doc)).toBe(doc);
+describe("the documents' generated facts (npm run docs-facts)", () => {
+  it("are what the code says: backends, profiles, kernel rules, the library's counts", async () => {
+    const { FACT_DOCUMENTS, SECTIONS, withFacts } = await import("../src/report/docs-facts.js");
+    expect(Object.keys(SECTIONS).sort()).toEqual(["backends", "kernel-rules", "library", "profiles"]);
+    for (const path of FACT_DOCUMENTS) {
+      const doc = readFileSync(path, "utf8");
+      expect(withFacts(path, doc), `${path}: run npm run docs-facts`).toBe(doc);
+    }
+  });
+
+  it("change when the code does: a spec more, a profile's meaning, a section gone", async () => {
+    const { withFacts } = await import("../src/report/docs-facts.js");
+    const readme = readFileSync("README.md", "utf8");
+    const stale = readme.replace(/holds (\d+) specs/, (_, n) => `holds ${Number(n) + 1} specs`);
+    expect(withFacts("README.md", stale)).toBe(readme);
+    const language = readFileSync("docs/language.md", "utf8");
+    expect(withFacts("docs/language.md", language.replace("the bug tcespec was written for", "a bug"))).toBe(language);
+    expect(() => withFacts("docs/language.md", language.replace("<!-- facts:profiles end -->", ""))).toThrow(/no <!-- facts:profiles/);
   });
 });
 

@@ -38,11 +38,3 @@ describe("the library as a whole", () => {
   });
 });
 
-describe("the README's count of the library", () => {
-  it("is the library's", async () => {
-    const { readFileSync } = await import("node:fs");
-    const { compileFiles } = await import("../src/run/runner.js");
-    const specs = compileFiles(["specs"]).files.reduce((n, f) => n + f.specs.length, 0);
-    expect(readFileSync("README.md", "utf8")).toContain(`\`specs/\` holds ${specs} specs in six topic folders`);
-  });
-});

@@ -20,6 +20,8 @@ export interface KvmRules {
   /** How a command line names them: linux-4, linux-6, linux-6-checked. */
   readonly id: KernelRulesName;
   readonly name: string;
+  /** What it stands for, as docs/language.md's table of kernel rules says it (generated from here). */
+  readonly summary: string;
   putTce(table: TceTable, ioba: bigint, tce: bigint, hardware?: KvmHardwareHook): HcallRc;
   getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint };
   stuffTce(table: TceTable, ioba: bigint, tce: bigint, count: bigint, hardware?: KvmHardwareHook): HcallRc;
@@ -80,6 +82,8 @@ function getTce(table: TceTable, ioba: bigint): { rc: HcallRc; value?: bigint } 
 export const KVM_LINUX_4: KvmRules = {
   id: "linux-4",
   name: "Linux 4.x",
+  summary:
+    "the 4.x kernels SEMANTICS.md describes: the whole range of a stuff or list is checked before anything is written, an unaligned TCE is H_PARAMETER",
   warnsOnUnattachedGroupRelease: false,
   putTce(table, ioba, tce, hardware) {
     if (!iobaValid(table, ioba, 1n) || !tceValid(table, tce)) return "H_PARAMETER";
@@ -115,6 +119,9 @@ function linux6(wholeRange: boolean): KvmRules {
   return {
     id: wholeRange ? "linux-6-checked" : "linux-6",
     name: wholeRange ? "Linux 6.x with the whole range checked" : "Linux 6.x",
+    summary: wholeRange
+      ? "Linux 6.x with `patches/linux-0001-…patch`: a stuff or list that runs past the window's end is H_PARAMETER before anything is written, with or without a hardware table (seen on 6.12.95 built with the patch)"
+      : "Linux 6.x as released (seen on 6.12): a stuff or list is checked on its first entry only, an unaligned TCE goes to QEMU (H_TOO_HARD)",
     // Seen on 6.12.95 (Debian's and built with the range patch alike) under QEMU 7.2, whose groups
     // get a table only where the host offers spapr_tce_vfio.
     warnsOnUnattachedGroupRelease: true,

@@ -12,6 +12,8 @@ export interface PlacementContext {
 
 export interface Profile {
   name: ProfileName;
+  /** What it stands for, as docs/language.md's table of profiles says it (generated from here). */
+  summary: string;
   /** DDW page shifts the PHB accepts (the PHB's page_size_mask). */
   ddwPageShifts: readonly number[];
   /** spapr_tce_alloc_table: may this table be created in KVM now (all other limits aside)? */
@@ -48,6 +50,8 @@ const BASE_PAGE_SHIFTS = [12, 16, 24];
 // the hardware table itself. The PHB also offers 2M pages.
 const QEMU_7_2: Profile = {
   name: "qemu-7.2",
+  summary:
+    "as 2.7, but a host with `spapr_tce_vfio` keeps the table in KVM and KVM feeds the hardware table itself; 2M DDW pages. Its KVM rules are today's kernels' (seen on Linux 6.12 and 6.1): the range of a stuff or list is checked on its first entry only, and an unaligned TCE is handed to QEMU.",
   ddwPageShifts: [12, 16, 21, 24],
   mayLiveInKvm: ({ table, caps }) => !table.notifier || caps.has("spapr_tce_vfio"),
   reallocOnHotplug: false,
@@ -65,6 +69,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
   // Before the fix: nothing moves; KVM answers later puts and the hardware table misses them.
   "pre-fix": {
     name: "pre-fix",
+    summary:
+      "QEMU before the seed's fix: hotplugging the first vfio-pci device moves nothing. The plug replays what the table holds then into the hardware table; after it, KVM answers the guest's puts and QEMU never sees them, so the hardware table misses every mapping made in KVM after the plug — the bug tcespec was written for.",
     ddwPageShifts: BASE_PAGE_SHIFTS,
     mayLiveInKvm: () => true,
     reallocOnHotplug: false,
@@ -83,6 +89,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
   // enabled later on such a PHB (a new DDW window, the default window after reset) in userspace.
   "seed-v10": {
     name: "seed-v10",
+    summary:
+      "the seed's patch: the first vfio-pci hotplug moves every table of the PHB to userspace and replays its entries into the hardware table.",
     ddwPageShifts: BASE_PAGE_SHIFTS,
     mayLiveInKvm: ({ phbHasVfio }) => !phbHasVfio,
     reallocOnHotplug: true,
@@ -95,6 +103,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
   // QEMU 2.7: need_vfio; cap_spapr_vfio was hard-wired off, so vfio always means userspace.
   "qemu-2.7": {
     name: "qemu-2.7",
+    summary:
+      "upstream's fix: when vfio registers its notifier on a table that KVM holds, the table moves to userspace (`need_vfio`).",
     ddwPageShifts: BASE_PAGE_SHIFTS,
     mayLiveInKvm: ({ table }) => !table.notifier,
     reallocOnHotplug: false,
@@ -114,6 +124,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
   "qemu-10.0": {
     ...QEMU_7_2,
     name: "qemu-10.0",
+    summary:
+      "what QEMU 10.0.2 does: the same as 7.2 in everything the library checks (run on the real binary).",
     confirmedBy:
       "Debian's QEMU 10.0.2 (bookworm-backports) under TCG (--qemu-version 10.0) and in L1 on Linux 6.12 KVM-HV: the library, 0 disagreements",
   },

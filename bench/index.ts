@@ -13,7 +13,7 @@ import { QemuBackend } from "../src/backends/qemu/backend.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
 import { Engine } from "../src/engine/engine.js";
 import { ModelBackend, observe } from "../src/backends/model.js";
-import { explore, type Side } from "../src/explore/explore.js";
+import { abilitiesOf, explore, type Side } from "../src/explore/explore.js";
 import type { CompiledSpec } from "../src/compile/program.js";
 import type { ProfileName } from "../src/engine/types.js";
 import { findImage } from "../src/backends/kvm/image.js";
@@ -278,10 +278,13 @@ if (qemuAvailable) {
     t0 = performance.now();
     const real = await explore({
       seed: 11,
-      count: 100,
-      jobs: availableParallelism(),
-      sides: [{ name: "model", run: (spec) => model.runSync(spec, "qemu-7.2") }, { name: "qemu", run: (spec) => qemu.run(spec, "qemu-7.2") }],
-      abilities: { machine: "tcg", vfio: false, unplug: false, devices: true, resetMigrate: true },
+      count: 400,
+      perMachine: 8,
+      sides: [
+        { name: "model", run: (spec) => model.runSync(spec, "qemu-7.2") },
+        { name: "qemu", run: (spec) => qemu.run(spec, "qemu-7.2"), runMany: (specs) => qemu.runBatch(specs.map((spec) => ({ spec, profile: "qemu-7.2" as const })), availableParallelism()) },
+      ],
+      abilities: abilitiesOf(qemu.traits),
       command: "bench",
     });
     const realRate = real.tried / ((performance.now() - t0) / 1000);

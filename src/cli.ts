@@ -33,7 +33,11 @@ commands:
                  'qemu setup 7.2' Debian 12's 7.2, for a host whose QEMU is another
   explore        random scenarios on two sides; each difference shrunk and written as a spec
                  --profiles A,B (two model profiles) or --backend model,qemu|model,kvm
-                 [--seed N] [--budget 60s|N] [--out DIR]
+                 [--seed N] [--budget 60s|10m|1h|N] [--out DIR] [--resume: go on where
+                 the last run into DIR stopped; what it found is known] [--known PATH:
+                 findings written earlier (files or folders), counted, not reported]
+                 [--per-machine N: scenarios one real machine runs, a reset between
+                 each (default 8)]. Exit 1 when it found anything new
   qemu build NAME (--debian 7.2|10.0 | --source DIR) [--patch FILE]… [--target tcg|kvm|all]
                  build qemu-system-ppc64 from Debian's source or your tree, for this
                  host (TCG) and for ppc64el (L1); cached by source, patches, flags and
@@ -283,6 +287,9 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         stdio: { type: "boolean" },
         kasan: { type: "boolean" },
         "kernel-rules": { type: "string" },
+        resume: { type: "boolean" },
+        known: { type: "string", multiple: true },
+        "per-machine": { type: "string" },
       },
     });
   } catch (error) {
@@ -480,30 +487,56 @@ async function exploreCommand(
     kernel?: string;
     "kernel-rules"?: string;
     jobs?: string;
+    timeout?: string;
+    resume?: boolean;
+    "per-machine"?: string;
+    known?: string[];
   },
   argv: string,
   writeError: Writer,
   write: Writer,
 ): Promise<number> {
-  const { explore } = await import("./explore/explore.js");
+  const { explore, abilitiesOf } = await import("./explore/explore.js");
+  const { readState, writeState, knownSignatures, STATE_FILE } = await import("./explore/state.js");
   const { mkdirSync, writeFileSync } = await import("node:fs");
   const { join } = await import("node:path");
   const { ModelBackend } = await import("./backends/model.js");
+  const { RealBackend } = await import("./backends/real/pipeline.js");
   const { availableParallelism } = await import("node:os");
-  const jobsOption = values.jobs === undefined ? undefined : Number(values.jobs);
-  if (jobsOption !== undefined && (!Number.isInteger(jobsOption) || jobsOption < 1)) throw new UsageError(`--jobs takes a positive whole number, not '${values.jobs}'`);
-  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  const whole = (name: string, text: string | undefined, least: number) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < least) throw new UsageError(`--${name} takes a whole number of at least ${least}, not '${text}'`);
+    return n;
+  };
+  const jobs = whole("jobs", values.jobs, 1) ?? availableParallelism();
+  const perMachine = whole("per-machine", values["per-machine"], 1);
+  const timeoutMs = whole("timeout", values.timeout, 1);
+  const out = values.out ?? "explore-findings";
+  // --resume: the seed's sequence goes on where the last run into --out stopped (from its start
+  // where none did: a nightly job's first night), and what that run found is known.
+  const state = values.resume ? readState(join(out, STATE_FILE)) : undefined;
+  if (state && "problem" in state) throw new FileError(`--resume: ${state.problem}`);
+  const resumed = state;
+  const known = knownSignatures(values.known ?? []);
+  if ("problem" in known) throw new FileError(`--known: ${known.problem}`);
+  for (const signature of resumed?.signatures ?? []) known.add(signature);
+  if (resumed && values.seed !== undefined && Number(values.seed) !== resumed.seed)
+    throw new UsageError(`--resume goes on with seed ${resumed.seed} (${join(out, STATE_FILE)}), not --seed ${values.seed}`);
+  const seed = resumed ? resumed.seed : values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed takes a whole number, not '${values.seed}'`);
   const budget = values.budget ?? "60s";
-  const time = /^(\d+)(s|m)$/.exec(budget);
+  const time = /^(\d+)(s|m|h)$/.exec(budget);
   const count = /^\d+$/.test(budget) ? Number(budget) : undefined;
-  if (!time && count === undefined) throw new UsageError(`--budget takes a time (60s, 10m) or a number of scenarios, not '${budget}'`);
-  const ms = time ? Number(time[1]) * (time[2] === "m" ? 60_000 : 1000) : undefined;
+  if (!time && count === undefined) throw new UsageError(`--budget takes a time (60s, 10m, 1h) or a number of scenarios, not '${budget}'`);
+  const ms = time ? Number(time[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[time[2] as "s" | "m" | "h"] : undefined;
   // The model plays the host kernel's rules (--kernel-rules, or the kernel build's), as on run.
-  const [model] = (await backendsFor("model", { kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]) })) as [InstanceType<typeof ModelBackend>];
-  type Sides = Parameters<typeof explore>[0]["sides"];
-  let sides: Sides;
-  let abilities: Parameters<typeof explore>[0]["abilities"];
+  let [model] = (await backendsFor("model", { kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]) })) as [InstanceType<typeof ModelBackend>];
+  type Options = Parameters<typeof explore>[0];
+  let sides: Options["sides"];
+  let abilities: Options["abilities"];
+  let standIns: Options["standIns"] = [];
+  let perMachineDefault = 1;
   if (values.profiles) {
     const names = values.profiles.split(",").map((s) => s.trim());
     const profiles = parseProfiles(names);
@@ -517,27 +550,57 @@ async function exploreCommand(
     const names = (values.backend ?? "").split(",").map((s) => s.trim());
     if (names.length !== 2 || names[0] !== "model" || !["qemu", "kvm"].includes(names[1]!))
       throw new UsageError("explore takes --profiles A,B or --backend model,qemu or --backend model,kvm");
-    const [real] = await backendsFor(names[1]!, { qemu: values.qemu, qemuVersion: values["qemu-version"], kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]), ...buildOptions(values) });
-    const profile = real!.profiles[0]!;
+    const [real] = await backendsFor(names[1]!, {
+      qemu: values.qemu,
+      qemuVersion: values["qemu-version"],
+      kernel: values.kernel,
+      // A machine runs --per-machine scenarios: the default timeout grows with them.
+      ...(timeoutMs !== undefined ? { timeoutMs } : (perMachine ?? 8) > 1 ? { timeoutMs: 10_000 * (perMachine ?? 8) } : {}),
+      ...kernelRulesOption(values["kernel-rules"]),
+      ...buildOptions(values),
+    });
+    if (!(real instanceof RealBackend)) throw new UsageError(`${names[1]} is not a real target`);
+    const profile = real.profiles[0]!;
+    // As on run: the model plays the kernel the target runs (L1's 6.x under every profile).
+    const targetRules = (real as { kernelRules?: KernelRulesName }).kernelRules;
+    if (targetRules && !values["kernel-rules"]) model = new ModelBackend(false, targetRules);
     sides = [
       { name: `the model (${profile})`, run: (spec) => model.runSync(spec, profile) },
-      { name: real!.name, run: (spec) => real!.run(spec, profile) },
+      // A batch at once: the target starts its machines (L1s, QEMUs) once for all of it, --jobs at a time.
+      {
+        name: real.name,
+        run: (spec) => real.run(spec, profile),
+        runMany: (specs) => real.runBatch(specs.map((spec) => ({ spec, profile })), jobs),
+        refuses: (spec) => real.refuses(spec, profile),
+      },
     ];
-    abilities =
-      real!.name === "qemu"
-        ? { machine: "tcg", vfio: false, unplug: false, devices: true, resetMigrate: true }
-        : { machine: "kvm", vfio: false, unplug: false, devices: false, resetMigrate: false };
+    // What the target can run, from its own traits; a difference another profile or kernel of the
+    // model shows too is shrunk on the model (fast) and confirmed on the target once.
+    abilities = abilitiesOf(real.traits);
+    const { PROFILES } = await import("./engine/profiles.js");
+    const { KERNEL_RULES } = await import("./engine/kvm.js");
+    standIns = (Object.keys(PROFILES) as ProfileName[]).flatMap((p) =>
+      Object.values(KERNEL_RULES)
+        .filter((k) => !(p === profile && k.id === (model.kernelRules ?? PROFILES[p].kvm.id)))
+        .map((k) => {
+          const standIn = new ModelBackend(false, k.id);
+          return { name: `the model (${p}, ${k.id})`, run: (spec: Parameters<typeof standIn.runSync>[0]) => standIn.runSync(spec, p) };
+        }),
+    );
+    perMachineDefault = 8;
   }
-  const out = values.out ?? "explore-findings";
   const tty = process.stderr.isTTY === true;
   let last = 0;
   const result = await explore({
     seed,
     count,
     ms,
-    jobs: jobsOption ?? availableParallelism(),
     sides,
     abilities,
+    standIns,
+    perMachine: perMachine ?? perMachineDefault,
+    ...(resumed ? { resume: resumed } : {}),
+    known,
     command: `tcespec ${argv}`,
     progress: (p) => {
       if (Date.now() - last < 250 && !p.shrinking) return;
@@ -547,19 +610,31 @@ async function exploreCommand(
     },
   });
   if (tty) writeError("\n");
-  if (result.findings.length > 0) mkdirSync(out, { recursive: true });
+  mkdirSync(out, { recursive: true });
+  // Findings of earlier runs into the same folder (--resume) keep their files: numbering goes on.
+  const first = resumed?.written ?? 0;
   result.findings.forEach((finding, i) => {
-    const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(i + 1).padStart(3, "0")}.tce`;
+    const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(first + i + 1).padStart(3, "0")}.tce`;
     writeFileSync(join(out, name), finding.text);
-    write(`${join(out, name)}: ${finding.signature} (${finding.statements} statements)\n`);
+    write(`${join(out, name)}: ${finding.signature} (${finding.statements} statements, shrunk on ${finding.shrunkOn})\n`);
     // Every written spec was run: one that does not show the finding again says why (a flaky
     // real run, or a bug of the explorer's), rather than passing for a reproducer.
     if (finding.reproduces !== true) writeError(`tcespec: ${join(out, name)} does not reproduce it: ${finding.reproduces}\n`);
   });
+  writeState(join(out, STATE_FILE), {
+    ...result.state,
+    written: first + result.findings.length,
+    signatures: [...(resumed?.signatures ?? []), ...result.findings.map((f) => f.signature)],
+    command: `tcespec ${argv}`,
+  });
+  for (const { signature, count: n } of result.known) write(`  known, met again in ${n} scenario${n === 1 ? "" : "s"}: ${signature}\n`);
   const differences = result.findings.filter((f) => f.kind === "difference").length;
   const crashes = result.findings.length - differences;
+  for (const { reason, count: n } of result.unsupported) write(`  ${n} scenario${n === 1 ? "" : "s"} could not run: ${reason}\n`);
+  for (const { reason, count: n } of result.takenOut) write(`  ${n} statement${n === 1 ? "" : "s"} taken out before running: ${reason}\n`);
+  for (const [kind, why] of Object.entries(result.avoided)) write(`  steered away from ${kind} (${why})\n`);
   write(
-    `${result.tried} scenarios (seed ${seed}; ${result.skipped} could not run on both): ${differences} difference${differences === 1 ? "" : "s"}, ${crashes} crash${crashes === 1 ? "" : "es"} or error${crashes === 1 ? "" : "s"}${result.findings.length > 0 ? `, written to ${out}` : ""}\n`,
+    `${result.tried} scenarios (seed ${seed}${resumed ? `, from scenario ${resumed.tried + 1}` : ""}; ${result.skipped} could not run on both): ${differences} difference${differences === 1 ? "" : "s"}, ${crashes} crash${crashes === 1 ? "" : "es"} or error${crashes === 1 ? "" : "s"}${result.findings.length > 0 ? `, written to ${out}` : ""}; --resume goes on from scenario ${result.state.tried + 1}\n`,
   );
   return result.findings.length > 0 ? 1 : 0;
 }

@@ -23,7 +23,8 @@ describe("tcespec explore", () => {
       expect(model.runSync(spec, "qemu-2.7").status).toBe("passed");
       expect(model.runSync(spec, "qemu-7.2").status).toBe("diverged");
     }
-    const again = await explore({ ...options, jobs: 4 });
+    // Batched or one by one, the same findings.
+    const again = await explore({ ...options, batch: 1 });
     expect(again.findings.map((f) => f.text)).toEqual(first.findings.map((f) => f.text));
   });
 
@@ -96,5 +97,113 @@ describe("docs/profile-differences.md", () => {
     const { readFileSync } = await import("node:fs");
     const { profileDifferences } = await import("../src/explore/differences.js");
     expect(readFileSync(new URL("../docs/profile-differences.md", import.meta.url), "utf8"), "run npm run differences").toBe(await profileDifferences());
+  });
+});
+
+describe("the explorer against a real target (a side that runs batches)", () => {
+  /** The model as a target that runs whole batches and says what it refuses; it counts what it ran. */
+  function target(profileName: ProfileName, refuses?: (source: string) => string | undefined) {
+    const batches: string[][] = [];
+    const side: Side = {
+      name: "target",
+      run: (spec) => model.runSync(spec, profileName),
+      runMany: async (specs) => {
+        batches.push(specs.map((s) => s.steps.map((st) => st.source).join("\n")));
+        return specs.map((spec) => model.runSync(spec, profileName));
+      },
+      ...(refuses
+        ? {
+            refuses: (spec) => {
+              for (const step of spec.steps) {
+                const why = refuses(step.source);
+                if (why) return `line ${step.line}: ${why}`;
+              }
+              return undefined;
+            },
+          }
+        : {}),
+    };
+    return { side, batches };
+  }
+  const real = { machine: "tcg", vfio: false, unplug: false, devices: true, resetMigrate: true } as const;
+
+  it("runs a batch of machines in one call, several scenarios to a machine, a judged reset between them", async () => {
+    const { side, batches } = target("qemu-7.2");
+    const result = await explore({ seed: 2, count: 64, perMachine: 8, batch: 4, sides: [profile("qemu-7.2"), side], abilities: real, command: "test" });
+    expect(result.tried).toBe(64);
+    expect(batches.map((b) => b.length)).toEqual([4, 4]);
+    for (const machine of batches.flat()) {
+      const lines = machine.split("\n");
+      // 7 resets between 8 scenarios, each followed by what both sides read back.
+      const boundaries = lines.flatMap((l, i) => (l === "reset" && lines[i + 1] === "expect windows(phb0) == 0" ? [i] : []));
+      expect(boundaries.length).toBeGreaterThanOrEqual(7);
+    }
+  });
+
+  it("takes out what the target refuses before running, counts it by reason, and stops generating a choice refused more than it runs", async () => {
+    const { side, batches } = target("qemu-7.2", (source) => (source.startsWith("expect create_window") ? "create_window: not on this target" : undefined));
+    const result = await explore({ seed: 4, count: 200, perMachine: 4, batch: 10, sides: [profile("qemu-7.2"), side], abilities: real, command: "test" });
+    expect(batches.flat().some((m) => m.includes("create_window"))).toBe(false);
+    expect(result.skipped).toBe(0);
+    expect(result.takenOut).toEqual([{ reason: "line N: create_window: not on this target", count: expect.any(Number) }]);
+    expect(result.avoided).toEqual({ create_window: "line N: create_window: not on this target" });
+  });
+
+  it("shrinks on a model stand-in that shows the same difference, and runs the target only to find and confirm it", async () => {
+    const { side, batches } = target("qemu-2.7");
+    const { findings } = await explore({
+      seed: 7,
+      count: 400,
+      perMachine: 8,
+      sides: [profile("qemu-7.2"), side],
+      standIns: [profile("pre-fix"), profile("qemu-2.7")],
+      abilities: everything,
+      command: "test",
+    });
+    expect(findings.length).toBeGreaterThan(0);
+    for (const f of findings) {
+      expect(f.shrunkOn).toMatch(/^(pre-fix|qemu-2\.7), confirmed on target$/);
+      expect(f.reproduces).toBe(true);
+    }
+    // The batches of the search, and one confirmation per finding (a stand-in that failed to confirm would have shrunk on the target).
+    const searchBatches = Math.ceil(400 / 8 / 32);
+    expect(batches.length).toBeLessThanOrEqual(searchBatches + findings.length);
+  });
+
+  it("--resume goes on with the same sequence: two runs of 40 are one run of 80", async () => {
+    const seen = (runs: string[][]) => runs.flat();
+    const one = target("qemu-7.2");
+    const whole = await explore({ seed: 9, count: 80, perMachine: 4, batch: 5, sides: [profile("qemu-7.2"), one.side], abilities: real, command: "test" });
+    const two = target("qemu-7.2");
+    const first = await explore({ seed: 9, count: 40, perMachine: 4, batch: 5, sides: [profile("qemu-7.2"), two.side], abilities: real, command: "test" });
+    const second = await explore({ seed: 9, count: 40, perMachine: 4, batch: 5, sides: [profile("qemu-7.2"), two.side], abilities: real, command: "test", resume: first.state });
+    expect(seen(two.batches)).toEqual(seen(one.batches));
+    expect(second.state.tried).toBe(whole.state.tried);
+    expect(second.state.random).toBe(whole.state.random);
+  });
+
+  it("counts a known finding instead of shrinking and writing it again", async () => {
+    const first = await explore({ seed: 7, count: 400, sides: [profile("qemu-2.7"), profile("qemu-7.2")], abilities: everything, command: "test" });
+    const known = new Set(first.findings.map((f) => f.signature));
+    const again = await explore({ seed: 7, count: 400, sides: [profile("qemu-2.7"), profile("qemu-7.2")], abilities: everything, command: "test", known });
+    expect(again.findings).toEqual([]);
+    expect(again.known.map((k) => k.signature).sort()).toEqual([...known].sort());
+  });
+
+  it("runs a machine that failed with no statement to blame again alone, and counts it flaky when it then passes", async () => {
+    let failed = 0;
+    const flaky: Side = {
+      name: "flaky",
+      run: (spec) => model.runSync(spec, "qemu-7.2"),
+      runMany: async (specs) =>
+        specs.map((spec) => {
+          const run = model.runSync(spec, "qemu-7.2");
+          // The first machine of the first batch times out; alone, it runs.
+          return failed++ === 0 ? { ...run, status: "error" as const, reason: "timed out after 80000 ms (--timeout): the guest did not finish", expectations: [] } : run;
+        }),
+    };
+    const result = await explore({ seed: 3, count: 16, perMachine: 8, sides: [profile("qemu-7.2"), flaky], abilities: real, command: "test" });
+    expect(result.findings).toEqual([]);
+    expect(result.unsupported).toEqual([{ reason: "model qemu-N.N: timed out after N ms (--timeout): the guest did not finish: did not happen again alone (a flaky run)", count: 8 }]);
   });
 });

@@ -49,7 +49,7 @@ export class ModelBackend implements Backend {
   constructor(
     private readonly bail = false,
     /** The host kernel's rules for every profile (--kernel-rules, or a kernel build's), instead of each profile's own. */
-    private readonly kernelRules?: KernelRulesName,
+    readonly kernelRules?: KernelRulesName,
   ) {
     this.recipe = { name: this.name, options: { bail, ...(kernelRules ? { kernelRules } : {}) } };
   }

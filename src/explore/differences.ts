@@ -6,7 +6,7 @@ import { PROFILE_NAMES, type ProfileName } from "../profile-names.js";
 import { explore } from "./explore.js";
 
 export const DIFFERENCES_SEED = 1;
-export const DIFFERENCES_BUDGET = 400;
+export const DIFFERENCES_BUDGET = 1000;
 
 export async function profileDifferences(): Promise<string> {
   const model = new ModelBackend();

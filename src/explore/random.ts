@@ -1,8 +1,13 @@
 // A small seeded generator (mulberry32): the same seed gives the same scenarios on every machine.
 export class Random {
   private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
+  /** `state`: where an earlier generator stopped (its `saved()`), to go on from there. */
+  constructor(seed: number, state?: number) {
+    this.state = (state ?? seed) >>> 0;
+  }
+  /** The generator's state, for a run that goes on later from here. */
+  saved(): number {
+    return this.state;
   }
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

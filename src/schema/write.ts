@@ -5,6 +5,7 @@ import { migrationSchema } from "./migration.js";
 import { kvmImageSchema } from "./kvm-image.js";
 import { qemuBuildSchema } from "./qemu-build.js";
 import { kernelBuildSchema } from "./kernel-build.js";
+import { exploreStateSchema } from "./explore-state.js";
 
 export const SCHEMA_FILES: Record<string, object> = {
   "schema/results.schema.json": resultsSchema,
@@ -12,6 +13,7 @@ export const SCHEMA_FILES: Record<string, object> = {
   "schema/kvm-image.schema.json": kvmImageSchema,
   "schema/qemu-build.schema.json": qemuBuildSchema,
   "schema/kernel-build.schema.json": kernelBuildSchema,
+  "schema/explore-state.schema.json": exploreStateSchema,
 };
 
 export function schemaText(schema: object): string {

@@ -81,6 +81,19 @@ export class RealBackend<Extra = unknown> implements Backend {
     return (await this.runBatch([{ spec, profile }], 1))[0]!;
   }
 
+  /** Why this spec would be unsupported here (planned, not run), if it would. */
+  async refuses(spec: CompiledSpec, profile: ProfileName): Promise<string | undefined> {
+    const plan = planFor(spec, profile, this.launcher.traits);
+    if ("unsupported" in plan) return plan.unsupported;
+    const extra = await this.launcher.prepare(spec);
+    return extra && typeof extra === "object" && "unsupported" in extra ? (extra as { unsupported: string }).unsupported : undefined;
+  }
+
+  /** What the target can run and how it observes (the explorer generates within it). */
+  get traits(): MachineTraits {
+    return this.launcher.traits;
+  }
+
   identity(): BackendIdentity | undefined {
     return this.launcher.identity();
   }

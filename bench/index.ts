@@ -13,13 +13,14 @@ import { QemuBackend } from "../src/backends/qemu/backend.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
 import { Engine } from "../src/engine/engine.js";
 import { ModelBackend, observe } from "../src/backends/model.js";
-import { abilitiesOf, explore, type Side } from "../src/explore/explore.js";
+import { explore, type Side } from "../src/explore/explore.js";
 import type { CompiledSpec } from "../src/compile/program.js";
 import type { ProfileName } from "../src/engine/types.js";
 import { findImage } from "../src/backends/kvm/image.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
 import { buildRows } from "./builds.js";
 import { kernelRows } from "./kernels.js";
+import { exploreRows } from "./explore.js";
 
 const STATEMENTS = 100_000;
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -273,24 +274,8 @@ if (qemuAvailable) {
     target: "≤ 30 s",
     ok: shrinkSeconds <= 30 && shrunk.findings.length === 1,
   });
-  if (qemuAvailable) {
-    const qemu = new QemuBackend();
-    t0 = performance.now();
-    const real = await explore({
-      seed: 11,
-      count: 400,
-      perMachine: 8,
-      sides: [
-        { name: "model", run: (spec) => model.runSync(spec, "qemu-7.2") },
-        { name: "qemu", run: (spec) => qemu.run(spec, "qemu-7.2"), runMany: (specs) => qemu.runBatch(specs.map((spec) => ({ spec, profile: "qemu-7.2" as const })), availableParallelism()) },
-      ],
-      abilities: abilitiesOf(qemu.traits),
-      command: "bench",
-    });
-    const realRate = real.tried / ((performance.now() - t0) / 1000);
-    rows.push({ what: `explorer, model vs QEMU 7.2 (--jobs ${availableParallelism()})`, measured: `${realRate.toFixed(1)} scenarios/s`, ratio: 10 / realRate, target: "≥ 10/s", ok: realRate >= 10 });
-  }
 }
+rows.push(...(await exploreRows()));
 
 // 7. Real KVM (nested): L1's boot, then spec runs per second with --jobs 2.
 const l1 = findImage();

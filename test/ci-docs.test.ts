@@ -28,14 +28,19 @@ const gitlab = parse(blocks[1]!) as Record<string, { parallel?: number; script?:
   variables: Record<string, string>;
 };
 
+const nightly = parse(blocks[2]!) as {
+  on: { schedule: { cron: string }[]; workflow_dispatch: unknown };
+  jobs: { explore: { strategy: { matrix: { include: { target: string; command: string }[] } }; steps: Step[] } };
+};
+
 const ONE_SPEC = "a put is read back";
 
-/** Runs a documented `npx tcespec …` command here, through the repository's bin, in a fresh directory. */
-function tcespec(command: string, extra: string[] = []): { status: number | null; dir: string; out: string } {
+/** Runs a documented `npx tcespec …` command here, through the repository's bin, in a fresh directory (or `dir`). */
+function tcespec(command: string, extra: string[] = [], dir = mkdtempSync(join(tmpdir(), "tcespec-ci-"))): { status: number | null; dir: string; out: string } {
   const args = command.trim().split(/\s+/);
   expect(args.slice(0, 2)).toEqual(["npx", "tcespec"]);
-  const dir = mkdtempSync(join(tmpdir(), "tcespec-ci-"));
-  const rest = args.slice(2).map((a) => (a === "specs" ? join(root, "specs") : a));
+  // The repository's own files, where the job's checkout has them.
+  const rest = args.slice(2).map((a) => (a === "specs" || a.startsWith("docs/") ? join(root, a) : a));
   const r = spawnSync("node", [join(root, "bin/tcespec.js"), ...rest, ...extra], { cwd: dir, encoding: "utf8", timeout: 300_000 });
   return { status: r.status, dir, out: r.stdout + r.stderr };
 }
@@ -55,7 +60,7 @@ function allLibraryCases(): string[] {
 
 describe("docs/ci.md", () => {
   it("has a GitHub Actions workflow and a GitLab CI file that parse", () => {
-    expect(blocks).toHaveLength(2);
+    expect(blocks).toHaveLength(3);
     expect(Object.keys(github.jobs)).toEqual(["model", "qemu", "kvm"]);
     expect(Object.keys(gitlab)).toEqual(expect.arrayContaining(["model", "qemu", "kvm"]));
   });
@@ -164,4 +169,50 @@ describe("the README's usage block", () => {
     const commands = [...help.matchAll(/^ {2}([a-z]+(?: [a-z]+)?) /gm)].map((m) => m[1]!.split(" ")[0]!);
     expect([...new Set(commands)].filter((c) => !block.includes(`tcespec ${c}`) && !block.includes(` ${c} `))).toEqual([]);
   });
+});
+
+describe("docs/ci.md's nightly explorer", () => {
+  const include = nightly.jobs.explore.strategy.matrix.include;
+
+  it("explores every night, each target going on where the last night stopped, filed findings known", () => {
+    expect(nightly.on.schedule[0]!.cron).toMatch(/^\d+ \d+ \* \* \*$/);
+    expect(include.map((i) => i.target)).toEqual(["kvm", "qemu-7.2", "qemu-10.0"]);
+    for (const { target, command } of include) {
+      expect(command).toMatch(new RegExp(`--budget \\d+[mh] --out findings-${target} --resume --known docs/known-findings$`));
+      expect(command).toContain(target === "kvm" ? "--backend model,kvm" : "--backend model,qemu");
+    }
+    expect(include.find((i) => i.target === "qemu-10.0")!.command).toContain("--qemu-version 10.0");
+    // The findings folder (with its explore-state.json) is carried from night to night, and uploaded when a night fails.
+    const carried = nightly.jobs.explore.steps.find((s) => s.with?.path === "findings-${{ matrix.target }}");
+    expect(carried?.with?.["restore-keys"]).toBe("tcespec-explore-${{ matrix.target }}-");
+    expect(nightly.jobs.explore.steps.find((s) => s.uses?.startsWith("actions/upload-artifact"))!.with!.path).toBe("findings-${{ matrix.target }}/*.tce");
+  });
+
+  /** A night of one target, shortened to `budget` scenarios, in `dir`: its summary line and the state it left. */
+  function night(target: string, budget: string, dir?: string, extra: string[] = []) {
+    const { command } = include.find((i) => i.target === target)!;
+    const r = tcespec(command.replace(/--budget \S+/, `--budget ${budget}`), extra, dir);
+    // 0: nothing new; 1: something new (written as specs). Never 2.
+    expect([0, 1], r.out).toContain(r.status);
+    const state = JSON.parse(readFileSync(join(r.dir, `findings-${target}`, "explore-state.json"), "utf8"));
+    return { ...r, state };
+  }
+
+  it.runIf(hasCommand("qemu-system-ppc64"))("the QEMU 7.2 night runs here, and the next night goes on from it", () => {
+    const first = night("qemu-7.2", "24");
+    expect(first.out).toMatch(/^24 scenarios \(seed 1; .*--resume goes on from scenario 25$/m);
+    expect(first.state.tried).toBe(24);
+    // The QEMU abort filed in docs/known-findings is never a new finding.
+    expect(first.out).not.toMatch(/findings-qemu-7\.2\/crash-\d+\.tce: .*memory_region_add_subregion/);
+    const second = night("qemu-7.2", "24", first.dir);
+    expect(second.out).toMatch(/^24 scenarios \(seed 1, from scenario 25; /m);
+    expect(second.state.tried).toBe(48);
+    expect(second.state.signatures.length).toBeGreaterThanOrEqual(first.state.signatures.length);
+  }, 600_000);
+
+  it.runIf("manifest" in findImage())("the KVM night runs here (8 scenarios, 4 to a machine)", () => {
+    const r = night("kvm", "8", undefined, ["--per-machine", "4"]);
+    expect(r.out).toMatch(/^8 scenarios \(seed 1; /m);
+    expect(r.state.tried).toBe(8);
+  }, 600_000);
 });

@@ -73,8 +73,9 @@ export function abilitiesOf(traits: MachineTraits): Abilities {
     devices: traits.devices,
     resetMigrate: traits.hostSteps.reset && traits.hostSteps.migrate,
     migrateEntries: REAL_MIGRATE_ENTRIES,
-    // Under KVM a migration costs about 15 resets (measured: 8 of each on one guest in L1).
-    ...(kvm ? { migrateOdds: 0.1 } : {}),
+    // A migration is the dearest step: under KVM about 5 s (15 resets; measured: 8 of each on one
+    // guest in L1), under TCG 0.2 to 0.4 s (half a scenario's time, with a 4G default window).
+    migrateOdds: kvm ? 0.1 : 0.3,
     ...(traits.maxGuestRam !== undefined ? { maxRam: traits.maxGuestRam } : {}),
   };
 }
@@ -160,6 +161,8 @@ export interface ExploreResult {
   avoided: Record<string, string>;
   /** Where to go on from (`--resume`). */
   state: ExploreState;
+  /** Time spent shrinking and confirming findings (the rest is the search). */
+  shrinkMs: number;
   /** Known findings met again, by signature, with how many scenarios showed each. */
   known: { signature: string; count: number }[];
 }
@@ -316,7 +319,7 @@ function compileScenario(scenario: Scenario): CompiledSpec | undefined {
 }
 
 /** How two sides' runs of one scenario compare; `line`: the statement where they first part (a crash's own). */
-type Comparison =
+export type Comparison =
   | { kind: "same" }
   | { kind: "skip"; reason?: string; line?: number }
   | { kind: "difference" | "crash"; signature: string; line?: number };
@@ -336,7 +339,7 @@ async function runAll(side: Side, specs: readonly CompiledSpec[]): Promise<RunRe
 }
 
 /** The two runs of one scenario, compared. */
-function comparison(a: RunResult, b: RunResult): Comparison {
+export function comparison(a: RunResult, b: RunResult): Comparison {
   for (const run of [a, b]) if (run.status === "unsupported") return { kind: "skip", reason: `${run.backend}: ${run.reason ?? "unsupported"}` };
   for (const run of [a, b]) {
     // Real software that crashed: a reproducer, by what crashed and where (not by the address it faulted at).
@@ -457,7 +460,14 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
       });
       return { candidates: order.map((o) => drop([o])), together: (chosen) => drop(chosen.map((c) => order[c]!)) };
     },
-    (s) => ({ candidates: s.phbs.length > 1 ? [{ ...s, phbs: s.phbs.slice(0, 1) }] : [] }),
+    // The second PHB out, and out with what it did moved onto the first.
+    (s) => {
+      if (s.phbs.length < 2) return { candidates: [] };
+      const [first, second] = [s.phbs[0]!.name, s.phbs[1]!.name];
+      const onto = (text: string) => text.replace(new RegExp(`\\b${second}\\b`, "g"), first);
+      const phbs = s.phbs.slice(0, 1);
+      return { candidates: [{ ...s, phbs }, { ...s, phbs, steps: s.steps.map((st) => ({ ...st, action: onto(st.action), probes: st.probes.map(onto) })) }] };
+    },
     // The machine's RAM back to the default, and each capability out.
     (s) => {
       const caps = /caps ([a-z_0-9, ]+?)(?= ram|$)/.exec(s.machine)?.[1]?.split(", ") ?? [];
@@ -636,6 +646,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
   const reasons = new Map<string, number>();
   const takenOut = new Map<string, number>();
   const known = new Map<string, number>();
+  let shrinkMs = 0;
   // Steering: how often each choice was refused by a side, and how often it ran.
   const refused = new Map<string, number>();
   const ran = new Map<string, number>();
@@ -694,10 +705,12 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
         continue;
       }
       options.progress?.({ tried, skipped, found: findings.size, shrinking: true });
+      const shrinkStart = Date.now();
       const { minimal, shrunkOn, confirmed } = await shrinkFinding(scenario, result.signature, result.line, options);
       const [final] = confirmed ? [confirmed] : await compareMany([minimal], options.sides);
       const finding = finish(minimal, final!.runs ?? runs, result.signature, result.kind, options);
       findings.set(result.signature, { ...finding, shrunkOn, reproduces: await reproduces(finding.text, options.sides) });
+      shrinkMs += Date.now() - shrinkStart;
       options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
     }
   }
@@ -708,6 +721,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
     unsupported: byCount(reasons),
     takenOut: byCount(takenOut),
     known: [...known].map(([signature, count]) => ({ signature, count })),
+    shrinkMs,
     avoided: Object.fromEntries(avoid),
     state: { seed: options.seed, tried: (resume?.tried ?? 0) + tried, random: random.saved(), avoid: Object.fromEntries(avoid) },
   };

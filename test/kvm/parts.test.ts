@@ -338,6 +338,18 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
     expect(planFor(specOf("machine kvm caps spapr_tce, spapr_tce_64\nphb phb0 index 0\ncreate_window phb0 page 2M size 1P"), "qemu-7.2", KVM_TRAITS)).toHaveProperty("steps");
   });
 
+  it("QEMU 7.2's notifier counts are a PHB's only where no other PHB has a vfio-pci device (found by the explorer)", () => {
+    const notifiers = (body: string, dma32 = "4G") => {
+      const plan = planFor(specOf(`machine kvm\nphb phb0 index 0\nphb phbx index 1 dma32 ${dma32}\n${body}`), "qemu-7.2", KVM_TRAITS);
+      return "unsupported" in plan ? plan.unsupported : "runs";
+    };
+    // phb0's notifier and phbx's default window share the range the trace names (bus 0 on).
+    expect(notifiers("plug vfio d0 on phb0\nexpect notifiers(phbx) == 0")).toMatch(/^notifiers\(…\): .*the vfio-pci device is on another PHB than the one asked about$/);
+    expect(notifiers("plug vfio d0 on phb0\nplug vfio d1 on phbx\nexpect notifiers(phb0) == 1", "256M")).toMatch(/vfio-pci devices on two PHBs$/);
+    expect(notifiers("plug vfio d0 on phb0\nexpect notifiers(phb0) == 1")).toBe("runs");
+    expect(notifiers("expect notifiers(phbx) == 0")).toBe("runs");
+  });
+
   it("a WARN comes from the kernel log the batch prints after the guest (seen on Linux 6.12.95), placed among the guest's copied lines", () => {
     // What the batch printed for a guest whose H_STUFF_TCE made the kernel WARN (trimmed: registers left out).
     const klog = [

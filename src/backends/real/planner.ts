@@ -7,7 +7,7 @@ import type { CompiledSpec } from "../../compile/program.js";
 import type { Pos } from "../../compile/ast.js";
 import type { Outcome, PhbConfig, ProfileName } from "../../engine/types.js";
 import { DEFAULT_DMA32, DEFAULT_GUEST_RAM } from "../../engine/types.js";
-import { TCE_RW } from "../../papr.js";
+import { phbOfLiobn, TCE_RW } from "../../papr.js";
 import { hex } from "../../values.js";
 import { evaluate, type Target } from "../../verdict/evaluate.js";
 import type { EduDevice } from "../guest/guest.js";
@@ -62,7 +62,8 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const steps: PlannedStep[] = [];
   const probes = new VfioProbes(phbs);
   const vfioPhbs = new Set<number>();
-  let asksNotifiers = false;
+  /** The PHBs whose tables' notifiers the spec asks about. */
+  const notifierPhbs = new Set<number>();
   let unsupported: string | undefined;
   const note = (planned: PlannedStep | string, at: Pos) => {
     if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
@@ -124,15 +125,24 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
       return { kind: "done" };
     },
     observe: (probe, at) => {
-      if (probe.kind === "notifiers") asksNotifiers = true;
+      if (probe.kind === "notifiers") notifierPhbs.add(phbOfLiobn(probe.liobn));
       note(probe.kind === "hw-entry" || probe.kind === "hw-state" ? hardwareStep(probe, devices, probes, traits) : probeStep(probe, traits), at);
       return "";
     },
   };
   evaluate(spec, profile, planner, "plan", false, traits.kernelRules);
   if (unsupported) return { unsupported };
-  if (asksNotifiers && traits.notifiers === "by-window" && vfioPhbs.size > 1)
-    return { unsupported: "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs" };
+  // QEMU 7.2's trace names a notifier's window range only, the same on every PHB: a count is a
+  // PHB's only where no other PHB has a vfio-pci device (found by tcespec explore: a notifier on
+  // phb0's default window counted for another PHB's, whose range also starts at 0).
+  const others = [...notifierPhbs].some((asked) => [...vfioPhbs].some((phb) => phb !== asked));
+  if (traits.notifiers === "by-window" && notifierPhbs.size > 0 && others)
+    return {
+      unsupported:
+        vfioPhbs.size > 1
+          ? "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and this spec has vfio-pci devices on two PHBs"
+          : "notifiers(…): QEMU 7.2's trace of a notifier names its window's range, not its PHB, and the vfio-pci device is on another PHB than the one asked about",
+    };
   const args = phbArgs([...phbs.values()]);
   if (typeof args === "string") return { unsupported: args };
   // The guest's RAM is the spec's (the model's default when it does not say), unless a DMA probe's

@@ -601,11 +601,12 @@ async function fit(scenario: Scenario, sides: readonly Side[], refused: (reason:
       current = without(current, new Set(gone));
       continue;
     }
-    // A DMA probe's limit with no DMA left: the hardware table's probes read it by DMA too.
-    const reads = word === "dma" && current.steps.some((s) => s.probes.some((p) => p.startsWith("expect hw(")));
-    if (!reads) return { reason };
+    // Else the probes it names (`notifiers(…): …`); a DMA probe's limit with no DMA left: the
+    // hardware table's probes, which read it by DMA too.
+    const probe = word === "dma" ? "expect hw(" : `expect ${word}(`;
+    if (!current.steps.some((s) => s.probes.some((p) => p.startsWith(probe)))) return { reason };
     refused(reason, undefined);
-    current = { ...current, steps: current.steps.map((s) => ({ ...s, probes: s.probes.filter((p) => !p.startsWith("expect hw(")) })) };
+    current = { ...current, steps: current.steps.map((s) => ({ ...s, probes: s.probes.filter((p) => !p.startsWith(probe)) })) };
   }
   return { reason: reason ?? "unsupported" };
 }

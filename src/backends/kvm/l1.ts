@@ -202,18 +202,33 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     // did. The likely cause, not yet seen: QEMU may finalize a vfio-pci device (and with it drop
     // its container, vfio's listener and notifiers) after the device leaves \`info pci\`, its memory
     // regions going with an RCU grace period, so the guest's next mark can come first. An unplug
-    // therefore waits (3 s at most: another device of the IOMMU group keeps it open) until no
-    // process holds the device's IOMMU group.
+    // therefore waits until no process holds the device's IOMMU group: not at all where a vfio-pci
+    // device still plugged shares the group (it keeps the group open), and 3 s of L1's clock at
+    // most (a pass over every process's fds takes about 0.3 s in L1: 30 passes were 9 s, and
+    // two such unplugs ran a guest past its timeout).
     const steps = job.steps;
+    const groupOf = (host: number) => `$(basename $(readlink /sys/bus/pci/devices/$VFIO_HOST_${host}/iommu_group))`;
     const groupReleased = (k: number) => {
       const step = steps[k]!;
       if (step.kind !== "unplug") return "";
+      // The vfio-pci plugs before this unplug whose device is still plugged after it, by step.
+      const live = new Map<string, number>();
+      steps.forEach((s, j) => {
+        if (j > k) return;
+        if (s.kind === "plug" && s.device.vfio) live.set(s.device.name, j);
+        if (s.kind === "unplug") live.delete(s.device);
+      });
       let plug = -1;
       steps.forEach((s, j) => {
         if (j < k && s.kind === "plug" && s.device.vfio && s.device.name === step.device) plug = j;
       });
       if (plug < 0) return "";
-      return `g=$(basename $(readlink /sys/bus/pci/devices/$VFIO_HOST_${hostOf[plug]}/iommu_group)); r=0; while [ $r -lt 30 ] && ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q "/dev/vfio/$g$"; do sleep 0.1; r=$((r+1)); done; `;
+      const sharing = [...live.values()].map((j) => `[ "${groupOf(hostOf[j]!)}" = "$g" ] && shared=1; `).join("");
+      return (
+        `g=${groupOf(hostOf[plug]!)}; shared=0; ${sharing}` +
+        `if [ $shared = 0 ]; then read up _ < /proc/uptime; deadline=$(( \${up%.*} + 3 )); ` +
+        `while ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q "/dev/vfio/$g$"; do read up _ < /proc/uptime; [ \${up%.*} -ge $deadline ] && break; sleep 0.1; done; fi; `
+      );
     };
     const actions = job.steps
       .map((step, k) => {

@@ -206,4 +206,21 @@ describe("the explorer against a real target (a side that runs batches)", () => 
     expect(result.findings).toEqual([]);
     expect(result.unsupported).toEqual([{ reason: "model qemu-N.N: timed out after N ms (--timeout): the guest did not finish: did not happen again alone (a flaky run)", count: 8 }]);
   });
+
+  it("never counts a crash as flaky: one that does not happen again alone is still a finding", async () => {
+    let crashed = 0;
+    const once: Side = {
+      name: "once",
+      run: (spec) => model.runSync(spec, "qemu-7.2"),
+      runMany: async (specs) =>
+        specs.map((spec) => {
+          const run = model.runSync(spec, "qemu-7.2");
+          return crashed++ === 0
+            ? { ...run, backend: "once", status: "crashed" as const, crash: { software: "host kernel" as const, report: "BUG: at exit", phase: "exit" as const }, expectations: [] }
+            : run;
+        }),
+    };
+    const result = await explore({ seed: 3, count: 16, perMachine: 8, sides: [profile("qemu-7.2"), once], abilities: real, command: "test" });
+    expect(result.findings.map((f) => f.signature)).toEqual(["once qemu-7.2: host kernel crashed: BUG: at exit"]);
+  });
 });

@@ -9,7 +9,7 @@ import { compileSource } from "../compile/index.js";
 import type { CompiledSpec } from "../compile/program.js";
 import type { RunResult } from "../verdict/outcome.js";
 import { Random } from "./random.js";
-import type { MachineTraits } from "../backends/real/traits.js";
+import { runsMachine, type MachineTraits } from "../backends/real/traits.js";
 
 /** One side of the comparison: the reference (first) or the other. */
 export interface Side {
@@ -57,15 +57,9 @@ export interface Step {
  */
 export const REAL_MIGRATE_ENTRIES = 1n << 24n;
 
-/** Whether a target runs `machine kvm` (its traits refuse a spec it cannot). */
-function runsKvm(traits: MachineTraits): boolean {
-  const spec = compileSource("abilities.tce", "machine kvm\nphb phb0 index 0\n").program?.specs[0];
-  return spec !== undefined && traits.refuse(spec) === undefined;
-}
-
 /** What a real target can run, from its traits (what its planner asks). */
 export function abilitiesOf(traits: MachineTraits): Abilities {
-  const kvm = runsKvm(traits);
+  const kvm = runsMachine(traits, "kvm") || runsMachine(traits, "kvm", true);
   return {
     machine: kvm ? "kvm" : "tcg",
     vfio: traits.vfio > 0,
@@ -322,7 +316,7 @@ function compileScenario(scenario: Scenario): CompiledSpec | undefined {
 export type Comparison =
   | { kind: "same" }
   | { kind: "skip"; reason?: string; line?: number }
-  | { kind: "difference" | "crash"; signature: string; line?: number };
+  | { kind: "difference" | "crash"; signature: string; line?: number; /** the run failed (a timeout, a refusal), nothing crashed */ error?: true };
 
 /** What differs: the statement's kind (not its operands) and the two answers, so one cause is one finding. */
 function form(source: string): string {
@@ -353,7 +347,7 @@ export function comparison(a: RunResult, b: RunResult): Comparison {
     }
     if (run.status === "error") {
       const why = (run.reason ?? "").replace(/0x[0-9a-f]+/g, "N").slice(0, 120);
-      return { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}` };
+      return { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}`, error: true };
     }
   }
   const other = new Map(b.expectations.map((e) => [`${e.line}:${e.column}`, e]));
@@ -391,16 +385,6 @@ async function compareMany(scenarios: readonly Scenario[], sides: [Side, Side]):
 
 const found = (c: Compared, signature: string) => (c.result.kind === "difference" || c.result.kind === "crash") && c.result.signature === signature;
 
-/** The step a rendered line belongs to (the line numbers of `render`), if any. */
-function stepOfLine(scenario: Scenario, line: number): number | undefined {
-  let at = 1 + scenario.phbs.length;
-  for (const [i, step] of scenario.steps.entries()) {
-    at += (step.action === "" ? 0 : 1) + step.probes.length;
-    if (line <= at) return i;
-  }
-  return undefined;
-}
-
 /** The plainer values a shrink tries in place of a number: sizes, and everything else. */
 const SIMPLER = { size: ["4K", "64K", "1G"], value: ["0", "1", "0x1000", "0x3"] } as const;
 
@@ -416,7 +400,7 @@ const without = (scenario: Scenario, gone: ReadonlySet<number>): Scenario => ({ 
 async function shrink(scenario: Scenario, signature: string, line: number | undefined, sides: [Side, Side]): Promise<Scenario> {
   let current = scenario;
   // Nothing after the statement that showed it can matter to it: cut there (a WARN at exit has no statement).
-  const last = line === undefined ? undefined : stepOfLine(current, line);
+  const last = line === undefined ? undefined : locate(current, line)?.step;
   if (last !== undefined && last + 1 < current.steps.length) {
     const cut = { ...current, steps: current.steps.slice(0, last + 1) };
     if (found((await compareMany([cut], sides))[0]!, signature)) current = cut;
@@ -690,7 +674,8 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
       );
     const runnable = fitted.flatMap((f) => ("scenario" in f ? [f.scenario] : []));
     const results = await compareMany(runnable, options.sides);
-    const compared = fitted.map((f): Compared => ("scenario" in f ? results[runnable.indexOf(f.scenario)]! : { result: { kind: "skip", reason: f.reason } }));
+    let next = 0;
+    const compared = fitted.map((f): Compared => ("scenario" in f ? results[next++]! : { result: { kind: "skip", reason: f.reason } }));
     for (const [k, original] of machines.entries()) {
       const f = fitted[k]!;
       const scenario = "scenario" in f ? f.scenario : original;
@@ -707,8 +692,8 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
         known.set(result.signature, (known.get(result.signature) ?? 0) + count);
         continue;
       }
-      // A machine that hung or failed with no statement to blame: again alone, before it is a finding.
-      if (result.kind === "crash" && result.line === undefined && !found((await compareMany([scenario], options.sides))[0]!, result.signature)) {
+      // A machine that hung or failed (not a crash: that is a verdict, always kept): again alone, before it is a finding.
+      if (result.kind === "crash" && result.error && !found((await compareMany([scenario], options.sides))[0]!, result.signature)) {
         const flaky = `${folded(result.signature)}: did not happen again alone (a flaky run)`;
         reasons.set(flaky, (reasons.get(flaky) ?? 0) + count);
         continue;

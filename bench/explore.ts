@@ -4,7 +4,8 @@
 // rows alone; `npm run bench` runs them with the rest.
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { abilitiesOf, explore, type ExploreResult, type Side } from "../src/explore/explore.js";
+import { abilitiesOf, explore, type ExploreResult } from "../src/explore/explore.js";
+import { realSides } from "../src/explore/sides.js";
 import { ModelBackend } from "../src/backends/model.js";
 import { QemuBackend } from "../src/backends/qemu/backend.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
@@ -13,19 +14,8 @@ import { runL1 } from "../src/backends/kvm/l1.js";
 import type { RealBackend } from "../src/backends/real/pipeline.js";
 import type { Row } from "./builds.js";
 
-/** The model and a real target as the CLI makes them, the target's runs in batches of `jobs` machines at once. */
-function sides(real: RealBackend<never>, jobs: number): [Side, Side] {
-  const model = new ModelBackend(false, real.traits.kernelRules);
-  return [
-    { name: "model", run: (spec) => model.runSync(spec, "qemu-7.2") },
-    {
-      name: real.name,
-      run: (spec) => real.run(spec, "qemu-7.2"),
-      runMany: (specs) => real.runBatch(specs.map((spec) => ({ spec, profile: "qemu-7.2" as const })), jobs),
-      refuses: (spec) => real.refuses(spec, "qemu-7.2"),
-    },
-  ];
-}
+/** The model and a real target as the CLI makes them: the model plays the target's kernel. */
+const sides = (real: RealBackend<unknown>, jobs: number) => realSides(new ModelBackend(false, real.traits.kernelRules), real, jobs);
 
 const what = (r: ExploreResult) => `${r.tried} scenarios, ${r.skipped} not run, ${r.findings.length} found`;
 
@@ -33,7 +23,7 @@ export async function exploreRows(): Promise<Row[]> {
   const rows: Row[] = [];
   const jobs = availableParallelism();
   if (spawnSync("qemu-system-ppc64", ["--version"], { stdio: "ignore" }).status === 0) {
-    const qemu = new QemuBackend() as unknown as RealBackend<never>;
+    const qemu = new QemuBackend() as unknown as RealBackend<unknown>;
     const t0 = performance.now();
     // Known findings are still shrunk here: what the bench measures includes them.
     const result = await explore({ seed: 11, count: 800, perMachine: 8, sides: sides(qemu, jobs), abilities: abilitiesOf(qemu.traits), command: "bench" });
@@ -53,7 +43,7 @@ export async function exploreRows(): Promise<Row[]> {
     const booted = await runL1(image, [], { binary: "qemu-system-ppc64", timeoutMs: 20_000, bootTimeoutMs: 120_000 });
     if ("error" in booted) throw new Error(`L1 did not boot: ${booted.error}`);
     const boot = (performance.now() - started) / 1000;
-    const kvm = new KvmBackend() as unknown as RealBackend<never>;
+    const kvm = new KvmBackend() as unknown as RealBackend<unknown>;
     // One batch: its L1s (one per lane) boot once, side by side.
     const count = 256;
     started = performance.now();

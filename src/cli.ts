@@ -498,6 +498,7 @@ async function exploreCommand(
 ): Promise<number> {
   const { explore, abilitiesOf } = await import("./explore/explore.js");
   const { readState, writeState, knownSignatures, STATE_FILE } = await import("./explore/state.js");
+  const { realSides, standIns } = await import("./explore/sides.js");
   const { mkdirSync, writeFileSync } = await import("node:fs");
   const { join } = await import("node:path");
   const { ModelBackend } = await import("./backends/model.js");
@@ -530,17 +531,17 @@ async function exploreCommand(
   const count = /^\d+$/.test(budget) ? Number(budget) : undefined;
   if (!time && count === undefined) throw new UsageError(`--budget takes a time (60s, 10m, 1h) or a number of scenarios, not '${budget}'`);
   const ms = time ? Number(time[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[time[2] as "s" | "m" | "h"] : undefined;
-  // The model plays the host kernel's rules (--kernel-rules, or the kernel build's), as on run.
-  let [model] = (await backendsFor("model", { kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]) })) as [InstanceType<typeof ModelBackend>];
   type Options = Parameters<typeof explore>[0];
   let sides: Options["sides"];
   let abilities: Options["abilities"];
-  let standIns: Options["standIns"] = [];
+  let stand: Options["standIns"] = [];
   let perMachineDefault = 1;
   if (values.profiles) {
     const names = values.profiles.split(",").map((s) => s.trim());
     const profiles = parseProfiles(names);
     if (!profiles || profiles.length !== 2) throw new UsageError("--profiles takes two profiles, A,B");
+    // The model plays the host kernel's rules (--kernel-rules, or the kernel build's), as on run.
+    const [model] = (await backendsFor("model", { kernel: values.kernel, ...kernelRulesOption(values["kernel-rules"]) })) as [InstanceType<typeof ModelBackend>];
     sides = [
       { name: profiles[0]!, run: (spec) => model.runSync(spec, profiles[0]!) },
       { name: profiles[1]!, run: (spec) => model.runSync(spec, profiles[1]!) },
@@ -550,7 +551,8 @@ async function exploreCommand(
     const names = (values.backend ?? "").split(",").map((s) => s.trim());
     if (names.length !== 2 || names[0] !== "model" || !["qemu", "kvm"].includes(names[1]!))
       throw new UsageError("explore takes --profiles A,B or --backend model,qemu or --backend model,kvm");
-    const [real] = await backendsFor(names[1]!, {
+    // As on run: the model plays the kernel the target runs (--kernel-rules, a kernel build's, L1's 6.x).
+    const [model, real] = (await backendsFor(`model,${names[1]}`, {
       qemu: values.qemu,
       qemuVersion: values["qemu-version"],
       kernel: values.kernel,
@@ -558,35 +560,13 @@ async function exploreCommand(
       ...(timeoutMs !== undefined ? { timeoutMs } : (perMachine ?? 8) > 1 ? { timeoutMs: 10_000 * (perMachine ?? 8) } : {}),
       ...kernelRulesOption(values["kernel-rules"]),
       ...buildOptions(values),
-    });
+    })) as [InstanceType<typeof ModelBackend>, Backend];
     if (!(real instanceof RealBackend)) throw new UsageError(`${names[1]} is not a real target`);
-    const profile = real.profiles[0]!;
-    // As on run: the model plays the kernel the target runs (L1's 6.x under every profile).
-    const targetRules = (real as { kernelRules?: KernelRulesName }).kernelRules;
-    if (targetRules && !values["kernel-rules"]) model = new ModelBackend(false, targetRules);
-    sides = [
-      { name: `the model (${profile})`, run: (spec) => model.runSync(spec, profile) },
-      // A batch at once: the target starts its machines (L1s, QEMUs) once for all of it, --jobs at a time.
-      {
-        name: real.name,
-        run: (spec) => real.run(spec, profile),
-        runMany: (specs) => real.runBatch(specs.map((spec) => ({ spec, profile })), jobs),
-        refuses: (spec) => real.refuses(spec, profile),
-      },
-    ];
+    sides = realSides(model, real, jobs);
     // What the target can run, from its own traits; a difference another profile or kernel of the
     // model shows too is shrunk on the model (fast) and confirmed on the target once.
     abilities = abilitiesOf(real.traits);
-    const { PROFILES } = await import("./engine/profiles.js");
-    const { KERNEL_RULES } = await import("./engine/kvm.js");
-    standIns = (Object.keys(PROFILES) as ProfileName[]).flatMap((p) =>
-      Object.values(KERNEL_RULES)
-        .filter((k) => !(p === profile && k.id === (model.kernelRules ?? PROFILES[p].kvm.id)))
-        .map((k) => {
-          const standIn = new ModelBackend(false, k.id);
-          return { name: `the model (${p}, ${k.id})`, run: (spec: Parameters<typeof standIn.runSync>[0]) => standIn.runSync(spec, p) };
-        }),
-    );
+    stand = standIns(model, real.profiles[0]!);
     perMachineDefault = 8;
   }
   const tty = process.stderr.isTTY === true;
@@ -597,7 +577,7 @@ async function exploreCommand(
     ms,
     sides,
     abilities,
-    standIns,
+    standIns: stand,
     perMachine: perMachine ?? perMachineDefault,
     // A batch runs to its end before the budget is looked at again: under nested KVM (about half a
     // scenario a second) four machines a lane keep a batch near two minutes, the L1 boot a tenth of it.

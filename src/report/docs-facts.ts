@@ -4,9 +4,8 @@
 // `<!-- facts:NAME … -->` … `<!-- facts:NAME end -->`.
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { compileSource } from "../compile/index.js";
 import { compileFiles } from "../run/runner.js";
-import type { MachineTraits } from "../backends/real/traits.js";
+import { runsMachine, type MachineTraits } from "../backends/real/traits.js";
 import { TCG_TRAITS } from "../backends/qemu/backend.js";
 import { KVM_TRAITS } from "../backends/kvm/backend.js";
 import { QEMU_VERSIONS } from "../backends/qemu/versions.js";
@@ -15,16 +14,10 @@ import { KERNEL_RULES } from "../engine/kvm.js";
 import { PROFILE_NAMES } from "../profile-names.js";
 import { packageRoot } from "../version.js";
 
-/** Whether a backend runs a minimal spec on this machine, with or without a vfio-pci device (its `refuse` says). */
-function runs(traits: MachineTraits, machine: string, vfio: boolean): boolean {
-  const spec = compileSource("doc.tce", `${machine}\nphb phb0 index 0\n${vfio ? "plug vfio d0 on phb0\n" : ""}`).program?.specs[0];
-  return spec !== undefined && traits.refuse(spec) === undefined;
-}
-
 /** The machines a backend runs: `tcg`, `kvm`, or one only with a vfio-pci device. */
 function machines(traits: MachineTraits): string {
   return (["tcg", "kvm"] as const)
-    .flatMap((m) => (runs(traits, `machine ${m}`, false) ? [m] : runs(traits, `machine ${m}`, true) ? [`${m} (with a vfio-pci device only)`] : []))
+    .flatMap((m) => (runsMachine(traits, m) ? [m] : runsMachine(traits, m, true) ? [`${m} (with a vfio-pci device only)`] : []))
     .join(", ");
 }
 

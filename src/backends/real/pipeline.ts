@@ -83,10 +83,17 @@ export class RealBackend<Extra = unknown> implements Backend {
 
   /** Why this spec would be unsupported here (planned, not run), if it would. */
   async refuses(spec: CompiledSpec, profile: ProfileName): Promise<string | undefined> {
+    const prepared = await this.prepared({ spec, profile });
+    return "unsupported" in prepared ? prepared.unsupported : undefined;
+  }
+
+  /** A task's plan and what the target made of its spec, or why it cannot run here (unsupported). */
+  private async prepared({ spec, profile }: Task): Promise<{ plan: GuestPlan; extra: Extra } | { unsupported: string }> {
     const plan = planFor(spec, profile, this.launcher.traits);
-    if ("unsupported" in plan) return plan.unsupported;
+    if ("unsupported" in plan) return { unsupported: this.launcher.hint?.(plan.unsupported) ?? plan.unsupported };
     const extra = await this.launcher.prepare(spec);
-    return extra && typeof extra === "object" && "unsupported" in extra ? (extra as { unsupported: string }).unsupported : undefined;
+    if (extra && typeof extra === "object" && "unsupported" in extra) return { unsupported: (extra as { unsupported: string }).unsupported };
+    return { plan, extra: extra as Extra };
   }
 
   /** What the target can run and how it observes (the explorer generates within it). */
@@ -103,18 +110,14 @@ export class RealBackend<Extra = unknown> implements Backend {
     const base = ({ spec, profile }: Task) => ({ ...runOf(spec, profile, this.name), expectations: [] });
     const pending: { index: number; plan: GuestPlan; job: GuestJob<Extra> }[] = [];
     for (const [index, task] of tasks.entries()) {
-      const plan = planFor(task.spec, task.profile, this.launcher.traits);
-      if ("unsupported" in plan) {
-        results[index] = { ...base(task), status: "unsupported", reason: this.launcher.hint?.(plan.unsupported) ?? plan.unsupported };
+      const prepared = await this.prepared(task);
+      if ("unsupported" in prepared) {
+        results[index] = { ...base(task), status: "unsupported", reason: prepared.unsupported };
         continue;
       }
-      const extra = await this.launcher.prepare(task.spec);
-      if (extra && typeof extra === "object" && "unsupported" in extra) {
-        results[index] = { ...base(task), status: "unsupported", reason: (extra as { unsupported: string }).unsupported };
-        continue;
-      }
+      const { plan, extra } = prepared;
       const calls = plan.steps.flatMap((s) => s.calls);
-      pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, steps: hostSteps(calls), extra: extra as Extra } });
+      pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, steps: hostSteps(calls), extra } });
     }
     if (pending.length === 0) return results;
     const problem = await this.launcher.problem();

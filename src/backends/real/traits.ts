@@ -2,6 +2,7 @@
 // observes), the steps a plan is made of, and what the host saw at a mark.
 import type { KernelRulesName } from "../../engine/kvm.js";
 import type { CompiledSpec } from "../../compile/program.js";
+import { compileSource } from "../../compile/index.js";
 import type { Outcome } from "../../engine/types.js";
 import type { GuestCall } from "../guest/guest.js";
 import type { ProbeAnswer } from "../guest/vfio-probe.js";
@@ -107,3 +108,9 @@ export interface MachineTraits {
 export const succeeded = (o: Answer | undefined) => o !== undefined && "kind" in o && o.kind === "hcall" && o.code === "H_SUCCESS";
 export const valueOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && o.kind === "hcall" ? o.value : undefined);
 export const codeOf = (o: Answer | undefined) => (o !== undefined && "kind" in o && (o.kind === "hcall" || o.kind === "rtas") ? o.code : "?");
+
+/** Whether a target runs a minimal spec on this machine (`tcg` or `kvm`), with or without a vfio-pci device: its `refuse` says. */
+export function runsMachine(traits: MachineTraits, accel: "tcg" | "kvm", vfio = false): boolean {
+  const spec = compileSource("traits.tce", `machine ${accel}\nphb phb0 index 0\n${vfio ? "plug vfio d0 on phb0\n" : ""}`).program?.specs[0];
+  return spec !== undefined && traits.refuse(spec) === undefined;
+}

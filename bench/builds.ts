@@ -64,7 +64,7 @@ export async function buildRows(): Promise<Row[]> {
     let best = Infinity;
     for (let i = 0; i < 2; i++) {
       const t = performance.now();
-      const done = await runL1(image, [], { binary: "qemu-system-ppc64", timeoutMs: 20_000, bootTimeoutMs: 120_000, ...(overlay ? { overlays: [overlay] } : {}) });
+      const done = await runL1(image, [], { timeoutMs: 20_000, bootTimeoutMs: 120_000, ...(overlay ? { overlays: [overlay] } : {}) });
       if ("error" in done) throw new Error(`L1 did not boot: ${done.error}`);
       best = Math.min(best, (performance.now() - t) / 1000);
     }

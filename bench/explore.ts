@@ -40,7 +40,7 @@ export async function exploreRows(): Promise<Row[]> {
   const image = findImage();
   if ("manifest" in image) {
     let started = performance.now();
-    const booted = await runL1(image, [], { binary: "qemu-system-ppc64", timeoutMs: 20_000, bootTimeoutMs: 120_000 });
+    const booted = await runL1(image, [], { timeoutMs: 20_000, bootTimeoutMs: 120_000 });
     if ("error" in booted) throw new Error(`L1 did not boot: ${booted.error}`);
     const boot = (performance.now() - started) / 1000;
     const kvm = new KvmBackend() as unknown as RealBackend<unknown>;

@@ -281,7 +281,7 @@ rows.push(...(await exploreRows()));
 const l1 = findImage();
 if ("manifest" in l1) {
   const started = performance.now();
-  const booted = await runL1(l1, [], { binary: "qemu-system-ppc64", timeoutMs: 20_000, bootTimeoutMs: 120_000 });
+  const booted = await runL1(l1, [], { timeoutMs: 20_000, bootTimeoutMs: 120_000 });
   const bootSeconds = (performance.now() - started) / 1000;
   if ("error" in booted) throw new Error(`L1 did not boot: ${booted.error}`);
   rows.push({

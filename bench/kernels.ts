@@ -43,7 +43,7 @@ export async function kernelRows(): Promise<Row[]> {
     let best = Infinity;
     for (let i = 0; i < 2; i++) {
       const t = performance.now();
-      const done = await runL1(l1, [], { binary: "qemu-system-ppc64", timeoutMs: 20_000, bootTimeoutMs, overlays });
+      const done = await runL1(l1, [], { timeoutMs: 20_000, bootTimeoutMs, overlays });
       if ("error" in done) throw new Error(`L1 did not boot: ${done.error}`);
       best = Math.min(best, (performance.now() - t) / 1000);
     }

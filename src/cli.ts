@@ -96,6 +96,10 @@ run options:
   --kernel-rules R   the host kernel's TCE hypercalls the model plays for every profile:
                      ${KERNEL_RULES_NAMES.join(", ")} (default: each profile's own; a
                      kernel build's when --kernel names one)
+  --kvm-host H       the machine L1 is on the kvm backend off POWER: pseries (default:
+                     a pseries guest running KVM-HV nested) or powernv (a POWER9 server,
+                     QEMU 10.0's powernv9, running KVM-HV on bare metal, as POWER hosts
+                     do; 'tcespec qemu setup 10.0' first). Every report names the host
   --timeout MS       per-spec timeout on a real backend (default 10000)
 matrix options:
   --format F         markdown (default) or html; --output FILE
@@ -137,6 +141,13 @@ function parseProfiles(values: string[] | undefined): ProfileName[] | undefined 
   for (const p of values)
     if (!(PROFILE_NAMES as readonly string[]).includes(p)) throw new UsageError(`unknown profile '${p}' (profiles: ${PROFILE_NAMES.join(", ")})`);
   return values as ProfileName[];
+}
+
+/** --kvm-host H: the machine L1 is on the kvm backend (pseries, powernv). */
+function kvmHostOption(value: string | undefined): { kvmHost?: string } {
+  if (value === undefined) return {};
+  if (!["pseries", "powernv"].includes(value)) throw new UsageError(`--kvm-host takes pseries or powernv, not '${value}'`);
+  return { kvmHost: value };
 }
 
 /** --kernel-rules R: the model plays host kernel R's TCE hypercalls for every profile. */
@@ -287,6 +298,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
         stdio: { type: "boolean" },
         kasan: { type: "boolean" },
         "kernel-rules": { type: "string" },
+        "kvm-host": { type: "string" },
         resume: { type: "boolean" },
         known: { type: "string", multiple: true },
         "per-machine": { type: "string" },
@@ -369,6 +381,7 @@ async function dispatch(argv: string[], write: Writer, writeError: Writer): Prom
       timeoutMs: timeout,
       kernel: values.kernel,
       ...kernelRulesOption(values["kernel-rules"]),
+      ...kvmHostOption(values["kvm-host"]),
       qemuVersion: values["qemu-version"],
       bail: values.bail ?? false,
       ...buildOptions(values),
@@ -486,6 +499,7 @@ async function exploreCommand(
     profile?: string[];
     kernel?: string;
     "kernel-rules"?: string;
+    "kvm-host"?: string;
     jobs?: string;
     timeout?: string;
     resume?: boolean;
@@ -559,6 +573,7 @@ async function exploreCommand(
       // A machine runs --per-machine scenarios: the default timeout grows with them.
       ...(timeoutMs !== undefined ? { timeoutMs } : (perMachine ?? 8) > 1 ? { timeoutMs: 10_000 * (perMachine ?? 8) } : {}),
       ...kernelRulesOption(values["kernel-rules"]),
+      ...kvmHostOption(values["kvm-host"]),
       ...buildOptions(values),
     })) as [InstanceType<typeof ModelBackend>, Backend];
     if (!(real instanceof RealBackend)) throw new UsageError(`${names[1]} is not a real target`);

@@ -25,6 +25,8 @@ export interface BackendOptions {
   qemuBuild?: string;
   /** The profile a build's runs stand for (default: its base version's). */
   standsFor?: ProfileName;
+  /** The machine L1 is on the kvm backend: pseries (default) or powernv. */
+  kvmHost?: string;
 }
 
 /** How a worker thread makes the same backend anew. */

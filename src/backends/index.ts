@@ -41,8 +41,11 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
     const version = options.qemuVersion ?? "7.2";
     if (!isQemuVersion(version))
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
+    const { isKvmHost, KVM_HOSTS } = await import("./kvm/hosts.js");
+    if (options.kvmHost !== undefined && !isKvmHost(options.kvmHost)) throw new UnknownBackendError(`unknown KVM host '${options.kvmHost}' (hosts: ${KVM_HOSTS.join(", ")})`);
     // On the kvm backend --qemu is L0 and --qemu-version the QEMU inside L1.
     return new (await import("./kvm/backend.js")).KvmBackend({
+      ...(options.kvmHost ? { host: options.kvmHost } : {}),
       ...(await kernelOf(options)),
       ...(options.kernelRules ? { kernelRules: options.kernelRules } : {}),
       timeoutMs: options.timeoutMs,

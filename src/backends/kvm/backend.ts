@@ -12,8 +12,9 @@ import { RealBackend, type GuestJob, type Launched, type Launcher } from "../rea
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
 import { MAX_GUEST_RAM } from "../guest/vfio-probe.js";
-import { findImage, type L1Image } from "./image.js";
-import { L1_VFIO_GROUPS, runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
+import { compressedInitramfs, findImage, type L1Image } from "./image.js";
+import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
+import { L1_HOSTS, PSERIES, type KvmHostName, type L0Program, type L1Host } from "./hosts.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
@@ -52,6 +53,8 @@ export interface KvmOptions {
   build?: QemuBuild;
   /** The profile the runs stand for (a build's: default, its base version's). */
   standsFor?: ProfileName;
+  /** The machine L1 is, off POWER (hosts.ts): a pseries guest running KVM-HV nested (default), or a PowerNV server running it on bare metal. */
+  host?: KvmHostName;
 }
 
 /** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
@@ -69,14 +72,15 @@ export function directKvmHost(): boolean {
  * Under KVM a table lives in the kernel or in QEMU: the guest prints a mark, and the host reads
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
-export const KVM_TRAITS: MachineTraits = kvmTraits(L1_VFIO_GROUPS.length, false, "7.2");
+export const KVM_TRAITS: MachineTraits = kvmTraits(PSERIES.groups.length, PSERIES, "7.2");
 
 /**
  * Under real KVM; `vfio`: how many devices the host has for `plug vfio` (L1's edu devices, or
- * TCESPEC_VFIO_HOST's on POWER); `ddw`: its kernel gives a vfio-pci device windows of any size;
+ * TCESPEC_VFIO_HOST's on POWER); `l1`: the machine L1 is (undefined: the guests run on this POWER
+ * host, whose kernel gives a vfio-pci device windows of any size and whose RAM is its own);
  * `qemu`: the guests' QEMU.
  */
-function kvmTraits(vfio: number, ddw: boolean, qemu: QemuVersion): MachineTraits {
+export function kvmTraits(vfio: number, l1: L1Host | undefined, qemu: QemuVersion): MachineTraits {
   return {
     // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
     // …and unplugs a device with device_del: QEMU releases it at once, as the guest never
@@ -86,10 +90,11 @@ function kvmTraits(vfio: number, ddw: boolean, qemu: QemuVersion): MachineTraits
     dma: "probe",
     // QEMU 7.2's trace gives a notifier's window range; later ones name the table's region.
     notifiers: qemu === "7.2" ? "by-window" : "by-table",
-    // Linux 6.12 as a pseries guest: one-level TCE tables of its 64K pages.
-    ...(ddw ? {} : { vfioWindowEntries: 1n << 21n }),
-    // L1 has 4 GiB: its guests get half of it at most. On a POWER host, what the host has.
-    ...(ddw ? {} : { maxGuestRam: MAX_GUEST_RAM, vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n }, userspaceTableEntries: 1n << 28n }),
+    // What L1's IOMMU lets a vfio-pci device's window be (hosts.ts).
+    ...(l1?.limits ?? {}),
+    // L1 has 4 GiB: its guests get half of it at most, and a table QEMU holds 2^28 entries at
+    // most. On a POWER host, what the host has.
+    ...(l1 ? { maxGuestRam: MAX_GUEST_RAM, userspaceTableEntries: 1n << 28n } : {}),
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the
@@ -146,8 +151,12 @@ export interface KvmJob {
  */
 export class KvmLauncher implements Launcher<KvmJob> {
   readonly traits: MachineTraits;
-  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">> &
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules" | "host">> &
     Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">;
+  /** The machine L1 is (undefined: the guests run on this POWER host). */
+  readonly l1?: L1Host;
+  /** `--qemu` as given: L0 on a pseries host (else the host's qemu-system-ppc64), on a PowerNV host (else the fetched 10.0). */
+  private readonly l0Binary?: string;
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
   /** What the last batch ran on, as its console said. */
@@ -183,8 +192,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
       if (own) this.options.binary = own;
     }
     this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
-    this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : L1_VFIO_GROUPS;
-    const traits = kvmTraits(this.groups.length, Boolean(this.vfioHosts), this.options.qemuVersion);
+    this.l0Binary = options.binary ?? process.env.TCESPEC_QEMU;
+    this.askedHost = options.host;
+    if (!this.options.direct) this.l1 = L1_HOSTS[options.host ?? "pseries"];
+    this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
+    const traits = kvmTraits(this.groups.length, this.l1, this.options.qemuVersion);
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
 
@@ -194,11 +206,14 @@ export class KvmLauncher implements Launcher<KvmJob> {
     return this.image;
   }
 
-  /** What L0 boots: the image, or its initramfs under a built kernel. */
-  private bootImage(): L1Image {
+  /** What L0 boots: the image, or its initramfs under a built kernel; compressed where L0 loads little. */
+  private async bootImage(): Promise<L1Image> {
     const image = this.l1Image() as L1Image;
-    return this.options.hostKernel ? { ...image, vmlinux: this.options.hostKernel.vmlinux } : image;
+    const booted = this.options.hostKernel ? { ...image, vmlinux: this.options.hostKernel.vmlinux } : image;
+    return this.l1?.initrdLimit !== undefined ? { ...booted, initramfs: await (this.compressed ??= compressedInitramfs(image)) } : booted;
   }
+  private compressed?: Promise<string>;
+  private readonly askedHost?: KvmHostName;
 
   async problem(): Promise<string | undefined> {
     const build = this.options.build;
@@ -206,7 +221,10 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const kernel = this.options.hostKernel;
     if (kernel && this.options.direct)
       return `kernel build '${kernel.manifest.name}' is booted as L1; on this POWER host the host's own kernel runs the guests (boot it there to judge it)`;
-    if (this.options.direct) return undefined;
+    if (this.options.direct)
+      return this.askedHost ? `--kvm-host ${this.askedHost} names the machine L1 is; on this POWER host the host's own KVM runs the guests, no L1` : undefined;
+    const l0 = this.l1!.l0(this.l0Binary);
+    if ("problem" in l0) return l0.problem;
     const image = this.l1Image();
     return "problem" in image ? image.problem : undefined;
   }
@@ -276,7 +294,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
       qemu: describeQemu(parsed),
       // The build is named only where L1 said it ran it: a report never pins it on another kernel.
       kernel: kernel && software.kernel === kernel.release && !this.otherBuild(software.banner) ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
-      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}`,
+      // Which machine L1 was: a pseries guest (KVM-HV nested) or a PowerNV server (on bare metal).
+      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}`,
       ...(build ? { build: describeBuild(build.manifest) } : {}),
     };
     if (kernel && software.kernel !== kernel.release)
@@ -317,7 +336,15 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const runBatch = (batch: BatchJob[]) =>
       direct
         ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts, finished })
-        : runL1(this.bootImage(), batch, { ...this.options, overlays: [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined), finished });
+        : this.bootImage().then((image) =>
+            runL1(image, batch, {
+              ...this.options,
+              host: this.l1!,
+              l0: this.l1!.l0(this.l0Binary) as L0Program,
+              overlays: [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined),
+              finished,
+            }),
+          );
     const answers = await Promise.all(batches.map((batch) => afterCrashes(batch, runBatch)));
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
     const kept = process.env.TCESPEC_KVM_CONSOLE;

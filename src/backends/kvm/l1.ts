@@ -3,7 +3,7 @@
 // guest's ELF and the script that runs it with L1's QEMU under -accel kvm. What each guest and
 // its QEMU printed comes back over L1's console, between markers the script prints.
 import type { ChildProcess } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
@@ -16,41 +16,7 @@ const WARN_ONCE = "/sys/kernel/debug/clear_warn_once";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
-
-export const L0_ARGS = [
-  "-M",
-  "pseries,cap-nested-hv=on,x-vof=on",
-  "-cpu",
-  "power9",
-  "-accel",
-  "tcg",
-  "-m",
-  "4G",
-  "-smp",
-  "1",
-  ...CONSOLE_ONLY,
-  // L1's PCI devices, which L1 binds to vfio-pci for the guests' vfio-pci hotplug. Devices on one
-  // PHB of L0 share L1's IOMMU group (one TCE table): two edu on PHB 0, for two devices on one of
-  // L2's PHBs; one on PHB 1, a group of its own, for a second of L2's PHBs (a group cannot serve
-  // two). They reach every IOBA, as the guests' DMA probes need (the 64-bit window is at 2^59).
-  "-device",
-  "edu",
-  "-device",
-  "edu",
-  "-device",
-  "spapr-pci-host-bridge,index=1,id=l0phb1",
-  "-device",
-  "edu,bus=l0phb1.0",
-  ...EDU_FULL_DMA_MASK,
-];
-
-/**
- * L1's vfio-pci devices in the order L1 lists them ($VFIO_HOST_1…: domain 0000 before 0001), as
- * the IOMMU group each is in: L0's PHB.
- */
-export const L1_VFIO_GROUPS: readonly number[] = L0_ARGS.filter((a) => /^edu(,|$)/.test(a))
-  .map((a) => (a.includes("bus=l0phb1") ? 1 : 0))
-  .sort((a, b) => a - b);
+import { PSERIES, type L0Program, type L1Host } from "./hosts.js";
 
 export const L2_ARGS = [
   "-M",
@@ -91,8 +57,9 @@ function batchResult(text: string, count: number, how: { timeoutMs: number; stop
 }
 
 export interface L1Options {
-  /** The host's qemu-system-ppc64 (L0). */
-  binary: string;
+  /** The machine L1 is (hosts.ts; default: pseries) and L0's program (default: the host's own choice). */
+  host?: L1Host;
+  l0?: L0Program;
   /** Per guest, inside L1. */
   timeoutMs: number;
   /** From L0's start to L1's READY line. */
@@ -143,6 +110,8 @@ export interface BatchPlace {
    * lines are copied into it, and a WARN is read back from it (real/console.ts, KMSG_COPY).
    */
   kernelLog: boolean;
+  /** -machine options every guest gets here (the L1 host's). */
+  guestMachine?: string;
 }
 
 export const IN_L1: BatchPlace = {
@@ -169,7 +138,8 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
     const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? (job.accel ?? place.accel) : a));
     const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
-    const args = [...guestArgs, ...job.args, "-kernel", `${place.elfs}/${i}.elf`].map(quote).join(" ");
+    const machine = place.guestMachine ? ["-machine", place.guestMachine] : [];
+    const args = [...guestArgs, ...machine, ...job.args, "-kernel", `${place.elfs}/${i}.elf`].map(quote).join(" ");
     const qemuBinary = quote(place.qemu);
     // The kernel log starts empty for each guest, with its WARN_ONCEs armed again: a warning is
     // the guest's own, whatever ran before it in the batch.
@@ -338,10 +308,10 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   return `${aslr}${kmsg}${software}${say}${prompt}${vfio}${lines.join("\n")}\n`;
 }
 
-export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number): Buffer {
+export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): Buffer {
   return cpio([
     dirEntry("batch"),
-    fileEntry("batch/run.sh", batchScript(jobs, timeoutMs), true),
+    fileEntry("batch/run.sh", batchScript(jobs, timeoutMs, place), true),
     ...jobs.map((job, i) => fileEntry(`batch/${i}.elf`, Buffer.from(job.elf))),
   ]);
 }
@@ -360,12 +330,28 @@ function settleOnce<T>(resolve: (value: T) => void, cleanup: () => void): (value
 /** Boots one L1 for these jobs; resolves with each job's result, or one error for all. */
 export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Options): Promise<BatchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tcespec-l1-"));
-  // Linux unpacks concatenated archives in turn: the cached image, then the batch.
+  const host = options.host ?? PSERIES;
+  const l0 = options.l0 ?? host.l0(undefined);
+  if ("problem" in l0) return Promise.resolve({ error: l0.problem });
+  // Linux unpacks concatenated archives in turn: the cached image (compressed, where L0 loads
+  // little: image.initramfs is then the compressed one), then the batch.
   const initrd = join(dir, "initrd.cpio");
   copyFileSync(image.initramfs, initrd);
-  for (const overlay of options.overlays ?? []) appendFileSync(initrd, readFileSync(overlay));
-  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs));
-  const args = [...L0_ARGS, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
+  // An archive after a compressed one is read only from a 4-byte boundary (zeros are skipped).
+  const align = () => appendFileSync(initrd, Buffer.alloc((4 - (statSync(initrd).size % 4)) % 4));
+  align();
+  for (const overlay of options.overlays ?? []) {
+    appendFileSync(initrd, readFileSync(overlay));
+    align();
+  }
+  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, host.guestMachine ? { ...IN_L1, guestMachine: host.guestMachine } : IN_L1));
+  const size = statSync(initrd).size;
+  if (host.initrdLimit !== undefined && size > host.initrdLimit) {
+    rmSync(dir, { recursive: true, force: true });
+    return Promise.resolve({ error: `L1's initramfs with the batch is ${size} bytes: ${host.describe} loads ${host.initrdLimit} at most (fewer guests a batch, or a smaller QEMU build)` });
+  }
+  const binary = l0.binary;
+  const args = [...l0.args, ...host.args, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
   return new Promise((resolve) => {
     let text = "";
     let booted = false;
@@ -382,9 +368,9 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     const budget = options.bootTimeoutMs + jobs.length * (options.timeoutMs + 2000);
     let timer = setTimeout(() => finish({ error: `L1 did not boot within ${options.bootTimeoutMs} ms${lastLines(text)}` }), options.bootTimeoutMs);
     try {
-      child = reaped(options.binary, args);
+      child = reaped(binary, args, "ignore", l0.env ? { env: { ...process.env, ...l0.env } } : {});
     } catch (error) {
-      finish({ error: `cannot start ${options.binary}: ${(error as Error).message}` });
+      finish({ error: `cannot start ${binary}: ${(error as Error).message}` });
       return;
     }
     child.stdout!.setEncoding("latin1");
@@ -425,8 +411,8 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       finish({
         error:
           error.code === "ENOENT"
-            ? `${options.binary} not found: install Debian's qemu-system-ppc package (L0 runs on it)`
-            : `cannot start ${options.binary}: ${error.message}`,
+            ? `${binary} not found: ${host === PSERIES ? "install Debian's qemu-system-ppc package (L0 runs on it)" : "run 'tcespec qemu setup 10.0'"}`
+            : `cannot start ${binary}: ${error.message}`,
       }),
     );
     child.on("close", (code, signal) => {

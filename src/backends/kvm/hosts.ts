@@ -1,0 +1,113 @@
+// The machines L1 can be when no POWER host runs the guests: L0 (QEMU under TCG) emulates either a
+// pseries guest that runs KVM-HV nested (cap-nested-hv), or a bare-metal POWER9 server (powernv9:
+// skiboot firmware, PHB4 host bridges, the IODA2 IOMMU) that runs KVM-HV natively, as POWER
+// servers do. Both boot the same L1 image and run the same batch script; a host is what L0 is
+// told, which QEMU L0 is, and what its IOMMU lets a vfio-pci device have (../../../docs/real-vfio.md).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK } from "../qemu/process.js";
+import { fetchedQemu } from "../qemu/versions.js";
+import type { MachineTraits } from "../real/traits.js";
+
+export const KVM_HOSTS = ["pseries", "powernv"] as const;
+export type KvmHostName = (typeof KVM_HOSTS)[number];
+
+export function isKvmHost(text: string): text is KvmHostName {
+  return (KVM_HOSTS as readonly string[]).includes(text);
+}
+
+/** L0's program and how it is started. */
+export interface L0Program {
+  binary: string;
+  /** Options before L0_ARGS: QEMU's own data directory, where the binary is a fetched one. */
+  args: string[];
+  env?: Record<string, string>;
+}
+
+export interface L1Host {
+  name: KvmHostName;
+  /** For reports: what the host is. */
+  describe: string;
+  /** L0's machine, memory, console and L1's PCI devices (the kernel and initramfs come after). */
+  args: readonly string[];
+  /** The IOMMU group of each of L1's devices bound to vfio-pci, in the order L1 lists them. */
+  groups: readonly number[];
+  /** -machine options every guest (L2) gets on this host. */
+  guestMachine?: string;
+  /** L0's binary: `--qemu` where given, else the host's own. Why not, if it cannot be had. */
+  l0(binary: string | undefined): L0Program | { problem: string };
+  /** L0 loads at most this much initramfs: the image's then goes to it compressed. */
+  initrdLimit?: number;
+  /** What this host's IOMMU lets a vfio-pci device's window be (MachineTraits' fields of the same names). */
+  limits: Pick<MachineTraits, "vfioWindowEntries" | "vfioWindowAtZero">;
+}
+
+/**
+ * L1 a pseries guest (L0: the host's QEMU under TCG with cap-nested-hv). Its PCI devices: two edu
+ * on PHB 0, which share L1's IOMMU group (one TCE table), for two devices on one of L2's PHBs; one
+ * on PHB 1, a group of its own, for a second of L2's PHBs (a group cannot serve two). They reach
+ * every IOBA, as the guests' DMA probes need (the 64-bit window is at 2^59).
+ */
+export const PSERIES: L1Host = {
+  name: "pseries",
+  describe: "a pseries L1 running KVM-HV nested",
+  args: [
+    ...["-M", "pseries,cap-nested-hv=on,x-vof=on", "-cpu", "power9", "-accel", "tcg", "-m", "4G", "-smp", "1"],
+    ...CONSOLE_ONLY,
+    ...["-device", "edu", "-device", "edu", "-device", "spapr-pci-host-bridge,index=1,id=l0phb1", "-device", "edu,bus=l0phb1.0"],
+    ...EDU_FULL_DMA_MASK,
+  ],
+  // L1 lists domain 0000 before 0001.
+  groups: [0, 0, 1],
+  l0: (binary) => ({ binary: binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64", args: [] }),
+  limits: {
+    // Linux 6.12 as a pseries guest makes one-level TCE tables only, 2^21 entries with its 64K
+    // pages; QEMU stops with "Failed to create a window" on a larger one.
+    vfioWindowEntries: 1n << 21n,
+    // …and gives a window at bus offset 0 only within its own default window (1 GiB of 4 KiB
+    // pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be
+    // 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).
+    vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n },
+  },
+};
+
+/**
+ * L1 a bare-metal POWER9 server (QEMU 10.0.2's powernv9, skiboot, PHB4). QEMU 7.2's powernv
+ * cannot set the PHB BARs (skiboot: "Unable to set PHB BAR") and finds no PCI device, so L0 is the
+ * 10.0 that `tcespec qemu setup 10.0` fetched. `-nodefaults` would remove the PHBs: the defaults
+ * stay, and what is not wanted is switched off. One edu per PHB4 (`pcie.N`): each its own PE and
+ * IOMMU group. The machine loads at most 128 MiB of initramfs.
+ */
+export const POWERNV: L1Host = {
+  name: "powernv",
+  describe: "a PowerNV (powernv9, skiboot, PHB4) L1 running KVM-HV on bare metal",
+  args: [
+    ...["-M", "powernv9", "-cpu", "power9", "-accel", "tcg", "-m", "4G", "-smp", "1"],
+    ...["-display", "none", "-monitor", "none", "-serial", "stdio", "-audio", "none"],
+    ...["-device", "edu,bus=pcie.0", "-device", "edu,bus=pcie.1", "-device", "edu,bus=pcie.2"],
+    ...EDU_FULL_DMA_MASK,
+  ],
+  groups: [0, 1, 2],
+  // The emulated firmware advertises none of the speculation mitigations QEMU's pseries asks KVM
+  // for by default ("Requested safe cache capability level not supported by KVM").
+  guestMachine: "cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
+  l0: (binary) => {
+    if (binary) return { binary, args: [] };
+    const fetched = fetchedQemu("10.0");
+    if ("problem" in fetched) return { problem: `the PowerNV host's L0 is QEMU 10.0 (7.2's powernv9 finds no PCI device): ${fetched.problem}` };
+    // Without -nodefaults QEMU loads its modules: its own, not the system's (another version's
+    // make it stop on an assertion).
+    const modules = join(fetched.dir, "usr/lib", `${debArch()}-linux-gnu`, "qemu");
+    return { binary: fetched.binary, args: ["-L", fetched.dataDir], ...(existsSync(modules) ? { env: { QEMU_MODULE_DIR: modules } } : {}) };
+  },
+  initrdLimit: 128 * 1024 * 1024,
+  // PowerNV builds multi-level TCE tables and programs any window it is given.
+  limits: {},
+};
+
+export const L1_HOSTS: Record<KvmHostName, L1Host> = { pseries: PSERIES, powernv: POWERNV };
+
+/** Debian's name of this machine's architecture, as in its multiarch paths. */
+function debArch(): string {
+  return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch === "ppc64" ? "powerpc64le" : process.arch;
+}

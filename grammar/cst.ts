@@ -426,6 +426,8 @@ export type WhenClauseCstChildren = {
   profileList?: ProfileListCstNode[];
   kernel?: IToken[];
   kernelList?: ProfileListCstNode[];
+  host?: IToken[];
+  hostList?: ProfileListCstNode[];
 };
 
 export interface XfailClauseCstNode extends CstNode {

@@ -333,8 +333,16 @@ export class SpecParser extends CstParser {
             this.SUBRULE2(this.profileList, { LABEL: "kernelList" });
           },
         },
+        // `when host powernv`: the host whose KVM and IOMMU ran the machine; a word too.
+        {
+          GATE: () => this.LA(1).image === "host",
+          ALT: () => {
+            this.CONSUME2(T.Name, { LABEL: "host" });
+            this.SUBRULE3(this.profileList, { LABEL: "hostList" });
+          },
+        },
       ],
-      ERR_MSG: "'profile' or 'kernel' after when",
+      ERR_MSG: "'profile', 'kernel' or 'host' after when",
     });
   });
 

@@ -8,7 +8,7 @@ import type { Backend, BackendOptions } from "./backends/backend.js";
 import { VERSION } from "./version.js";
 
 import { PROFILE_NAMES } from "./engine/profiles.js";
-import { isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "./profile-names.js";
+import { HOST_NAMES, isHostName, isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "./profile-names.js";
 
 // Only what --version and --help need is loaded up front; the parser, the engine and the
 // reporters come in when a command runs, so start-up stays close to node's own.
@@ -100,7 +100,8 @@ run options:
                      a pseries guest running KVM-HV nested) or powernv (a POWER9 server,
                      QEMU 10.0's powernv9, running KVM-HV on bare metal, as POWER hosts
                      do; 'tcespec qemu setup 10.0' first). Every report names the host
-  --timeout MS       per-spec timeout on a real backend (default 10000)
+  --timeout MS       per-spec timeout on a real backend (default 10000 on qemu, 20000
+                     on kvm, 60000 on a PowerNV host or a KASAN kernel)
 matrix options:
   --format F         markdown (default) or html; --output FILE
 general:
@@ -146,7 +147,7 @@ function parseProfiles(values: string[] | undefined): ProfileName[] | undefined 
 /** --kvm-host H: the machine L1 is on the kvm backend (pseries, powernv). */
 function kvmHostOption(value: string | undefined): { kvmHost?: string } {
   if (value === undefined) return {};
-  if (!["pseries", "powernv"].includes(value)) throw new UsageError(`--kvm-host takes pseries or powernv, not '${value}'`);
+  if (!isHostName(value)) throw new UsageError(`--kvm-host takes ${HOST_NAMES.join(" or ")}, not '${value}'`);
   return { kvmHost: value };
 }
 

@@ -10,3 +10,12 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
 export const KERNEL_RULES_NAMES = ["linux-4", "linux-6", "linux-6-checked"] as const;
 export type KernelRulesName = (typeof KERNEL_RULES_NAMES)[number];
 export const isKernelRules = (name: string): name is KernelRulesName => (KERNEL_RULES_NAMES as readonly string[]).includes(name);
+
+/**
+ * The hosts whose KVM a run stands for (`when host …`, --kvm-host): a pseries machine running
+ * KVM-HV nested (the kvm backend's default L1), or a PowerNV one (a POWER server's bare metal).
+ * Their IOMMUs differ (src/engine/host.ts says how).
+ */
+export const HOST_NAMES = ["pseries", "powernv"] as const;
+export type HostName = (typeof HOST_NAMES)[number];
+export const isHostName = (name: string): name is HostName => (HOST_NAMES as readonly string[]).includes(name);

@@ -51,6 +51,8 @@ export interface BackendIdentity {
   kernel?: string;
   /** Where that software was: the binary's path, L1's image. */
   where?: string;
+  /** The machine whose KVM ran the guests (kvm backend): a pseries L1, a PowerNV L1, or this POWER host. */
+  host?: "pseries" | "powernv" | "power";
   /** A QEMU built by tcespec: its name, base version, source and patches (so no one takes a mutant's verdict for stock QEMU's). */
   build?: string;
 }

@@ -26,7 +26,11 @@ async function kernelOf(options: BackendOptions) {
 
 const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> = {
   // The model plays the host kernel's rules: --kernel-rules, else those of the kernel build --kernel names.
-  model: async (options) => new ModelBackend(options.bail ?? false, options.kernelRules ?? (await kernelOf(options)).hostKernel?.manifest.rules),
+  model: async (options) => {
+    const { isHostName, HOST_NAMES } = await import("../profile-names.js");
+    if (options.kvmHost !== undefined && !isHostName(options.kvmHost)) throw new UnknownBackendError(`unknown KVM host '${options.kvmHost}' (hosts: ${HOST_NAMES.join(", ")})`);
+    return new ModelBackend(options.bail ?? false, options.kernelRules ?? (await kernelOf(options)).hostKernel?.manifest.rules, options.kvmHost);
+  },
   qemu: async (options) => {
     const { QemuBackend } = await import("./qemu/backend.js");
     const { isQemuVersion, QEMU_VERSIONS } = await import("./qemu/versions.js");
@@ -41,8 +45,8 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
     const version = options.qemuVersion ?? "7.2";
     if (!isQemuVersion(version))
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
-    const { isKvmHost, KVM_HOSTS } = await import("./kvm/hosts.js");
-    if (options.kvmHost !== undefined && !isKvmHost(options.kvmHost)) throw new UnknownBackendError(`unknown KVM host '${options.kvmHost}' (hosts: ${KVM_HOSTS.join(", ")})`);
+    const { isHostName, HOST_NAMES } = await import("../profile-names.js");
+    if (options.kvmHost !== undefined && !isHostName(options.kvmHost)) throw new UnknownBackendError(`unknown KVM host '${options.kvmHost}' (hosts: ${HOST_NAMES.join(", ")})`);
     // On the kvm backend --qemu is L0 and --qemu-version the QEMU inside L1.
     return new (await import("./kvm/backend.js")).KvmBackend({
       ...(options.kvmHost ? { host: options.kvmHost } : {}),

@@ -1,4 +1,5 @@
 // The model backend: the engine plays the profile.
+import { HOSTS, type HostName } from "../engine/host.js";
 import { KERNEL_RULES, type KernelRulesName } from "../engine/kvm.js";
 import type { CompiledSpec, Probe } from "../compile/program.js";
 import { Engine } from "../engine/engine.js";
@@ -50,8 +51,10 @@ export class ModelBackend implements Backend {
     private readonly bail = false,
     /** The host kernel's rules for every profile (--kernel-rules, or a kernel build's), instead of each profile's own. */
     readonly kernelRules?: KernelRulesName,
+    /** The host whose IOMMU it plays (--kvm-host): pseries when not given. */
+    readonly host?: HostName,
   ) {
-    this.recipe = { name: this.name, options: { bail, ...(kernelRules ? { kernelRules } : {}) } };
+    this.recipe = { name: this.name, options: { bail, ...(kernelRules ? { kernelRules } : {}), ...(host ? { kvmHost: host } : {}) } };
   }
 
   async run(spec: CompiledSpec, profile: ProfileName): Promise<RunResult> {
@@ -59,12 +62,12 @@ export class ModelBackend implements Backend {
   }
 
   runSync(spec: CompiledSpec, profile: ProfileName): RunResult {
-    const engine = new Engine(profile, spec.machine, this.kernelRules && KERNEL_RULES[this.kernelRules]);
+    const engine = new Engine(profile, spec.machine, this.kernelRules && KERNEL_RULES[this.kernelRules], this.host && HOSTS[this.host]);
     const target: Target = {
       apply: (operation) => engine.apply(operation),
       observe: (probe) => observe(engine, probe),
       picture: () => engine.picture(),
     };
-    return evaluate(spec, profile, target, this.name, this.bail, this.kernelRules);
+    return evaluate(spec, profile, target, this.name, this.bail, this.kernelRules, this.host);
   }
 }

@@ -5,7 +5,7 @@ export interface Pos {
   column: number; // 1-based
 }
 
-import type { KernelRulesName } from "../profile-names.js";
+import type { HostName, KernelRulesName } from "../profile-names.js";
 import type { ProfileName } from "../profile-names.js";
 export { PROFILE_NAMES as PROFILES, type ProfileName } from "../profile-names.js";
 
@@ -80,6 +80,8 @@ export interface Expectation extends StatementBase {
   when?: { profiles: ProfileName[] } & Pos;
   /** `when kernel …`: the host kernel rules under which the expectation holds. */
   whenKernel?: { kernels: KernelRulesName[] } & Pos;
+  /** `when host …`: the hosts (pseries, powernv) on which the expectation holds. */
+  whenHost?: { hosts: HostName[] } & Pos;
   xfail?: { reason: string } & Pos;
 }
 

@@ -49,6 +49,7 @@ export function expectStep(statement: A.Expectation, probe: Probe, expected: Exp
     expected,
     when: statement.when?.profiles,
     whenKernel: statement.whenKernel?.kernels,
+    whenHost: statement.whenHost?.hosts,
     xfail: statement.xfail?.reason,
     source: statement.source,
     line: statement.line,

@@ -1,5 +1,5 @@
 // The checked program: what the runner executes. Names are resolved to PHB indices and LIOBNs.
-import type { KernelRulesName } from "../profile-names.js";
+import type { HostName, KernelRulesName } from "../profile-names.js";
 import type { MachineConfig, Operation, ProfileName } from "../engine/types.js";
 import type { Comparison, Pos } from "./ast.js";
 
@@ -27,7 +27,7 @@ export interface Expected {
 
 export type Step =
   | ({ kind: "do"; operation: Operation; source: string } & Pos)
-  | ({ kind: "expect"; probe: Probe; expected: Expected; when?: ProfileName[]; whenKernel?: KernelRulesName[]; xfail?: string; source: string } & Pos);
+  | ({ kind: "expect"; probe: Probe; expected: Expected; when?: ProfileName[]; whenKernel?: KernelRulesName[]; whenHost?: HostName[]; xfail?: string; source: string } & Pos);
 
 export interface CompiledSpec extends Pos {
   file: string;

@@ -3,7 +3,7 @@
 // a handler table that must name each alternative: a rule the grammar gains and this file does not
 // handle is a compile error. Numbers become bigints here (sizes expanded, `_` removed, > 2^64-1
 // rejected); names are checked where the grammar cannot: profiles and capabilities.
-import { isKernelRules, KERNEL_RULES_NAMES, type KernelRulesName } from "../profile-names.js";
+import { HOST_NAMES, isHostName, isKernelRules, KERNEL_RULES_NAMES, type HostName, type KernelRulesName } from "../profile-names.js";
 import type { CstElement, CstNode, IToken } from "chevrotain";
 import type * as C from "../../grammar/cst.js";
 import type * as A from "./ast.js";
@@ -377,6 +377,15 @@ export class AstBuilder {
     return { op, value: { kind: "word", word, ...this.posOf(token) } };
   }
 
+  private hosts(words: IToken[]): HostName[] {
+    const names: HostName[] = [];
+    for (const word of words) {
+      if (isHostName(word.image)) names.push(word.image);
+      else this.error(this.posOf(word), unknown("host", word.image, HOST_NAMES, "hosts"));
+    }
+    return names;
+  }
+
   private expectation(node: C.ExpectStmtCstNode, at: A.StatementBase): A.Expectation {
     const c = node.children;
     const expectation: A.Expectation = { kind: "expect", check: this.check(c), ...at };
@@ -386,6 +395,9 @@ export class AstBuilder {
     const kernels = (c.whenClause ?? []).filter((w) => w.children.kernelList);
     if (kernels.length > 1) this.error(this.nodePos(kernels[1]!), "an expectation takes one 'when kernel' clause");
     if (kernels[0]) expectation.whenKernel = { kernels: this.kernelRules(this.words(the(kernels[0].children.kernelList))), ...this.nodePos(kernels[0]) };
+    const hosts = (c.whenClause ?? []).filter((w) => w.children.hostList);
+    if (hosts.length > 1) this.error(this.nodePos(hosts[1]!), "an expectation takes one 'when host' clause");
+    if (hosts[0]) expectation.whenHost = { hosts: this.hosts(this.words(the(hosts[0].children.hostList))), ...this.nodePos(hosts[0]) };
     const xfails = c.xfailClause ?? [];
     if (xfails.length > 1) this.error(this.nodePos(xfails[1]!), "an expectation takes one 'xfail' clause");
     if (xfails[0]) expectation.xfail = { reason: this.string(the(xfails[0].children.StringLiteral)), ...this.nodePos(xfails[0]) };

@@ -1,4 +1,5 @@
 // The engine's public face: operations in, outcomes out, and side-effect-free queries.
+import type { Host } from "./host.js";
 import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc, TablePicture } from "./types.js";
 import { DEFAULT_GUEST_RAM } from "./types.js";
 import { Machine } from "./machine.js";
@@ -20,8 +21,10 @@ export class Engine {
     config: MachineConfig,
     /** The host kernel's TCE hypercalls, when not the profile's (a kernel with a fix: --kernel-rules). */
     kernel?: KvmRules,
+    /** The host whose IOMMU holds the hardware tables (--kvm-host): pseries when not given. */
+    host?: Host,
   ) {
-    this.machine = new Machine(kernel ? { ...PROFILES[profile], kvm: kernel } : PROFILES[profile], config);
+    this.machine = new Machine(kernel ? { ...PROFILES[profile], kvm: kernel } : PROFILES[profile], config, host);
   }
 
   apply(operation: Operation): Outcome {

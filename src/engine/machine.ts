@@ -1,6 +1,7 @@
 // The pseries machine's IOMMU state: PHBs, their tables, where each guest view lives,
 // and the vfio-pci side. Hypercall and RTAS rules live in their own files; this file
 // decides placement and keeps the hardware tables fed.
+import { PSERIES_HOST, type Host } from "./host.js";
 import { isPhbLiobn, phbOfLiobn, windowOfLiobn } from "../papr.js";
 import type { Capability, DeviceKind, MachineConfig, PhbConfig } from "./types.js";
 import { TCE_READ, TCE_WRITE } from "./types.js";
@@ -19,6 +20,8 @@ export class Machine {
   constructor(
     readonly profile: Profile,
     readonly config: MachineConfig,
+    /** The host whose IOMMU holds the hardware tables (host.ts). */
+    readonly host: Host = PSERIES_HOST,
   ) {
     this.caps = new Set(config.accel === "kvm" ? config.caps : []);
   }
@@ -120,17 +123,27 @@ export class Machine {
    * spapr_tce_vfio (as it does when KVM keeps the hardware table in step), whatever the table's fd.
    */
   private windowAddedForVfio(phb: Phb): void {
-    if (this.kvm && this.profile.kvmUpdatesHardware(this.caps)) phb.groupAttached = true;
+    if (this.kvm && this.profile.kvmUpdatesHardware(this.caps)) for (const group of this.groups(phb)) phb.attachedGroups.add(group);
   }
 
-  /** The WARN, if any, of the PHB's vfio group leaving the KVM-VFIO device (its last device unplugged, or QEMU's exit). */
-  private releaseWarning(phb: Phb): string | undefined {
-    return this.kvm && this.profile.kvm.warnsOnUnattachedGroupRelease && !phb.groupAttached ? "kvm_spapr_tce_release_vfio_group" : undefined;
+  /** A vfio-pci device's IOMMU group: the PHB's one, or its own (host.groupPerDevice). */
+  private groupOf(device: string): string {
+    return this.host.groupPerDevice ? device : "phb";
+  }
+
+  /** The groups of the PHB's vfio-pci devices. */
+  private groups(phb: Phb): Set<string> {
+    return new Set([...phb.devices].filter(([, kind]) => kind === "vfio").map(([name]) => this.groupOf(name)));
+  }
+
+  /** The WARN, if any, of a vfio group leaving the KVM-VFIO device (its last device unplugged, or QEMU's exit). */
+  private releaseWarning(phb: Phb, group: string): string | undefined {
+    return this.kvm && this.profile.kvm.warnsOnUnattachedGroupRelease && !phb.attachedGroups.has(group) ? "kvm_spapr_tce_release_vfio_group" : undefined;
   }
 
   /** What the host kernel does when the machine's QEMU exits: a WARN, if any (the machine stays as it is). */
   exitWarning(): string | undefined {
-    return [...this.phbs.values()].filter((phb) => phb.hasVfio).map((phb) => this.releaseWarning(phb)).find((w) => w !== undefined);
+    return [...this.phbs.values()].flatMap((phb) => [...this.groups(phb)].map((group) => this.releaseWarning(phb, group))).find((w) => w !== undefined);
   }
 
   plug(kind: DeviceKind, name: string, phbIndex: number): void {
@@ -148,19 +161,30 @@ export class Machine {
   unplug(name: string): void {
     const phb = this.deviceHome.get(name)!;
     const vfio = phb.devices.get(name) === "vfio";
+    const group = this.groupOf(name);
     phb.devices.delete(name);
     this.deviceHome.delete(name);
-    if (phb.hasVfio) return;
+    // The device's group leaves QEMU's container and the KVM-VFIO device with its last device.
+    const leaves = vfio && !this.groups(phb).has(group);
+    if (leaves) {
+      this.warning ??= this.releaseWarning(phb, group);
+      phb.attachedGroups.delete(group);
+    }
+    if (phb.hasVfio) {
+      // Other groups stay in the container: its tables are cleared under them (host.ts).
+      if (leaves) for (const table of phb.enabledTables()) table.clearHardware();
+      return;
+    }
     for (const table of phb.enabledTables()) this.detachVfio(table);
-    if (vfio) this.warning ??= this.releaseWarning(phb);
-    phb.groupAttached = false;
+    phb.attachedGroups.clear();
   }
 
   /** How KVM treats the hardware table on puts it answers itself. */
   kvmHardwareHook(table: TceTable): KvmHardwareHook | undefined {
     if (!table.hardware || !this.profile.kvmUpdatesHardware(this.caps)) return undefined;
-    return Object.assign((t: TceTable, index: number, tce: bigint, count: number) => t.notify(index, tce, count, false), {
+    return Object.assign((t: TceTable, index: number, tce: bigint, count: number) => t.notify(index, tce, count, false, this.host.writeAddsRead), {
       warn: (where: string) => void (this.warning ??= where),
+      pastEndFails: this.host.pastEndFails,
     });
   }
 

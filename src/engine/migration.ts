@@ -52,12 +52,15 @@ export function save(machine: Machine): MigrationStream {
   };
 }
 
-/** The incoming side: a fresh machine of the same profile, built from a validated stream. */
-export function load(json: string): Machine {
+/**
+ * The incoming side: a fresh machine of the same profile, built from a validated stream; on the
+ * same host as `source` (its kernel rules and IOMMU), where it is given.
+ */
+export function load(json: string, source?: Machine): Machine {
   const stream: unknown = JSON.parse(json);
   if (!validStream(stream)) throw new Error(`invalid migration stream: ${validStream.explain(stream)}`);
   const config: MachineConfig = { accel: stream.machine.accel, caps: stream.machine.caps, ...(stream.machine.ram !== undefined ? { ram: BigInt(stream.machine.ram) } : {}) };
-  const machine = new Machine(PROFILES[stream.profile], config);
+  const machine = source ? new Machine(source.profile, config, source.host) : new Machine(PROFILES[stream.profile], config);
   for (const saved of stream.phbs) {
     const phb = machine.addPhb({
       name: saved.name,
@@ -79,5 +82,5 @@ export function load(json: string): Machine {
 /** A real round trip through JSON text; refused while a vfio-pci device is present. */
 export function migrate(machine: Machine): Machine | undefined {
   if (machine.vfioPresent) return undefined;
-  return load(JSON.stringify(save(machine)));
+  return load(JSON.stringify(save(machine)), machine);
 }

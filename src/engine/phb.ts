@@ -11,7 +11,7 @@ export class Phb {
    * QEMU gave the vfio group of this PHB's devices (one group per PHB, as the kvm backend's host
    * devices are laid out) a TCE table through the KVM-VFIO device (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE).
    */
-  groupAttached = false;
+  readonly attachedGroups = new Set<string>();
 
   constructor(readonly config: PhbConfig) {}
 

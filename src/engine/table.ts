@@ -68,10 +68,10 @@ export class TceTable {
    * lets the passed-through device read after QEMU mapped it, not after KVM did
    * (specs/hotplug/real-vfio.tce, specs/hotplug/kvm-keeps-hw.tce).
    */
-  hardwareEntry(tce: bigint, byQemu = true): bigint | undefined {
+  hardwareEntry(tce: bigint, readWithWrite = true): bigint | undefined {
     const permission = tce & TCE_RW;
     if (permission === 0n) return undefined;
-    return (tce & this.pageMask) | (byQemu && permission & TCE_WRITE ? TCE_RW : permission);
+    return (tce & this.pageMask) | (readWithWrite && permission & TCE_WRITE ? TCE_RW : permission);
   }
 
   /** A hardware entry maps what a guest entry says, as either QEMU or KVM maps it. */
@@ -80,9 +80,14 @@ export class TceTable {
   }
 
   /** vfio's notifier (or KVM, `byQemu` false) for entries [index, index + count): unmap the old translation, map the new one when it grants a permission. */
-  notify(index: number, tce: bigint, count = 1, byQemu = true): void {
+  notify(index: number, tce: bigint, count = 1, byQemu = true, readWithWrite = byQemu): void {
     if (byQemu && !this.listening) return;
-    this.hardware?.setRange(index, count, this.hardwareEntry(tce, byQemu) ?? 0n);
+    this.hardware?.setRange(index, count, this.hardwareEntry(tce, readWithWrite) ?? 0n);
+  }
+
+  /** The host cleared the hardware table under the device (host.ts: groupPerDevice); QEMU's view and notifier stay. */
+  clearHardware(): void {
+    if (this.hardware) this.hardware = new RunMap();
   }
 
   /** The hardware table the guest view calls for: its mapped runs, translated. */

@@ -26,11 +26,11 @@ export function realSides(model: ModelBackend, real: RealBackend<unknown>, jobs:
   ];
 }
 
-/** Every other profile × kernel rules of the model than the one `model` plays under `profile`. */
+/** Every other profile × kernel rules of the model than the one `model` plays under `profile`, on its host. */
 export function standIns(model: ModelBackend, profile: ProfileName): Side[] {
   return (Object.keys(PROFILES) as ProfileName[]).flatMap((p) =>
     Object.values(KERNEL_RULES)
       .filter((k) => !(p === profile && k.id === (model.kernelRules ?? PROFILES[p].kvm.id)))
-      .map((k) => modelSide(new ModelBackend(false, k.id), p, `the model (${p}, ${k.id})`)),
+      .map((k) => modelSide(new ModelBackend(false, k.id, model.host), p, `the model (${p}, ${k.id})`)),
   );
 }

@@ -9,7 +9,7 @@ import * as T from "../../grammar/tokens.js";
 import { compileSource } from "../compile/index.js";
 import { lineStartsOf, positionAt } from "../compile/positions.js";
 import { CAPABILITIES } from "../compile/ast.js";
-import { KERNEL_RULES_NAMES, PROFILE_NAMES } from "../profile-names.js";
+import { HOST_NAMES, KERNEL_RULES_NAMES, PROFILE_NAMES } from "../profile-names.js";
 import { HCALL_RC, RTAS_STATUS } from "../engine/types.js";
 import { parseNumber } from "../compile/literals.js";
 import { packageRoot } from "../version.js";
@@ -123,10 +123,10 @@ function statementAt(text: string, wordStart: number): { before: IToken[]; topLe
 
 const keywordCompletion = (word: string): Completion => ({ label: word, kind: "keyword", detail: T.KEYWORD_KINDS.get(word) });
 
-/** The cursor is in a `when kernel …` list: the word after the last `when` is "kernel". */
-function afterWhenKernel(before: readonly { tokenType: TokenType; image: string }[]): boolean {
+/** The cursor is in a `when kernel …` or `when host …` list: the word after the last `when` says which. */
+function afterWhen(before: readonly { tokenType: TokenType; image: string }[], word: "kernel" | "host"): boolean {
   const when = before.map((t) => t.tokenType).lastIndexOf(T.When);
-  return when >= 0 && before[when + 1]?.image === "kernel";
+  return when >= 0 && before[when + 1]?.image === word;
 }
 
 /** What may come at the cursor: the grammar's next tokens after the statement so far, and names. */
@@ -153,8 +153,11 @@ export function completions(text: string, offset: number): Completion[] {
     else if (type === T.ReturnCode) for (const code of [...Object.keys(HCALL_RC), ...Object.keys(RTAS_STATUS)]) add({ label: code, kind: "code" });
     else if (type === T.Name || type === T.DottedName) {
       if (within === "capability") for (const cap of CAPABILITIES) add({ label: cap, kind: "capability" });
-      else if (within === "whenClause") add({ label: "kernel", kind: "keyword", detail: "when kernel: the host kernel rules under which the expectation holds" });
-      else if (within === "word" && afterWhenKernel(before)) for (const k of KERNEL_RULES_NAMES) add({ label: k, kind: "profile" });
+      else if (within === "whenClause") {
+        add({ label: "kernel", kind: "keyword", detail: "when kernel: the host kernel rules under which the expectation holds" });
+        add({ label: "host", kind: "keyword", detail: "when host: the hosts (pseries, powernv) on which the expectation holds" });
+      } else if (within === "word" && afterWhen(before, "kernel")) for (const k of KERNEL_RULES_NAMES) add({ label: k, kind: "profile" });
+      else if (within === "word" && afterWhen(before, "host")) for (const h of HOST_NAMES) add({ label: h, kind: "profile" });
       else if (within === "word") for (const p of PROFILE_NAMES) add({ label: p, kind: "profile" });
       else if (within === "unplugStmt" || within === "dma") for (const d of devices.keys()) add({ label: d, kind: "device" });
       else if (within !== "phbStmt" && within !== "tag" && !(within === "plugStmt" && !before.some((t) => t.tokenType === T.On)))

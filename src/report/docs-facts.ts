@@ -11,6 +11,7 @@ import { KVM_TRAITS } from "../backends/kvm/backend.js";
 import { QEMU_VERSIONS } from "../backends/qemu/versions.js";
 import { PROFILES } from "../engine/profiles.js";
 import { KERNEL_RULES } from "../engine/kvm.js";
+import { HOSTS } from "../engine/host.js";
 import { PROFILE_NAMES } from "../profile-names.js";
 import { packageRoot } from "../version.js";
 
@@ -65,6 +66,11 @@ function kernelRulesTable(): string {
   ].join("\n");
 }
 
+/** Each host, from its summary. */
+function hostsTable(): string {
+  return ["| host | what it stands for |", "| --- | --- |", ...Object.values(HOSTS).map((h) => `| \`${h.id}\` | ${h.summary} |`)].join("\n");
+}
+
 const NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
 /** The library's counts: specs, files, topic folders, rules, profiles and kernel rules. */
@@ -103,6 +109,7 @@ function wrap(text: string, width = 100): string {
 export const SECTIONS: Record<string, { doc: string; text: () => string }> = {
   backends: { doc: "docs/language.md", text: backendsTable },
   "kernel-rules": { doc: "docs/language.md", text: kernelRulesTable },
+  hosts: { doc: "docs/language.md", text: hostsTable },
   profiles: { doc: "docs/language.md", text: profilesTable },
   library: { doc: "README.md", text: library },
 };

@@ -1,5 +1,6 @@
 // Evaluating a compiled spec against anything that can apply operations and answer probes.
 import type { KernelRulesName } from "../engine/kvm.js";
+import type { HostName } from "../profile-names.js";
 import { PROFILES } from "../engine/profiles.js";
 import type { CompiledSpec, Expected, Probe } from "../compile/program.js";
 import type { Pos } from "../compile/ast.js";
@@ -87,9 +88,10 @@ export function bareSuccess(outcome: Outcome): { expected: string; actual: strin
 
 /**
  * `kernel`: the host kernel rules the run stands for (`when kernel …`): the model's (--kernel-rules,
- * a kernel build's), else the profile's own.
+ * a kernel build's), else the profile's own. `host`: the host it stands for (`when host …`):
+ * pseries unless a run says otherwise (--kvm-host).
  */
-export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Target, backend: string, bail = false, kernel?: KernelRulesName): RunResult {
+export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Target, backend: string, bail = false, kernel?: KernelRulesName, host: HostName = "pseries"): RunResult {
   const kernelRules = kernel ?? PROFILES[profile].kvm.id;
   const expectations: ExpectationOutcome[] = [];
   // The steps run so far, as indices: their text is made only for a divergence.
@@ -134,7 +136,7 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
       op: step.expected.op,
       xfail: step.xfail,
     };
-    if ((step.when && !step.when.includes(profile)) || (step.whenKernel && !step.whenKernel.includes(kernelRules))) {
+    if ((step.when && !step.when.includes(profile)) || (step.whenKernel && !step.whenKernel.includes(kernelRules)) || (step.whenHost && !step.whenHost.includes(host))) {
       expectations.push({ ...base, outcome: "skipped", actual: "" });
       continue;
     }

@@ -163,5 +163,9 @@ describe("completion of PHB names", () => {
     expect(labels(`${head}kernel linux-6, `).sort()).toEqual(["linux-4", "linux-6", "linux-6-checked"]);
     expect(labels(`${head}profile `)).toContain("qemu-7.2");
     expect(labels(`${head}profile `)).not.toContain("linux-6");
+    // `when host`, an extension, the same way.
+    expect(labels(head)).toContain("host");
+    expect(labels(`${head}host `).sort()).toEqual(["powernv", "pseries"]);
+    expect(labels(`${head}kernel linux-6 when host pseries, `).sort()).toEqual(["powernv", "pseries"]);
   });
 });

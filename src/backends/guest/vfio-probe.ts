@@ -20,7 +20,7 @@ type ProbeCall = Extract<GuestCall, { kind: "vfio-dma" }>;
 
 /** QEMU loads the guest's image at its kernel-addr, 4 MiB; no probe writes over it. */
 const IMAGE = { start: 0x40_0000n, end: 0x80_0000n };
-/** The most RAM a guest gets where probes look (L1 has 4 GiB), and the step it grows by (pseries' block). */
+/** The most RAM a guest gets in a pseries L1 (it has 4 GiB), and the step a probe's RAM grows by (pseries' block). */
 export const MAX_GUEST_RAM = 0x8000_0000n;
 const RAM_STEP = GUEST_RAM_BLOCK;
 const U64 = (1n << 64n) - 1n;
@@ -191,9 +191,10 @@ export class VfioProbes {
 
   /**
    * Fills in every probe's candidates and scratch entry. Returns the guest RAM the candidates
-   * need (`ram` at least), or why the probes cannot be made.
+   * need (`ram` at least; `maxRam` at most, where the target has a limit), or why the probes
+   * cannot be made.
    */
-  finish(ram: bigint): { ram: bigint } | { unsupported: string } {
+  finish(ram: bigint, maxRam?: bigint): { ram: bigint } | { unsupported: string } {
     // One scratch page per PHB, for all its probes.
     const scratches = new Map<number, bigint | undefined>();
     for (const p of this.pending) {
@@ -209,8 +210,8 @@ export class VfioProbes {
             return { unsupported: `dma: the TCE ${hex(tce)} points into the guest's own image (${hex(IMAGE.start)}–${hex(IMAGE.end - 1n)}), which a DMA probe would overwrite` };
           if (address >> 12n === RESUME_ADDR >> 12n) return { unsupported: `dma: the TCE ${hex(tce)} points at the guest's resume note (${hex(RESUME_ADDR)})` };
           // Past what a guest here can have there is no memory for the probe to look at.
-          if (address >= MAX_GUEST_RAM)
-            return { unsupported: `dma: the TCE ${hex(tce)} points past the most guest RAM a probe has here (${hex(MAX_GUEST_RAM)}), where it cannot look` };
+          if (maxRam !== undefined && address >= maxRam)
+            return { unsupported: `dma: the TCE ${hex(tce)} points past the most guest RAM a probe has here (${hex(maxRam)}), where it cannot look` };
           while (address >= ram) ram += RAM_STEP;
           p.candidates.push({ address, page });
         }

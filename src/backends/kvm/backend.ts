@@ -11,7 +11,6 @@ import { existenceCalls } from "../real/calls.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
-import { MAX_GUEST_RAM } from "../guest/vfio-probe.js";
 import { compressedInitramfs, findImage, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { L1_HOSTS, PSERIES, type KvmHostName, type L0Program, type L1Host } from "./hosts.js";
@@ -92,9 +91,9 @@ export function kvmTraits(vfio: number, l1: L1Host | undefined, qemu: QemuVersio
     notifiers: qemu === "7.2" ? "by-window" : "by-table",
     // What L1's IOMMU lets a vfio-pci device's window be (hosts.ts).
     ...(l1?.limits ?? {}),
-    // L1 has 4 GiB: its guests get half of it at most, and a table QEMU holds 2^28 entries at
-    // most. On a POWER host, what the host has.
-    ...(l1 ? { maxGuestRam: MAX_GUEST_RAM, userspaceTableEntries: 1n << 28n } : {}),
+    // L1 has 4 GiB (more for a larger guest, on a host that gives one): a table QEMU holds 2^28
+    // entries at most. On a POWER host, what the host has.
+    ...(l1 ? { maxGuestRam: l1.maxGuestRam, userspaceTableEntries: 1n << 28n } : {}),
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the
@@ -172,7 +171,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
       hostKernel: options.hostKernel,
       kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
       // KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
-      timeoutMs: options.timeoutMs ?? (options.hostKernel?.manifest.kasan ? 60_000 : 20_000),
+      // …and on a PowerNV host each vfio-pci unplug waits on a slot reset the emulated PHB4 never completes (hosts.ts).
+      timeoutMs: options.timeoutMs ?? (options.hostKernel?.manifest.kasan || options.host === "powernv" ? 60_000 : 20_000),
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),
@@ -196,7 +196,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.askedHost = options.host;
     if (!this.options.direct) this.l1 = L1_HOSTS[options.host ?? "pseries"];
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
-    const traits = kvmTraits(this.groups.length, this.l1, this.options.qemuVersion);
+    // A POWER host runs KVM on bare metal: PowerNV.
+    const traits = { ...kvmTraits(this.groups.length, this.l1, this.options.qemuVersion), host: this.l1?.name ?? "powernv" };
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
 
@@ -296,6 +297,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       kernel: kernel && software.kernel === kernel.release && !this.otherBuild(software.banner) ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       // Which machine L1 was: a pseries guest (KVM-HV nested) or a PowerNV server (on bare metal).
       where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}`,
+      host: this.l1?.name ?? "power",
       ...(build ? { build: describeBuild(build.manifest) } : {}),
     };
     if (kernel && software.kernel !== kernel.release)

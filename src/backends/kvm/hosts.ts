@@ -9,12 +9,8 @@ import { CONSOLE_ONLY, EDU_FULL_DMA_MASK } from "../qemu/process.js";
 import { fetchedQemu } from "../qemu/versions.js";
 import type { MachineTraits } from "../real/traits.js";
 
-export const KVM_HOSTS = ["pseries", "powernv"] as const;
-export type KvmHostName = (typeof KVM_HOSTS)[number];
-
-export function isKvmHost(text: string): text is KvmHostName {
-  return (KVM_HOSTS as readonly string[]).includes(text);
-}
+import type { HostName } from "../../profile-names.js";
+export type KvmHostName = HostName;
 
 /** L0's program and how it is started. */
 export interface L0Program {
@@ -28,18 +24,33 @@ export interface L1Host {
   name: KvmHostName;
   /** For reports: what the host is. */
   describe: string;
-  /** L0's machine, memory, console and L1's PCI devices (the kernel and initramfs come after). */
+  /** L0's machine, console and L1's PCI devices (L1's RAM, the kernel and initramfs come after). */
   args: readonly string[];
   /** The IOMMU group of each of L1's devices bound to vfio-pci, in the order L1 lists them. */
   groups: readonly number[];
   /** -machine options every guest (L2) gets on this host. */
   guestMachine?: string;
+  /** Shell the batch runs in L1 before its guests ($VFIO_HOST_n set). */
+  setup?: string;
   /** L0's binary: `--qemu` where given, else the host's own. Why not, if it cannot be had. */
   l0(binary: string | undefined): L0Program | { problem: string };
   /** L0 loads at most this much initramfs: the image's then goes to it compressed. */
   initrdLimit?: number;
   /** What this host's IOMMU lets a vfio-pci device's window be (MachineTraits' fields of the same names). */
   limits: Pick<MachineTraits, "vfioWindowEntries" | "vfioWindowAtZero">;
+  /** The most RAM a guest gets here (L1 grows with its batch's largest guest: l1Ram). */
+  maxGuestRam: bigint;
+}
+
+const GiB = 1n << 30n;
+
+/**
+ * L1's RAM for a batch whose largest guest has `guestRam`: 4 GiB, or that guest's and 1.5 GiB
+ * for L1 itself (its kernel, the initramfs in RAM, the guests' QEMU), whole GiB.
+ */
+export function l1Ram(guestRam: bigint): bigint {
+  const needed = guestRam + GiB + GiB / 2n;
+  return needed <= 4n * GiB ? 4n * GiB : ((needed + GiB - 1n) / GiB) * GiB;
 }
 
 /**
@@ -52,7 +63,7 @@ export const PSERIES: L1Host = {
   name: "pseries",
   describe: "a pseries L1 running KVM-HV nested",
   args: [
-    ...["-M", "pseries,cap-nested-hv=on,x-vof=on", "-cpu", "power9", "-accel", "tcg", "-m", "4G", "-smp", "1"],
+    ...["-M", "pseries,cap-nested-hv=on,x-vof=on", "-cpu", "power9", "-accel", "tcg", "-smp", "1"],
     ...CONSOLE_ONLY,
     ...["-device", "edu", "-device", "edu", "-device", "spapr-pci-host-bridge,index=1,id=l0phb1", "-device", "edu,bus=l0phb1.0"],
     ...EDU_FULL_DMA_MASK,
@@ -69,6 +80,8 @@ export const PSERIES: L1Host = {
     // 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).
     vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n },
   },
+  // Half of L1's 4 GiB.
+  maxGuestRam: 2n * GiB,
 };
 
 /**
@@ -82,7 +95,7 @@ export const POWERNV: L1Host = {
   name: "powernv",
   describe: "a PowerNV (powernv9, skiboot, PHB4) L1 running KVM-HV on bare metal",
   args: [
-    ...["-M", "powernv9", "-cpu", "power9", "-accel", "tcg", "-m", "4G", "-smp", "1"],
+    ...["-M", "powernv9", "-cpu", "power9", "-accel", "tcg", "-smp", "1"],
     ...["-display", "none", "-monitor", "none", "-serial", "stdio", "-audio", "none"],
     ...["-device", "edu,bus=pcie.0", "-device", "edu,bus=pcie.1", "-device", "edu,bus=pcie.2"],
     ...EDU_FULL_DMA_MASK,
@@ -91,6 +104,11 @@ export const POWERNV: L1Host = {
   // The emulated firmware advertises none of the speculation mitigations QEMU's pseries asks KVM
   // for by default ("Requested safe cache capability level not supported by KVM").
   guestMachine: "cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
+  // vfio-pci resets a device as a guest takes it and as it lets go: here by a bus reset of its
+  // slot, which the emulated PHB4 never completes (skiboot: "Unexpected slot state", "Error -6
+  // on hot reset") after seconds of waiting, every plug and every unplug. No reset at all then:
+  // each probe sets the device up itself.
+  setup: 'for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do echo "" > /sys/bus/pci/devices/$d/reset_method; done',
   l0: (binary) => {
     if (binary) return { binary, args: [] };
     const fetched = fetchedQemu("10.0");
@@ -103,6 +121,9 @@ export const POWERNV: L1Host = {
   initrdLimit: 128 * 1024 * 1024,
   // PowerNV builds multi-level TCE tables and programs any window it is given.
   limits: {},
+  // Enough for a DMA probe to look at a TCE of 8 GiB (specs/hotplug/ddw-with-vfio.tce's), L1
+  // then having 11 GiB: a vfio-pci plug pins all of the guest's RAM, in L1 and so in L0.
+  maxGuestRam: 9n * GiB,
 };
 
 export const L1_HOSTS: Record<KvmHostName, L1Host> = { pseries: PSERIES, powernv: POWERNV };

@@ -16,7 +16,7 @@ const WARN_ONCE = "/sys/kernel/debug/clear_warn_once";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
-import { PSERIES, type L0Program, type L1Host } from "./hosts.js";
+import { l1Ram, PSERIES, type L0Program, type L1Host } from "./hosts.js";
 
 export const L2_ARGS = [
   "-M",
@@ -112,6 +112,8 @@ export interface BatchPlace {
   kernelLog: boolean;
   /** -machine options every guest gets here (the L1 host's). */
   guestMachine?: string;
+  /** Shell run once before the guests (the L1 host's `setup`). */
+  setup?: string;
 }
 
 export const IN_L1: BatchPlace = {
@@ -305,7 +307,8 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   // Waits for the monitor's prompt in a log ($1); fails after PROMPT_POLLS tenths of a second, or
   // at once when the file $2 says the guest's last QEMU has exited.
   const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; [ -f "$2" ] && return 1; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
-  return `${aslr}${kmsg}${software}${say}${prompt}${vfio}${lines.join("\n")}\n`;
+  const setup = place.setup ? `${place.setup}\n` : "";
+  return `${aslr}${kmsg}${software}${say}${prompt}${vfio}${setup}${lines.join("\n")}\n`;
 }
 
 export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): Buffer {
@@ -344,14 +347,19 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     appendFileSync(initrd, readFileSync(overlay));
     align();
   }
-  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, host.guestMachine ? { ...IN_L1, guestMachine: host.guestMachine } : IN_L1));
+  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}) }));
   const size = statSync(initrd).size;
   if (host.initrdLimit !== undefined && size > host.initrdLimit) {
     rmSync(dir, { recursive: true, force: true });
     return Promise.resolve({ error: `L1's initramfs with the batch is ${size} bytes: ${host.describe} loads ${host.initrdLimit} at most (fewer guests a batch, or a smaller QEMU build)` });
   }
   const binary = l0.binary;
-  const args = [...l0.args, ...host.args, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
+  // L1's RAM: enough for the batch's largest guest (its -m, in MiB).
+  const guestRam = jobs.reduce((most, job) => {
+    const m = job.args[job.args.indexOf("-m") + 1];
+    return job.args.includes("-m") && m && /^\d+M$/.test(m) ? (BigInt(m.slice(0, -1)) << 20n > most ? BigInt(m.slice(0, -1)) << 20n : most) : most;
+  }, 0n);
+  const args = [...l0.args, ...host.args, "-m", `${l1Ram(guestRam) >> 20n}M`, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
   return new Promise((resolve) => {
     let text = "";
     let booted = false;

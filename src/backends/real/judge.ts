@@ -118,7 +118,7 @@ export function judge(
       return answer;
     },
   };
-  const result = evaluate(spec, profile, replay, backend, false, plan.kernel);
+  const result = evaluate(spec, profile, replay, backend, false, plan.kernel, plan.host);
   if (notes.size === 0) return result;
   return {
     ...result,

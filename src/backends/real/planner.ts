@@ -130,7 +130,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
       return "";
     },
   };
-  evaluate(spec, profile, planner, "plan", false, traits.kernelRules);
+  evaluate(spec, profile, planner, "plan", false, traits.kernelRules, traits.host);
   if (unsupported) return { unsupported };
   // QEMU 7.2's trace names a notifier's window range only, the same on every PHB: a count is a
   // PHB's only where no other PHB has a vfio-pci device (found by tcespec explore: a notifier on
@@ -150,7 +150,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const ram = spec.machine.ram ?? DEFAULT_GUEST_RAM;
   if (traits.maxGuestRam !== undefined && ram > traits.maxGuestRam)
     return { unsupported: `machine … ram ${ram >> 20n}M: a guest here has ${traits.maxGuestRam >> 20n}M at most` };
-  const finished = probes.finish(ram);
+  const finished = probes.finish(ram, traits.maxGuestRam);
   if ("unsupported" in finished) return finished;
   if (finished.ram > ram) {
     const why = `dma: a probe looks at guest RAM up to ${hex(finished.ram - 1n)}, more than the spec's ${ram >> 20n}M`;
@@ -159,7 +159,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
     if (dependent !== undefined) return { unsupported: `${why}, and KVM's answer to ${dependent} depends on it` };
   }
   args.push("-m", `${finished.ram >> 20n}M`);
-  return { steps, args, ...(traits.kernelRules ? { kernel: traits.kernelRules } : {}) };
+  return { steps, args, ...(traits.kernelRules ? { kernel: traits.kernelRules } : {}), ...(traits.host ? { host: traits.host } : {}) };
 }
 
 /**

@@ -1,6 +1,7 @@
 // What a real target is, for the planner and the judge: its traits (what it can run, how it
 // observes), the steps a plan is made of, and what the host saw at a mark.
 import type { KernelRulesName } from "../../engine/kvm.js";
+import type { HostName } from "../../profile-names.js";
 import type { CompiledSpec } from "../../compile/program.js";
 import { compileSource } from "../../compile/index.js";
 import type { Outcome } from "../../engine/types.js";
@@ -52,6 +53,8 @@ export interface GuestPlan {
   steps: PlannedStep[];
   /** The host kernel rules the run stands for (`when kernel …`), when not the profile's. */
   kernel?: KernelRulesName;
+  /** The host the run stands for (`when host …`), when not pseries. */
+  host?: HostName;
   /** QEMU options for the spec's PHBs. */
   args: string[];
 }
@@ -60,6 +63,8 @@ export interface GuestPlan {
 export interface MachineTraits {
   /** The host kernel rules its runs stand for (a kernel build's, --kernel-rules), when not the profile's. */
   kernelRules?: KernelRulesName;
+  /** The host whose KVM and IOMMU its runs stand for (`when host …`): pseries when not said. */
+  host?: HostName;
   /** Why this backend cannot run the spec at all, if it cannot. */
   refuse(spec: CompiledSpec): string | undefined;
   placement(liobn: bigint): PlannedStep;

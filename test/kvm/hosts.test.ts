@@ -1,0 +1,91 @@
+// The machines L1 can be (--kvm-host), without booting one: what each lets a spec do, what its
+// guests are told, how its initramfs is laid out, and what the command line says about them.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KvmLauncher } from "../../src/backends/kvm/backend.js";
+import { POWERNV, PSERIES, type L1Host } from "../../src/backends/kvm/hosts.js";
+import { batchScript, IN_L1, runL1 } from "../../src/backends/kvm/l1.js";
+import type { L1Image } from "../../src/backends/kvm/image.js";
+import { planFor } from "../../src/backends/real/planner.js";
+import { main } from "../../src/cli.js";
+import { specOf } from "../helpers.js";
+
+const onHost = (host: "pseries" | "powernv") => new KvmLauncher({ host, direct: false });
+
+describe("a vfio-pci device's windows on each host", () => {
+  const large = "machine kvm\nphb phb0 index 0\nplug vfio dev0 on phb0\ncreate_window phb0 page 64K size 256G";
+  const atZero = "machine kvm\nphb phb0 index 0 dma32 2G\nplug vfio dev0 on phb0";
+
+  it("pseries refuses more than 2^21 entries and a window at 0 other than its own; powernv takes both", () => {
+    const pseries = onHost("pseries").traits;
+    const powernv = onHost("powernv").traits;
+    expect(planFor(specOf(large), "qemu-7.2", pseries)).toEqual({ unsupported: expect.stringMatching(/2097152 entries at most/) });
+    expect(planFor(specOf(large), "qemu-7.2", powernv)).toHaveProperty("steps");
+    expect(planFor(specOf(atZero), "qemu-7.2", pseries)).toEqual({ unsupported: expect.stringMatching(/at 0/) });
+    expect(planFor(specOf(atZero), "qemu-7.2", powernv)).toHaveProperty("steps");
+  });
+
+  it("both hosts hand out one device per IOMMU group listed, pseries two of one group", () => {
+    expect(PSERIES.groups).toEqual([0, 0, 1]);
+    expect(POWERNV.groups).toEqual([0, 1, 2]);
+    expect(POWERNV.args.filter((a) => /^edu,bus=pcie\.\d$/.test(a))).toHaveLength(POWERNV.groups.length);
+  });
+});
+
+describe("the guests of a PowerNV host", () => {
+  it("are told to ask KVM for no speculation mitigation the emulated firmware lacks; pseries' guests are not", () => {
+    const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [] };
+    expect(batchScript([job], 20_000, { ...IN_L1, guestMachine: POWERNV.guestMachine })).toContain("'-machine' 'cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off'");
+    expect(batchScript([job], 20_000)).not.toContain("cap-cfpc");
+  });
+});
+
+describe("L1's initramfs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tcespec-hosts-"));
+  // An image whose initramfs ends off a 4-byte boundary, as a compressed one may.
+  const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "odd.gz") } as L1Image;
+  writeFileSync(image.initramfs, Buffer.from("12345"));
+  writeFileSync(image.vmlinux, "");
+  // L0 here reports where the batch's archive starts in the initrd it was given, and stops.
+  const reporter: L1Host = {
+    ...POWERNV,
+    args: [],
+    l0: () => ({
+      binary: "sh",
+      args: ["-c", 'while [ "$1" != -initrd ]; do shift; done; echo "TCESPEC-L1-ERROR batch at $(grep -abo 070701 "$2" | head -1 | cut -d: -f1)"', "l0"],
+    }),
+  };
+
+  it("puts the batch after a compressed image on a 4-byte boundary, where Linux looks for it", async () => {
+    const result = await runL1(image, [], { host: reporter, timeoutMs: 1000, bootTimeoutMs: 10_000 });
+    expect(result).toEqual({ error: "L1: batch at 8" });
+  });
+
+  it("is refused before L0 starts where it is more than the host loads, saying how much", async () => {
+    const result = await runL1(image, [], { host: { ...reporter, initrdLimit: 16 }, timeoutMs: 1000, bootTimeoutMs: 10_000 });
+    expect(result).toEqual({ error: expect.stringMatching(/^L1's initramfs with the batch is \d+ bytes: a PowerNV .* loads 16 at most/) });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("--kvm-host", () => {
+  const cli = async (...args: string[]) => {
+    let out = "";
+    let err = "";
+    const code = await main(args, (s) => (out += s), (s) => (err += s));
+    return { code, out, err };
+  };
+
+  it("takes pseries or powernv, and says so otherwise", async () => {
+    const { code, err } = await cli("run", "specs/hotplug/real-vfio.tce", "--backend", "kvm", "--kvm-host", "bare");
+    expect(code).toBe(2);
+    expect(err).toMatch(/--kvm-host takes pseries or powernv, not 'bare'/);
+  });
+
+  it("is refused where the guests run on this POWER host, with no L1 to be one or the other", async () => {
+    expect(await new KvmLauncher({ host: "powernv", direct: { accel: "tcg" } }).problem()).toMatch(/--kvm-host powernv names the machine L1 is/);
+    expect(await new KvmLauncher({ direct: { accel: "tcg" } }).problem()).toBeUndefined();
+  });
+});

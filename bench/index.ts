@@ -20,6 +20,7 @@ import { findImage } from "../src/backends/kvm/image.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
 import { buildRows } from "./builds.js";
 import { kernelRows } from "./kernels.js";
+import { hostRows } from "./hosts.js";
 import { exploreRows } from "./explore.js";
 
 const STATEMENTS = 100_000;
@@ -342,6 +343,7 @@ if ("manifest" in l1) {
 // 8. QEMU built from source: cold builds (on request), a cached one, the L1 overlay, mutate.
 rows.push(...(await buildRows()));
 rows.push(...(await kernelRows()));
+rows.push(...(await hostRows()));
 
 rmSync(dir, { recursive: true, force: true });
 const width = Math.max(...rows.map((r) => r.what.length));

@@ -15,6 +15,8 @@ export interface KvmHardwareHook {
   warn?(where: string): void;
   /** The host's exchange of an entry past the window's end fails (host.ts; default true). */
   pastEndFails?: boolean;
+  /** An entry past the window's end was exchanged in the hardware table, where that does not fail. */
+  pastEnd?(): void;
 }
 
 /** A kernel's in-kernel TCE hypercalls. "H_TOO_HARD": QEMU answers the call instead. */
@@ -140,9 +142,12 @@ function linux6(wholeRange: boolean): KvmRules {
       // past the window's end fails, and QEMU answers the whole call (seen on 6.12: H_PARAMETER, the
       // entries inside the window written).
       // The failed unmap is a WARN_ON_ONCE (kvmppc_tce_iommu_do_unmap): seen on 6.12.95.
-      if (hardware && hardware.pastEndFails !== false && runsPastEnd(table, ioba, count)) {
-        hardware.warn?.("kvmppc_tce_iommu_do_unmap");
-        return "H_TOO_HARD";
+      if (hardware && runsPastEnd(table, ioba, count)) {
+        if (hardware.pastEndFails === false) hardware.pastEnd?.();
+        else {
+          hardware.warn?.("kvmppc_tce_iommu_do_unmap");
+          return "H_TOO_HARD";
+        }
       }
       fill(table, ioba, tce, count, hardware);
       return "H_SUCCESS";
@@ -160,6 +165,7 @@ function linux6(wholeRange: boolean): KvmRules {
           write(table, ioba, tces.slice(0, i), hardware);
           return "H_PARAMETER";
         }
+        if (hardware && hardware.pastEndFails === false && first + i === Number(table.entryCount)) hardware.pastEnd?.();
         if (hardware && hardware.pastEndFails !== false && first + i >= Number(table.entryCount)) {
           // A failed map or unmap of the entry is a WARN_ON_ONCE (kvmppc_tce_iommu_do_map/do_unmap).
           hardware.warn?.((tce & TCE_RW) === 0n ? "kvmppc_tce_iommu_do_unmap" : "kvmppc_tce_iommu_do_map");

@@ -141,8 +141,17 @@ export class Machine {
     return this.kvm && this.profile.kvm.warnsOnUnattachedGroupRelease && !phb.attachedGroups.has(group) ? "kvm_spapr_tce_release_vfio_group" : undefined;
   }
 
+  /**
+   * KVM exchanged a hardware entry past a window's end, where the host lets it (host.ts): at the
+   * container's release vfio WARNs that memory is still counted as mapped (tce_iommu_release, then
+   * destroy_context). Seen after every such call on a PowerNV host (Linux 6.12.95); which count
+   * the entries written past the table's end leave behind is not traced.
+   */
+  private pastEndWritten = false;
+
   /** What the host kernel does when the machine's QEMU exits: a WARN, if any (the machine stays as it is). */
   exitWarning(): string | undefined {
+    if (this.pastEndWritten && this.kvm && this.vfioPresent) return "tce_iommu_release";
     return [...this.phbs.values()].flatMap((phb) => [...this.groups(phb)].map((group) => this.releaseWarning(phb, group))).find((w) => w !== undefined);
   }
 
@@ -185,6 +194,7 @@ export class Machine {
     return Object.assign((t: TceTable, index: number, tce: bigint, count: number) => t.notify(index, tce, count, false, this.host.writeAddsRead), {
       warn: (where: string) => void (this.warning ??= where),
       pastEndFails: this.host.pastEndFails,
+      pastEnd: () => void (this.pastEndWritten = true),
     });
   }
 

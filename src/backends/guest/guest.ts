@@ -171,6 +171,9 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
   const a = new Assembler();
   a.emit(ppc.b(4, true)); // bl to the next instruction…
   a.emit(ppc.mflr(R_BASE)); // …whose address lands in R_BASE
+  // 64-bit mode (MSR[SF]), as Linux's start does: the firmware enters in 32-bit mode, where every
+  // address is cut to 32 bits (a probe's look at 4 GiB saw 0; found with a 9 GiB guest).
+  a.emit(ppc.mfmsr(11), ppc.li(10, 1), ppc.sldi(10, 10, 63), ppc.or(11, 11, 10), ppc.mtmsrd(11));
   const jumpToMain = a.words.length;
   a.emit(ppc.nop()); // patched: b main
 

@@ -37,6 +37,9 @@ export const ppc = {
   extsw: (ra: Reg, rs: Reg) => xForm(rs, ra, 0, 986),
   sldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 63 - n, 1),
   rotldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 0, 0),
+  mfmsr: (rt: Reg) => ((31 << 26) | (rt << 21) | (83 << 1)) >>> 0,
+  /** mtmsrd RS, 0: the whole MSR. */
+  mtmsrd: (rs: Reg) => ((31 << 26) | (rs << 21) | (178 << 1)) >>> 0,
   mflr: (rt: Reg) => ((31 << 26) | (rt << 21) | (8 << 16) | (339 << 1)) >>> 0,
   mtlr: (rs: Reg) => ((31 << 26) | (rs << 21) | (8 << 16) | (467 << 1)) >>> 0,
   ld: (rt: Reg, ds: number, ra: Reg) => ((58 << 26) | (rt << 21) | (ra << 16) | (ds & 0xfffc)) >>> 0,

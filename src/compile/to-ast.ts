@@ -3,7 +3,7 @@
 // a handler table that must name each alternative: a rule the grammar gains and this file does not
 // handle is a compile error. Numbers become bigints here (sizes expanded, `_` removed, > 2^64-1
 // rejected); names are checked where the grammar cannot: profiles and capabilities.
-import { HOST_NAMES, isHostName, isKernelRules, KERNEL_RULES_NAMES, type HostName, type KernelRulesName } from "../profile-names.js";
+import { HOST_NAMES, isHostName, isKernelRules, KERNEL_RULES_NAMES } from "../profile-names.js";
 import type { CstElement, CstNode, IToken } from "chevrotain";
 import type * as C from "../../grammar/cst.js";
 import type * as A from "./ast.js";
@@ -209,11 +209,12 @@ export class AstBuilder {
     return names;
   }
 
-  private kernelRules(words: IToken[]): KernelRulesName[] {
-    const names: KernelRulesName[] = [];
+  /** The words of a `when kernel` or `when host` list that name one of `known`; each other one an error. */
+  private namesOf<N extends string>(words: IToken[], kind: string, known: readonly N[], is: (word: string) => word is N): N[] {
+    const names: N[] = [];
     for (const word of words) {
-      if (isKernelRules(word.image)) names.push(word.image);
-      else this.error(this.posOf(word), unknown("kernel", word.image, KERNEL_RULES_NAMES, "kernels"));
+      if (is(word.image)) names.push(word.image);
+      else this.error(this.posOf(word), unknown(kind, word.image, known, `${kind}s`));
     }
     return names;
   }
@@ -377,15 +378,6 @@ export class AstBuilder {
     return { op, value: { kind: "word", word, ...this.posOf(token) } };
   }
 
-  private hosts(words: IToken[]): HostName[] {
-    const names: HostName[] = [];
-    for (const word of words) {
-      if (isHostName(word.image)) names.push(word.image);
-      else this.error(this.posOf(word), unknown("host", word.image, HOST_NAMES, "hosts"));
-    }
-    return names;
-  }
-
   private expectation(node: C.ExpectStmtCstNode, at: A.StatementBase): A.Expectation {
     const c = node.children;
     const expectation: A.Expectation = { kind: "expect", check: this.check(c), ...at };
@@ -394,10 +386,10 @@ export class AstBuilder {
     if (whens[0]) expectation.when = { profiles: this.profiles(this.words(the(whens[0].children.profileList))), ...this.nodePos(whens[0]) };
     const kernels = (c.whenClause ?? []).filter((w) => w.children.kernelList);
     if (kernels.length > 1) this.error(this.nodePos(kernels[1]!), "an expectation takes one 'when kernel' clause");
-    if (kernels[0]) expectation.whenKernel = { kernels: this.kernelRules(this.words(the(kernels[0].children.kernelList))), ...this.nodePos(kernels[0]) };
+    if (kernels[0]) expectation.whenKernel = { kernels: this.namesOf(this.words(the(kernels[0].children.kernelList)), "kernel", KERNEL_RULES_NAMES, isKernelRules), ...this.nodePos(kernels[0]) };
     const hosts = (c.whenClause ?? []).filter((w) => w.children.hostList);
     if (hosts.length > 1) this.error(this.nodePos(hosts[1]!), "an expectation takes one 'when host' clause");
-    if (hosts[0]) expectation.whenHost = { hosts: this.hosts(this.words(the(hosts[0].children.hostList))), ...this.nodePos(hosts[0]) };
+    if (hosts[0]) expectation.whenHost = { hosts: this.namesOf(this.words(the(hosts[0].children.hostList)), "host", HOST_NAMES, isHostName), ...this.nodePos(hosts[0]) };
     const xfails = c.xfailClause ?? [];
     if (xfails.length > 1) this.error(this.nodePos(xfails[1]!), "an expectation takes one 'xfail' clause");
     if (xfails[0]) expectation.xfail = { reason: this.string(the(xfails[0].children.StringLiteral)), ...this.nodePos(xfails[0]) };

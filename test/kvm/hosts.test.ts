@@ -89,3 +89,22 @@ describe("--kvm-host", () => {
     expect(await new KvmLauncher({ direct: { accel: "tcg" } }).problem()).toBeUndefined();
   });
 });
+
+describe("a large guest's time", () => {
+  it("grows by 10 s for each GiB past 2 GiB, in the batch script and in what a timeout says", async () => {
+    const { guestTimeoutMs } = await import("../../src/backends/kvm/l1.js");
+    const { splitConsole } = await import("../../src/backends/real/console.js");
+    const job = (ram: string) => ({ elf: new Uint8Array(), args: ["-m", ram], hideCaps: [] });
+    expect(guestTimeoutMs(job("512M"), 60_000)).toBe(60_000);
+    expect(guestTimeoutMs(job("2048M"), 60_000)).toBe(60_000);
+    expect(guestTimeoutMs(job("8448M"), 60_000)).toBe(130_000);
+    const script = batchScript([job("512M"), job("8448M")], 60_000);
+    expect(script).toMatch(/timeout -s KILL 60 [^\n]*'512M'/);
+    expect(script).toMatch(/timeout -s KILL 130 [^\n]*'8448M'/);
+    const killed = "TCESPEC-RUN 0 1.0 0.0\nTCESPEC-DONE 0 137 2.0 0.0\nTCESPEC-RUN 1 1.0 0.0\nTCESPEC-DONE 1 137 2.0 0.0\n";
+    expect(splitConsole(killed, 2, { timeoutMs: [60_000, 130_000] }).map((r) => ("error" in r ? r.error : ""))).toEqual([
+      "timed out after 60000 ms (--timeout): the guest did not finish",
+      "timed out after 130000 ms (--timeout): the guest did not finish",
+    ]);
+  });
+});

@@ -13,7 +13,8 @@ import { succeeded, type HostView, type MachineTraits } from "../real/traits.js"
 import { hiddenCaps } from "./caps.js";
 import { compressedInitramfs, findImage, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
-import { L1_HOSTS, PSERIES, type KvmHostName, type L0Program, type L1Host } from "./hosts.js";
+import { L1_HOSTS, PSERIES, type L0Program, type L1Host } from "./hosts.js";
+import type { HostName } from "../../profile-names.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
 import { baseFamily, buildProfile, describeBuild, type QemuBuild } from "../qemu/build.js";
@@ -53,7 +54,7 @@ export interface KvmOptions {
   /** The profile the runs stand for (a build's: default, its base version's). */
   standsFor?: ProfileName;
   /** The machine L1 is, off POWER (hosts.ts): a pseries guest running KVM-HV nested (default), or a PowerNV server running it on bare metal. */
-  host?: KvmHostName;
+  host?: HostName;
 }
 
 /** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
@@ -214,7 +215,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     return this.l1?.initrdLimit !== undefined ? { ...booted, initramfs: await (this.compressed ??= compressedInitramfs(image)) } : booted;
   }
   private compressed?: Promise<string>;
-  private readonly askedHost?: KvmHostName;
+  private readonly askedHost?: HostName;
 
   async problem(): Promise<string | undefined> {
     const build = this.options.build;

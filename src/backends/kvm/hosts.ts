@@ -2,15 +2,14 @@
 // pseries guest that runs KVM-HV nested (cap-nested-hv), or a bare-metal POWER9 server (powernv9:
 // skiboot firmware, PHB4 host bridges, the IODA2 IOMMU) that runs KVM-HV natively, as POWER
 // servers do. Both boot the same L1 image and run the same batch script; a host is what L0 is
-// told, which QEMU L0 is, and what its IOMMU lets a vfio-pci device have (../../../docs/real-vfio.md).
+// told, which QEMU L0 is, and what its IOMMU lets a vfio-pci device have (docs/hosts.md). What the
+// model plays for each host is src/engine/host.ts.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK } from "../qemu/process.js";
 import { fetchedQemu } from "../qemu/versions.js";
 import type { MachineTraits } from "../real/traits.js";
-
 import type { HostName } from "../../profile-names.js";
-export type KvmHostName = HostName;
 
 /** L0's program and how it is started. */
 export interface L0Program {
@@ -21,7 +20,7 @@ export interface L0Program {
 }
 
 export interface L1Host {
-  name: KvmHostName;
+  name: HostName;
   /** For reports: what the host is. */
   describe: string;
   /** L0's machine, console and L1's PCI devices (L1's RAM, the kernel and initramfs come after). */
@@ -126,7 +125,7 @@ export const POWERNV: L1Host = {
   maxGuestRam: 9n * GiB,
 };
 
-export const L1_HOSTS: Record<KvmHostName, L1Host> = { pseries: PSERIES, powernv: POWERNV };
+export const L1_HOSTS: Record<HostName, L1Host> = { pseries: PSERIES, powernv: POWERNV };
 
 /** Debian's name of this machine's architecture, as in its multiarch paths. */
 function debArch(): string {

@@ -51,9 +51,25 @@ export interface BatchJob {
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
 export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string; banner?: string } } | { error: string };
 
-function batchResult(text: string, count: number, how: { timeoutMs: number; stopped?: string }): BatchResult {
+function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string): BatchResult {
   const software = softwareOf(text);
-  return { results: splitConsole(text, count, how), ...(software ? { software } : {}) };
+  return { results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs)), ...(stopped ? { stopped } : {}) }), ...(software ? { software } : {}) };
+}
+
+/** A guest's RAM, from its -m (MiB), or 0 where it has none. */
+export function guestRam(job: BatchJob): bigint {
+  const m = job.args.includes("-m") ? job.args[job.args.indexOf("-m") + 1] : undefined;
+  return m && /^\d+M$/.test(m) ? BigInt(m.slice(0, -1)) << 20n : 0n;
+}
+
+/**
+ * A guest's timeout: the per-spec one, and 10 s more for each GiB of RAM past 2 GiB (a vfio-pci
+ * plug pins all of it, and L1 under TCG clears every page first: a 9 GiB guest's plug took most
+ * of a minute on the PowerNV host with two L1s running).
+ */
+export function guestTimeoutMs(job: BatchJob, timeoutMs: number): number {
+  const beyond = guestRam(job) - (2n << 30n);
+  return timeoutMs + (beyond > 0n ? Math.ceil(Number(beyond >> 20n) / 1024) * 10_000 : 0);
 }
 
 export interface L1Options {
@@ -134,9 +150,9 @@ const MIGRATE_POLLS = 100;
 
 /** The script that runs the batch: one guest QEMU per job, fenced by markers. */
 export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
-  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const tmp = place.work;
   const lines = jobs.map((job, i) => {
+    const seconds = Math.max(1, Math.ceil(guestTimeoutMs(job, timeoutMs) / 1000));
     const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? (job.accel ?? place.accel) : a));
     const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
@@ -354,12 +370,9 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     return Promise.resolve({ error: `L1's initramfs with the batch is ${size} bytes: ${host.describe} loads ${host.initrdLimit} at most (fewer guests a batch, or a smaller QEMU build)` });
   }
   const binary = l0.binary;
-  // L1's RAM: enough for the batch's largest guest (its -m, in MiB).
-  const guestRam = jobs.reduce((most, job) => {
-    const m = job.args[job.args.indexOf("-m") + 1];
-    return job.args.includes("-m") && m && /^\d+M$/.test(m) ? (BigInt(m.slice(0, -1)) << 20n > most ? BigInt(m.slice(0, -1)) << 20n : most) : most;
-  }, 0n);
-  const args = [...l0.args, ...host.args, "-m", `${l1Ram(guestRam) >> 20n}M`, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
+  // L1's RAM: enough for the batch's largest guest.
+  const largest = jobs.reduce((most, job) => (guestRam(job) > most ? guestRam(job) : most), 0n);
+  const args = [...l0.args, ...host.args, "-m", `${l1Ram(largest) >> 20n}M`, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
   return new Promise((resolve) => {
     let text = "";
     let booted = false;
@@ -373,7 +386,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       // For whoever debugs the backend: L1's whole console.
       if (process.env.TCESPEC_KVM_CONSOLE) appendFileSync(process.env.TCESPEC_KVM_CONSOLE, text);
     });
-    const budget = options.bootTimeoutMs + jobs.length * (options.timeoutMs + 2000);
+    const budget = options.bootTimeoutMs + jobs.reduce((sum, job) => sum + guestTimeoutMs(job, options.timeoutMs) + 2000, 0);
     let timer = setTimeout(() => finish({ error: `L1 did not boot within ${options.bootTimeoutMs} ms${lastLines(text)}` }), options.bootTimeoutMs);
     try {
       child = reaped(binary, args, "ignore", l0.env ? { env: { ...process.env, ...l0.env } } : {});
@@ -390,7 +403,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       const fresh = text.slice(Math.max(0, before - 200));
       // A panic ends L1: the guests that finished keep their results, the one running is told why.
       const panic = /Kernel panic[^\n]*/.exec(fresh);
-      if (panic) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L1's kernel panicked (${panic[0].trim()})` }));
+      if (panic) return finish(batchResult(text, jobs, options.timeoutMs, `L1's kernel panicked (${panic[0].trim()})`));
       // An oops leaves the guest's QEMU dead in the kernel and the batch waiting on it for ever:
       // unless the batch moves on within a few seconds of a kernel report, L1 is stopped, and the
       // guests it did not run are run again on a fresh one (the launcher's afterCrashes).
@@ -398,7 +411,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
         const reportAt = text.length;
         crashWatch = setTimeout(() => {
           if (!text.slice(reportAt).includes(`${BATCH.done} `))
-            finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: "L1's kernel crashed" }));
+            finish(batchResult(text, jobs, options.timeoutMs, "L1's kernel crashed"));
           crashWatch = undefined;
         }, CRASH_GRACE_MS);
       }
@@ -408,9 +421,9 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
         // Booted: from now on the batch's own budget counts.
         booted = true;
         clearTimeout(timer);
-        timer = setTimeout(() => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `the batch ran out of its time (${budget} ms)` })), budget);
+        timer = setTimeout(() => finish(batchResult(text, jobs, options.timeoutMs, `the batch ran out of its time (${budget} ms)`)), budget);
       }
-      if (text.includes(BATCH.l1Done)) finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs }));
+      if (text.includes(BATCH.l1Done)) finish(batchResult(text, jobs, options.timeoutMs));
     });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
@@ -424,7 +437,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       }),
     );
     child.on("close", (code, signal) => {
-      if (text.includes(BATCH.l1Ready)) return finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `L0 exited (${signal ?? `code ${code}`})` }));
+      if (text.includes(BATCH.l1Ready)) return finish(batchResult(text, jobs, options.timeoutMs, `L0 exited (${signal ?? `code ${code}`})`));
       const why = stderr
         .split("\n")
         .filter((l) => l && !l.includes("warning:"))
@@ -463,8 +476,8 @@ export function runDirect(jobs: readonly BatchJob[], options: DirectOptions): Pr
       if (child) release(child);
       rmSync(dir, { recursive: true, force: true });
     });
-    const budget = jobs.length * (options.timeoutMs + 2000) + 5000;
-    const timer = setTimeout(() => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs, stopped: `the batch ran out of its time (${budget} ms)` })), budget);
+    const budget = jobs.reduce((sum, job) => sum + guestTimeoutMs(job, options.timeoutMs) + 2000, 0) + 5000;
+    const timer = setTimeout(() => finish(batchResult(text, jobs, options.timeoutMs, `the batch ran out of its time (${budget} ms)`)), budget);
     try {
       child = reaped("sh", [join(dir, "run.sh")], "ignore", { env: { ...process.env, ...Object.fromEntries((options.vfioHosts ?? []).map((host, i) => [`VFIO_HOST_${i + 1}`, host])) }, group: true });
     } catch (error) {
@@ -479,7 +492,7 @@ export function runDirect(jobs: readonly BatchJob[], options: DirectOptions): Pr
       ended(text, before);
     });
     child.on("error", (error) => finish({ error: `cannot run the batch: ${error.message}` }));
-    child.on("close", () => finish(batchResult(text, jobs.length, { timeoutMs: options.timeoutMs })));
+    child.on("close", () => finish(batchResult(text, jobs, options.timeoutMs)));
   });
 }
 

@@ -229,7 +229,7 @@ export function softwareOf(text: string): { kernel: string; qemu: string; banner
 }
 
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */
-export function splitConsole(text: string, count: number, how: { timeoutMs?: number; stopped?: string } = {}): GuestResult[] {
+export function splitConsole(text: string, count: number, how: { timeoutMs?: number | readonly number[]; stopped?: string } = {}): GuestResult[] {
   const results: GuestResult[] = [];
   for (let i = 0; i < count; i++) {
     const start = text.indexOf(`${BATCH.run} ${i} `);
@@ -258,8 +258,10 @@ export function splitConsole(text: string, count: number, how: { timeoutMs?: num
     const crash = kernel ?? qemu;
     // A WARN before it is named with the crash, or with why the guest did not finish: never lost.
     const warned = warning ? [warning.report.report, ...(warning.report.also ?? [])] : [];
+    // The guest's own timeout (a batch's guests may each have one).
+    const timeoutMs = typeof how.timeoutMs === "number" ? how.timeoutMs : how.timeoutMs?.[i];
     if (crash) results.push({ crash: warned.length > 0 ? { ...crash, also: [...warned, ...(crash.also ?? [])] } : crash, body: own });
-    else results.push({ error: `${whyUnfinished(own, rc, how)}${warned.length > 0 ? `; the host kernel had warned: ${warned[0]}` : ""}` });
+    else results.push({ error: `${whyUnfinished(own, rc, { ...how, timeoutMs })}${warned.length > 0 ? `; the host kernel had warned: ${warned[0]}` : ""}` });
   }
   return results;
 }

@@ -174,8 +174,10 @@ async function backendsFor(names: string, options: BackendOptions): Promise<Back
   // Real backends first: the model beside the kvm backend plays the kernel L1 runs (Debian's 6.x,
   // or a build's rules), so that a WARN that kernel gives under an old QEMU's profile is its answer too.
   for (const name of named.filter((n) => n !== "model")) await make(name, options);
-  const kvm = made.get("kvm") as { kernelRules?: KernelRulesName } | undefined;
-  if (named.includes("model")) await make("model", kvm?.kernelRules && !options.kernelRules ? { ...options, kernelRules: kvm.kernelRules } : options);
+  // …and the host whose IOMMU it runs on (--kvm-host's, or a POWER host's own: PowerNV).
+  const kvm = made.get("kvm") as { kernelRules?: KernelRulesName; host?: string } | undefined;
+  const beside = { ...options, ...(kvm?.kernelRules && !options.kernelRules ? { kernelRules: kvm.kernelRules } : {}), ...(kvm?.host ? { kvmHost: kvm.host } : {}) };
+  if (named.includes("model")) await make("model", beside);
   return named.map((n) => made.get(n)!);
 }
 

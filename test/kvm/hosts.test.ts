@@ -84,9 +84,11 @@ describe("--kvm-host", () => {
     expect(err).toMatch(/--kvm-host takes pseries or powernv, not 'bare'/);
   });
 
-  it("is refused where the guests run on this POWER host, with no L1 to be one or the other", async () => {
-    expect(await new KvmLauncher({ host: "powernv", direct: { accel: "tcg" } }).problem()).toMatch(/--kvm-host powernv names the machine L1 is/);
-    expect(await new KvmLauncher({ direct: { accel: "tcg" } }).problem()).toBeUndefined();
+  it("on a POWER host, whose own KVM runs on bare metal, is powernv: pseries is refused, and the model beside plays PowerNV", async () => {
+    expect(await new KvmLauncher({ host: "pseries", direct: { accel: "tcg" } }).problem()).toMatch(/--kvm-host pseries names the machine L1 is/);
+    expect(await new KvmLauncher({ host: "powernv", direct: { accel: "tcg" } }).problem()).toBeUndefined();
+    expect(new KvmLauncher({ direct: { accel: "tcg" } }).traits.host).toBe("powernv");
+    expect(new KvmLauncher({ direct: false }).traits.host).toBe("pseries");
   });
 });
 
@@ -106,5 +108,35 @@ describe("a large guest's time", () => {
       "timed out after 60000 ms (--timeout): the guest did not finish",
       "timed out after 130000 ms (--timeout): the guest did not finish",
     ]);
+  });
+});
+
+describe("L1 out of memory", () => {
+  it("is an error of tcespec's sizing, not the host kernel's crash, for the guest it hit and those after", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-oom-"));
+    const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
+    writeFileSync(image.initramfs, Buffer.alloc(4));
+    writeFileSync(image.vmlinux, "");
+    const console = (oom: boolean) =>
+      [
+        "TCESPEC-L1-READY 1.0 0.0",
+        "TCESPEC-RUN 0 1.0 0.0",
+        ...(oom ? ["[  150.2] Out of memory: Killed process 953 (qemu-system-ppc) total-vm:9133184kB"] : []),
+        "[  151.0] Kernel panic - not syncing: System is deadlocked on memory",
+      ].join("\\n");
+    const host = (oom: boolean): L1Host => ({ ...POWERNV, args: [], l0: () => ({ binary: "sh", args: ["-c", `printf '${console(oom)}\\n'; sleep 5`, "l0"] }) });
+    const job = { elf: new Uint8Array(), args: ["-m", "8448M"], hideCaps: [] };
+    try {
+      const oom = await runL1(image, [job, job], { host: host(true), timeoutMs: 1000, bootTimeoutMs: 10_000 });
+      expect("results" in oom && oom.results.map((r) => ("error" in r ? r.error : "crash" in r ? "crash" : "body"))).toEqual([
+        "L1 ran out of memory (it had 11264 MiB, tcespec's choice for this batch; its OOM killer took qemu-system-ppc): not a verdict",
+        expect.stringMatching(/^not run: /),
+      ]);
+      // The same panic without the OOM killer's line stays the host kernel's crash.
+      const panic = await runL1(image, [job], { host: host(false), timeoutMs: 1000, bootTimeoutMs: 10_000 });
+      expect("results" in panic && "crash" in panic.results[0]! && panic.results[0].crash.software).toBe("host kernel");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -223,8 +223,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const kernel = this.options.hostKernel;
     if (kernel && this.options.direct)
       return `kernel build '${kernel.manifest.name}' is booted as L1; on this POWER host the host's own kernel runs the guests (boot it there to judge it)`;
+    // A POWER host's own KVM runs on bare metal: it is a PowerNV host.
     if (this.options.direct)
-      return this.askedHost ? `--kvm-host ${this.askedHost} names the machine L1 is; on this POWER host the host's own KVM runs the guests, no L1` : undefined;
+      return this.askedHost === "pseries" ? "--kvm-host pseries names the machine L1 is; on this POWER host the host's own KVM runs the guests on bare metal (a PowerNV host), no L1" : undefined;
     const l0 = this.l1!.l0(this.l0Binary);
     if ("problem" in l0) return l0.problem;
     const image = this.l1Image();
@@ -379,6 +380,11 @@ export class KvmBackend extends RealBackend<KvmJob> {
   /** The host kernel rules its runs stand for, where it knows them (the model beside it plays the same). */
   get kernelRules(): KernelRulesName | undefined {
     return this.launcher.options.kernelRules;
+  }
+
+  /** The host whose KVM and IOMMU its runs stand for: L1's machine, or (on a POWER host) PowerNV. */
+  get host(): HostName {
+    return this.launcher.traits.host ?? "pseries";
   }
 
   /** Where the guests run: "direct" on this host, or "nested" in L1. */

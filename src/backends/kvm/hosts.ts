@@ -44,11 +44,12 @@ export interface L1Host {
 const GiB = 1n << 30n;
 
 /**
- * L1's RAM for a batch whose largest guest has `guestRam`: 4 GiB, or that guest's and 1.5 GiB
- * for L1 itself (its kernel, the initramfs in RAM, the guests' QEMU), whole GiB.
+ * L1's RAM for a batch whose largest guest has `guestRam`: 4 GiB, or that guest's and 2.5 GiB
+ * for L1 itself (its kernel, the initramfs in RAM, the guest's QEMU and tables, the batch's
+ * files), whole GiB. 1.5 GiB was too little: L1 ran out of memory under a 8.25 GiB guest's plug.
  */
 export function l1Ram(guestRam: bigint): bigint {
-  const needed = guestRam + GiB + GiB / 2n;
+  const needed = guestRam + 2n * GiB + GiB / 2n;
   return needed <= 4n * GiB ? 4n * GiB : ((needed + GiB - 1n) / GiB) * GiB;
 }
 

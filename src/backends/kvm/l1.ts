@@ -56,6 +56,20 @@ function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number,
   return { results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs)), ...(stopped ? { stopped } : {}) }), ...(software ? { software } : {}) };
 }
 
+/**
+ * L1 ran out of memory (its OOM killer's line): tcespec sized L1 too small for the batch, so a
+ * guest killed or a kernel that panicked afterwards is not the software's verdict but an error
+ * of ours, said as one.
+ */
+function outOfMemory(result: BatchResult, text: string, l1MiB: bigint): BatchResult {
+  const oom = /Out of memory: Killed process \d+ \(([^)]*)\)/.exec(text);
+  if (!oom || "error" in result) return result;
+  const error = `L1 ran out of memory (it had ${l1MiB} MiB, tcespec's choice for this batch; its OOM killer took ${oom[1]}): not a verdict`;
+  const hit = (r: GuestResult) => ("crash" in r && r.crash.software === "host kernel") || ("error" in r && !r.notRun);
+  const first = result.results.findIndex(hit);
+  return first < 0 ? result : { ...result, results: result.results.map((r, i) => (i >= first && hit(r) ? { error } : r)) };
+}
+
 /** A guest's RAM, from its -m (MiB), or 0 where it has none. */
 export function guestRam(job: BatchJob): bigint {
   const m = job.args.includes("-m") ? job.args[job.args.indexOf("-m") + 1] : undefined;
@@ -372,12 +386,14 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
   const binary = l0.binary;
   // L1's RAM: enough for the batch's largest guest.
   const largest = jobs.reduce((most, job) => (guestRam(job) > most ? guestRam(job) : most), 0n);
-  const args = [...l0.args, ...host.args, "-m", `${l1Ram(largest) >> 20n}M`, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
-  return new Promise((resolve) => {
+  const l1MiB = l1Ram(largest) >> 20n;
+  const args = [...l0.args, ...host.args, "-m", `${l1MiB}M`, "-kernel", image.vmlinux, "-initrd", initrd, "-append", "console=hvc0 quiet printk.devkmsg=on"];
+  return new Promise((resolved) => {
     let text = "";
     let booted = false;
     let child: ChildProcess | undefined;
     let crashWatch: NodeJS.Timeout | undefined;
+    const resolve = (result: BatchResult) => resolved(outOfMemory(result, text, l1MiB));
     const finish = settleOnce(resolve, () => {
       clearTimeout(timer);
       clearTimeout(crashWatch);

@@ -137,7 +137,7 @@ describe("docs/ci.md", () => {
 describe("the documents' generated facts (npm run docs-facts)", () => {
   it("are what the code says: backends, profiles, kernel rules, the library's counts", async () => {
     const { FACT_DOCUMENTS, SECTIONS, withFacts } = await import("../src/report/docs-facts.js");
-    expect(Object.keys(SECTIONS).sort()).toEqual(["backends", "kernel-rules", "library", "profiles"]);
+    expect(Object.keys(SECTIONS).sort()).toEqual(["backends", "hosts", "kernel-rules", "library", "profiles"]);
     for (const path of FACT_DOCUMENTS) {
       const doc = readFileSync(path, "utf8");
       expect(withFacts(path, doc), `${path}: run npm run docs-facts`).toBe(doc);

@@ -96,6 +96,11 @@ export const resultsSchema = {
           qemu: { type: "string", description: "the QEMU that ran the guests, from its --version" },
           kernel: { type: "string", description: "the kernel whose KVM ran the guests, from uname -r there" },
           where: { type: "string", description: "the binary, or L1's image" },
+          host: {
+            type: "string",
+            enum: ["pseries", "powernv", "power"],
+            description: "the machine whose KVM ran the guests (kvm backend): a pseries L1 (KVM-HV nested), a PowerNV L1 (KVM-HV on bare metal, emulated), or this POWER host",
+          },
           build: { type: "string", description: "a QEMU built by tcespec qemu build: its name, base version, source and patches" },
         },
       },

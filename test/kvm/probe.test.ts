@@ -1,7 +1,7 @@
 // The vfio-pci DMA probe's host side: where a DMA may land, the guest RAM that takes, the scratch
 // entry, and how a probe's result line reads. The guest side runs in test/kvm/kvm.test.ts.
 import { describe, expect, it } from "vitest";
-import { entryFrom, VfioProbes } from "../../src/backends/guest/vfio-probe.js";
+import { entryFrom, MAX_GUEST_RAM, VfioProbes } from "../../src/backends/guest/vfio-probe.js";
 import { DEFAULT_GUEST_RAM } from "../../src/engine/types.js";
 import { VFIO_PROBE, type EduDevice, type GuestCall } from "../../src/backends/guest/guest.js";
 import { planFor } from "../../src/backends/real/planner.js";
@@ -37,7 +37,9 @@ describe("a vfio-pci DMA probe", () => {
     expect(candidatesOf(call)).toEqual([0x3000_0080n]);
     const far = probesWith([0n, 0x3000_0003n], [0x1000n, 0x7_0000_0003n]);
     far.probe(DEV, "write", 0x80n);
-    expect(far.finish(DEFAULT_GUEST_RAM)).toEqual({ unsupported: expect.stringMatching(/points past the most guest RAM/) });
+    expect(far.finish(DEFAULT_GUEST_RAM, MAX_GUEST_RAM)).toEqual({ unsupported: expect.stringMatching(/points past the most guest RAM/) });
+    // Where the target has no limit (a POWER host's RAM is its own), the probe asks for the RAM.
+    expect("ram" in far.finish(DEFAULT_GUEST_RAM)).toBe(true);
   });
 
   it("refuses a TCE into the guest's own image, which the probe would overwrite", () => {

@@ -8,8 +8,9 @@ export class Phb {
   readonly windows: (TceTable | undefined)[] = new Array(MAX_WINDOWS).fill(undefined);
   readonly devices = new Map<string, DeviceKind>();
   /**
-   * QEMU gave the vfio group of this PHB's devices (one group per PHB, as the kvm backend's host
-   * devices are laid out) a TCE table through the KVM-VFIO device (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE).
+   * The vfio groups of this PHB's devices that QEMU gave a TCE table through the KVM-VFIO device
+   * (KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE): the PHB's one group on a pseries host, each device's own on
+   * a PowerNV one (the machine's host says which).
    */
   readonly attachedGroups = new Set<string>();
 

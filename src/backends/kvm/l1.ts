@@ -1,7 +1,8 @@
-// One L1 machine for a batch of guests: L0 (the host's qemu-system-ppc64 under TCG, nested-HV)
-// boots the cached kernel and initramfs plus a small second archive holding the batch: each
-// guest's ELF and the script that runs it with L1's QEMU under -accel kvm. What each guest and
-// its QEMU printed comes back over L1's console, between markers the script prints.
+// One L1 machine for a batch of guests: L0 (QEMU under TCG, as the L1 host says: a pseries
+// machine running KVM-HV nested, or a PowerNV one running it natively; hosts.ts) boots the cached
+// kernel and initramfs plus a small second archive holding the batch: each guest's ELF and the
+// script that runs it with L1's QEMU under -accel kvm. What each guest and its QEMU printed comes
+// back over L1's console, between markers the script prints.
 import type { ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

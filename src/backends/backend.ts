@@ -3,6 +3,7 @@
 import type { CompiledSpec } from "../compile/program.js";
 import type { ProfileName } from "../engine/types.js";
 import type { KernelRulesName } from "../engine/kvm.js";
+import type { HostName } from "../profile-names.js";
 import type { RunResult } from "../verdict/outcome.js";
 
 /** What the command line hands to a backend's factory; each backend reads what it needs. */
@@ -52,7 +53,7 @@ export interface BackendIdentity {
   /** Where that software was: the binary's path, L1's image. */
   where?: string;
   /** The machine whose KVM ran the guests (kvm backend): a pseries L1, a PowerNV L1, or this POWER host. */
-  host?: "pseries" | "powernv" | "power";
+  host?: HostName | "power";
   /** A QEMU built by tcespec: its name, base version, source and patches (so no one takes a mutant's verdict for stock QEMU's). */
   build?: string;
 }

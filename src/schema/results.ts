@@ -1,4 +1,4 @@
-import { PROFILE_NAMES } from "../profile-names.js";
+import { HOST_NAMES, PROFILE_NAMES } from "../profile-names.js";
 // The JSON report (LANGUAGE.md, "The command line and the JSON report"), with added fields.
 const expectation = {
   type: "object",
@@ -98,7 +98,7 @@ export const resultsSchema = {
           where: { type: "string", description: "the binary, or L1's image" },
           host: {
             type: "string",
-            enum: ["pseries", "powernv", "power"],
+            enum: [...HOST_NAMES, "power"],
             description: "the machine whose KVM ran the guests (kvm backend): a pseries L1 (KVM-HV nested), a PowerNV L1 (KVM-HV on bare metal, emulated), or this POWER host",
           },
           build: { type: "string", description: "a QEMU built by tcespec qemu build: its name, base version, source and patches" },

@@ -52,8 +52,8 @@ export interface BackendIdentity {
   kernel?: string;
   /** Where that software was: the binary's path, L1's image. */
   where?: string;
-  /** The machine whose KVM ran the guests (kvm backend): a pseries L1, a PowerNV L1, or this POWER host. */
-  host?: HostName | "power";
+  /** The platform whose KVM ran the guests (kvm backend), as its kernel said: pseries (KVM-HV nested) or powernv (bare metal, as a POWER host's own). */
+  host?: HostName;
   /** A QEMU built by tcespec: its name, base version, source and patches (so no one takes a mutant's verdict for stock QEMU's). */
   build?: string;
 }

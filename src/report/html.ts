@@ -111,7 +111,7 @@ const CLIENT = String.raw`
   var judged = document.getElementById("judged");
   (data.backends || []).forEach(function (b) {
     if (!b.real || !(b.qemu || b.kernel)) return;
-    judged.appendChild(el("li", { class: "mono", text: "judged by " + b.name + ": " + (b.qemu || "QEMU of unknown version") + (b.kernel ? " on Linux " + b.kernel : "") + (b.host ? (b.host === "power" ? " on this POWER host" : " on the " + b.host + " host") : "") + (b.build ? ", " + b.build : "") + (b.where ? " (" + b.where + ")" : "") }));
+    judged.appendChild(el("li", { class: "mono", text: "judged by " + b.name + ": " + (b.qemu || "QEMU of unknown version") + (b.kernel ? " on Linux " + b.kernel : "") + (b.host ? " on the " + b.host + " host" : "") + (b.build ? ", " + b.build : "") + (b.where ? " (" + b.where + ")" : "") }));
   });
 
   // Summary: the JSON report's own counts.

@@ -89,7 +89,7 @@ export function judgedBy(report: Pick<Report, "backends">): string[] {
   return report.backends
     .filter((b) => b.real && b.identity)
     .map(({ name, identity }) => {
-      const host = identity!.host === "power" ? " on this POWER host" : identity!.host ? ` on the ${identity!.host} host` : "";
+      const host = identity!.host ? ` on the ${identity!.host} host` : "";
       const parts = [identity!.qemu ?? "QEMU of unknown version", ...(identity!.kernel ? [`on Linux ${identity!.kernel}${host}`] : [])];
       return `${name}: ${parts.join(" ")}${identity!.build ? `, ${identity!.build}` : ""}${identity!.where ? ` (${identity!.where})` : ""}`;
     });

@@ -98,8 +98,8 @@ export const resultsSchema = {
           where: { type: "string", description: "the binary, or L1's image" },
           host: {
             type: "string",
-            enum: [...HOST_NAMES, "power"],
-            description: "the machine whose KVM ran the guests (kvm backend): a pseries L1 (KVM-HV nested), a PowerNV L1 (KVM-HV on bare metal, emulated), or this POWER host",
+            enum: [...HOST_NAMES],
+            description: "the platform whose KVM ran the guests (kvm backend), as its kernel said (/proc/cpuinfo): pseries (KVM-HV nested) or powernv (KVM-HV on bare metal)",
           },
           build: { type: "string", description: "a QEMU built by tcespec qemu build: its name, base version, source and patches" },
         },

@@ -132,6 +132,14 @@ describe("L1 out of memory", () => {
         "L1 ran out of memory (it had 11264 MiB, tcespec's choice for this batch; its OOM killer took qemu-system-ppc): not a verdict",
         expect.stringMatching(/^not run: /),
       ]);
+      // A guest that failed before the OOM killer struck keeps its own words.
+      const before = ["TCESPEC-L1-READY 1.0 0.0", "TCESPEC-RUN 0 1.0 0.0", "TCESPEC-DONE 0 137 2.0 0.0", "TCESPEC-RUN 1 2.0 0.0", "[  150.2] Out of memory: Killed process 953 (qemu-system-ppc)", "[  151.0] Kernel panic - not syncing: oom"].join("\\n");
+      const host2: L1Host = { ...POWERNV, args: [], l0: () => ({ binary: "sh", args: ["-c", `printf '${before}\\n'; sleep 5`, "l0"] }) };
+      const later = await runL1(image, [job, job], { host: host2, timeoutMs: 1000, bootTimeoutMs: 10_000 });
+      expect("results" in later && later.results.map((r) => ("error" in r ? r.error : "?"))).toEqual([
+        expect.stringMatching(/^timed out after 71000 ms/),
+        expect.stringMatching(/^L1 ran out of memory/),
+      ]);
       // The same panic without the OOM killer's line stays the host kernel's crash.
       const panic = await runL1(image, [job], { host: host(false), timeoutMs: 1000, bootTimeoutMs: 10_000 });
       expect("results" in panic && "crash" in panic.results[0]! && panic.results[0].crash.software).toBe("host kernel");

@@ -164,7 +164,7 @@ describe("the batch L1 runs", () => {
       // As a vmlinux holds it: a template without the build number first, then the banner.
       writeFileSync(vmlinux, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from("Linux version 6.12.95-tcespec (root@vm) (gcc) # SMP \0"), Buffer.from(`${banner}\n\0`)]));
       expect(bannerOf(vmlinux)).toBe(banner);
-      const console = `TCESPEC-SOFTWARE 6.12.95-tcespec QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nTCESPEC-PROC-VERSION ${banner}\n`;
+      const console = `TCESPEC-SOFTWARE 6.12.95-tcespec QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nTCESPEC-PROC-VERSION ${banner}\nTCESPEC-PLATFORM  pSeries\n`;
       expect(softwareOf(console)).toMatchObject({ kernel: "6.12.95-tcespec", banner });
       const manifest = { version: 1, name: "linux-fixed", base: "6.12.95", release: "6.12.95-tcespec", source: { label: "Debian linux 6.12.95-1~bpo12+1" }, patches: [], kasan: false, rules: "linux-6", artifact: { key: "k", bytes: 1 }, built: "" };
       const backend = new KvmBackend({ hostKernel: { manifest, vmlinux, dir, overlay: "", config: "" } as never });
@@ -172,6 +172,10 @@ describe("the batch L1 runs", () => {
       launcher.image = { dir };
       const judged = (software: object) => launcher.judgedBy(software);
       expect(judged(softwareOf(console)!)).toBeUndefined();
+      // The host is what L1's kernel says it runs on: a PowerNV L1 never answers for the pseries host asked for.
+      expect(softwareOf(console)).toMatchObject({ platform: "pSeries" });
+      expect(judged(softwareOf(console.replace("pSeries", "PowerNV"))!)).toBe("L1 says it runs on platform 'PowerNV', not the pseries host asked for (--kvm-host)");
+      expect(judged(softwareOf(console.replace("TCESPEC-PLATFORM  pSeries\n", ""))!)).toBe("L1 says it runs on no platform it named, not the pseries host asked for (--kvm-host)");
       expect(judged(softwareOf(console.replace("#4 SMP Thu Dec  3", "#3 SMP Wed Dec  2"))!)).toMatch(/^L1 ran 'Linux version 6\.12\.95-tcespec .* #3 SMP Wed Dec  2 .*', not kernel build 'linux-fixed' \('.* #4 SMP Thu Dec  3 .*'\): the build's vmlinux was not what booted$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

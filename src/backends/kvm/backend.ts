@@ -4,13 +4,14 @@
 // kvm-hv and Debian's QEMU, L2 the guest. One L1 boot serves a batch; `jobs` L1s run at once.
 // Both run the same batch script (l1.ts), so host steps work alike. The target is its traits and
 // its launcher; the pipeline is real/pipeline.ts.
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { BackendIdentity } from "../backend.js";
 import { existenceCalls } from "../real/calls.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
+import type { Software } from "../real/console.js";
 import { compressedInitramfs, findImage, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { L1_HOSTS, PSERIES, type L0Program, type L1Host } from "./hosts.js";
@@ -171,9 +172,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
       kernel: options.kernel,
       hostKernel: options.hostKernel,
       kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
-      // KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
-      // …and on a PowerNV host each vfio-pci unplug waits on a slot reset the emulated PHB4 never completes (hosts.ts).
-      timeoutMs: options.timeoutMs ?? (options.hostKernel?.manifest.kasan || options.host === "powernv" ? 60_000 : 20_000),
+      // The host's own (hosts.ts); KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
+      timeoutMs: options.timeoutMs ?? Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, L1_HOSTS[options.host ?? "pseries"].timeoutMs),
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),
@@ -197,8 +197,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.askedHost = options.host;
     if (!this.options.direct) this.l1 = L1_HOSTS[options.host ?? "pseries"];
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
-    // A POWER host runs KVM on bare metal: PowerNV.
-    const traits = { ...kvmTraits(this.groups.length, this.l1, this.options.qemuVersion), host: this.l1?.name ?? "powernv" };
+    // On a POWER host, the platform its kernel names: PowerNV on bare metal, pSeries in an LPAR
+    // (KVM nested under PowerVM). Off POWER (the direct path exercised under TCG): PowerNV's.
+    const traits = { ...kvmTraits(this.groups.length, this.l1, this.options.qemuVersion), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
 
@@ -223,9 +224,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const kernel = this.options.hostKernel;
     if (kernel && this.options.direct)
       return `kernel build '${kernel.manifest.name}' is booted as L1; on this POWER host the host's own kernel runs the guests (boot it there to judge it)`;
-    // A POWER host's own KVM runs on bare metal: it is a PowerNV host.
+    // A POWER host's own KVM is the host its platform says (traits.host).
     if (this.options.direct)
-      return this.askedHost === "pseries" ? "--kvm-host pseries names the machine L1 is; on this POWER host the host's own KVM runs the guests on bare metal (a PowerNV host), no L1" : undefined;
+      return this.askedHost && this.askedHost !== this.traits.host
+        ? `--kvm-host ${this.askedHost} names the machine L1 is; on this POWER host the host's own KVM runs the guests, no L1, and it is a ${this.traits.host} host`
+        : undefined;
     const l0 = this.l1!.l0(this.l0Binary);
     if ("problem" in l0) return l0.problem;
     const image = this.l1Image();
@@ -286,22 +289,28 @@ export class KvmLauncher implements Launcher<KvmJob> {
   }
   private buildBanner?: string;
 
-  private judgedBy(software: { kernel: string; qemu: string; banner?: string } | undefined): string | undefined {
+  private judgedBy(software: Software | undefined): string | undefined {
     if (!software) return "the batch did not say which kernel and QEMU ran it (no TCESPEC-SOFTWARE line)";
     const parsed = parseQemuVersion(software.qemu);
     if (!parsed) return `the guests' QEMU did not name its version: '${software.qemu.slice(0, 80)}'`;
     const where = this.options.direct ? this.options.binary : "L1's qemu-system-ppc64";
     const build = this.options.build;
     const kernel = this.options.hostKernel?.manifest;
+    const observed = hostOfPlatform(software.platform);
     this.software = {
       qemu: describeQemu(parsed),
       // The build is named only where L1 said it ran it: a report never pins it on another kernel.
       kernel: kernel && software.kernel === kernel.release && !this.otherBuild(software.banner) ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       // Which machine L1 was: a pseries guest (KVM-HV nested) or a PowerNV server (on bare metal).
       where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}`,
-      host: this.l1?.name ?? "power",
+      // The host as its kernel says it runs (/proc/cpuinfo's platform), not as tcespec meant it.
+      ...(observed ? { host: observed } : {}),
       ...(build ? { build: describeBuild(build.manifest) } : {}),
     };
+    // L1 must be the machine asked for: a pseries L1 answering for PowerNV would be another host's verdict.
+    if (this.l1 && observed !== this.l1.name)
+      return `L1 says it runs on ${software.platform ? `platform '${software.platform}'` : "no platform it named"}, not the ${this.l1.name} host asked for (--kvm-host)`;
+    if (!this.l1 && observed && observed !== this.traits.host) return `this host says it runs on platform '${software.platform}', not the ${this.traits.host} host its runs stand for`;
     if (kernel && software.kernel !== kernel.release)
       return `L1 ran Linux ${software.kernel}, not kernel build '${kernel.name}' (${kernel.release}): the build's vmlinux was not what booted`;
     // One release, another build (a tcespec build of the same version): the banners differ.
@@ -396,6 +405,20 @@ export class KvmBackend extends RealBackend<KvmJob> {
   l1Image(): L1Image | { problem: string } {
     return this.launcher.l1Image();
   }
+}
+
+/** This machine's platform as its kernel names it (/proc/cpuinfo), where it names one (POWER). */
+function ownPlatform(): string | undefined {
+  try {
+    return /^platform\s*:\s*(\S+)/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host a kernel's platform (/proc/cpuinfo) names: PowerNV is bare metal, pSeries a hypervisor's guest. */
+function hostOfPlatform(platform: string | undefined): HostName | undefined {
+  return platform === "PowerNV" ? "powernv" : platform === "pSeries" ? "pseries" : undefined;
 }
 
 /** Whether QEMU's own version (7.2.22) is a build's base (7.2.22; a tree at 9.2.50 says 9.2.50). */

@@ -31,6 +31,8 @@ export interface L1Host {
   guestMachine?: string;
   /** Shell the batch runs in L1 before its guests ($VFIO_HOST_n set). */
   setup?: string;
+  /** A guest's timeout here unless the run names one (--timeout). */
+  timeoutMs: number;
   /** L0's binary: `--qemu` where given, else the host's own. Why not, if it cannot be had. */
   l0(binary: string | undefined): L0Program | { problem: string };
   /** L0 loads at most this much initramfs: the image's then goes to it compressed. */
@@ -42,6 +44,21 @@ export interface L1Host {
 }
 
 const GiB = 1n << 30n;
+
+/** One of L1's PCI devices for the guests' vfio-pci plugs: L0's options for it, and its IOMMU group in L1. */
+interface L1Device {
+  args: readonly string[];
+  group: number;
+}
+
+/**
+ * A host from its machine and its devices, listed in the order L1 lists them ($VFIO_HOST_1…): L0's
+ * arguments and the devices' groups both come from that one list. Every edu reaches every IOBA, as
+ * the guests' DMA probes need (the 64-bit window is at 2^59).
+ */
+function withDevices(host: Omit<L1Host, "args" | "groups">, machine: readonly string[], devices: readonly L1Device[]): L1Host {
+  return { ...host, args: [...machine, ...devices.flatMap((d) => d.args), ...EDU_FULL_DMA_MASK], groups: devices.map((d) => d.group) };
+}
 
 /**
  * L1's RAM for a batch whose largest guest has `guestRam`: 4 GiB, or that guest's and 2.5 GiB
@@ -56,33 +73,34 @@ export function l1Ram(guestRam: bigint): bigint {
 /**
  * L1 a pseries guest (L0: the host's QEMU under TCG with cap-nested-hv). Its PCI devices: two edu
  * on PHB 0, which share L1's IOMMU group (one TCE table), for two devices on one of L2's PHBs; one
- * on PHB 1, a group of its own, for a second of L2's PHBs (a group cannot serve two). They reach
- * every IOBA, as the guests' DMA probes need (the 64-bit window is at 2^59).
+ * on PHB 1, a group of its own, for a second of L2's PHBs (a group cannot serve two). L1 lists
+ * domain 0000 before 0001.
  */
-export const PSERIES: L1Host = {
-  name: "pseries",
-  describe: "a pseries L1 running KVM-HV nested",
-  args: [
-    ...["-M", "pseries,cap-nested-hv=on,x-vof=on", "-cpu", "power9", "-accel", "tcg", "-smp", "1"],
-    ...CONSOLE_ONLY,
-    ...["-device", "edu", "-device", "edu", "-device", "spapr-pci-host-bridge,index=1,id=l0phb1", "-device", "edu,bus=l0phb1.0"],
-    ...EDU_FULL_DMA_MASK,
-  ],
-  // L1 lists domain 0000 before 0001.
-  groups: [0, 0, 1],
-  l0: (binary) => ({ binary: binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64", args: [] }),
-  limits: {
-    // Linux 6.12 as a pseries guest makes one-level TCE tables only, 2^21 entries with its 64K
-    // pages; QEMU stops with "Failed to create a window" on a larger one.
-    vfioWindowEntries: 1n << 21n,
-    // …and gives a window at bus offset 0 only within its own default window (1 GiB of 4 KiB
-    // pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be
-    // 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).
-    vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n },
+export const PSERIES: L1Host = withDevices(
+  {
+    name: "pseries",
+    describe: "a pseries L1 running KVM-HV nested",
+    timeoutMs: 20_000,
+    l0: (binary) => ({ binary: binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64", args: [] }),
+    limits: {
+      // Linux 6.12 as a pseries guest makes one-level TCE tables only, 2^21 entries with its 64K
+      // pages; QEMU stops with "Failed to create a window" on a larger one.
+      vfioWindowEntries: 1n << 21n,
+      // …and gives a window at bus offset 0 only within its own default window (1 GiB of 4 KiB
+      // pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be
+      // 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).
+      vfioWindowAtZero: { windowSize: 1n << 30n, pageSize: 0x1000n },
+    },
+    // Half of L1's 4 GiB.
+    maxGuestRam: 2n * GiB,
   },
-  // Half of L1's 4 GiB.
-  maxGuestRam: 2n * GiB,
-};
+  ["-M", "pseries,cap-nested-hv=on,x-vof=on", "-cpu", "power9", "-accel", "tcg", "-smp", "1", ...CONSOLE_ONLY],
+  [
+    { args: ["-device", "edu"], group: 0 },
+    { args: ["-device", "edu"], group: 0 },
+    { args: ["-device", "spapr-pci-host-bridge,index=1,id=l0phb1", "-device", "edu,bus=l0phb1.0"], group: 1 },
+  ],
+);
 
 /**
  * L1 a bare-metal POWER9 server (QEMU 10.0.2's powernv9, skiboot, PHB4). QEMU 7.2's powernv
@@ -91,40 +109,40 @@ export const PSERIES: L1Host = {
  * stay, and what is not wanted is switched off. One edu per PHB4 (`pcie.N`): each its own PE and
  * IOMMU group. The machine loads at most 128 MiB of initramfs.
  */
-export const POWERNV: L1Host = {
-  name: "powernv",
-  describe: "a PowerNV (powernv9, skiboot, PHB4) L1 running KVM-HV on bare metal",
-  args: [
-    ...["-M", "powernv9", "-cpu", "power9", "-accel", "tcg", "-smp", "1"],
-    ...["-display", "none", "-monitor", "none", "-serial", "stdio", "-audio", "none"],
-    ...["-device", "edu,bus=pcie.0", "-device", "edu,bus=pcie.1", "-device", "edu,bus=pcie.2"],
-    ...EDU_FULL_DMA_MASK,
-  ],
-  groups: [0, 1, 2],
-  // The emulated firmware advertises none of the speculation mitigations QEMU's pseries asks KVM
-  // for by default ("Requested safe cache capability level not supported by KVM").
-  guestMachine: "cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
-  // vfio-pci resets a device as a guest takes it and as it lets go: here by a bus reset of its
-  // slot, which the emulated PHB4 never completes (skiboot: "Unexpected slot state", "Error -6
-  // on hot reset") after seconds of waiting, every plug and every unplug. No reset at all then:
-  // each probe sets the device up itself.
-  setup: 'for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do echo "" > /sys/bus/pci/devices/$d/reset_method; done',
-  l0: (binary) => {
-    if (binary) return { binary, args: [] };
-    const fetched = fetchedQemu("10.0");
-    if ("problem" in fetched) return { problem: `the PowerNV host's L0 is QEMU 10.0 (7.2's powernv9 finds no PCI device): ${fetched.problem}` };
-    // Without -nodefaults QEMU loads its modules: its own, not the system's (another version's
-    // make it stop on an assertion).
-    const modules = join(fetched.dir, "usr/lib", `${debArch()}-linux-gnu`, "qemu");
-    return { binary: fetched.binary, args: ["-L", fetched.dataDir], ...(existsSync(modules) ? { env: { QEMU_MODULE_DIR: modules } } : {}) };
+export const POWERNV: L1Host = withDevices(
+  {
+    name: "powernv",
+    describe: "a PowerNV (powernv9, skiboot, PHB4) L1 running KVM-HV on bare metal",
+    // Each vfio-pci unplug waits about 6 s on a slot reset the emulated PHB4 never completes (setup).
+    timeoutMs: 60_000,
+    // The emulated firmware advertises none of the speculation mitigations QEMU's pseries asks KVM
+    // for by default ("Requested safe cache capability level not supported by KVM").
+    guestMachine: "cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",
+    // vfio-pci resets a device as a guest takes it and as it lets go: here by a bus reset of its
+    // slot, which the emulated PHB4 never completes (skiboot: "Unexpected slot state", "Error -6
+    // on hot reset") after seconds of waiting, every plug and every unplug. No reset at all then:
+    // each probe sets the device up itself.
+    setup: 'for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do echo "" > /sys/bus/pci/devices/$d/reset_method; done',
+    l0: (binary) => {
+      if (binary) return { binary, args: [] };
+      const fetched = fetchedQemu("10.0");
+      if ("problem" in fetched) return { problem: `the PowerNV host's L0 is QEMU 10.0 (7.2's powernv9 finds no PCI device): ${fetched.problem}` };
+      // Without -nodefaults QEMU loads its modules: its own, not the system's (another version's
+      // make it stop on an assertion).
+      const modules = join(fetched.dir, "usr/lib", `${debArch()}-linux-gnu`, "qemu");
+      return { binary: fetched.binary, args: ["-L", fetched.dataDir], ...(existsSync(modules) ? { env: { QEMU_MODULE_DIR: modules } } : {}) };
+    },
+    initrdLimit: 128 * 1024 * 1024,
+    // PowerNV builds multi-level TCE tables and programs any window it is given.
+    limits: {},
+    // Enough for a DMA probe to look at a TCE of 8 GiB (specs/hotplug/ddw-with-vfio.tce's), L1
+    // then having 11 GiB: a vfio-pci plug pins all of the guest's RAM, in L1 and so in L0.
+    maxGuestRam: 9n * GiB,
   },
-  initrdLimit: 128 * 1024 * 1024,
-  // PowerNV builds multi-level TCE tables and programs any window it is given.
-  limits: {},
-  // Enough for a DMA probe to look at a TCE of 8 GiB (specs/hotplug/ddw-with-vfio.tce's), L1
-  // then having 11 GiB: a vfio-pci plug pins all of the guest's RAM, in L1 and so in L0.
-  maxGuestRam: 9n * GiB,
-};
+  // `-nodefaults` would remove the PHBs: what is not wanted is switched off instead.
+  ["-M", "powernv9", "-cpu", "power9", "-accel", "tcg", "-smp", "1", "-display", "none", "-monitor", "none", "-serial", "stdio", "-audio", "none"],
+  [0, 1, 2].map((i) => ({ args: ["-device", `edu,bus=pcie.${i}`], group: i })),
+);
 
 export const L1_HOSTS: Record<HostName, L1Host> = { pseries: PSERIES, powernv: POWERNV };
 

@@ -8,7 +8,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult } from "../real/console.js";
+import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, PLATFORM, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult, type Software } from "../real/console.js";
 
 /** How long after a kernel report L1 may take to move on to its next guest before it is stopped. */
 const CRASH_GRACE_MS = 5000;
@@ -50,7 +50,7 @@ export interface BatchJob {
 }
 
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
-export type BatchResult = { results: GuestResult[]; software?: { kernel: string; qemu: string; banner?: string } } | { error: string };
+export type BatchResult = { results: GuestResult[]; software?: Software } | { error: string };
 
 function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string): BatchResult {
   const software = softwareOf(text);
@@ -66,9 +66,11 @@ function outOfMemory(result: BatchResult, text: string, l1MiB: bigint): BatchRes
   const oom = /Out of memory: Killed process \d+ \(([^)]*)\)/.exec(text);
   if (!oom || "error" in result) return result;
   const error = `L1 ran out of memory (it had ${l1MiB} MiB, tcespec's choice for this batch; its OOM killer took ${oom[1]}): not a verdict`;
+  // The guest running when the OOM killer struck, and those after it: the guests before it keep their own results.
+  const started = result.results.map((_, i) => text.indexOf(`${BATCH.run} ${i} `));
+  const during = started.reduce((at, start, i) => (start >= 0 && start < oom.index ? i : at), 0);
   const hit = (r: GuestResult) => ("crash" in r && r.crash.software === "host kernel") || ("error" in r && !r.notRun);
-  const first = result.results.findIndex(hit);
-  return first < 0 ? result : { ...result, results: result.results.map((r, i) => (i >= first && hit(r) ? { error } : r)) };
+  return { ...result, results: result.results.map((r, i) => (i >= during && hit(r) ? { error } : r)) };
 }
 
 /** A guest's RAM, from its -m (MiB), or 0 where it has none. */
@@ -326,7 +328,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   const aslr = place.tuneAslr ? "echo 0 > /proc/sys/kernel/randomize_va_space\n" : "";
 
   // What judges the batch, as it reports itself: the kernel whose KVM runs the guests, and their QEMU.
-  const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\necho "${KERNEL_BANNER} $(cat /proc/version)"\n`;
+  const software = `echo "${SOFTWARE} $(uname -r) $(${quote(place.qemu)} --version 2>&1 | head -1)"\necho "${KERNEL_BANNER} $(cat /proc/version)"\necho "${PLATFORM} $(grep -m1 '^platform' /proc/cpuinfo | cut -d: -f2)"\n`;
   const vfio = place.listVfio ? "i=0; for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do i=$((i+1)); eval VFIO_HOST_$i=$d; done\n" : "";
   // A host step's report: to the console and, in L1, into the kernel log among the guest's lines.
   const say = `tcespec_say() { echo "$1";${place.kernelLog ? ` echo "${KMSG_COPY}$1" >&5;` : ""} }\n`;

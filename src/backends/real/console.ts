@@ -221,11 +221,23 @@ const SOFTWARE_LINE = new RegExp(`${SOFTWARE} (\\S+) ([^\\n]*)`);
 export const KERNEL_BANNER = "TCESPEC-PROC-VERSION";
 const BANNER_LINE = new RegExp(`${KERNEL_BANNER} ([^\\n]*)`);
 
-/** The kernel and QEMU a batch's console says it ran on, and the kernel's banner where it printed one. */
-export function softwareOf(text: string): { kernel: string; qemu: string; banner?: string } | undefined {
+/** The line after that: the platform the kernel says it runs on (/proc/cpuinfo's `platform`: PowerNV, pSeries). */
+export const PLATFORM = "TCESPEC-PLATFORM";
+const PLATFORM_LINE = new RegExp(`${PLATFORM} ([^\\n]*)`);
+
+/** What a batch's console says it ran on: kernel, QEMU, the kernel's banner and platform where it printed them. */
+export interface Software {
+  kernel: string;
+  qemu: string;
+  banner?: string;
+  platform?: string;
+}
+
+export function softwareOf(text: string): Software | undefined {
   const found = SOFTWARE_LINE.exec(text);
   const banner = BANNER_LINE.exec(text)?.[1]?.trim();
-  return found ? { kernel: found[1]!, qemu: found[2]!.trim(), ...(banner ? { banner } : {}) } : undefined;
+  const platform = PLATFORM_LINE.exec(text)?.[1]?.trim();
+  return found ? { kernel: found[1]!, qemu: found[2]!.trim(), ...(banner ? { banner } : {}), ...(platform ? { platform } : {}) } : undefined;
 }
 
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */

@@ -12,6 +12,7 @@ import { kvmImageSchema, type ImageFile, type KvmImageManifest } from "../../sch
 import { PrivateApt, SetupError, unpack } from "./apt.js";
 import { cpio, treeEntries } from "./cpio.js";
 import { SHIM_SOURCE } from "./caps.js";
+import { pruneTree } from "./prune.js";
 import type { QemuVersion } from "../qemu/versions.js";
 
 const exec = promisify(execFile);
@@ -23,6 +24,8 @@ export const SHIM_PATH = "/lib/tcespec-caps.so";
 /** The shim's source, as an image's manifest records it. */
 const SHIM_KEY = createHash("sha256").update(SHIM_SOURCE).digest("hex").slice(0, 12);
 const CROSS_GCC = "powerpc64le-linux-gnu-gcc";
+/** How the packages become an image, beyond INIT_SCRIPT and the shim: a change here is a new image. */
+const IMAGE_LAYOUT = "2: the packages' docs left out; prune.ts";
 
 export function cacheRoot(): string {
   return cacheDir("kvm");
@@ -254,7 +257,7 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
   const qemuPackage = packages.find((p) => p.name === "qemu-system-ppc")?.version ?? "";
   if (qemuVersionOf(qemuPackage) !== qemu) throw new SetupError(`no qemu-system-ppc ${qemu}.x for ppc64el (apt offers ${qemuPackage || "none"})`);
   // The image is what the packages hold plus what tcespec puts in: a change to either is a new image.
-  const key = sha256(Buffer.from([...packages.map((p) => `${p.name}=${p.version}`), INIT_SCRIPT, SHIM_SOURCE].join("\n"))).slice(0, 12);
+  const key = sha256(Buffer.from([...packages.map((p) => `${p.name}=${p.version}`), INIT_SCRIPT, SHIM_SOURCE, IMAGE_LAYOUT].join("\n"))).slice(0, 12);
   const dir = join(root, "images", `${kernel}-${key}`);
   const cached = findImage(kernel, root, qemu);
   if ("manifest" in cached && cached.dir === dir) {
@@ -281,6 +284,8 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
     say("building the capability shim");
     const shim = await buildShim(tree);
     if (!shim) say(`${CROSS_GCC} not found: no capability shim (specs whose caps are not all four will be unsupported)`);
+    const pruned = pruneTree(tree, shim ? [join(tree, SHIM_PATH)] : []);
+    say(`left out what no program of L1 loads: ${pruned.files} files, ${(pruned.bytes / 1048576).toFixed(0)} MiB`);
     say("packing the initramfs");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "initramfs.cpio"), cpio(treeEntries(tree)));
@@ -307,6 +312,19 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** What a batch adds to L1's initramfs at most, as the archive to boot is chosen (runL1 checks the real size). */
+const BATCH_ROOM = 16 * 1024 * 1024;
+
+/**
+ * The initramfs L0 loads: the image's own, or, where L0 loads at most `limit` bytes and the image,
+ * its overlays and a batch would not fit, the image's compressed (L1 boots faster on the plain one:
+ * with the image pruned, 11.1 s vs 12.9 s on PowerNV).
+ */
+export async function initramfsToBoot(image: L1Image, limit: number | undefined, overlays: readonly string[] = []): Promise<string> {
+  const bytes = [image.initramfs, ...overlays].reduce((sum, file) => sum + statSync(file).size, 0);
+  return limit !== undefined && bytes + BATCH_ROOM > limit ? compressedInitramfs(image) : image.initramfs;
 }
 
 /**

@@ -2,7 +2,7 @@
 // powered off, an empty batch, the faster of two), and the same specs run on each with --jobs 1
 // (runs per second, boots included). Targets (issue "A PowerNV host"): L1 boot on PowerNV ≤ 15 s;
 // runs per second on PowerNV ≥ pseries'. `npx tsx bench/hosts.ts`, or `npm run bench` with the rest.
-import { findImage, compressedInitramfs } from "../src/backends/kvm/image.js";
+import { findImage, initramfsToBoot } from "../src/backends/kvm/image.js";
 import { L1_HOSTS } from "../src/backends/kvm/hosts.js";
 import { runL1 } from "../src/backends/kvm/l1.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
@@ -20,7 +20,7 @@ export async function hostRows(): Promise<Row[]> {
   if ("problem" in q10) return [{ what: "the PowerNV host", measured: `not measured: ${q10.problem}`, ratio: NaN, target: "", ok: false }];
   const boots: Record<string, number> = {};
   for (const host of Object.values(L1_HOSTS)) {
-    const booted = host.initrdLimit !== undefined ? { ...image, initramfs: await compressedInitramfs(image) } : image;
+    const booted = { ...image, initramfs: await initramfsToBoot(image, host.initrdLimit) };
     let best = Infinity;
     for (let i = 0; i < 2; i++) {
       const t = performance.now();

@@ -1,13 +1,14 @@
 // The machines L1 can be (--kvm-host), without booting one: what each lets a spec do, what its
 // guests are told, how its initramfs is laid out, and what the command line says about them.
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KvmLauncher } from "../../src/backends/kvm/backend.js";
 import { POWERNV, PSERIES, type L1Host } from "../../src/backends/kvm/hosts.js";
 import { batchScript, IN_L1, runL1 } from "../../src/backends/kvm/l1.js";
-import type { L1Image } from "../../src/backends/kvm/image.js";
+import { initramfsToBoot, type L1Image } from "../../src/backends/kvm/image.js";
 import { planFor } from "../../src/backends/real/planner.js";
 import { main } from "../../src/cli.js";
 import { specOf } from "../helpers.js";
@@ -67,6 +68,23 @@ describe("L1's initramfs", () => {
     const result = await runL1(image, [], { host: { ...reporter, initrdLimit: 16 }, timeoutMs: 1000, bootTimeoutMs: 10_000 });
     expect(result).toEqual({ error: expect.stringMatching(/^L1's initramfs with the batch is \d+ bytes: a PowerNV .* loads 16 at most/) });
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("goes to L0 as it is where it fits with its overlays and room for a batch, compressed where not", async () => {
+    const at = mkdtempSync(join(tmpdir(), "tcespec-boot-"));
+    try {
+      const plain = { dir: at, vmlinux: join(at, "vmlinux"), initramfs: join(at, "initramfs.cpio") } as L1Image;
+      writeFileSync(plain.initramfs, Buffer.alloc(100 << 20));
+      writeFileSync(join(at, "overlay.cpio"), Buffer.alloc(17 << 20));
+      expect(await initramfsToBoot(plain, undefined, [join(at, "overlay.cpio")])).toBe(plain.initramfs);
+      expect(await initramfsToBoot(plain, POWERNV.initrdLimit)).toBe(plain.initramfs);
+      // 100 + 17 MiB and a batch's room are more than 128 MiB.
+      const compressed = await initramfsToBoot(plain, POWERNV.initrdLimit, [join(at, "overlay.cpio")]);
+      expect(compressed).toBe(`${plain.initramfs}.gz`);
+      expect(gunzipSync(readFileSync(compressed)).equals(readFileSync(plain.initramfs))).toBe(true);
+    } finally {
+      rmSync(at, { recursive: true, force: true });
+    }
   });
 });
 

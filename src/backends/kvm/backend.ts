@@ -12,7 +12,7 @@ import { RealBackend, type GuestJob, type Launched, type Launcher } from "../rea
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
 import type { Software } from "../real/console.js";
-import { compressedInitramfs, findImage, type L1Image } from "./image.js";
+import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { L1_HOSTS, PSERIES, type L0Program, type L1Host } from "./hosts.js";
 import type { HostName } from "../../profile-names.js";
@@ -209,13 +209,18 @@ export class KvmLauncher implements Launcher<KvmJob> {
     return this.image;
   }
 
-  /** What L0 boots: the image, or its initramfs under a built kernel; compressed where L0 loads little. */
+  /** What L0 appends to the image's initramfs: a QEMU build, a built kernel's module lists. */
+  private overlays(): string[] {
+    return [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined);
+  }
+
+  /** What L0 boots: the image, or its initramfs under a built kernel; compressed where it would not fit. */
   private async bootImage(): Promise<L1Image> {
     const image = this.l1Image() as L1Image;
     const booted = this.options.hostKernel ? { ...image, vmlinux: this.options.hostKernel.vmlinux } : image;
-    return this.l1?.initrdLimit !== undefined ? { ...booted, initramfs: await (this.compressed ??= compressedInitramfs(image)) } : booted;
+    return { ...booted, initramfs: await (this.initramfs ??= initramfsToBoot(image, this.l1?.initrdLimit, this.overlays())) };
   }
-  private compressed?: Promise<string>;
+  private initramfs?: Promise<string>;
   private readonly askedHost?: HostName;
 
   async problem(): Promise<string | undefined> {
@@ -354,7 +359,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
               ...this.options,
               host: this.l1!,
               l0: this.l1!.l0(this.l0Binary) as L0Program,
-              overlays: [this.options.build?.overlay, this.options.hostKernel?.overlay].filter((o): o is string => o !== undefined),
+              overlays: this.overlays(),
               finished,
             }),
           );

@@ -45,6 +45,7 @@ export const HCALL = {
   H_LOGICAL_CI_STORE: 0x40n,
   H_GET_TERM_CHAR: 0x54n,
   H_PUT_TERM_CHAR: 0x58n,
+  H_CEDE: 0xe0n,
   H_STUFF_TCE: 0x138n,
   H_PUT_TCE_INDIRECT: 0x13cn,
   H_RTAS: 0xf000n,

@@ -1,6 +1,6 @@
 // The guest program's machine code and ELF container, checked against known encodings.
 import { describe, expect, it } from "vitest";
-import { loadImmediate, ppc } from "../../src/backends/guest/ppc.js";
+import { loadImmediate, ppc, SPR } from "../../src/backends/guest/ppc.js";
 import { elf64, SEGMENT_FILE_OFFSET } from "../../src/backends/guest/elf.js";
 import { buildGuest, linesOf } from "../../src/backends/guest/guest.js";
 
@@ -31,6 +31,17 @@ describe("PowerPC encodings", () => {
     ["lbz r20,0(r27)", ppc.lbz(20, 0, 27), 0x8a9b0000],
     ["stb r11,0(r10)", ppc.stb(11, 0, 10), 0x996a0000],
     ["sync", ppc.sync(), 0x7c0004ac],
+    ["mtsprg 0,r3", ppc.mtspr(SPR.SPRG0, 3), 0x7c7043a6],
+    ["mfsprg r3,0", ppc.mfspr(3, SPR.SPRG0), 0x7c7042a6],
+    ["mtdec r11", ppc.mtspr(SPR.DEC, 11), 0x7d7603a6],
+    ["mfsrr1 r3", ppc.mfspr(3, SPR.SRR1), 0x7c7b02a6],
+    ["mtsrr1 r3", ppc.mtspr(SPR.SRR1, 3), 0x7c7b03a6],
+    ["rfid", ppc.rfid(), 0x4c000024],
+    ["xori r11,r11,32768", ppc.xori(11, 11, 0x8000), 0x696b8000],
+    ["mtmsrd r11,1", ppc.mtmsrdEE(11), 0x7d610164],
+    ["dcbst 0,r10", ppc.dcbst(10), 0x7c00506c],
+    ["icbi 0,r10", ppc.icbi(10), 0x7c0057ac],
+    ["isync", ppc.isync(), 0x4c00012c],
   ])("%s", (_, word, expected) => {
     expect(word >>> 0).toBe(expected);
   });

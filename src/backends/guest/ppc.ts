@@ -19,6 +19,12 @@ function mdForm(rs: Reg, ra: Reg, sh: number, mask: number, xo: number): number 
   return ((30 << 26) | (rs << 21) | (ra << 16) | ((sh & 0x1f) << 11) | (maskField << 5) | (xo << 2) | ((sh >> 5) << 1)) >>> 0;
 }
 
+/** An SPR number as mfspr and mtspr carry it: its two 5-bit halves swapped. */
+const sprField = (spr: number) => ((spr & 0x1f) << 5) | (spr >> 5);
+
+/** Special-purpose registers the guest uses. */
+export const SPR = { SRR1: 27, DEC: 22, SPRG0: 272 } as const;
+
 export const ppc = {
   addi: (rt: Reg, ra: Reg, simm: number) => dForm(14, rt, ra, simm),
   li: (rt: Reg, simm: number) => dForm(14, rt, 0, simm),
@@ -37,7 +43,20 @@ export const ppc = {
   extsw: (ra: Reg, rs: Reg) => xForm(rs, ra, 0, 986),
   sldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 63 - n, 1),
   rotldi: (ra: Reg, rs: Reg, n: number) => mdForm(rs, ra, n, 0, 0),
+  xori: (ra: Reg, rs: Reg, uimm: number) => dForm(26, rs, ra, uimm),
   mfmsr: (rt: Reg) => ((31 << 26) | (rt << 21) | (83 << 1)) >>> 0,
+  /** mtmsrd RS, 1: MSR[EE] and MSR[RI] only. */
+  mtmsrdEE: (rs: Reg) => ((31 << 26) | (rs << 21) | (1 << 16) | (178 << 1)) >>> 0,
+  mfspr: (rt: Reg, spr: number) => ((31 << 26) | (rt << 21) | (sprField(spr) << 11) | (339 << 1)) >>> 0,
+  mtspr: (spr: number, rs: Reg) => ((31 << 26) | (rs << 21) | (sprField(spr) << 11) | (467 << 1)) >>> 0,
+  /** Return from an interrupt: to SRR0, with SRR1 as the MSR. */
+  rfid: () => 0x4c000024,
+  /** Store a data cache block back to memory (RA 0), */
+  dcbst: (rb: Reg) => xForm(0, 0, rb, 54),
+  /** …drop an instruction cache block (RA 0), */
+  icbi: (rb: Reg) => xForm(0, 0, rb, 982),
+  /** …and refetch what follows. */
+  isync: () => 0x4c00012c,
   /** mtmsrd RS, 0: the whole MSR. */
   mtmsrd: (rs: Reg) => ((31 << 26) | (rs << 21) | (178 << 1)) >>> 0,
   mflr: (rt: Reg) => ((31 << 26) | (rt << 21) | (8 << 16) | (339 << 1)) >>> 0,

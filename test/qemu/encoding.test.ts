@@ -28,6 +28,7 @@ describe("PowerPC encodings", () => {
     ["cmpdi r11,3", ppc.cmpdi(11, 3), 0x2c2b0003],
     ["bne .+12", ppc.bne(12), 0x4082000c],
     ["beq .-8", ppc.beq(-8), 0x4182fff8],
+    ["bge .+12", ppc.bge(12), 0x4080000c],
     ["lbz r20,0(r27)", ppc.lbz(20, 0, 27), 0x8a9b0000],
     ["stb r11,0(r10)", ppc.stb(11, 0, 10), 0x996a0000],
     ["sync", ppc.sync(), 0x7c0004ac],

@@ -125,11 +125,16 @@ const R_RESUME = 24;
 const BASE_LABEL = 4;
 /**
  * How long a wait gives the processor up between two looks (at the console for the host's
- * character, at the device for the end of its DMA): 5 ms of the 512 MHz timebase. A guest that
- * looked without pause kept L1's one processor busy with its exits while L1's QEMU plugged a
- * device, and L1 never idle (L0's -icount sleep=off skips only idle time).
+ * character, at the device for the end of its DMA), in the 512 MHz timebase: 1 ms at first,
+ * twice as long each time round, 64 ms at most. A guest that looked without pause kept L1's one
+ * processor busy with its exits while L1's QEMU plugged a device, and L1 never idle (L0's -icount
+ * sleep=off skips only idle time); one that looked every 5 ms still cost a PowerNV L1 an exit
+ * (a world switch in emulated code) hundreds of times in a slot reset's sleep.
  */
-const WAIT_TICKS = 5n * 512_000n;
+const WAIT_FIRST = 512_000n;
+const WAIT_LONGEST = 64n * 512_000n;
+/** The current wait (non-volatile: hypercalls keep it). */
+const R_WAIT = 28;
 /** MSR[EE]: external and decrementer interrupts enabled. H_CEDE sets it; the guest clears it again. */
 const MSR_EE = 0x8000;
 
@@ -170,13 +175,18 @@ class Assembler {
     this.load(3, opcode);
     args.forEach((value, i) => this.load(4 + i, value));
   }
-  /** Gives the processor up until the decrementer fires (WAIT_TICKS), then masks interrupts again. */
-  pause(): void {
-    this.load(11, WAIT_TICKS);
-    this.emit(ppc.mtspr(SPR.DEC, 11), ppc.li(3, Number(HCALL.H_CEDE)), ppc.hcall());
-    this.emit(ppc.mfmsr(11), ppc.ori(11, 11, MSR_EE), ppc.xori(11, 11, MSR_EE), ppc.mtmsrdEE(11));
+  /** Starts a wait: its first pause is the shortest. Emitted before the loop's top. */
+  waitFrom(): void {
+    this.load(R_WAIT, WAIT_FIRST);
   }
-  /** Loops from `top` while the last compare left cr0 `equal` (`until: "ne"`) or not: pausing each time round. */
+  /** Gives the processor up until the decrementer fires (R_WAIT), masks interrupts again, and waits twice as long next time, up to WAIT_LONGEST. */
+  pause(): void {
+    this.emit(ppc.mtspr(SPR.DEC, R_WAIT), ppc.li(3, Number(HCALL.H_CEDE)), ppc.hcall());
+    this.emit(ppc.mfmsr(11), ppc.ori(11, 11, MSR_EE), ppc.xori(11, 11, MSR_EE), ppc.mtmsrdEE(11));
+    this.load(11, WAIT_LONGEST);
+    this.emit(ppc.cmpd(R_WAIT, 11), ppc.bge(8), ppc.sldi(R_WAIT, R_WAIT, 1));
+  }
+  /** Loops from `top` (after waitFrom) while the last compare left cr0 `equal` (`until: "ne"`) or not: pausing each time round. */
   waitUntil(top: number, until: "ne" | "eq"): void {
     const exit = this.words.length;
     this.emit(ppc.nop()); // patched: the branch out
@@ -291,6 +301,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     store(EDU_DMA_COUNT, 1n);
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
     // Wait for the transfer: the start bit clears when it is done.
+    a.waitFrom();
     const poll = a.here;
     a.hcallArgs(HCALL.H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
     a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
@@ -305,6 +316,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.emit(ppc.std(10, 0, R_RESUME), ppc.li(10, ++resumePoint), ppc.std(10, 8, R_RESUME));
       a.print(`${HOST_STEP}\n`);
       // The host resets the machine: until then the guest waits, the processor given up.
+      a.waitFrom();
       const idle = a.here;
       a.pause();
       a.emit(ppc.b(idle - a.here));
@@ -315,6 +327,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     } else if (call.kind === "host" || call.kind === "plug") {
       a.print(`${HOST_STEP}\n`);
       // Wait for the host's character (HCALL.H_GET_TERM_CHAR answers how many it read in r4).
+      a.waitFrom();
       const poll = a.here;
       a.emit(ppc.li(3, Number(HCALL.H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       // Across a migration without pause: QEMU 7.2 under TCG neither migrates the decrementer nor

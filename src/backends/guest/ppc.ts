@@ -69,6 +69,8 @@ export const ppc = {
   /** Branch if cr0 is not "equal", relative to this instruction (±32 KiB). */
   bne: (offset: number) => ((16 << 26) | (4 << 21) | (2 << 16) | (offset & 0xfffc)) >>> 0,
   beq: (offset: number) => ((16 << 26) | (12 << 21) | (2 << 16) | (offset & 0xfffc)) >>> 0,
+  /** Branch if cr0 is not "less". */
+  bge: (offset: number) => ((16 << 26) | (4 << 21) | (0 << 16) | (offset & 0xfffc)) >>> 0,
   /** Branch relative to this instruction, optionally linking. */
   b: (offset: number, link = false) => ((18 << 26) | (offset & 0x03fffffc) | (link ? 1 : 0)) >>> 0,
   blr: () => 0x4e800020,

@@ -331,8 +331,8 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       const poll = a.here;
       a.emit(ppc.li(3, Number(HCALL.H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       // Across a migration without pause: QEMU 7.2 under TCG neither migrates the decrementer nor
-      // starts it again at the destination (fixed by "target/ppc: Migrate DECR SPR", 8.1), so a
-      // guest waiting for it there never woke (seen: specs/reset-migration/migrate.tce timed out).
+      // starts it again at the destination (fixed upstream in 2023, "target/ppc: Migrate DECR
+      // SPR"), so a guest waiting for it there never woke (migrate.tce timed out; docs/qemu-bugs.md).
       if (call.kind === "host" && call.action === "migrate") a.emit(ppc.beq(poll - a.here));
       else a.waitUntil(poll, "ne");
       // A vfio-pci device too: QEMU keeps its BAR and passes the command register on.

@@ -604,6 +604,8 @@ async function exploreCommand(
     known,
     command: `tcespec ${argv}`,
     progress: (p) => {
+      // What is found is said at once: shrinking it on a real target can take long.
+      if (p.what) writeError(`${tty ? "\r\x1b[K" : ""}found: ${p.what}\n`);
       if (Date.now() - last < 250 && !p.shrinking) return;
       last = Date.now();
       const line = `${p.tried} scenarios tried (${p.skipped} could not run on both), ${p.found} difference${p.found === 1 ? "" : "s"} found${p.shrinking ? ", shrinking…" : ""}`;

@@ -28,6 +28,22 @@ describe("tcespec explore", () => {
     expect(again.findings.map((f) => f.text)).toEqual(first.findings.map((f) => f.text));
   });
 
+  it("says what it found as it starts to shrink it, before the finding is written", async () => {
+    const said: string[] = [];
+    const result = await explore({
+      seed: 7,
+      count: 120,
+      sides: [profile("qemu-2.7"), profile("qemu-7.2")],
+      abilities: everything,
+      command: "test",
+      progress: (p) => {
+        if (p.what) said.push(p.what);
+      },
+    });
+    expect(result.findings.length).toBeGreaterThan(0);
+    expect(said).toEqual(result.findings.map((f) => f.signature));
+  });
+
   it("finds a deliberately broken rule and shrinks it to the statement that shows it", async () => {
     // The other side is the model with one rule broken: H_STUFF_TCE with a count of 0 succeeds.
     const broken: Side = {

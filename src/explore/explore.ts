@@ -104,6 +104,8 @@ export interface Progress {
   skipped: number;
   found: number;
   shrinking: boolean;
+  /** While shrinking: what it shrinks (the finding's signature), so that a run stopped meanwhile still said what it found. */
+  what?: string;
 }
 
 export interface ExploreOptions {
@@ -698,7 +700,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
         reasons.set(flaky, (reasons.get(flaky) ?? 0) + count);
         continue;
       }
-      options.progress?.({ tried, skipped, found: findings.size, shrinking: true });
+      options.progress?.({ tried, skipped, found: findings.size, shrinking: true, what: result.signature });
       const shrinkStart = Date.now();
       const { minimal, shrunkOn, confirmed } = await shrinkFinding(scenario, result.signature, result.line, options);
       const [final] = confirmed ? [confirmed] : await compareMany([minimal], options.sides);

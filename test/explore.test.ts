@@ -1,7 +1,7 @@
 // The explorer: it finds where two sides part ways, shrinks each difference, and writes a spec
 // that passes on the reference side and diverges on the other.
 import { describe, expect, it } from "vitest";
-import { explore, type Side } from "../src/explore/explore.js";
+import { explore, unnumbered, type Side } from "../src/explore/explore.js";
 import { ModelBackend } from "../src/backends/model.js";
 import type { ProfileName } from "../src/engine/types.js";
 import { compile } from "./helpers.js";
@@ -26,6 +26,13 @@ describe("tcespec explore", () => {
     // Batched or one by one, the same findings.
     const again = await explore({ ...options, batch: 1 });
     expect(again.findings.map((f) => f.text)).toEqual(first.findings.map((f) => f.text));
+  });
+
+  it("a crash's signature leaves out addresses and file descriptor numbers, and keeps the rest", () => {
+    const crash = (fd: number) => `qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd ${fd}: Bad file descriptor at 0x7f00${fd}`;
+    expect(unnumbered(crash(17))).toBe(unnumbered(crash(18)));
+    expect(unnumbered(crash(17))).toBe("qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd N: Bad file descriptor at N");
+    expect(unnumbered("../../softmmu/memory.c:2610: Assertion")).toBe("../../softmmu/memory.c:2610: Assertion");
   });
 
   it("says what it found as it starts to shrink it, before the finding is written", async () => {

@@ -334,6 +334,13 @@ async function runAll(side: Side, specs: readonly CompiledSpec[]): Promise<RunRe
   return out;
 }
 
+/**
+ * What real software said, without what differs from run to run: addresses, and the numbers of
+ * file descriptors (one QEMU crash, "failed to setup fd -1 for a group with fd 17", was shrunk
+ * again as a new finding with fd 18).
+ */
+export const unnumbered = (text: string) => text.replace(/0x[0-9a-f]+/g, "N").replace(/\bfd \d+/g, "fd N");
+
 /** The two runs of one scenario, compared. */
 export function comparison(a: RunResult, b: RunResult): Comparison {
   for (const run of [a, b]) if (run.status === "unsupported") return { kind: "skip", reason: `${run.backend}: ${run.reason ?? "unsupported"}` };
@@ -344,11 +351,11 @@ export function comparison(a: RunResult, b: RunResult): Comparison {
     const foreseen = run.crash?.warning === true && other.expectations.some((e) => e.source === HOST_AT_EXIT && e.actual === "warned");
     if (run.status === "crashed" && run.crash && !foreseen) {
       const where = run.crash.function ? ` in ${run.crash.function.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/, "")}` : "";
-      const what = run.crash.report.replace(/0x[0-9a-f]+/g, "N").slice(0, 100);
+      const what = unnumbered(run.crash.report).slice(0, 100);
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${run.crash.software} ${run.crash.warning ? "warned" : "crashed"}${where}: ${what}`, line: run.crash.line };
     }
     if (run.status === "error") {
-      const why = (run.reason ?? "").replace(/0x[0-9a-f]+/g, "N").slice(0, 120);
+      const why = unnumbered(run.reason ?? "").slice(0, 120);
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}`, error: true };
     }
   }

@@ -48,11 +48,11 @@ const GiB = 1n << 30n;
 /**
  * L0 counts L1's instructions as its clock and skips the time L1 spends idle (`-icount
  * shift=auto,sleep=off`): L1's kernel sleeps through every slot reset vfio-pci asks of a PowerNV
- * PHB (1.8 s each, in pnv_eeh_root_reset), its batch through its polls, and the guests (which give
+ * PHB (1.8 to 4 s each, in pnv_eeh_root_reset), its batch through its polls, and the guests (which give
  * the processor up while they wait) through the edu's DMA timer. While L1 runs, its clock follows
  * the host's. The real-vfio specs on PowerNV: 66 s without, 44 s with (`--jobs 2`, boots
  * included). PowerNV's L0 only: under the pseries host's L0 (QEMU 7.2, nested HV) a migration
- * inside L1 of a guest with an emulated edu never answered the monitor again
+ * inside L1 of a guest with an emulated edu left that QEMU's monitor silent for 20 s
  * (specs/reset-migration/migrate.tce, twice in two runs), and that host gained little (37 s vs 39 s).
  */
 const IDLE_SKIPS = ["-icount", "shift=auto,sleep=off"];

@@ -12,7 +12,7 @@ import { kvmImageSchema, type ImageFile, type KvmImageManifest } from "../../sch
 import { PrivateApt, SetupError, unpack } from "./apt.js";
 import { cpio, treeEntries } from "./cpio.js";
 import { SHIM_SOURCE } from "./caps.js";
-import { pruneTree } from "./prune.js";
+import { pruneTree, walk } from "./prune.js";
 import type { QemuVersion } from "../qemu/versions.js";
 
 const exec = promisify(execFile);
@@ -130,16 +130,6 @@ function moduleDepends(module: Buffer): string[] {
     .filter(Boolean);
 }
 
-function findFiles(dir: string, test: (name: string) => boolean, found: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (stat?.isDirectory()) findFiles(path, test, found);
-    else if (test(name)) found.push(path);
-  }
-  return found;
-}
-
 async function readModule(path: string): Promise<Buffer> {
   if (!path.endsWith(".xz")) return readFileSync(path);
   try {
@@ -157,7 +147,7 @@ async function readModule(path: string): Promise<Buffer> {
  */
 async function kvmModules(modulesDir: string): Promise<{ required: { name: string; data: Buffer }[]; optional: { name: string; data: Buffer }[] }> {
   const all = new Map<string, string>();
-  for (const path of findFiles(modulesDir, (n) => /\.ko(\.xz)?$/.test(n)))
+  for (const { path } of [...walk(modulesDir)].filter(({ path, stat }) => stat.isFile() && /\.ko(\.xz)?$/.test(path)))
     all.set(path.split("/").pop()!.replace(/\.ko(\.xz)?$/, "").replace(/-/g, "_"), path);
   const ordered: { name: string; data: Buffer }[] = [];
   const visit = async (name: string) => {

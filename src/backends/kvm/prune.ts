@@ -2,9 +2,9 @@
 // L1 (the 32-bit system emulator, iconv's converters, QEMU's UI, audio and USB modules, and the
 // libraries only those need). L1 reads every byte of its initramfs at boot, and a PowerNV L1 loads
 // at most 128 MiB: what no program of the image can load goes.
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, rmSync, type Stats } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { elfDynamic, isElf } from "./elf.js";
+import { elfDynamic } from "./elf.js";
 
 const ARCH = "powerpc64le-linux-gnu";
 /** Never run in L1: the 32-bit system emulator, iconv's converters, QEMU's loadable modules (display, audio, USB, UI). */
@@ -14,20 +14,30 @@ const LIBRARY_DIRS = [`lib/${ARCH}`, `usr/lib/${ARCH}`, "lib", "usr/lib", "lib64
 /** Loaded by name at run time, never through DT_NEEDED: the loader itself, NSS and PAM modules. */
 const LOADED_BY_NAME = /(^|\/)(ld64\.so|ld-linux|libnss_)[^/]*$|\/security\//;
 
-function* files(root: string, dir = root): Generator<string> {
+/** Every file and link below `dir` (links not followed), depth first. */
+export function* walk(dir: string): Generator<{ path: string; stat: Stats }> {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     const stat = lstatSync(path);
-    if (stat.isDirectory()) yield* files(root, path);
-    else if (stat.isFile()) yield path;
+    if (stat.isDirectory()) yield* walk(path);
+    else yield { path, stat };
   }
 }
 
-function elfData(path: string): Buffer | undefined {
-  const data = readFileSync(path);
-  return isElf(data) ? data : undefined;
+const regularFiles = (dir: string) => [...walk(dir)].flatMap(({ path, stat }) => (stat.isFile() ? [path] : []));
+
+/** Whether a file starts as an ELF file does (its first four bytes only). */
+function startsElf(path: string): boolean {
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, "r");
+  try {
+    return readSync(fd, head, 0, 4, 0) === 4 && head.equals(ELF_MAGIC);
+  } finally {
+    closeSync(fd);
+  }
 }
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
 /**
  * Takes out of an unpacked image tree what none of its programs can load; `keep` are more ELF
@@ -40,7 +50,7 @@ export function pruneTree(root: string, keep: readonly string[] = []): { files: 
   let gone = 0;
   let bytes = 0;
   const remove = (path: string) => {
-    for (const file of lstatSync(path).isDirectory() ? [...files(tree, path)] : [path]) {
+    for (const file of lstatSync(path).isDirectory() ? regularFiles(path) : [path]) {
       bytes += lstatSync(file).size;
       gone++;
     }
@@ -49,7 +59,7 @@ export function pruneTree(root: string, keep: readonly string[] = []): { files: 
   for (const unused of UNUSED) if (existsSync(join(tree, unused))) remove(join(tree, unused));
   // A library (lib/, usr/lib/: a .so no one loads by name) stays only if something needs it; every
   // other ELF file (a program anywhere, the loader, NSS and PAM modules, `keep`) is a root.
-  const elves = [...files(tree)].filter((path) => elfData(path));
+  const elves = regularFiles(tree).filter(startsElf);
   const isLibrary = (path: string) => {
     const name = relative(tree, path);
     return /^(usr\/)?lib\//.test(name) && /\.so(\.|$)/.test(name) && !LOADED_BY_NAME.test(name) && !kept.includes(path);
@@ -70,16 +80,6 @@ export function pruneTree(root: string, keep: readonly string[] = []): { files: 
   }
   for (const path of elves) if (isLibrary(path) && !needed.has(path)) remove(path);
   // Links to what went.
-  for (const dir of ["lib", "usr/lib"]) removeDanglingLinks(join(tree, dir));
+  for (const { path, stat } of [...walk(join(tree, "lib")), ...walk(join(tree, "usr/lib"))]) if (stat.isSymbolicLink() && !existsSync(path)) rmSync(path);
   return { files: gone, bytes };
-}
-
-function removeDanglingLinks(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = lstatSync(path);
-    if (stat.isDirectory()) removeDanglingLinks(path);
-    else if (stat.isSymbolicLink() && !existsSync(path)) rmSync(path);
-  }
 }

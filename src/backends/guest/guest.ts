@@ -175,24 +175,37 @@ class Assembler {
     this.load(3, opcode);
     args.forEach((value, i) => this.load(4 + i, value));
   }
-  /** Starts a wait: its first pause is the shortest. Emitted before the loop's top. */
-  waitFrom(): void {
+  /**
+   * Looks (`look` leaves its answer in cr0) until cr0 says `until`, giving the processor up
+   * between two looks (`pausing`; without, it spins).
+   */
+  waitFor(until: "ne" | "eq", look: () => void, pausing = true): void {
     this.load(R_WAIT, WAIT_FIRST);
-  }
-  /** Gives the processor up until the decrementer fires (R_WAIT), masks interrupts again, and waits twice as long next time, up to WAIT_LONGEST. */
-  pause(): void {
-    this.emit(ppc.mtspr(SPR.DEC, R_WAIT), ppc.li(3, Number(HCALL.H_CEDE)), ppc.hcall());
-    this.emit(ppc.mfmsr(11), ppc.ori(11, 11, MSR_EE), ppc.xori(11, 11, MSR_EE), ppc.mtmsrdEE(11));
-    this.load(11, WAIT_LONGEST);
-    this.emit(ppc.cmpd(R_WAIT, 11), ppc.bge(8), ppc.sldi(R_WAIT, R_WAIT, 1));
-  }
-  /** Loops from `top` (after waitFrom) while the last compare left cr0 `equal` (`until: "ne"`) or not: pausing each time round. */
-  waitUntil(top: number, until: "ne" | "eq"): void {
+    const top = this.here;
+    look();
+    if (!pausing) {
+      this.emit((until === "ne" ? ppc.beq : ppc.bne)(top - this.here));
+      return;
+    }
     const exit = this.words.length;
     this.emit(ppc.nop()); // patched: the branch out
     this.pause();
     this.emit(ppc.b(top - this.here));
     this.words[exit] = (until === "ne" ? ppc.bne : ppc.beq)(this.here - exit * 4);
+  }
+  /** Waits until the machine is reset under it, the processor given up. */
+  waitForReset(): void {
+    this.load(R_WAIT, WAIT_FIRST);
+    const top = this.here;
+    this.pause();
+    this.emit(ppc.b(top - this.here));
+  }
+  /** Gives the processor up until the decrementer fires (R_WAIT), masks interrupts again, and waits twice as long next time, up to WAIT_LONGEST. */
+  private pause(): void {
+    this.emit(ppc.mtspr(SPR.DEC, R_WAIT), ppc.li(3, Number(HCALL.H_CEDE)), ppc.hcall());
+    this.emit(ppc.mfmsr(11), ppc.ori(11, 11, MSR_EE), ppc.xori(11, 11, MSR_EE), ppc.mtmsrdEE(11));
+    this.load(11, WAIT_LONGEST);
+    this.emit(ppc.cmpd(R_WAIT, 11), ppc.bge(8), ppc.sldi(R_WAIT, R_WAIT, 1));
   }
   /** reg = runtime address of an offset in the image. */
   address(reg: number, imageOffset: number): void {
@@ -301,11 +314,10 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     store(EDU_DMA_COUNT, 1n);
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
     // Wait for the transfer: the start bit clears when it is done.
-    a.waitFrom();
-    const poll = a.here;
-    a.hcallArgs(HCALL.H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
-    a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
-    a.waitUntil(poll, "eq");
+    a.waitFor("eq", () => {
+      a.hcallArgs(HCALL.H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
+      a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
+    });
   };
   for (const call of calls) {
     if (call.kind === "mark") {
@@ -315,11 +327,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.load(10, RESUME_MAGIC);
       a.emit(ppc.std(10, 0, R_RESUME), ppc.li(10, ++resumePoint), ppc.std(10, 8, R_RESUME));
       a.print(`${HOST_STEP}\n`);
-      // The host resets the machine: until then the guest waits, the processor given up.
-      a.waitFrom();
-      const idle = a.here;
-      a.pause();
-      a.emit(ppc.b(idle - a.here));
+      a.waitForReset();
       const at = resumeJumps[resumePoint - 1]!;
       a.words[at] = ppc.b(a.here - at * 4);
       // The reset put every device's config space back to its reset values.
@@ -327,14 +335,11 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     } else if (call.kind === "host" || call.kind === "plug") {
       a.print(`${HOST_STEP}\n`);
       // Wait for the host's character (HCALL.H_GET_TERM_CHAR answers how many it read in r4).
-      a.waitFrom();
-      const poll = a.here;
-      a.emit(ppc.li(3, Number(HCALL.H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0));
       // Across a migration without pause: QEMU 7.2 under TCG neither migrates the decrementer nor
       // starts it again at the destination (fixed upstream in 2023, "target/ppc: Migrate DECR
       // SPR"), so a guest waiting for it there never woke (migrate.tce timed out; docs/qemu-bugs.md).
-      if (call.kind === "host" && call.action === "migrate") a.emit(ppc.beq(poll - a.here));
-      else a.waitUntil(poll, "ne");
+      const migrating = call.kind === "host" && call.action === "migrate";
+      a.waitFor("ne", () => a.emit(ppc.li(3, Number(HCALL.H_GET_TERM_CHAR)), ppc.lis(4, VTY_UNIT), ppc.hcall(), ppc.cmpdi(4, 0)), !migrating);
       // A vfio-pci device too: QEMU keeps its BAR and passes the command register on.
       if (call.kind === "plug") configure(call.device);
       if (call.kind === "host") call.reconfigure?.forEach(configure);

@@ -129,6 +129,31 @@ describe("a large guest's time", () => {
   });
 });
 
+describe("a timeout in an L1 whose idle time L0 skips", () => {
+  it("says whose time it counted: L1's on PowerNV (-icount sleep=off), the wall's on pseries", async () => {
+    expect(POWERNV.args).toContain("-icount");
+    expect(PSERIES.args).not.toContain("-icount");
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-clock-"));
+    const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
+    writeFileSync(image.initramfs, Buffer.alloc(4));
+    writeFileSync(image.vmlinux, "");
+    const killed = ["TCESPEC-L1-READY 1.0 0.0", "TCESPEC-RUN 0 1.0 0.0", "TCESPEC-DONE 0 137 2.0 0.0", "TCESPEC-L1-DONE"].join("\\n");
+    // L0 here prints a batch whose guest the per-spec timeout killed; the host's own L0 options stay.
+    const as = (host: L1Host): L1Host => ({ ...host, l0: () => ({ binary: "sh", args: ["-c", `printf '${killed}\\n'`, "l0"] }) });
+    const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [] };
+    try {
+      const words = async (host: L1Host) => {
+        const done = await runL1(image, [job], { host: as(host), timeoutMs: 20_000, bootTimeoutMs: 10_000 });
+        return "results" in done && "error" in done.results[0]! ? done.results[0].error : JSON.stringify(done);
+      };
+      expect(await words(POWERNV)).toBe("timed out after 20000 ms of L1's time (L0 skips the time L1 idles) (--timeout): the guest did not finish");
+      expect(await words(PSERIES)).toBe("timed out after 20000 ms (--timeout): the guest did not finish");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("L1 out of memory", () => {
   it("is an error of tcespec's sizing, not the host kernel's crash, for the guest it hit and those after", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tcespec-oom-"));

@@ -52,9 +52,13 @@ export interface BatchJob {
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */
 export type BatchResult = { results: GuestResult[]; software?: Software } | { error: string };
 
-function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string): BatchResult {
+/** `clock`: whose time a guest's timeout counted, where it is not the wall's (an L1 whose idle time L0 skips). */
+function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string, clock?: string): BatchResult {
   const software = softwareOf(text);
-  return { results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs)), ...(stopped ? { stopped } : {}) }), ...(software ? { software } : {}) };
+  return {
+    results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs)), ...(stopped ? { stopped } : {}), ...(clock ? { clock } : {}) }),
+    ...(software ? { software } : {}),
+  };
 }
 
 /**
@@ -396,6 +400,9 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     let booted = false;
     let child: ChildProcess | undefined;
     let crashWatch: NodeJS.Timeout | undefined;
+    // Under -icount sleep=off (IDLE_SKIPS) L1's clock jumps while it idles: its timeouts are in its time.
+    const clock = host.args.includes("-icount") ? "of L1's time (L0 skips the time L1 idles)" : undefined;
+    const results = (stopped?: string) => batchResult(text, jobs, options.timeoutMs, stopped, clock);
     const resolve = (result: BatchResult) => resolved(outOfMemory(result, text, l1MiB));
     const finish = settleOnce(resolve, () => {
       clearTimeout(timer);
@@ -422,7 +429,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       const fresh = text.slice(Math.max(0, before - 200));
       // A panic ends L1: the guests that finished keep their results, the one running is told why.
       const panic = /Kernel panic[^\n]*/.exec(fresh);
-      if (panic) return finish(batchResult(text, jobs, options.timeoutMs, `L1's kernel panicked (${panic[0].trim()})`));
+      if (panic) return finish(results(`L1's kernel panicked (${panic[0].trim()})`));
       // An oops leaves the guest's QEMU dead in the kernel and the batch waiting on it for ever:
       // unless the batch moves on within a few seconds of a kernel report, L1 is stopped, and the
       // guests it did not run are run again on a fresh one (the launcher's afterCrashes).
@@ -430,7 +437,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
         const reportAt = text.length;
         crashWatch = setTimeout(() => {
           if (!text.slice(reportAt).includes(`${BATCH.done} `))
-            finish(batchResult(text, jobs, options.timeoutMs, "L1's kernel crashed"));
+            finish(results("L1's kernel crashed"));
           crashWatch = undefined;
         }, CRASH_GRACE_MS);
       }
@@ -440,9 +447,9 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
         // Booted: from now on the batch's own budget counts.
         booted = true;
         clearTimeout(timer);
-        timer = setTimeout(() => finish(batchResult(text, jobs, options.timeoutMs, `the batch ran out of its time (${budget} ms)`)), budget);
+        timer = setTimeout(() => finish(results(`the batch ran out of its time (${budget} ms)`)), budget);
       }
-      if (text.includes(BATCH.l1Done)) finish(batchResult(text, jobs, options.timeoutMs));
+      if (text.includes(BATCH.l1Done)) finish(results());
     });
     let stderr = "";
     child.stderr!.setEncoding("utf8");
@@ -456,7 +463,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       }),
     );
     child.on("close", (code, signal) => {
-      if (text.includes(BATCH.l1Ready)) return finish(batchResult(text, jobs, options.timeoutMs, `L0 exited (${signal ?? `code ${code}`})`));
+      if (text.includes(BATCH.l1Ready)) return finish(results(`L0 exited (${signal ?? `code ${code}`})`));
       const why = stderr
         .split("\n")
         .filter((l) => l && !l.includes("warning:"))

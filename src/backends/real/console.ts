@@ -241,7 +241,7 @@ export function softwareOf(text: string): Software | undefined {
 }
 
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */
-export function splitConsole(text: string, count: number, how: { timeoutMs?: number | readonly number[]; stopped?: string } = {}): GuestResult[] {
+export function splitConsole(text: string, count: number, how: { timeoutMs?: number | readonly number[]; stopped?: string; clock?: string } = {}): GuestResult[] {
   const results: GuestResult[] = [];
   for (let i = 0; i < count; i++) {
     const start = text.indexOf(`${BATCH.run} ${i} `);
@@ -326,12 +326,12 @@ export function qemuCrash(signal: number | string | null, words: string | undefi
  * telling first: a host step that failed (in QEMU's words), the per-spec timeout, a signal that
  * killed QEMU, QEMU's exit, or L1 going away mid-run (`rc` undefined).
  */
-function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string }): string {
+function whyUnfinished(own: string, rc: number | undefined, how: { timeoutMs?: number; stopped?: string; clock?: string }): string {
   const why = lastWords(own);
   const words = why ? `: ${why}` : "";
   /** How QEMU ended, from its exit status: 137 is the per-spec timeout's kill. */
   const ended = (status: number) => {
-    if (status === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms (--timeout): the guest did not finish${why ? `; QEMU said: ${why}` : ""}`;
+    if (status === 137) return `timed out after ${how.timeoutMs ?? "the per-spec"} ms${how.clock ? ` ${how.clock}` : ""} (--timeout): the guest did not finish${why ? `; QEMU said: ${why}` : ""}`;
     if (status > 128) {
       const signal = Object.entries(constants.signals).find(([, n]) => n === status - 128)?.[0] ?? `signal ${status - 128}`;
       return `L1's QEMU was killed by ${signal} before the guest finished${words}`;

@@ -5,6 +5,7 @@ import kleur from "kleur";
 import type { Report, RunOptions } from "./run/runner.js";
 import type { ProfileName } from "./engine/types.js";
 import type { Backend, BackendOptions } from "./backends/backend.js";
+import type { ExploreState } from "./explore/explore.js";
 import { VERSION } from "./version.js";
 
 import { PROFILE_NAMES } from "./engine/profiles.js";
@@ -589,6 +590,19 @@ async function exploreCommand(
   }
   const tty = process.stderr.isTTY === true;
   let last = 0;
+  mkdirSync(out, { recursive: true });
+  // Each finding is written as soon as it is shrunk, and where --resume goes on from after each
+  // batch: a run stopped later (a CI job's limit, a kill) keeps what it found. Findings of earlier
+  // runs into the same folder (--resume) keep their files: numbering goes on.
+  const first = resumed?.written ?? 0;
+  const kept: { kind: string; signature: string }[] = [];
+  const checkpoint = (state: ExploreState) =>
+    writeState(join(out, STATE_FILE), {
+      ...state,
+      written: first + kept.length,
+      signatures: [...(resumed?.signatures ?? []), ...kept.map((f) => f.signature)],
+      command: `tcespec ${argv}`,
+    });
   const result = await explore({
     seed,
     count,
@@ -611,25 +625,19 @@ async function exploreCommand(
       const line = `${p.tried} scenarios tried (${p.skipped} could not run on both), ${p.found} difference${p.found === 1 ? "" : "s"} found${p.shrinking ? ", shrinking…" : ""}`;
       writeError(tty ? `\r\x1b[K${line}` : `${line}\n`);
     },
+    onFinding: (finding) => {
+      kept.push(finding);
+      const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(first + kept.length).padStart(3, "0")}.tce`;
+      writeFileSync(join(out, name), finding.text);
+      write(`${tty ? "\r\x1b[K" : ""}${join(out, name)}: ${finding.signature} (${finding.statements} statements, shrunk on ${finding.shrunkOn})\n`);
+      // Every written spec was run: one that does not show the finding again says why (a flaky
+      // real run, or a bug of the explorer's), rather than passing for a reproducer.
+      if (finding.reproduces !== true) writeError(`tcespec: ${join(out, name)} does not reproduce it: ${finding.reproduces}\n`);
+    },
+    onBatch: checkpoint,
   });
   if (tty) writeError("\n");
-  mkdirSync(out, { recursive: true });
-  // Findings of earlier runs into the same folder (--resume) keep their files: numbering goes on.
-  const first = resumed?.written ?? 0;
-  result.findings.forEach((finding, i) => {
-    const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(first + i + 1).padStart(3, "0")}.tce`;
-    writeFileSync(join(out, name), finding.text);
-    write(`${join(out, name)}: ${finding.signature} (${finding.statements} statements, shrunk on ${finding.shrunkOn})\n`);
-    // Every written spec was run: one that does not show the finding again says why (a flaky
-    // real run, or a bug of the explorer's), rather than passing for a reproducer.
-    if (finding.reproduces !== true) writeError(`tcespec: ${join(out, name)} does not reproduce it: ${finding.reproduces}\n`);
-  });
-  writeState(join(out, STATE_FILE), {
-    ...result.state,
-    written: first + result.findings.length,
-    signatures: [...(resumed?.signatures ?? []), ...result.findings.map((f) => f.signature)],
-    command: `tcespec ${argv}`,
-  });
+  checkpoint(result.state);
   for (const { signature, count: n } of result.known) write(`  known, met again in ${n} scenario${n === 1 ? "" : "s"}: ${signature}\n`);
   const differences = result.findings.filter((f) => f.kind === "difference").length;
   const crashes = result.findings.length - differences;

@@ -205,6 +205,28 @@ describe("the explorer against a real target (a side that runs batches)", () => 
     expect(second.state.random).toBe(whole.state.random);
   });
 
+  it("hands each finding over as soon as it is shrunk, and where to resume after each batch", async () => {
+    const handed: string[] = [];
+    const states: number[] = [];
+    const result = await explore({
+      seed: 7,
+      count: 400,
+      batch: 50,
+      sides: [profile("qemu-2.7"), profile("qemu-7.2")],
+      abilities: everything,
+      command: "test",
+      // A finding is handed over before the next batch's state: in the order the batches found them.
+      onFinding: (f) => handed.push(`${states.length}:${f.signature}`),
+      onBatch: (state) => states.push(state.tried),
+    });
+    expect(result.findings.length).toBeGreaterThan(1);
+    expect(handed.map((h) => h.slice(h.indexOf(":") + 1))).toEqual(result.findings.map((f) => f.signature));
+    // Not all handed over at the end: the findings of the first batches came before later batches ended.
+    expect(Math.min(...handed.map((h) => Number(h.split(":")[0])))).toBeLessThan(states.length - 1);
+    expect(states).toEqual(Array.from({ length: 8 }, (_, i) => 50 * (i + 1)));
+    expect(states.at(-1)).toBe(result.state.tried);
+  });
+
   it("counts a known finding instead of shrinking and writing it again", async () => {
     const first = await explore({ seed: 7, count: 400, sides: [profile("qemu-2.7"), profile("qemu-7.2")], abilities: everything, command: "test" });
     const known = new Set(first.findings.map((f) => f.signature));

@@ -132,6 +132,10 @@ export interface ExploreOptions {
   resume?: ExploreState;
   /** Findings already known (by signature: earlier runs, `--known`): counted, not shrunk or written again. */
   known?: ReadonlySet<string>;
+  /** Each finding as soon as it is shrunk, so that a run stopped later (a budget overrun, a kill) has written it. */
+  onFinding?: (finding: Finding) => void;
+  /** Where `--resume` would go on from, after each batch: a run stopped later resumes from its last whole batch. */
+  onBatch?: (state: ExploreState) => void;
 }
 
 /** What `--resume` needs to go on with a seed's sequence where a run stopped. */
@@ -658,6 +662,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
   const perMachine = Math.max(1, options.perMachine ?? 1);
   const batch = Math.max(1, options.batch ?? 32);
   const left = () => (options.count !== undefined ? options.count - tried : Infinity);
+  const stateNow = (): ExploreState => ({ seed: options.seed, tried: (resume?.tried ?? 0) + tried, random: random.saved(), avoid: Object.fromEntries(avoid) });
   const more = () => (options.count !== undefined ? tried < options.count : Date.now() - started < (options.ms ?? 60_000));
   while (more()) {
     // A batch generated in order, run on each side at once, then handled in order: the same seed
@@ -712,10 +717,13 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
       const { minimal, shrunkOn, confirmed } = await shrinkFinding(scenario, result.signature, result.line, options);
       const [final] = confirmed ? [confirmed] : await compareMany([minimal], options.sides);
       const finding = finish(minimal, final!.runs ?? runs, result.signature, result.kind, options);
-      findings.set(result.signature, { ...finding, shrunkOn, reproduces: await reproduces(finding.text, options.sides) });
+      const kept = { ...finding, shrunkOn, reproduces: await reproduces(finding.text, options.sides) };
+      findings.set(result.signature, kept);
+      options.onFinding?.(kept);
       shrinkMs += Date.now() - shrinkStart;
       options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
     }
+    options.onBatch?.(stateNow());
   }
   return {
     tried,
@@ -726,6 +734,6 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
     known: [...known].map(([signature, count]) => ({ signature, count })),
     shrinkMs,
     avoided: Object.fromEntries(avoid),
-    state: { seed: options.seed, tried: (resume?.tried ?? 0) + tried, random: random.saved(), avoid: Object.fromEntries(avoid) },
+    state: stateNow(),
   };
 }

@@ -1,4 +1,4 @@
-// The explorer's state file (`--resume`): read and checked against its schema, written after a run.
+// The explorer's state file (`--resume`): read and checked against its schema, written after each batch and at the end of a run.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exploreStateSchema } from "../schema/explore-state.js";

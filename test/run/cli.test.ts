@@ -257,3 +257,29 @@ describe("the installed binary", () => {
     expect(JSON.parse(readFileSync(path("out.json"), "utf8")).summary.passed).toBe(15);
   });
 });
+
+describe("explore", () => {
+  it("writes each finding as soon as it is shrunk: a run killed afterwards has kept it", async () => {
+    const { spawn } = await import("node:child_process");
+    const { resolve } = await import("node:path");
+    const { existsSync } = await import("node:fs");
+    const out = path("killed-explore");
+    const child = spawn(process.execPath, [resolve("bin/tcespec.js"), "explore", "--profiles", "qemu-2.7,qemu-7.2", "--budget", "100000", "--seed", "7", "--out", out]);
+    // Killed at the first finding's line, long before its budget: the file it names must be there.
+    const line = await new Promise<string>((done, fail) => {
+      let text = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+        const first = /^(\S+\.tce): /m.exec(text);
+        if (first) {
+          child.kill("SIGKILL");
+          done(first[1]!);
+        }
+      });
+      child.on("exit", () => fail(new Error(`explore ended before it wrote a finding:\n${text}`)));
+    });
+    expect(line).toBe(join(out, "difference-001.tce"));
+    expect(existsSync(line)).toBe(true);
+    expect(readFileSync(line, "utf8")).toMatch(/^# a difference: /m);
+  });
+});

@@ -1,7 +1,8 @@
 // The explorer: it finds where two sides part ways, shrinks each difference, and writes a spec
 // that passes on the reference side and diverges on the other.
 import { describe, expect, it } from "vitest";
-import { explore, unnumbered, type Side } from "../src/explore/explore.js";
+import { comparison, explore, unnumbered, type Side } from "../src/explore/explore.js";
+import type { RunResult } from "../src/verdict/outcome.js";
 import { ModelBackend } from "../src/backends/model.js";
 import type { ProfileName } from "../src/engine/types.js";
 import { compile } from "./helpers.js";
@@ -33,6 +34,20 @@ describe("tcespec explore", () => {
     expect(unnumbered(crash(17))).toBe(unnumbered(crash(18)));
     expect(unnumbered(crash(17))).toBe("qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd N: Bad file descriptor at N");
     expect(unnumbered("../../softmmu/memory.c:2610: Assertion")).toBe("../../softmmu/memory.c:2610: Assertion");
+  });
+
+  it("a QEMU crash is known by its fatal words, whatever QEMU said on the way there", () => {
+    // One abort of QEMU 7.2, reached by resets and by windows (docs/qemu-bugs.md): different lines before it.
+    const spec = compile('spec "s" profiles qemu-7.2 { machine kvm caps spapr_tce_vfio\n reset\n expect host ok }').program!.specs[0]!;
+    const ok = model.runSync(spec, "qemu-7.2");
+    const died = (words: string): RunResult => ({ ...ok, backend: "kvm", status: "crashed", crash: { software: "QEMU", report: `${words} (SIGABRT)`, line: 3 } });
+    const assertion = "qemu-system-ppc64: ../../softmmu/memory.c:1739: memory_region_finalize: Assertion `!mr->container' failed.";
+    const byResets = comparison(ok, died(`qemu-system-ppc64: vfio/eeh: EEH_PE_OP 0x1 failed: No such device | qemu-system-ppc64: vfio: Cannot reset device 0000:00:00.0 | ${assertion}`));
+    const byWindows = comparison(ok, died(`qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor | ${assertion}`));
+    expect(byResets).toEqual(byWindows);
+    expect(byResets).toMatchObject({ kind: "crash", signature: `kvm qemu-7.2: QEMU crashed: ${assertion} (SIGABRT)`.slice(0, "kvm qemu-7.2: QEMU crashed: ".length + 100) });
+    // Another assertion is another finding.
+    expect(comparison(ok, died("qemu-system-ppc64: ../../softmmu/memory.c:2610: memory_region_add_subregion_common: Assertion `!subregion->container' failed."))).not.toEqual(byResets);
   });
 
   it("says what it found as it starts to shrink it, before the finding is written", async () => {

@@ -7,7 +7,7 @@
 // model and confirmed on the real target once.
 import { compileSource } from "../compile/index.js";
 import type { CompiledSpec } from "../compile/program.js";
-import type { RunResult } from "../verdict/outcome.js";
+import type { CrashReport, RunResult } from "../verdict/outcome.js";
 import { Random } from "./random.js";
 import { runsMachine, type MachineTraits } from "../backends/real/traits.js";
 
@@ -345,6 +345,14 @@ async function runAll(side: Side, specs: readonly CompiledSpec[]): Promise<RunRe
  */
 export const unnumbered = (text: string) => text.replace(/0x[0-9a-f]+/g, "N").replace(/\bfd \d+/g, "fd N");
 
+/**
+ * What a crash died of: a kernel's report is its first line; QEMU's is its last words, of which the
+ * last one is the fatal one (an assertion, a hardware error) with its signal. The lines before it
+ * depend on the path taken there: one QEMU abort came after "failed to setup fd -1" in one scenario
+ * and after "EEH_PE_OP 0x1 failed" in another.
+ */
+const fatal = (crash: CrashReport) => (crash.software === "QEMU" ? crash.report.split(" | ").at(-1)! : crash.report);
+
 /** The two runs of one scenario, compared. */
 export function comparison(a: RunResult, b: RunResult): Comparison {
   for (const run of [a, b]) if (run.status === "unsupported") return { kind: "skip", reason: `${run.backend}: ${run.reason ?? "unsupported"}` };
@@ -355,11 +363,12 @@ export function comparison(a: RunResult, b: RunResult): Comparison {
     const foreseen = run.crash?.warning === true && other.expectations.some((e) => e.source === HOST_AT_EXIT && e.actual === "warned");
     if (run.status === "crashed" && run.crash && !foreseen) {
       const where = run.crash.function ? ` in ${run.crash.function.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/, "")}` : "";
-      const what = unnumbered(run.crash.report).slice(0, 100);
+      const what = unnumbered(fatal(run.crash)).slice(0, 100);
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${run.crash.software} ${run.crash.warning ? "warned" : "crashed"}${where}: ${what}`, line: run.crash.line };
     }
     if (run.status === "error") {
-      const why = unnumbered(run.reason ?? "").slice(0, 120);
+      // Every number folded ("host step N failed"), and long enough for QEMU's own words after its prefix.
+      const why = folded(run.reason ?? "").slice(0, 200);
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}`, error: true };
     }
   }

@@ -8,13 +8,16 @@ import type { KvmRules } from "./kvm.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
 import { createWindow, queryWindow, removeWindow, resetWindows } from "./rtas.js";
 import { migrate, save, type MigrationStream } from "./migration.js";
-import type { Placement } from "./table.js";
+import type { Placement, TceTable } from "./table.js";
+import { hex } from "../values.js";
 import { unreachable } from "../unreachable.js";
 
 export class Engine {
   private machine: Machine;
   /** Where the host kernel WARNed, if it did: the host's, so it outlives a migration. */
   private warned?: string;
+  /** The first call the host kernel carried out past a TCE table's end, if one was: the host's too. */
+  private overrun?: string;
 
   constructor(
     readonly profile: ProfileName,
@@ -107,22 +110,47 @@ export class Engine {
       }
       case "stuff_tce": {
         const { ioba, tce, count } = operation;
-        const { rc } = first(inKvm && (() => code(kvm.stuffTce(inKvm, ioba, tce, count, hook))), () =>
+        let inKernel: HcallRc | undefined;
+        const { rc } = first(inKvm && (() => code((inKernel = kvm.stuffTce(inKvm, ioba, tce, count, hook)))), () =>
           code(qemuStuffTce(table, ioba, tce, count)),
         );
+        this.overran(inKvm, inKernel, ioba, count, operation.kind);
         return { kind: "hcall", code: rc };
       }
       case "put_tce_indirect": {
         const { ioba, tces, listAddress } = operation;
         const ram = m.config.ram ?? DEFAULT_GUEST_RAM;
-        const { rc } = first(inKvm && (() => code(kvm.putTceIndirect(inKvm, ioba, tces, listAddress, ram, hook))), () =>
+        let inKernel: HcallRc | undefined;
+        const { rc } = first(inKvm && (() => code((inKernel = kvm.putTceIndirect(inKvm, ioba, tces, listAddress, ram, hook)))), () =>
           code(qemuPutTceIndirect(table, ioba, tces, listAddress)),
         );
+        this.overran(inKvm, inKernel, ioba, BigInt(tces.length), operation.kind);
         return { kind: "hcall", code: rc };
       }
       default:
         return unreachable(operation);
     }
+  }
+
+  /**
+   * A call the kernel took (H_SUCCESS) over a range that runs past its table's end: Linux 6.x as
+   * released checks the first entry only, and writes the rest past KVM's table (and on PowerNV
+   * past the hardware table too). The model keeps what falls inside; the host's memory after the
+   * table is not the model's to keep, and a host that ran such a call is not to be trusted after.
+   */
+  private overran(table: TceTable | undefined, rc: HcallRc | undefined, ioba: bigint, count: bigint, kind: string): void {
+    const first = table?.indexOf(ioba);
+    if (rc !== "H_SUCCESS" || first === undefined || BigInt(first) + count <= table!.entryCount) return;
+    this.overrun ??= `${kind} of ${count} entries from ${hex(ioba)} ran ${BigInt(first) + count - table!.entryCount} past the end of a table of ${table!.entryCount}`;
+  }
+
+  /**
+   * Why the host's memory is no longer the host's own, if it is not: the first call its kernel
+   * carried out past a TCE table's end (`kvm-first-entry`). A real host that ran it may fail
+   * anywhere later; the kvm backend runs no other guest on it.
+   */
+  hostOverrun(): string | undefined {
+    return this.overrun;
   }
 
   // ---- queries: no side effects --------------------------------------------------------

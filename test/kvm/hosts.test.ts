@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KvmLauncher } from "../../src/backends/kvm/backend.js";
+import { afterSpoilers, KvmLauncher } from "../../src/backends/kvm/backend.js";
 import { POWERNV, PSERIES, type L1Host } from "../../src/backends/kvm/hosts.js";
 import { batchScript, IN_L1, runL1 } from "../../src/backends/kvm/l1.js";
 import { initramfsToBoot, type L1Image } from "../../src/backends/kvm/image.js";
@@ -32,6 +32,46 @@ describe("a vfio-pci device's windows on each host", () => {
     expect(PSERIES.groups).toEqual([0, 0, 1]);
     expect(POWERNV.groups).toEqual([0, 1, 2]);
     expect(POWERNV.args.filter((a) => /^edu,bus=pcie\.\d$/.test(a))).toHaveLength(POWERNV.groups.length);
+  });
+});
+
+describe("a guest whose host kernel writes past a TCE table", () => {
+  // Seen in CI: on PowerNV, the guest after the library's stuff past the end (written silently past
+  // the hardware table) found its host crashed in unrelated code (lookup_swap_cgroup_id).
+  const pastEnd = "machine kvm caps spapr_tce, spapr_tce_vfio, multi_tce\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect stuff_tce phb0 0x3fff_e000 0x0 4 == H_SUCCESS";
+  const noHardware = "machine kvm\nphb phb0 index 0\nstuff_tce phb0 0x3fff_e000 0x0 4";
+  const inside = "machine kvm caps spapr_tce, spapr_tce_vfio, multi_tce\nphb phb0 index 0\nplug vfio d0 on phb0\nstuff_tce phb0 0x3fff_e000 0x0 2";
+
+  it("spoils its host: the plan says why, from the model of the run's own host and kernel", () => {
+    const powernv = onHost("powernv").traits;
+    const pseries = onHost("pseries").traits;
+    expect(planFor(specOf(pastEnd), "qemu-7.2", powernv)).toMatchObject({
+      spoilsHost: "the host kernel wrote past a TCE table (stuff_tce of 4 entries from 0x3fffe000 ran 2 past the end of a table of 262144)",
+    });
+    // Without a hardware table KVM takes the call too, and writes past its own table.
+    for (const traits of [powernv, pseries]) expect(planFor(specOf(noHardware), "qemu-7.2", traits)).toHaveProperty("spoilsHost");
+    // On pseries with a hardware table the call goes to QEMU (the hypervisor refuses the entry past the end).
+    expect(planFor(specOf(pastEnd), "qemu-7.2", pseries)).not.toHaveProperty("spoilsHost");
+    expect(planFor(specOf(inside), "qemu-7.2", powernv)).not.toHaveProperty("spoilsHost");
+    // A kernel that checks the whole range refuses the call: nothing is written.
+    const checked = new KvmLauncher({ host: "powernv", direct: false, kernelRules: "linux-6-checked" }).traits;
+    expect(planFor(specOf(noHardware), "qemu-7.2", checked)).not.toHaveProperty("spoilsHost");
+  });
+
+  it("ends its L1: the guests after it run on a fresh one, each part its own machine", async () => {
+    const job = (name: string, spoils = false) => ({ elf: new TextEncoder().encode(name), args: [], hideCaps: [], ...(spoils ? { spoilsHost: "why" } : {}) });
+    const machines: string[][] = [];
+    const run = async (batch: readonly { elf: Uint8Array }[]) => {
+      machines.push(batch.map((j) => new TextDecoder().decode(j.elf)));
+      return machines.length === 3 ? { error: "L1 did not boot" } : { results: batch.map((j) => ({ body: new TextDecoder().decode(j.elf) })) };
+    };
+    const answer = await afterSpoilers([job("a"), job("b", true), job("c", true), job("d"), job("e")], run);
+    expect(machines).toEqual([["a", "b"], ["c"], ["d", "e"]]);
+    // A part that failed fails its own guests only.
+    expect(answer).toEqual({ results: [{ body: "a" }, { body: "b" }, { body: "c" }, { error: "L1 did not boot" }, { error: "L1 did not boot" }] });
+    machines.length = 0;
+    await afterSpoilers([job("a"), job("b")], run);
+    expect(machines).toEqual([["a", "b"]]);
   });
 });
 

@@ -11,7 +11,7 @@ import { existenceCalls } from "../real/calls.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
-import type { Software } from "../real/console.js";
+import type { GuestResult, Software } from "../real/console.js";
 import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { L1_HOSTS, PSERIES, type L0Program, type L1Host } from "./hosts.js";
@@ -346,7 +346,15 @@ export class KvmLauncher implements Launcher<KvmJob> {
         }
         if (step.kind === "unplug") plugged.delete(step.device);
       }
-      return { elf: job.elf, args: job.args, hideCaps: job.extra.hideCaps, steps: job.steps, hosts, ...(job.extra.accel ? { accel: job.extra.accel } : {}) };
+      return {
+        elf: job.elf,
+        args: job.args,
+        hideCaps: job.extra.hideCaps,
+        steps: job.steps,
+        hosts,
+        ...(job.extra.accel ? { accel: job.extra.accel } : {}),
+        ...(job.spoilsHost ? { spoilsHost: job.spoilsHost } : {}),
+      };
     });
     const machines = Math.max(1, Math.min(lanes, batchJobs.length));
     const size = Math.ceil(batchJobs.length / machines);
@@ -363,7 +371,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
               finished,
             }),
           );
-    const answers = await Promise.all(batches.map((batch) => afterCrashes(batch, runBatch)));
+    // A guest that leaves its host spoiled ends its L1: the guests after it start a fresh one. (On
+    // a POWER host itself there is no other host to go on with: they run there, as the user chose.)
+    const answers = await Promise.all(batches.map((batch) => (direct ? afterCrashes(batch, runBatch) : afterSpoilers(batch, (part) => afterCrashes(part, runBatch)))));
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
     const kept = process.env.TCESPEC_KVM_CONSOLE;
     const named = (launched: Launched): Launched => ("error" in launched && kept ? { error: `${launched.error} (L1's console and monitor logs: ${kept})` } : launched);
@@ -429,6 +439,32 @@ function hostOfPlatform(platform: string | undefined): HostName | undefined {
 /** Whether QEMU's own version (7.2.22) is a build's base (7.2.22; a tree at 9.2.50 says 9.2.50). */
 function belongsToBase(version: string, base: string): boolean {
   return version === base || base.startsWith(`${version}.`) || version.startsWith(`${base}.`);
+}
+
+/**
+ * Runs a batch in parts, each ending at a guest that spoils its host (BatchJob's `spoilsHost`: its
+ * kernel wrote past a TCE table, where a later guest's host crashed in unrelated code): each part
+ * on a machine of its own, one after the other. A part that failed fails its own guests only.
+ */
+export async function afterSpoilers(batch: BatchJob[], run: (batch: BatchJob[]) => Promise<BatchResult>): Promise<BatchResult> {
+  const parts: BatchJob[][] = [[]];
+  for (const job of batch) {
+    parts.at(-1)!.push(job);
+    if (job.spoilsHost) parts.push([]);
+  }
+  if (parts.at(-1)!.length === 0) parts.pop();
+  if (parts.length === 1) return run(batch);
+  const results: GuestResult[] = [];
+  let software: Software | undefined;
+  for (const part of parts) {
+    const answer = await run(part);
+    if ("error" in answer) results.push(...part.map(() => ({ error: answer.error })));
+    else {
+      software ??= answer.software;
+      results.push(...answer.results);
+    }
+  }
+  return { results, ...(software ? { software } : {}) };
 }
 
 /**

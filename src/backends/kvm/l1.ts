@@ -47,6 +47,8 @@ export interface BatchJob {
   hosts?: readonly number[];
   /** `tcg`: this guest runs under TCG (a `machine tcg` spec with a vfio-pci device). */
   accel?: "tcg";
+  /** Why its host cannot be trusted after it (the pipeline's GuestJob), if so: the next guest gets a fresh L1. */
+  spoilsHost?: string;
 }
 
 /** Each guest's result and the software the batch ran on (softwareOf), or one error for all. */

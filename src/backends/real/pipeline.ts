@@ -32,6 +32,8 @@ export interface GuestJob<Extra = unknown> {
   steps: HostStep[];
   /** What the launcher's `prepare` said this spec needs on the target (hidden capabilities, an accelerator). */
   extra: Extra;
+  /** Why the host cannot be trusted after this guest (GuestPlan's), if so: no other guest runs on it. */
+  spoilsHost?: string;
 }
 
 /**
@@ -117,7 +119,7 @@ export class RealBackend<Extra = unknown> implements Backend {
       }
       const { plan, extra } = prepared;
       const calls = plan.steps.flatMap((s) => s.calls);
-      pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, steps: hostSteps(calls), extra } });
+      pending.push({ index, plan, job: { elf: buildGuest(calls), args: plan.args, steps: hostSteps(calls), extra, ...(plan.spoilsHost ? { spoilsHost: plan.spoilsHost } : {}) } });
     }
     if (pending.length === 0) return results;
     const problem = await this.launcher.problem();

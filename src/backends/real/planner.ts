@@ -10,6 +10,9 @@ import { DEFAULT_DMA32, DEFAULT_GUEST_RAM } from "../../engine/types.js";
 import { phbOfLiobn, TCE_RW } from "../../papr.js";
 import { hex } from "../../values.js";
 import { evaluate, type Target } from "../../verdict/evaluate.js";
+import { Engine } from "../../engine/engine.js";
+import { KERNEL_RULES } from "../../engine/kvm.js";
+import { HOSTS } from "../../engine/host.js";
 import type { EduDevice } from "../guest/guest.js";
 import { VfioProbes, type ProbeAnswer } from "../guest/vfio-probe.js";
 import { callFor, isolateCall } from "./calls.js";
@@ -69,8 +72,11 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
     if (typeof planned === "string") unsupported ??= `line ${at.line}: ${planned}`;
     else steps.push({ ...planned, at: { line: at.line, column: at.column } });
   };
+  // The model beside the plan, for what the guest will do to its host that no answer shows.
+  const model = new Engine(profile, spec.machine, traits.kernelRules && KERNEL_RULES[traits.kernelRules], traits.host && HOSTS[traits.host]);
   const planner: Target = {
     apply: (operation, at) => {
+      model.apply(operation);
       // What the host cannot give, judged against the machine as it was before this operation.
       for (const limit of hostLimits(operation, spec, traits, probes, devices, phbs)) note(limit, at);
       probes.note(operation);
@@ -159,7 +165,14 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
     if (dependent !== undefined) return { unsupported: `${why}, and KVM's answer to ${dependent} depends on it` };
   }
   args.push("-m", `${finished.ram >> 20n}M`);
-  return { steps, args, ...(traits.kernelRules ? { kernel: traits.kernelRules } : {}), ...(traits.host ? { host: traits.host } : {}) };
+  const overrun = model.hostOverrun();
+  return {
+    steps,
+    args,
+    ...(traits.kernelRules ? { kernel: traits.kernelRules } : {}),
+    ...(traits.host ? { host: traits.host } : {}),
+    ...(overrun ? { spoilsHost: `the host kernel wrote past a TCE table (${overrun})` } : {}),
+  };
 }
 
 /**

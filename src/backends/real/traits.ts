@@ -57,6 +57,12 @@ export interface GuestPlan {
   host?: HostName;
   /** QEMU options for the spec's PHBs. */
   args: string[];
+  /**
+   * Why the host cannot be trusted after this guest, if the model says so: its kernel wrote past a
+   * TCE table into memory that is not the table's. A launcher that reuses a host for the next guest
+   * starts a fresh one instead (seen: a later guest's host crashed in unrelated code).
+   */
+  spoilsHost?: string;
 }
 
 /** What differs between the machines a guest runs on: how a table's placement is observed. */

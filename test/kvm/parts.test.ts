@@ -245,6 +245,27 @@ describe("placement from QEMU's trace", () => {
     expect([...out.marks[1]!.kvmTables]).toEqual([]);
   });
 
+  it("takes L1's kernel records out of the console whole, even inside a trace or result line", () => {
+    // As seen in L1's console (pseries L1 creating a DDW for vfio), and the same inside a result line.
+    const out = readGuestOutput(
+      [
+        "TCESPEC-BEGIN",
+        "spapr_iommu_new_[    6.332181] spapr_tce_create_table: Calling query /pci@800000020000000",
+        "table liobn=0x80000001 table=0x2 fd=-1",
+        "0000000000000000[    6.812938] spapr_tce_create_table: Calling query /pci@800000020000000",
+        "0000000080000001",
+        "[    6.878089][  T280] a record on a line of its own",
+        "TCESPEC-MARK",
+        "",
+      ].join("\n"),
+    );
+    expect(out.lines).toEqual(["00000000000000000000000080000001"]);
+    expect(out.marks).toHaveLength(1);
+    expect([...out.marks[0]!.kvmTables]).toEqual([]);
+    // The record's table line was read: 0x80000001 lives in userspace (fd -1), and no stray line is a result.
+    expect(readGuestOutput(["TCESPEC-BEGIN", "spapr_iommu_new_[    6.332181] x", "table liobn=0x80000001 table=0x2 fd=7", "TCESPEC-MARK", ""].join("\n")).marks[0]!.kvmTables).toEqual(new Set([0x80000001n]));
+  });
+
   it("counts vfio's notifiers by window from QEMU 7.2's listener trace; a RAM section's region_del is not one", () => {
     const out = readGuestOutput(
       [

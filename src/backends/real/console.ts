@@ -86,6 +86,11 @@ const ACT = new RegExp(`^${BATCH.act} (\\d+) (plugged|unplugged|added|reset|migr
  * is made before the guest starts, so before the marker).
  */
 export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutput {
+  // L1's kernel prints on the console the guest's QEMU writes to, and a record can land inside
+  // one of its lines (the guest's characters come a few at a time): seen, L1's pseries IOMMU code
+  // saying "spapr_tce_create_table: Calling query …" in the middle of a trace line, then of a
+  // result line. Each record is taken out whole, with its newline, wherever it is.
+  text = text.replace(KERNEL_RECORD, "");
   const host = [...given];
   const failures: string[] = [];
   const lines: string[] = [];
@@ -185,6 +190,9 @@ export interface KernelWarning {
 
 /** A log line's time, and the task or CPU that printed it where the kernel says (CONFIG_PRINTK_CALLER: "[   55.49][  T280] "). */
 const LOG_PREFIX = /^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?/;
+
+/** A kernel record on the console, from its time to its newline, wherever it starts. */
+const KERNEL_RECORD = /\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? [^\n]*\n/g;
 
 const WARNING = /WARNING: CPU: \d+ PID: \d+ at \S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/;
 

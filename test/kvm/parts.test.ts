@@ -9,7 +9,7 @@ import { cpio, dirEntry, fileEntry } from "../../src/backends/kvm/cpio.js";
 import { batchScript } from "../../src/backends/kvm/l1.js";
 import { softwareOf, splitConsole } from "../../src/backends/real/console.js";
 import { hiddenCaps, KVM_CAP } from "../../src/backends/kvm/caps.js";
-import { readGuestOutput } from "../../src/backends/real/console.js";
+import { lastWords, readGuestOutput } from "../../src/backends/real/console.js";
 import { planFor } from "../../src/backends/real/planner.js";
 import type { GuestPlan } from "../../src/backends/real/traits.js";
 import { KVM_TRAITS } from "../../src/backends/kvm/backend.js";
@@ -506,5 +506,24 @@ describe("--kernel", () => {
     expect(versionMatches("6.12.95+deb12-powerpc64le-64k", "6.1")).toBe(false);
     expect(versionMatches("6.12.95+deb12-powerpc64le-64k", "6.12")).toBe(true);
     expect(versionMatches("6.12.95+deb12-powerpc64le-64k", "6.12.95+deb12-powerpc64le-64k")).toBe(true);
+  });
+});
+
+describe("QEMU's last words", () => {
+  it("are its errors, hardware errors and the C library's heap reports, each from where it starts in its line", () => {
+    const text = [
+      "qemu-system-ppc64: warning: TCG doesn't support requested feature",
+      "qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor",
+      "00000000000000000000qemu-system-ppc64: ../../softmmu/memory.c:1739: memory_region_finalize: Assertion `!mr->container' failed.",
+      "000000000000",
+      "spapr_iommu_new_table liobn=0x80000001 table=0x2 fd=-1",
+      "",
+    ].join("\n");
+    expect(lastWords(text)).toBe(
+      "qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor | qemu-system-ppc64: ../../softmmu/memory.c:1739: memory_region_finalize: Assertion `!mr->container' failed.",
+    );
+    expect(lastWords("0000free(): invalid pointer\nqemu: hardware error: vfio: DMA mapping failed, unable to continue\n")).toBe(
+      "free(): invalid pointer | qemu: hardware error: vfio: DMA mapping failed, unable to continue",
+    );
   });
 });

@@ -158,15 +158,23 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
 
 /**
  * QEMU's last error lines in what it printed (its warnings left out), joined on one line: its
- * error reports ("qemu-system-ppc64: …") and hw_error's ("qemu: hardware error: …").
+ * error reports and assertions ("qemu-system-ppc64: …"), hw_error's ("qemu: hardware error: …")
+ * and the C library's on a corrupted heap ("free(): invalid pointer", "double free or corruption").
+ * Each is read from where it starts in its line: an assertion that fires on another thread can
+ * land after some of the guest's characters.
  */
 export function lastWords(text: string): string {
   return text
     .split("\n")
-    .filter((l) => (l.startsWith("qemu-system-ppc64:") || l.startsWith("qemu: hardware error:")) && !l.includes("warning:"))
+    .flatMap((l) => {
+      const at = LAST_WORDS.exec(l);
+      return at && !l.includes("warning:") ? [l.slice(at.index)] : [];
+    })
     .slice(-3)
     .join(" | ");
 }
+
+const LAST_WORDS = /qemu-system-ppc64: |qemu: hardware error: |(?:free|malloc|realloc|munmap_chunk|malloc_consolidate)\(\): |double free or corruption|corrupted (?:size|double-linked list)/;
 
 /**
  * What a guest's QEMU printed up to the guest's end marker (trace lines included); or what it

@@ -1,6 +1,6 @@
 // QEMU built from Debian's source with patches, judged by real software: the seed's fix reverted
 // standing for the pre-fix profile under real KVM, the DDW abort fixed under TCG and under KVM,
-// and every mutant in mutants/ killed by the library. Needs the builds .ci/run makes
+// vfio and a table in userspace fixed under KVM, and every mutant in mutants/ killed by the library. Needs the builds .ci/run makes
 // ('tcespec qemu build prefix …', 'tcespec qemu build ddw-fix …') and the L1 image; without them
 // these tests skip, unless TCESPEC_REQUIRE_KVM=1 (set by .ci/run) makes that a failure.
 import { describe, expect, it } from "vitest";
@@ -17,10 +17,12 @@ const REQUIRED = process.env.TCESPEC_REQUIRE_KVM === "1";
 const image = findImage();
 const prefix = findBuild("prefix");
 const ddw = findBuild("ddw-fix");
+const tceFd = findBuild("tce-fd-fix");
 const problems = [
   ..."problem" in image ? [image.problem] : [],
   ..."problem" in prefix ? [`${prefix.problem} (.ci/run: tcespec qemu build prefix --debian 7.2 --patch mutants/revert-realloc.patch --target kvm)`] : [],
   ..."problem" in ddw ? [`${ddw.problem} (.ci/run: tcespec qemu build ddw-fix --debian 7.2 --patch patches/0001-…patch --target all)`] : [],
+  ..."problem" in tceFd ? [`${tceFd.problem} (.ci/run: tcespec qemu build tce-fd-fix --debian 7.2 --patch patches/0002-…patch --target kvm)`] : [],
 ];
 const READY = problems.length === 0;
 if (!READY) console.warn(`the tests of QEMU builds on real software do not run: ${problems.join("; ")}`);
@@ -80,6 +82,30 @@ describe.runIf(READY)("the DDW abort, fixed by patches/0001-…: the reproducer 
   it("under KVM: stock aborts, the fixed build answers both creates", async () => {
     expect(await outcomes(new KvmBackend({ build }), "under KVM")).toEqual(["passed"]);
     expect(await outcomes(new KvmBackend(), "under KVM")).toEqual([expect.stringMatching(/^crashed QEMU crashed at line 23 .*Assertion .!subregion->container. failed. \(SIGABRT\)$/)]);
+  }, 300_000);
+});
+
+describe.runIf(READY)("a table in userspace next to a vfio-pci device, fixed by patches/0002-…: the reproducers on stock QEMU and on the fixed build", () => {
+  const outcomes = async (backend: KvmBackend) => {
+    const report = await run(["patches/vfio-table-in-userspace.tce"], { backends: [backend], jobs: 1 });
+    return report.runs;
+  };
+
+  it("the fixed 7.2 listens to the table: both pass, DMA through it after three resets and three windows", async () => {
+    // (The first one's WARN as QEMU exits is the one the spec expects: no table was ever attached to the group.)
+    expect((await outcomes(new KvmBackend({ build: tceFd as QemuBuild }))).map((r) => `${r.spec}: ${r.status}`)).toEqual([
+      "without spapr_tce: three resets: passed",
+      "a 64-bit window KVM cannot hold, created and removed three times: passed",
+    ]);
+  }, 300_000);
+
+  it("stock 7.2 never listens (its abort after the removals comes only now and then); stock 10.0 refuses the plug, and aborts at the window", async () => {
+    const [resets] = await outcomes(new KvmBackend());
+    // What is certain every time: no notifier, and the device's DMA faults where the guest mapped.
+    expect(resets!.expectations.filter((e) => e.outcome === "diverged").map((e) => `${e.line} ${e.actual}`).slice(0, 2)).toEqual(["23 0", "24 fault"]);
+    const [refused, window] = await outcomes(new KvmBackend({ qemuVersion: "10.0" }));
+    expect(refused).toMatchObject({ status: "error", reason: expect.stringMatching(/device_add: .*failed GROUP_SET_SPAPR_TCE for KVM VFIO device -1/) });
+    expect(window).toMatchObject({ status: "crashed", crash: { software: "QEMU", line: 39, report: expect.stringMatching(/qemu: hardware error: vfio: DMA mapping failed, unable to continue \(SIGABRT\)$/) } });
   }, 300_000);
 });
 

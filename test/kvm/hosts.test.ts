@@ -28,6 +28,21 @@ describe("a vfio-pci device's windows on each host", () => {
     expect(planFor(specOf(atZero), "qemu-7.2", powernv)).toHaveProperty("steps");
   });
 
+  it("counts a window in the host's pages: QEMU backs 16M pages with L1's 64K ones (found by explore: a hardware error in QEMU 7.2)", () => {
+    const pseries = onHost("pseries").traits;
+    const powernv = onHost("powernv").traits;
+    const huge = (size: string) => `machine kvm\nphb phb0 index 0\nplug vfio d7 on phb0\nexpect create_window phb0 page 16M size ${size} == 0x80000001`;
+    // 1T of 16M pages: 65536 entries for the guest, 2^24 in L1's window.
+    expect(planFor(specOf(huge("1T")), "qemu-7.2", pseries)).toEqual({
+      unsupported: "line 4: create_window of 16777216 entries in the host's window (its 16M pages backed by 64K ones there) with a vfio-pci device on the PHB: the host kernel gives a vfio-pci device windows of 2097152 entries at most (one-level TCE tables)",
+    });
+    expect(planFor(specOf(huge("128G")), "qemu-7.2", pseries)).toHaveProperty("steps");
+    expect(planFor(specOf(huge("1T")), "qemu-7.2", powernv)).toHaveProperty("steps");
+    // The same window made before the plug: the plug is what cannot be given.
+    const before = "machine kvm\nphb phb0 index 0\ncreate_window phb0 page 16M size 1T\nplug vfio d7 on phb0";
+    expect(planFor(specOf(before), "qemu-7.2", pseries)).toEqual({ unsupported: expect.stringMatching(/^line 4: plug vfio on a PHB with a window of 16777216 entries in the host's window/) });
+  });
+
   it("both hosts hand out one device per IOMMU group listed, pseries two of one group", () => {
     expect(PSERIES.groups).toEqual([0, 0, 1]);
     expect(POWERNV.groups).toEqual([0, 1, 2]);

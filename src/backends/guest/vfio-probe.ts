@@ -143,8 +143,10 @@ export class VfioProbes {
   }
 
   /** The most entries a window of the PHB has now (0 without windows). */
-  largestWindow(phbIndex: number): bigint {
-    return [...this.slotsOf(phbIndex).values()].reduce((most, w) => (w.entries > most ? w.entries : most), 0n);
+  /** The most entries a window of the PHB has, counted in pages of at most `hostPage` (undefined: its own pages). */
+  largestWindow(phbIndex: number, hostPage?: bigint): bigint {
+    const inHost = (w: { pageSize: bigint; entries: bigint }) => (hostPage !== undefined && w.pageSize > hostPage ? (w.entries * w.pageSize) / hostPage : w.entries);
+    return [...this.slotsOf(phbIndex).values()].reduce((most, w) => (inHost(w) > most ? inHost(w) : most), 0n);
   }
 
   /** The PHB's default window is there, with 4 KiB pages: the probe's scratch entry lives in it. */

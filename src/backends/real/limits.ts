@@ -2,7 +2,7 @@
 // run is unsupported there, with what was seen when it was tried (MachineTraits says the numbers).
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Operation, PhbConfig } from "../../engine/types.js";
-import { geometry, hex } from "../../values.js";
+import { geometry, hex, size } from "../../values.js";
 import { createdWindowBase } from "../../papr.js";
 import type { EduDevice } from "../guest/guest.js";
 import type { VfioProbes } from "../guest/vfio-probe.js";
@@ -67,11 +67,16 @@ export function hostLimits(
         if ((operation.kind === "reset" || operation.phbIndex === phb.index) && vfioOn(phb.index) && !fits(restored)) limits.push(`${operation.kind}: ${refused(restored)}`);
       }
   }
-  // A vfio-pci device's windows are one-level tables.
+  // A vfio-pci device's windows are one-level tables, of the host's pages.
   const most = traits.vfioWindowEntries;
-  if (most !== undefined && traits.vfio > 0 && operation.kind === "create_window" && vfioOn(operation.phbIndex) && operation.windowSize / operation.pageSize > most)
-    limits.push(`create_window of ${operation.windowSize / operation.pageSize} entries with a vfio-pci device on the PHB: ${tooLarge(most)}`);
-  if (most !== undefined && traits.vfio > 0 && operation.kind === "plug" && operation.device === "vfio" && probes.largestWindow(operation.phbIndex) > most)
-    limits.push(`plug vfio on a PHB with a window of ${probes.largestWindow(operation.phbIndex)} entries: ${tooLarge(most)}`);
+  const hostPage = traits.vfioHostPage;
+  if (most !== undefined && traits.vfio > 0 && operation.kind === "create_window" && vfioOn(operation.phbIndex)) {
+    const page = hostPage !== undefined && operation.pageSize > hostPage ? hostPage : operation.pageSize;
+    const entries = operation.windowSize / page;
+    const backed = page !== operation.pageSize ? ` (its ${size(operation.pageSize)} pages backed by ${size(page)} ones there)` : "";
+    if (entries > most) limits.push(`create_window of ${entries} entries in the host's window${backed} with a vfio-pci device on the PHB: ${tooLarge(most)}`);
+  }
+  if (most !== undefined && traits.vfio > 0 && operation.kind === "plug" && operation.device === "vfio" && probes.largestWindow(operation.phbIndex, hostPage) > most)
+    limits.push(`plug vfio on a PHB with a window of ${probes.largestWindow(operation.phbIndex, hostPage)} entries in the host's window: ${tooLarge(most)}`);
   return limits;
 }

@@ -99,6 +99,13 @@ export interface MachineTraits {
    */
   vfioWindowEntries?: bigint;
   /**
+   * The largest IOMMU page the host's window of a vfio-pci device gets (no limit: undefined): QEMU
+   * backs a guest's larger page with pages of its own RAM's size (vfio_spapr_create_window,
+   * qemu_minrampagesize: L1's 64K), so `vfioWindowEntries` counts those (seen: a 1T window of 16M
+   * pages is 2^24 entries in L1's window, and QEMU 7.2 stopped with a hardware error).
+   */
+  vfioHostPage?: bigint;
+  /**
    * The only windows at bus offset 0 a vfio-pci device can be given here (no limit: undefined):
    * Linux 6.12 as a pseries guest (L1) gives one at 0 only within its own default window (1 GiB of
    * 4 KiB pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be

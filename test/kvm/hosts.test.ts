@@ -43,6 +43,14 @@ describe("a vfio-pci device's windows on each host", () => {
     expect(planFor(specOf(before), "qemu-7.2", pseries)).toEqual({ unsupported: expect.stringMatching(/^line 4: plug vfio on a PHB with a window of 16777216 entries in the host's window/) });
   });
 
+  it("pseries gives one PHB two devices at most, of its one group (a third, of another group, had a notifier of its own); powernv any", () => {
+    const three = "machine kvm\nphb phb0 index 0\nplug vfio d2 on phb0\nplug vfio d3 on phb0\nplug vfio d4 on phb0\nexpect notifiers(phb0) == 1";
+    const spread = "machine kvm\nphb phb0 index 0\nphb phb1 index 1\nplug vfio d2 on phb0\nplug vfio d3 on phb0\nplug vfio d4 on phb1";
+    expect(planFor(specOf(three), "qemu-7.2", onHost("pseries").traits)).toEqual({ unsupported: expect.stringMatching(/^line 5: plug vfio: a PHB here has 2 vfio-pci devices of one IOMMU group at most/) });
+    expect(planFor(specOf(three), "qemu-7.2", onHost("powernv").traits)).toHaveProperty("steps");
+    expect(planFor(specOf(spread), "qemu-7.2", onHost("pseries").traits)).toHaveProperty("steps");
+  });
+
   it("both hosts hand out one device per IOMMU group listed, pseries two of one group", () => {
     expect(PSERIES.groups).toEqual([0, 0, 1]);
     expect(POWERNV.groups).toEqual([0, 1, 2]);

@@ -38,7 +38,7 @@ export interface L1Host {
   /** L0 loads at most this much initramfs: the image's then goes to it compressed. */
   initrdLimit?: number;
   /** What this host's IOMMU lets a vfio-pci device's window be (MachineTraits' fields of the same names). */
-  limits: Pick<MachineTraits, "vfioWindowEntries" | "vfioHostPage" | "vfioWindowAtZero">;
+  limits: Pick<MachineTraits, "vfioWindowEntries" | "vfioHostPage" | "vfioWindowAtZero" | "vfioPerPhb">;
   /** The most RAM a guest gets here (L1 grows with its batch's largest guest: l1Ram). */
   maxGuestRam: bigint;
 }
@@ -101,6 +101,8 @@ export const PSERIES: L1Host = withDevices(
       // Counted in the pages of L1's window: QEMU backs a guest page above 64K (L1's RAM pages)
       // with 64K pages there (a 1T window of 16M pages: 2^24 entries, a hardware error in QEMU 7.2).
       vfioHostPage: 0x10000n,
+      // The model's pseries host puts a PHB's devices in one group, and L1 has two of group 0.
+      vfioPerPhb: 2,
       // …and gives a window at bus offset 0 only within its own default window (1 GiB of 4 KiB
       // pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be
       // 800000000000000" (seen with QEMU 7.2 in L1: 2G of 4K, 1G of 64K).

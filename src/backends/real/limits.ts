@@ -67,6 +67,15 @@ export function hostLimits(
         if ((operation.kind === "reset" || operation.phbIndex === phb.index) && vfioOn(phb.index) && !fits(restored)) limits.push(`${operation.kind}: ${refused(restored)}`);
       }
   }
+  // Devices of one PHB, in one IOMMU group.
+  const perPhb = traits.vfioPerPhb;
+  if (perPhb !== undefined && operation.kind === "plug" && operation.device === "vfio") {
+    const here = [...devices.values()].filter((d) => d.vfio && d.phbIndex === operation.phbIndex).length;
+    if (here >= perPhb)
+      limits.push(
+        `plug vfio: a PHB here has ${perPhb} vfio-pci devices of one IOMMU group at most (the host's), and a device of another group would get a container and a notifier of its own`,
+      );
+  }
   // A vfio-pci device's windows are one-level tables, of the host's pages.
   const most = traits.vfioWindowEntries;
   const hostPage = traits.vfioHostPage;

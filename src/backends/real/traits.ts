@@ -106,6 +106,13 @@ export interface MachineTraits {
    */
   vfioHostPage?: bigint;
   /**
+   * The most vfio-pci devices one of the guest's PHBs can have here (no limit: undefined): where
+   * the model's host puts a PHB's devices in one IOMMU group (pseries), as many as the host has of
+   * one group. A device of another group gets a container and a notifier of its own on pseries
+   * (found by explore: three devices on one PHB, two notifiers on its table).
+   */
+  vfioPerPhb?: number;
+  /**
    * The only windows at bus offset 0 a vfio-pci device can be given here (no limit: undefined):
    * Linux 6.12 as a pseries guest (L1) gives one at 0 only within its own default window (1 GiB of
    * 4 KiB pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be

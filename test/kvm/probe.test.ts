@@ -149,6 +149,13 @@ expect hw(phb0) in_sync`);
     expect("steps" in none && none.steps.flatMap((s) => s.calls).find((c) => c.kind === "scratch")).toMatchObject({ used: false });
   });
 
+  it("asks whether an entry exists at its page's IOBA: KVM refuses an unaligned one (found by explore: hw(phb0, 0x1001) read 'outside the window')", () => {
+    const plan = planFor(specOf("machine kvm caps spapr_tce, spapr_tce_vfio\nphb phb0 index 0\nplug vfio d5 on phb0\nexpect hw(phb0, 0x1001) == 0x0"), "qemu-7.2", KVM_TRAITS);
+    if (!("steps" in plan)) throw new Error(plan.unsupported);
+    const [get] = plan.steps.at(-1)!.calls;
+    expect(get).toMatchObject({ kind: "hcall", opcode: 0x1cn, args: [0x80000000n, 0x1000n] });
+  });
+
   it("is QEMU's translation trace under TCG", () => {
     const plan = planFor(specOf("machine tcg\nphb phb0 index 0\nplug emulated net0 on phb0\nexpect dma net0 read 0x0 == fault"), "qemu-7.2", TCG_TRAITS);
     expect("steps" in plan && plan.steps.map((s) => s.calls.map((c) => c.kind).join(","))).toEqual(["plug", "dma"]);

@@ -147,7 +147,9 @@ export function hardwareStep(
     };
   if (!probes.hasDefaultWindow(phbIndex)) return "hw(…): the probe's scratch entry needs the PHB's default window, which the spec removed";
   const pageSize = probes.pageSizeOf(probe.liobn);
-  const probeAt = (ioba: bigint) => [get(probe.liobn, ioba), probes.probe(device, "read", ioba), probes.probe(device, "write", ioba)];
+  // Whether the entry exists is asked at its page's IOBA: KVM answers H_PARAMETER to an unaligned
+  // one (kvm-ioba-aligned), which said "outside the window" for hw(phb0, 0x1001) (found by explore).
+  const probeAt = (ioba: bigint) => [get(probe.liobn, ioba & ~(pageSize - 1n)), probes.probe(device, "read", ioba), probes.probe(device, "write", ioba)];
   const entryAt = ([, read, write]: Answer[], call: GuestCall[]) =>
     entryFrom(probes.landing(call[1]!, read as ProbeAnswer), probes.landing(call[2]!, write as ProbeAnswer));
   if (probe.kind === "hw-entry") {

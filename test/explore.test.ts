@@ -46,6 +46,10 @@ describe("tcespec explore", () => {
     const byWindows = comparison(ok, died(`qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor | ${assertion}`));
     expect(byResets).toEqual(byWindows);
     expect(byResets).toMatchObject({ kind: "crash", signature: `kvm qemu-7.2: QEMU crashed: ${assertion} (SIGABRT)`.slice(0, "kvm qemu-7.2: QEMU crashed: ".length + 100) });
+    // A failed run: by its reason, its numbers folded but not the digits of a name.
+    const failed = (step: number): RunResult => ({ ...ok, backend: "kvm", status: "error", reason: `host step ${step} failed: qemu-system-ppc64: vfio 0000:00:01.0: no reset in 80000 ms` });
+    expect(comparison(ok, failed(1))).toEqual(comparison(ok, failed(3)));
+    expect(comparison(ok, failed(1))).toMatchObject({ signature: "kvm qemu-7.2: host step N failed: qemu-system-ppc64: vfio N:N:N.N: no reset in N ms" });
     // Another assertion is another finding.
     expect(comparison(ok, died("qemu-system-ppc64: ../../softmmu/memory.c:2610: memory_region_add_subregion_common: Assertion `!subregion->container' failed."))).not.toEqual(byResets);
   });

@@ -367,8 +367,9 @@ export function comparison(a: RunResult, b: RunResult): Comparison {
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${run.crash.software} ${run.crash.warning ? "warned" : "crashed"}${where}: ${what}`, line: run.crash.line };
     }
     if (run.status === "error") {
-      // Every number folded ("host step N failed"), and long enough for QEMU's own words after its prefix.
-      const why = folded(run.reason ?? "").slice(0, 200);
+      // Every number folded ("host step N failed"; not a name's digits: qemu-system-ppc64), and
+      // long enough for QEMU's own words after its prefix.
+      const why = (run.reason ?? "").replace(/0x[0-9a-f_]+|\b\d+\b/gi, "N").slice(0, 200);
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}`, error: true };
     }
   }

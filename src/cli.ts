@@ -516,6 +516,7 @@ async function exploreCommand(
 ): Promise<number> {
   const { explore, abilitiesOf } = await import("./explore/explore.js");
   const { readState, writeState, knownSignatures, STATE_FILE } = await import("./explore/state.js");
+  const { Random } = await import("./explore/random.js");
   const { realSides, standIns } = await import("./explore/sides.js");
   const { mkdirSync, writeFileSync } = await import("node:fs");
   const { join } = await import("node:path");
@@ -596,13 +597,22 @@ async function exploreCommand(
   // runs into the same folder (--resume) keep their files: numbering goes on.
   const first = resumed?.written ?? 0;
   const kept: { kind: string; signature: string }[] = [];
-  const checkpoint = (state: ExploreState) =>
+  // The sequence resumes from the last whole batch; what was written counts at once (a resumed
+  // run numbers its files after them, and knows their signatures).
+  let lastBatch: ExploreState | undefined = resumed;
+  const checkpoint = (state: ExploreState | undefined) => {
+    lastBatch = state;
+    if (!state) return;
     writeState(join(out, STATE_FILE), {
-      ...state,
+      seed: state.seed,
+      tried: state.tried,
+      random: state.random,
+      avoid: state.avoid,
       written: first + kept.length,
       signatures: [...(resumed?.signatures ?? []), ...kept.map((f) => f.signature)],
       command: `tcespec ${argv}`,
     });
+  };
   const result = await explore({
     seed,
     count,
@@ -633,6 +643,7 @@ async function exploreCommand(
       // Every written spec was run: one that does not show the finding again says why (a flaky
       // real run, or a bug of the explorer's), rather than passing for a reproducer.
       if (finding.reproduces !== true) writeError(`tcespec: ${join(out, name)} does not reproduce it: ${finding.reproduces}\n`);
+      checkpoint(lastBatch ?? { seed, tried: 0, random: new Random(seed).saved(), avoid: {} });
     },
     onBatch: checkpoint,
   });

@@ -281,5 +281,9 @@ describe("explore", () => {
     expect(line).toBe(join(out, "difference-001.tce"));
     expect(existsSync(line)).toBe(true);
     expect(readFileSync(line, "utf8")).toMatch(/^# a difference: /m);
+    // The state counts it already: a resumed run numbers its files after it and knows it.
+    const state = JSON.parse(readFileSync(join(out, "explore-state.json"), "utf8"));
+    expect(state).toMatchObject({ seed: 7, written: 1, signatures: [expect.stringMatching(/.+/)] });
+    expect(readFileSync(line, "utf8")).toContain(`# a difference: ${state.signatures[0]}`);
   });
 });

@@ -575,8 +575,8 @@ async function exploreCommand(
       qemu: values.qemu,
       qemuVersion: values["qemu-version"],
       kernel: values.kernel,
-      // A machine runs --per-machine scenarios: the default timeout grows with them.
-      ...(timeoutMs !== undefined ? { timeoutMs } : (perMachine ?? 8) > 1 ? { timeoutMs: 10_000 * (perMachine ?? 8) } : {}),
+      // A machine runs --per-machine scenarios: the backend's own timeout (its host's) grows with them.
+      ...(timeoutMs !== undefined ? { timeoutMs } : { timeoutScale: perMachine ?? 8 }),
       ...kernelRulesOption(values["kernel-rules"]),
       ...kvmHostOption(values["kvm-host"]),
       ...buildOptions(values),

@@ -15,6 +15,11 @@ export interface BackendOptions {
   qemuVersion?: string;
   /** Per-spec timeout in milliseconds on a real backend. */
   timeoutMs?: number;
+  /**
+   * Without `timeoutMs`: the backend's own per-spec timeout times this (the explorer's machines
+   * run several scenarios each; a PowerNV L1 allows a spec three times a pseries one's time).
+   */
+  timeoutScale?: number;
   /** The kernel L1 boots (kvm backend): a kernel build's name ('tcespec kvm kernel build'), or a Debian kernel version. */
   kernel?: string;
   /**

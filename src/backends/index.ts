@@ -38,7 +38,7 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
     if (!isQemuVersion(version))
       throw new UnknownBackendError(`unknown QEMU version '${version}' (versions: ${Object.keys(QEMU_VERSIONS).join(", ")})`);
     if (options.qemuBuild && options.qemu) throw new UnknownBackendError("--qemu names a binary and --qemu-build a build: the qemu backend runs one of them");
-    return new QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs, version, ...(options.kernelRules ? { kernelRules: options.kernelRules } : {}), ...(await buildOf(options)) });
+    return new QemuBackend({ binary: options.qemu, timeoutMs: options.timeoutMs, timeoutScale: options.timeoutScale, version, ...(options.kernelRules ? { kernelRules: options.kernelRules } : {}), ...(await buildOf(options)) });
   },
   kvm: async (options) => {
     const { isQemuVersion, QEMU_VERSIONS } = await import("./qemu/versions.js");
@@ -53,6 +53,7 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
       ...(await kernelOf(options)),
       ...(options.kernelRules ? { kernelRules: options.kernelRules } : {}),
       timeoutMs: options.timeoutMs,
+      timeoutScale: options.timeoutScale,
       binary: options.qemu,
       qemuVersion: version,
       ...(await buildOf(options)),

@@ -98,6 +98,14 @@ describe("a guest whose host kernel writes past a TCE table", () => {
   });
 });
 
+describe("the explorer's machines", () => {
+  it("get their host's own per-spec timeout once for each scenario they run (80 s on PowerNV was less than one spec's 60 s a scenario)", () => {
+    expect(new KvmLauncher({ host: "powernv", direct: false, timeoutScale: 8 }).options.timeoutMs).toBe(8 * 60_000);
+    expect(new KvmLauncher({ host: "pseries", direct: false, timeoutScale: 8 }).options.timeoutMs).toBe(8 * 20_000);
+    expect(new KvmLauncher({ host: "powernv", direct: false, timeoutScale: 8, timeoutMs: 5000 }).options.timeoutMs).toBe(5000);
+  });
+});
+
 describe("the guests of a PowerNV host", () => {
   it("are told to ask KVM for no speculation mitigation the emulated firmware lacks; pseries' guests are not", () => {
     const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [] };

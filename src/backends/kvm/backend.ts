@@ -35,6 +35,8 @@ export interface KvmOptions {
   /** The host kernel rules the runs stand for (`when kernel …`): a kernel build's; in L1 on Debian's kernel, linux-6 under every profile; on a POWER host, each profile's own. */
   kernelRules?: KernelRulesName;
   timeoutMs?: number;
+  /** Without `timeoutMs`: the host's own per-spec timeout times this (BackendOptions'). */
+  timeoutScale?: number;
   /** The host's qemu-system-ppc64, L0. */
   binary?: string;
   bootTimeoutMs?: number;
@@ -152,7 +154,7 @@ export interface KvmJob {
  */
 export class KvmLauncher implements Launcher<KvmJob> {
   readonly traits: MachineTraits;
-  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules" | "host">> &
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules" | "host" | "timeoutScale">> &
     Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">;
   /** The machine L1 is (undefined: the guests run on this POWER host). */
   readonly l1?: L1Host;
@@ -173,7 +175,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       hostKernel: options.hostKernel,
       kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
       // The host's own (hosts.ts); KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
-      timeoutMs: options.timeoutMs ?? Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, L1_HOSTS[options.host ?? "pseries"].timeoutMs),
+      timeoutMs: options.timeoutMs ?? (options.timeoutScale ?? 1) * Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, L1_HOSTS[options.host ?? "pseries"].timeoutMs),
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),

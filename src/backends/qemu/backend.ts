@@ -19,6 +19,8 @@ export interface QemuOptions {
   /** The binary; default: $TCESPEC_QEMU, else the one 'tcespec qemu setup V' fetched, else (7.2) qemu-system-ppc64 from PATH. */
   binary?: string;
   timeoutMs?: number;
+  /** Without `timeoutMs`: the default per-spec timeout (10 s) times this. */
+  timeoutScale?: number;
   /** Which QEMU this is, and so which profile its runs stand for (default 7.2). */
   version?: QemuVersion;
   /** A QEMU built by tcespec: its host binary runs, of its base version. */
@@ -147,7 +149,7 @@ export class QemuBackend extends RealBackend<undefined> {
     const version = build ? baseFamily(build.manifest.base) : (options.version ?? "7.2");
     const profile = build ? buildProfile(build, options.standsFor) : QEMU_VERSIONS[version!];
     if (typeof profile !== "string") throw new Error(profile.problem);
-    const launcher = new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000, build);
+    const launcher = new TcgLauncher(version, options.binary, options.timeoutMs ?? 10_000 * (options.timeoutScale ?? 1), build);
     if (options.kernelRules) launcher.traits = { ...TCG_TRAITS, kernelRules: options.kernelRules };
     super("qemu", [profile], launcher);
   }

@@ -142,8 +142,7 @@ export class VfioProbes {
     return this.slotsOf(phbIndex).size;
   }
 
-  /** The most entries a window of the PHB has now (0 without windows). */
-  /** The most entries a window of the PHB has, counted in pages of at most `hostPage` (undefined: its own pages). */
+  /** The most entries a window of the PHB has now (0 without windows), counted in pages of at most `hostPage` (undefined: its own pages). */
   largestWindow(phbIndex: number, hostPage?: bigint): bigint {
     const inHost = (w: { pageSize: bigint; entries: bigint }) => (hostPage !== undefined && w.pageSize > hostPage ? (w.entries * w.pageSize) / hostPage : w.entries);
     return [...this.slotsOf(phbIndex).values()].reduce((most, w) => (inHost(w) > most ? inHost(w) : most), 0n);

@@ -638,12 +638,13 @@ async function exploreCommand(
     onFinding: (finding) => {
       kept.push(finding);
       const name = `${finding.kind === "crash" ? "crash" : "difference"}-${String(first + kept.length).padStart(3, "0")}.tce`;
+      // The file and the state first, then the line that names it: whoever reads the line finds both.
       writeFileSync(join(out, name), finding.text);
+      checkpoint(lastBatch ?? { seed, tried: 0, random: new Random(seed).saved(), avoid: {} });
       write(`${tty ? "\r\x1b[K" : ""}${join(out, name)}: ${finding.signature} (${finding.statements} statements, shrunk on ${finding.shrunkOn})\n`);
       // Every written spec was run: one that does not show the finding again says why (a flaky
       // real run, or a bug of the explorer's), rather than passing for a reproducer.
       if (finding.reproduces !== true) writeError(`tcespec: ${join(out, name)} does not reproduce it: ${finding.reproduces}\n`);
-      checkpoint(lastBatch ?? { seed, tried: 0, random: new Random(seed).saved(), avoid: {} });
     },
     onBatch: checkpoint,
   });

@@ -1,5 +1,5 @@
 // The explorer's state file (`--resume`): read and checked against its schema, written after each batch and at the end of a run.
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exploreStateSchema } from "../schema/explore-state.js";
 import { validator } from "../schema/validate.js";
@@ -27,7 +27,9 @@ export function readState(path: string): SavedState | { problem: string } | unde
 export function writeState(path: string, state: SavedState & { command: string }): void {
   const value = { version: 1 as const, ...state };
   if (!valid(value)) throw new Error(`internal: the explore state does not fit its schema: ${valid.explain(value)}`);
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  // Whole or not at all: a run killed while it writes leaves the last state, never half of one.
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
 }
 
 /** The signatures of findings written as specs by `tcespec explore` (their "# a difference: …" header lines). */

@@ -367,9 +367,8 @@ export function comparison(a: RunResult, b: RunResult): Comparison {
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${run.crash.software} ${run.crash.warning ? "warned" : "crashed"}${where}: ${what}`, line: run.crash.line };
     }
     if (run.status === "error") {
-      // Every number folded ("host step N failed"; not a name's digits: qemu-system-ppc64), and
-      // long enough for QEMU's own words after its prefix.
-      const why = (run.reason ?? "").replace(/0x[0-9a-f_]+|\b\d+\b/gi, "N").slice(0, 200);
+      // Its numbers folded ("host step N failed"), long enough for QEMU's own words after its prefix.
+      const why = folded(run.reason ?? "").slice(0, 200);
       return { kind: "crash", signature: `${run.backend} ${run.profile}: ${why}`, error: true };
     }
   }
@@ -628,8 +627,8 @@ function locate(scenario: Scenario, line: number): { step: number; probe?: numbe
   return undefined;
 }
 
-/** A reason with its numbers folded, so one cause counts once: "line N: …". */
-const folded = (reason: string) => reason.replace(/0x[0-9a-f_]+|\d+/gi, "N");
+/** A reason with its numbers folded, so one cause counts once: "line N: …" (not a name's digits: qemu-system-ppc64, L1). */
+const folded = (reason: string) => reason.replace(/0x[0-9a-f_]+|(?<![a-z0-9])\d+/gi, "N");
 
 const byCount = (counts: Map<string, number>) => [...counts].map(([reason, count]) => ({ reason, count })).sort((x, y) => y.count - x.count || x.reason.localeCompare(y.reason));
 

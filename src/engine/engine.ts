@@ -4,7 +4,7 @@ import type { MachineConfig, Operation, Outcome, ProfileName, HcallRc, TablePict
 import { DEFAULT_GUEST_RAM } from "./types.js";
 import { Machine } from "./machine.js";
 import { PROFILES } from "./profiles.js";
-import type { KvmRules } from "./kvm.js";
+import { runsPastEnd, type KvmRules } from "./kvm.js";
 import { qemuGetTce, qemuPutTce, qemuPutTceIndirect, qemuStuffTce } from "./hcalls.js";
 import { createWindow, queryWindow, removeWindow, resetWindows } from "./rtas.js";
 import { migrate, save, type MigrationStream } from "./migration.js";
@@ -139,9 +139,9 @@ export class Engine {
    * table is not the model's to keep, and a host that ran such a call is not to be trusted after.
    */
   private overran(table: TceTable | undefined, rc: HcallRc | undefined, ioba: bigint, count: bigint, kind: string): void {
-    const first = table?.indexOf(ioba);
-    if (rc !== "H_SUCCESS" || first === undefined || BigInt(first) + count <= table!.entryCount) return;
-    this.overrun ??= `${kind} of ${count} entries from ${hex(ioba)} ran ${BigInt(first) + count - table!.entryCount} past the end of a table of ${table!.entryCount}`;
+    if (rc !== "H_SUCCESS" || !table || !runsPastEnd(table, ioba, count)) return;
+    const past = BigInt(table.indexOf(ioba)!) + count - table.entryCount;
+    this.overrun ??= `${kind} of ${count} entries from ${hex(ioba)} ran ${past} past the end of a table of ${table.entryCount}`;
   }
 
   /**

@@ -109,7 +109,7 @@ export const KVM_LINUX_4: KvmRules = {
 };
 
 /** The entries from `ioba` on that a call of `count` entries covers past the window's end. */
-function runsPastEnd(table: TceTable, ioba: bigint, count: bigint): boolean {
+export function runsPastEnd(table: TceTable, ioba: bigint, count: bigint): boolean {
   const first = table.indexOf(ioba);
   return first !== undefined && BigInt(first) + count > table.entryCount;
 }

@@ -198,16 +198,21 @@ describe.runIf(KVM)("real KVM", () => {
     expect(onKvm.map((r) => `${r.spec}: ${r.status}${r.reason && !r.crash?.warning ? ` ${r.reason}` : ""}`).sort()).toEqual([
       "an emulated device keeps translating after migration: passed",
       "placement is decided afresh at the destination: passed",
+      "refused after an earlier migration too: passed",
       "refused while a vfio-pci device is present: passed",
     ]);
     // Passed, with the WARN the specs expect at the unplug of a device whose group never had a table.
     expect(onKvm.filter((r) => r.crash?.warning).map((r) => `${r.spec}: ${r.crash!.source}`).sort()).toEqual([
       "placement is decided afresh at the destination: unplug dev0",
+      "refused after an earlier migration too: unplug dev0",
       "refused while a vfio-pci device is present: unplug dev0",
     ]);
-    const blocked = onKvm.find((r) => r.spec.startsWith("refused"))!.expectations.map((e) => e.actual);
+    const blocked = onKvm.find((r) => r.spec.startsWith("refused while"))!.expectations.map((e) => e.actual);
     // Blocked with the device; after its unplug (which Linux 6.x WARNs at: the group never had a table) it migrates.
     expect(blocked).toEqual(["blocked", "warned", "ok"]);
+    // The same on a machine that came in by a migration (whose QEMU says its incoming one "completed").
+    const again = onKvm.find((r) => r.spec.startsWith("refused after"))!.expectations.map((e) => e.actual);
+    expect(again).toEqual(["blocked", "0x1003", "warned", "ok", "0x1003"]);
     expect(compare(report)[0]).toMatchObject({ backend: "kvm", disagreements: [] });
   }, 240_000);
 

@@ -102,10 +102,60 @@ describe("the batch L1 runs", () => {
     expect(plug).toContain('TCESPEC-ACT 1 failed: device_add: $(grep Error');
     const migrate = script.slice(script.indexOf("      2) "), script.indexOf(" ;;", script.indexOf("      2) ")));
     // Blocked only where QEMU refused it (an Error); a failed or unfinished migration is an error.
-    expect(migrate).toMatch(/elif grep -q "Error" .*TCESPEC-ACT 2 blocked/);
+    expect(migrate).toMatch(/if grep -q "Error" .*TCESPEC-ACT 2 blocked/);
     expect(migrate).toContain("TCESPEC-ACT 2 failed: migrate: QEMU did not complete it within 20 s");
     // QEMU's own exit status is reported, not the migration loop's.
     expect(script).toMatch(/; rc=\$\?; while .*; rc=\$\?; done; echo \$rc > \/tmp\/q0\.exit; echo "TCESPEC-QEMU-EXIT \$rc"/);
+  });
+  // The migrate step run by bash against a fake monitor that answers as QEMU does on a machine that
+  // came in by a migration: `info migrate` says the incoming one "completed" while no outgoing one
+  // has started (qmp_query_migrate), and a refusal's Error may come in with a later answer.
+  const migrateAgainst = (monitor: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-migrate-"));
+    try {
+      const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [], steps: [{ kind: "migrate" }] }], 20_000, {
+        elfs: dir,
+        work: dir,
+        qemu: "qemu-system-ppc64",
+        shim: "/none",
+        accel: "kvm",
+        tuneAslr: false,
+        listVfio: false,
+        kernelLog: false,
+      });
+      const start = script.indexOf("      1) ");
+      const step = script.slice(start, script.indexOf(" ;;", start) + 3);
+      const harness = [
+        `tcespec_say() { echo "$1"; }`,
+        `mkfifo ${dir}/mon; : > ${dir}/m0.log`,
+        `( n=0; while read -r cmd; do echo "$cmd" >> ${dir}/seen; n=$((n+1)); ${monitor.replaceAll("LOG", `${dir}/m0.log`)}; done < ${dir}/mon ) &`,
+        `exec 4>${dir}/mon 3>/dev/null`,
+        `case 1 in`,
+        step,
+        `esac`,
+        `exec 4>&-; wait`,
+      ].join("\n");
+      const said = execFileSync("bash", ["-c", harness], { encoding: "utf8", timeout: 30_000 });
+      return { said: said.trim(), seen: readFileSync(join(dir, "seen"), "utf8").trim().split("\n") };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  it.skipIf(!hasCommand("bash") || !hasCommand("mkfifo"))("reads a refused migration as blocked, though a machine that came in by one says its incoming migration completed", () => {
+    // The refusal comes in with the first `info migrate` answer, after it.
+    const { said } = migrateAgainst(
+      `case "$cmd" in "info migrate") [ $n = 2 ] && echo "Error: VFIO device doesn't support migration" >> LOG; echo "Migration status: completed" >> LOG;; "info status") echo "VM status: running" >> LOG;; esac`,
+    );
+    expect(said).toBe("TCESPEC-ACT 1 blocked: Error: VFIO device doesn't support migration");
+  });
+  it.skipIf(!hasCommand("bash") || !hasCommand("mkfifo"))("says migrated only once the source has stopped after sending it all (postmigrate)", () => {
+    const { said, seen } = migrateAgainst(
+      `case "$cmd" in "info migrate") echo "Migration status: completed" >> LOG;; "info status") [ $n -ge 7 ] && echo "VM status: paused (postmigrate)" >> LOG || echo "VM status: running" >> LOG;; esac`,
+    );
+    expect(said).toBe("TCESPEC-ACT 1 migrated");
+    // QEMU is told to quit only after the third look at its status, the one that said postmigrate.
+    expect(seen.indexOf("quit")).toBeGreaterThan(seen.indexOf("info status") + 4);
+    expect(seen.filter((c) => c === "info status").length).toBeGreaterThanOrEqual(3);
   });
   it("runs a job under TCG when it asks to, the others under KVM", () => {
     const script = batchScript(

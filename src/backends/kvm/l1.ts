@@ -250,15 +250,20 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
         const send = (command: string) => `: > ${log}; echo ${command.includes("$") ? `"${command}"` : quote(command)} >&4`;
         const listed = (name: string) => `grep -q ${quote(`id "${name}"`)} ${log}`;
         if (step.kind === "migrate") {
-          // Into a file; once QEMU says it completed, the source quits and the loop around QEMU
-          // starts the destination from the file (the guest goes on there: no character for it
-          // here). Refused by QEMU (an Error: a vfio-pci device blocks it): blocked, and the source
-          // goes on. A migration that failed, or did not complete in time, is an error, in QEMU's words.
+          // Into a file; once the source has sent it all (it stops in "postmigrate"), it quits and
+          // the loop around QEMU starts the destination from the file (the guest goes on there: no
+          // character for it here). Refused by QEMU (an Error: a vfio-pci device blocks it):
+          // blocked, and the source goes on. A migration that failed, or did not complete in time,
+          // is an error, in QEMU's words. Not "Migration status: completed": a machine that came
+          // in by a migration reports its incoming one as completed until another starts
+          // (qmp_query_migrate), so a refused one read as done, and the destination started from
+          // the old stream (the guest ran earlier steps again, then waited for a host step the
+          // script no longer had: a timeout explore met on pseries). The Error is read first.
           return [
             `      ${k + 1}) ${send(`migrate "exec:cat > ${tmp}/mig${i}"`)}; t=0`,
-            `         while [ $t -lt ${MIGRATE_POLLS} ] && ! grep -qE "Error|Migration status: (completed|failed|cancelled)" ${log}; do sleep 0.2; echo "info migrate" >&4; t=$((t+1)); done`,
-            `         if grep -q "Migration status: completed" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > ${tmp}/mig${i}.go; echo quit >&4;`,
-            `         elif grep -q "Error" ${log}; then ${act(`blocked: $(grep Error ${log} | tail -1)`)}; echo g >&3;`,
+            `         while [ $t -lt ${MIGRATE_POLLS} ] && ! grep -qE "Error|postmigrate|Migration status: (failed|cancelled)" ${log}; do sleep 0.2; echo "info migrate" >&4; echo "info status" >&4; t=$((t+1)); done`,
+            `         if grep -q "Error" ${log}; then ${act(`blocked: $(grep Error ${log} | tail -1)`)}; echo g >&3;`,
+            `         elif grep -q "postmigrate" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > ${tmp}/mig${i}.go; echo quit >&4;`,
             `         elif grep -qE "Migration status: (failed|cancelled)" ${log}; then ${act(`failed: migrate: $(grep -E "Migration status|error" ${log} | tail -2 | tr '\\n' ' ')`)}; echo g >&3;`,
             `         else ${act(`failed: migrate: QEMU did not complete it within ${MIGRATE_POLLS / 5} s ($(grep "Migration status" ${log} | tail -1))`)}; echo g >&3; fi ;;`,
           ].join("\n");

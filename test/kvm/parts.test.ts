@@ -394,6 +394,9 @@ describe("windows at bus 0 next to a vfio-pci device on a pseries L1 (seen with 
   it("only within L1's own default window, 1G of 4K pages: QEMU stops on any other", () => {
     expect(plan("phb phb0 index 0 dma32 2G\nplug vfio d0 on phb0")).toMatch(/^line 3: plug vfio: .* window at bus 0 of size 2G page 4K: .*Host doesn't support DMA window at 0/);
     expect(plan("phb phb0 index 0 dma32 256M\nplug vfio d0 on phb0")).toBe("runs");
+    // A removal refused (no DDW on the PHB) leaves the default window where it was.
+    expect(plan("phb phb0 index 0 dma32 8G ddw off\nremove_window phb0\nplug vfio d0 on phb0")).toMatch(/^line 4: plug vfio: .* window at bus 0 of size 8G page 4K/);
+    expect(plan("phb phb0 index 0 dma32 8G\nremove_window phb0\nplug vfio d0 on phb0")).toBe("runs");
     expect(plan("phb phb0 index 0\nremove_window phb0\ncreate_window phb0 page 64K size 1G\nplug vfio d0 on phb0")).toMatch(/^line 5: .*size 1G page 64K/);
     expect(plan("phb phb0 index 0\nremove_window phb0\ncreate_window phb0 page 4K size 512M\nplug vfio d0 on phb0")).toBe("runs");
     expect(plan("phb phb0 index 0\nplug vfio d0 on phb0\nremove_window phb0\ncreate_window phb0 page 64K size 1G")).toMatch(/^line 5: create_window: /);

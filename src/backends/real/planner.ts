@@ -76,10 +76,13 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
   const model = new Engine(profile, spec.machine, traits.kernelRules && KERNEL_RULES[traits.kernelRules], traits.host && HOSTS[traits.host]);
   const planner: Target = {
     apply: (operation, at) => {
-      model.apply(operation);
+      const answer = model.apply(operation);
       // What the host cannot give, judged against the machine as it was before this operation.
       for (const limit of hostLimits(operation, spec, traits, probes, devices, phbs)) note(limit, at);
-      probes.note(operation);
+      // The windows as the model says they are after it: an RTAS call refused (a remove_window on a
+      // PHB with `ddw off`) leaves them as they were. (Found by the explorer: a default window of
+      // 8G, refused removal, then a vfio-pci plug next to it, which QEMU 7.2 on pseries aborts at.)
+      if (answer.kind !== "rtas" || answer.code === "RTAS_OK") probes.note(operation);
       if (operation.kind === "add_phb") phbs.set(operation.phb.index, operation.phb);
       else if ((operation.kind === "reset" || operation.kind === "migrate") && traits.hostSteps[operation.kind]) {
         // Devices are set up again after a reset, and emulated ones after a migration (see GuestCall's `reconfigure`).

@@ -271,6 +271,39 @@ describe("the explorer against a real target (a side that runs batches)", () => 
     expect(result.unsupported).toEqual([{ reason: "model qemu-N.N: timed out after N ms (--timeout): the guest did not finish: did not happen again alone (a flaky run)", count: 8 }]);
   });
 
+  it("runs the scenarios after the one a crash ended again, on a machine of their own", async () => {
+    // QEMU here dies at every reset between two scenarios: each machine of 4 ends in its first.
+    const seen: number[] = [];
+    const dying: Side = {
+      name: "dying",
+      run: (spec) => model.runSync(spec, "qemu-7.2"),
+      runMany: async (specs) =>
+        specs.map((spec) => {
+          const run = model.runSync(spec, "qemu-7.2");
+          const at = spec.steps.find((s) => s.source === "reset");
+          seen.push(spec.steps.filter((s) => s.source === "reset").length);
+          if (!at) return run;
+          return {
+            ...run,
+            backend: "dying",
+            status: "crashed" as const,
+            crash: { software: "QEMU" as const, report: "boom (SIGABRT)", line: at.line, column: at.column, source: at.source },
+            expectations: run.expectations.filter((e) => e.line < at.line),
+          };
+        }),
+    };
+    const signature = "dying qemu-7.2: QEMU crashed: boom (SIGABRT)";
+    const result = await explore({ seed: 5, count: 8, perMachine: 4, sides: [profile("qemu-7.2"), dying], abilities: real, known: new Set([signature]), command: "test" });
+    // Each machine ran 4 times: from its first scenario, its second, third and fourth, as many
+    // resets fewer each time (the second machine's third scenario has a reset of its own).
+    expect(seen).toEqual([3, 4, 2, 3, 1, 2, 0, 0]);
+    expect(result.tried).toBe(8);
+    // Met in the three scenarios of each machine that ended in it; every rest compiled and ran.
+    expect(result.known).toEqual([{ signature, count: 6 }]);
+    expect(result.unsupported).toEqual([]);
+    expect(result.findings).toEqual([]);
+  });
+
   it("never counts a crash as flaky: one that does not happen again alone is still a finding", async () => {
     let crashed = 0;
     const once: Side = {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { comparison, explore, unnumbered, type Side } from "../src/explore/explore.js";
 import type { RunResult } from "../src/verdict/outcome.js";
+import type { CompiledSpec } from "../src/compile/program.js";
 import { ModelBackend } from "../src/backends/model.js";
 import type { ProfileName } from "../src/engine/types.js";
 import { compile } from "./helpers.js";
@@ -168,6 +169,12 @@ describe("the explorer against a real target (a side that runs batches)", () => 
     return { side, batches };
   }
   const real = { machine: "tcg", vfio: false, unplug: false, devices: true, resetMigrate: true } as const;
+  /** A side that runs whole batches on the model, each run then changed as `alter` says (a real target's failures). */
+  const batchSide = (name: string, alter: (spec: CompiledSpec, run: RunResult) => RunResult): Side => ({
+    name,
+    run: (spec) => model.runSync(spec, "qemu-7.2"),
+    runMany: async (specs) => specs.map((spec) => alter(spec, model.runSync(spec, "qemu-7.2"))),
+  });
 
   it("runs a batch of machines in one call, several scenarios to a machine, a judged reset between them", async () => {
     const { side, batches } = target("qemu-7.2");
@@ -256,16 +263,10 @@ describe("the explorer against a real target (a side that runs batches)", () => 
 
   it("runs a machine that failed with no statement to blame again alone, and counts it flaky when it then passes", async () => {
     let failed = 0;
-    const flaky: Side = {
-      name: "flaky",
-      run: (spec) => model.runSync(spec, "qemu-7.2"),
-      runMany: async (specs) =>
-        specs.map((spec) => {
-          const run = model.runSync(spec, "qemu-7.2");
-          // The first machine of the first batch times out; alone, it runs.
-          return failed++ === 0 ? { ...run, status: "error" as const, reason: "timed out after 80000 ms (--timeout): the guest did not finish", expectations: [] } : run;
-        }),
-    };
+    // The first machine of the first batch times out; alone, it runs.
+    const flaky = batchSide("flaky", (_, run) =>
+      failed++ === 0 ? { ...run, status: "error" as const, reason: "timed out after 80000 ms (--timeout): the guest did not finish", expectations: [] } : run,
+    );
     const result = await explore({ seed: 3, count: 16, perMachine: 8, sides: [profile("qemu-7.2"), flaky], abilities: real, command: "test" });
     expect(result.findings).toEqual([]);
     expect(result.unsupported).toEqual([{ reason: "model qemu-N.N: timed out after N ms (--timeout): the guest did not finish: did not happen again alone (a flaky run)", count: 8 }]);
@@ -274,24 +275,18 @@ describe("the explorer against a real target (a side that runs batches)", () => 
   it("runs the scenarios after the one a crash ended again, on a machine of their own", async () => {
     // QEMU here dies at every reset between two scenarios: each machine of 4 ends in its first.
     const seen: number[] = [];
-    const dying: Side = {
-      name: "dying",
-      run: (spec) => model.runSync(spec, "qemu-7.2"),
-      runMany: async (specs) =>
-        specs.map((spec) => {
-          const run = model.runSync(spec, "qemu-7.2");
-          const at = spec.steps.find((s) => s.source === "reset");
-          seen.push(spec.steps.filter((s) => s.source === "reset").length);
-          if (!at) return run;
-          return {
-            ...run,
-            backend: "dying",
-            status: "crashed" as const,
-            crash: { software: "QEMU" as const, report: "boom (SIGABRT)", line: at.line, column: at.column, source: at.source },
-            expectations: run.expectations.filter((e) => e.line < at.line),
-          };
-        }),
-    };
+    const dying = batchSide("dying", (spec, run) => {
+      const at = spec.steps.find((s) => s.source === "reset");
+      seen.push(spec.steps.filter((s) => s.source === "reset").length);
+      if (!at) return run;
+      return {
+        ...run,
+        backend: "dying",
+        status: "crashed" as const,
+        crash: { software: "QEMU" as const, report: "boom (SIGABRT)", line: at.line, column: at.column, source: at.source },
+        expectations: run.expectations.filter((e) => e.line < at.line),
+      };
+    });
     const signature = "dying qemu-7.2: QEMU crashed: boom (SIGABRT)";
     const result = await explore({ seed: 5, count: 8, perMachine: 4, sides: [profile("qemu-7.2"), dying], abilities: real, known: new Set([signature]), command: "test" });
     // Each machine ran 4 times: from its first scenario, its second, third and fourth, as many

@@ -617,6 +617,8 @@ async function exploreCommand(
     seed,
     count,
     ms,
+    // A finding met late is written shrunk as far as the budget allowed (it says so), not after it.
+    ...(ms !== undefined ? { shrinkUntil: Date.now() + ms } : {}),
     sides,
     abilities,
     standIns: stand,

@@ -92,6 +92,27 @@ describe("tcespec explore", () => {
     expect(statements).toEqual(["  machine tcg", "  phb phb0 index 0", expect.stringMatching(/^ {2}expect stuff_tce phb0 \S+ \S+ 0 == H_PARAMETER {2}# broken: H_SUCCESS$/)]);
   });
 
+  it("stops shrinking at the run's deadline and writes the finding as far as it got, saying so", async () => {
+    const broken: Side = {
+      name: "broken",
+      run: (spec) => {
+        const run = model.runSync(spec, "qemu-7.2");
+        const expectations = run.expectations.map((e) => (/^expect stuff_tce \S+ \S+ \S+ 0 /.test(e.source) && e.actual === "H_PARAMETER" ? { ...e, actual: "H_SUCCESS" } : e));
+        // A run whose answer changed diverges from the spec the explorer writes (its expectations are the reference's).
+        return { ...run, expectations, status: expectations.some((e, k) => e !== run.expectations[k]) ? ("diverged" as const) : run.status };
+      },
+    };
+    const options = { seed: 3, count: 800, sides: [profile("qemu-7.2"), broken] as [Side, Side], abilities: { ...everything, machine: "tcg" as const }, command: "test" };
+    const [shrunk] = (await explore(options)).findings;
+    const [late] = (await explore({ ...options, shrinkUntil: Date.now() })).findings;
+    expect(late!.signature).toBe(shrunk!.signature);
+    expect(shrunk!.shrunkOn).toBe("broken");
+    expect(late!.shrunkOn).toBe("broken; stopped at the run's deadline, perhaps not minimal");
+    // Cut after the statement that showed it only: longer than the minimal one, and it still shows it.
+    expect(late!.statements).toBeGreaterThan(shrunk!.statements);
+    expect(late!.reproduces).toBe(true);
+  });
+
   it("keeps a scenario that crashes real software as a shrunk reproducer ending in 'expect host ok'", async () => {
     // The other side is real software whose kernel dies at any H_STUFF_TCE with a count over 1.
     const crashing: Side = {

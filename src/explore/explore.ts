@@ -132,6 +132,11 @@ export interface ExploreOptions {
   resume?: ExploreState;
   /** Findings already known (by signature: earlier runs, `--known`): counted, not shrunk or written again. */
   known?: ReadonlySet<string>;
+  /**
+   * When shrinking stops (a time, as Date.now()): a finding met late in a timed run is written as
+   * far as it got by then, not after the budget (on a real target a shrink can take longer than a run).
+   */
+  shrinkUntil?: number;
   /** Each finding as soon as it is shrunk, so that a run stopped later (a budget overrun, a kill) has written it. */
   onFinding?: (finding: Finding) => void;
   /** Where `--resume` would go on from, after each batch: a run stopped later resumes from its last whole batch. */
@@ -432,8 +437,11 @@ const without = (scenario: Scenario, gone: ReadonlySet<number>): Scenario => ({ 
  * of them as one batch, and keeps them all at once where that still shows it, else the first that
  * did: a real target starts its machines once per round, not once per try.
  */
-async function shrink(scenario: Scenario, signature: string, line: number | undefined, sides: [Side, Side]): Promise<Scenario> {
+async function shrink(scenario: Scenario, signature: string, line: number | undefined, sides: [Side, Side], until?: number): Promise<{ scenario: Scenario; stopped: boolean }> {
   let current = scenario;
+  // Past the run's deadline (`--budget`), what is left is kept as it stands: each step below only ever
+  // keeps a scenario that still shows it, so the shrink can stop between any two of them.
+  const late = () => until !== undefined && Date.now() >= until;
   // Nothing after the statement that showed it can matter to it: cut there (a WARN at exit has no statement).
   const last = line === undefined ? undefined : locate(current, line)?.step;
   if (last !== undefined && last + 1 < current.steps.length) {
@@ -442,7 +450,7 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
   }
   // Whole scenarios of a shared machine first: the steps up to and with the reset before each.
   const bounds = current.steps.flatMap((s, k) => (s.kind === "boundary" ? [k] : []));
-  if (bounds.length > 0) {
+  if (bounds.length > 0 && !late()) {
     // Scenario j: from after the reset before it through the reset after it (the last one keeps its place).
     const candidates = bounds.map((to, j) => {
       const from = j === 0 ? 0 : bounds[j - 1]! + 1;
@@ -518,6 +526,7 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
     changed = false;
     for (const sort of sorts) {
       for (;;) {
+        if (late()) return { scenario: current, stopped: true };
         const edits = sort(current);
         if (edits.candidates.length === 0) break;
         const results = await compareMany(edits.candidates, sides);
@@ -534,7 +543,7 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
       }
     }
   }
-  return current;
+  return { scenario: current, stopped: false };
 }
 
 /** The minimal scenario as a spec: every expectation is the reference side's answer. */
@@ -682,12 +691,16 @@ async function shrinkFinding(
   for (const standIn of options.standIns ?? []) {
     const [shown] = await compareMany([scenario], [reference, standIn]);
     if (!found(shown!, signature)) continue;
-    const minimal = await shrink(scenario, signature, shown!.result.kind === "difference" ? shown!.result.line : undefined, [reference, standIn]);
+    const { scenario: minimal, stopped } = await shrink(scenario, signature, shown!.result.kind === "difference" ? shown!.result.line : undefined, [reference, standIn], options.shrinkUntil);
     const [confirmed] = await compareMany([minimal], options.sides);
-    if (found(confirmed!, signature)) return { minimal, shrunkOn: `${standIn.name}, confirmed on ${other.name}`, confirmed: confirmed! };
+    if (found(confirmed!, signature)) return { minimal, shrunkOn: `${standIn.name}, confirmed on ${other.name}${stopped ? STOPPED : ""}`, confirmed: confirmed! };
   }
-  return { minimal: await shrink(scenario, signature, line, options.sides), shrunkOn: other.name };
+  const { scenario: minimal, stopped } = await shrink(scenario, signature, line, options.sides, options.shrinkUntil);
+  return { minimal, shrunkOn: `${other.name}${stopped ? STOPPED : ""}` };
 }
+
+/** What a finding says when the run's deadline stopped its shrinking. */
+const STOPPED = "; stopped at the run's deadline, perhaps not minimal";
 
 export async function explore(options: ExploreOptions): Promise<ExploreResult> {
   const resume = options.resume;

@@ -578,5 +578,10 @@ describe("QEMU's last words", () => {
     expect(lastWords("0000free(): invalid pointer\nqemu: hardware error: vfio: DMA mapping failed, unable to continue\n")).toBe(
       "free(): invalid pointer | qemu: hardware error: vfio: DMA mapping failed, unable to continue",
     );
+    // GLib's failed assertion (g_assert), said twice: once.
+    const glib = "ERROR:../../qom/object.c:1196:object_unref: assertion failed: (obj->ref > 0)";
+    expect(lastWords(`qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor\n**\n0000${glib}\nBail out! ${glib}\n`)).toBe(
+      `qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor | ${glib}`,
+    );
   });
 });

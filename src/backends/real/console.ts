@@ -170,11 +170,17 @@ export function lastWords(text: string): string {
       const at = LAST_WORDS.exec(l);
       return at && !l.includes("warning:") ? [l.slice(at.index)] : [];
     })
+    .filter((l, k, all) => l !== all[k - 1])
     .slice(-3)
     .join(" | ");
 }
 
-const LAST_WORDS = /qemu-system-ppc64: |qemu: hardware error: |(?:free|malloc|realloc|munmap_chunk|malloc_consolidate)\(\): |double free or corruption|corrupted (?:size|double-linked list)/;
+/**
+ * Where QEMU's last words start in a line: its own errors, a hardware error, the C library's heap
+ * reports, and GLib's failed assertions (g_assert: "ERROR:../../qom/object.c:1196:object_unref:
+ * assertion failed: (obj->ref > 0)", printed again after "Bail out! ").
+ */
+const LAST_WORDS = /qemu-system-ppc64: |qemu: hardware error: |(?:free|malloc|realloc|munmap_chunk|malloc_consolidate)\(\): |double free or corruption|corrupted (?:size|double-linked list)|ERROR:[^\s:]+:\d+:\w+: /;
 
 /**
  * What a guest's QEMU printed up to the guest's end marker (trace lines included); or what it

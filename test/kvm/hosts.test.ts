@@ -198,6 +198,16 @@ describe("a large guest's time", () => {
       "timed out after 130000 ms (--timeout): the guest did not finish",
     ]);
   });
+
+  it("grows by the host's time for each host step (PowerNV's slot resets), in the batch script", async () => {
+    const { guestTimeoutMs } = await import("../../src/backends/kvm/l1.js");
+    const steps = Array.from({ length: 20 }, () => ({ kind: "reset" as const }));
+    const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [], steps };
+    expect(guestTimeoutMs(job, POWERNV.timeoutMs, POWERNV.stepMs)).toBe(60_000 + 20 * 6_000);
+    expect(guestTimeoutMs({ ...job, steps: [] }, POWERNV.timeoutMs, POWERNV.stepMs)).toBe(60_000);
+    expect(batchScript([job], POWERNV.timeoutMs, { ...IN_L1, stepMs: POWERNV.stepMs })).toMatch(/timeout -s KILL 180 /);
+    expect(batchScript([job], POWERNV.timeoutMs)).toMatch(/timeout -s KILL 60 /);
+  });
 });
 
 describe("a timeout in an L1 whose idle time L0 skips", () => {

@@ -33,6 +33,8 @@ export interface L1Host {
   setup?: string;
   /** A guest's timeout here unless the run names one (--timeout). */
   timeoutMs: number;
+  /** What each host step of a guest (plug, unplug, reset, migration) adds to its timeout here (guestTimeoutMs). */
+  stepMs: number;
   /** L0's binary: `--qemu` where given, else the host's own. Why not, if it cannot be had. */
   l0(binary: string | undefined): L0Program | { problem: string };
   /** L0 loads at most this much initramfs: the image's then goes to it compressed. */
@@ -93,6 +95,8 @@ export const PSERIES: L1Host = withDevices(
     name: "pseries",
     describe: "a pseries L1 running KVM-HV nested",
     timeoutMs: 20_000,
+    // A vfio-pci plug and unplug take 2.7 s under nested TCG, a migration 5 s.
+    stepMs: 3_000,
     l0: (binary) => ({ binary: binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64", args: [] }),
     limits: {
       // Linux 6.12 as a pseries guest makes one-level TCE tables only, 2^21 entries with its 64K
@@ -133,6 +137,8 @@ export const POWERNV: L1Host = withDevices(
     // In L1's time: each vfio-pci plug and unplug sleeps 2 to 4 s in a slot reset the emulated
     // PHB4 never completes (setup), time L0 skips (IDLE_SKIPS) but L1's clock counts.
     timeoutMs: 60_000,
+    // Each vfio-pci plug, unplug and reset of one is a slot reset of 2 to 6 s of L1's time.
+    stepMs: 6_000,
     // The emulated firmware advertises none of the speculation mitigations QEMU's pseries asks KVM
     // for by default ("Requested safe cache capability level not supported by KVM").
     guestMachine: "cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off",

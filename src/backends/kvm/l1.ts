@@ -55,10 +55,10 @@ export interface BatchJob {
 export type BatchResult = { results: GuestResult[]; software?: Software } | { error: string };
 
 /** `clock`: whose time a guest's timeout counted, where it is not the wall's (an L1 whose idle time L0 skips). */
-function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string, clock?: string): BatchResult {
+function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string, clock?: string, stepMs = 0): BatchResult {
   const software = softwareOf(text);
   return {
-    results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs)), ...(stopped ? { stopped } : {}), ...(clock ? { clock } : {}) }),
+    results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs, stepMs)), ...(stopped ? { stopped } : {}), ...(clock ? { clock } : {}) }),
     ...(software ? { software } : {}),
   };
 }
@@ -86,13 +86,15 @@ export function guestRam(job: BatchJob): bigint {
 }
 
 /**
- * A guest's timeout: the per-spec one, and 10 s more for each GiB of RAM past 2 GiB (a vfio-pci
+ * A guest's timeout: the per-spec one, 10 s more for each GiB of RAM past 2 GiB (a vfio-pci
  * plug pins all of it, and L1 under TCG clears every page first: a 9 GiB guest's plug took most
- * of a minute on the PowerNV host with two L1s running).
+ * of a minute on the PowerNV host with two L1s running), and `stepMs` more for each host step
+ * (the host's own: an explorer's machine of 8 scenarios took 20 steps and 66 s of L1's time on
+ * the PowerNV host, each vfio-pci plug, unplug and reset of one a slot reset of 2 to 6 s).
  */
-export function guestTimeoutMs(job: BatchJob, timeoutMs: number): number {
+export function guestTimeoutMs(job: BatchJob, timeoutMs: number, stepMs = 0): number {
   const beyond = guestRam(job) - (2n << 30n);
-  return timeoutMs + (beyond > 0n ? Math.ceil(Number(beyond >> 20n) / 1024) * 10_000 : 0);
+  return timeoutMs + (beyond > 0n ? Math.ceil(Number(beyond >> 20n) / 1024) * 10_000 : 0) + stepMs * (job.steps?.length ?? 0);
 }
 
 export interface L1Options {
@@ -153,6 +155,8 @@ export interface BatchPlace {
   guestMachine?: string;
   /** Shell run once before the guests (the L1 host's `setup`). */
   setup?: string;
+  /** What each host step adds to a guest's timeout here (the L1 host's `stepMs`). */
+  stepMs?: number;
 }
 
 export const IN_L1: BatchPlace = {
@@ -175,7 +179,7 @@ const MIGRATE_POLLS = 100;
 export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
   const tmp = place.work;
   const lines = jobs.map((job, i) => {
-    const seconds = Math.max(1, Math.ceil(guestTimeoutMs(job, timeoutMs) / 1000));
+    const seconds = Math.max(1, Math.ceil(guestTimeoutMs(job, timeoutMs, place.stepMs) / 1000));
     const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? (job.accel ?? place.accel) : a));
     const debug = process.env.TCESPEC_KVM_CONSOLE ? "TCESPEC_SHIM_DEBUG=1 " : "";
     const env = job.hideCaps.length > 0 ? `LD_PRELOAD=${quote(place.shim)} TCESPEC_HIDE_CAPS=${job.hideCaps.join(",")} ${debug}` : "";
@@ -391,7 +395,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     appendFileSync(initrd, readFileSync(overlay));
     align();
   }
-  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}) }));
+  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}), stepMs: host.stepMs }));
   const size = statSync(initrd).size;
   if (host.initrdLimit !== undefined && size > host.initrdLimit) {
     rmSync(dir, { recursive: true, force: true });
@@ -409,7 +413,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     let crashWatch: NodeJS.Timeout | undefined;
     // Under -icount sleep=off (IDLE_SKIPS) L1's clock jumps while it idles: its timeouts are in its time.
     const clock = host.args.includes("-icount") ? "of L1's time (L0 skips the time L1 idles)" : undefined;
-    const results = (stopped?: string) => batchResult(text, jobs, options.timeoutMs, stopped, clock);
+    const results = (stopped?: string) => batchResult(text, jobs, options.timeoutMs, stopped, clock, host.stepMs);
     const resolve = (result: BatchResult) => resolved(outOfMemory(result, text, l1MiB));
     const finish = settleOnce(resolve, () => {
       clearTimeout(timer);
@@ -419,7 +423,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       // For whoever debugs the backend: L1's whole console.
       if (process.env.TCESPEC_KVM_CONSOLE) appendFileSync(process.env.TCESPEC_KVM_CONSOLE, text);
     });
-    const budget = options.bootTimeoutMs + jobs.reduce((sum, job) => sum + guestTimeoutMs(job, options.timeoutMs) + 2000, 0);
+    const budget = options.bootTimeoutMs + jobs.reduce((sum, job) => sum + guestTimeoutMs(job, options.timeoutMs, host.stepMs) + 2000, 0);
     let timer = setTimeout(() => finish({ error: `L1 did not boot within ${options.bootTimeoutMs} ms${lastLines(text)}` }), options.bootTimeoutMs);
     try {
       child = reaped(binary, args, "ignore", l0.env ? { env: { ...process.env, ...l0.env } } : {});

@@ -578,6 +578,12 @@ describe("QEMU's last words", () => {
     expect(lastWords("0000free(): invalid pointer\nqemu: hardware error: vfio: DMA mapping failed, unable to continue\n")).toBe(
       "free(): invalid pointer | qemu: hardware error: vfio: DMA mapping failed, unable to continue",
     );
+    // A record of the kernel's or of PowerNV's firmware inside a line is not part of it.
+    expect(
+      lastWords(
+        "qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 17: Bad file descriptor\nqemu-sys[   36.203800211,3] PHB#0000[0:0]: Unexpected slot state 00000104\ntem-ppc64: ../../softmmu/memory.c:1739: memory_re[   36.203800] vfio-pci 0000:00:01.0: resetting\ngion_finalize: Assertion `!mr->container' failed.\nAborted\n",
+      ),
+    ).toBe("qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 17: Bad file descriptor | qemu-system-ppc64: ../../softmmu/memory.c:1739: memory_region_finalize: Assertion `!mr->container' failed.");
     // GLib's failed assertion (g_assert), said twice: once.
     const glib = "ERROR:../../qom/object.c:1196:object_unref: assertion failed: (obj->ref > 0)";
     expect(lastWords(`qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor\n**\n0000${glib}\nBail out! ${glib}\n`)).toBe(

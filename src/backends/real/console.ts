@@ -89,8 +89,9 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
   // L1's kernel prints on the console the guest's QEMU writes to, and a record can land inside
   // one of its lines (the guest's characters come a few at a time): seen, L1's pseries IOMMU code
   // saying "spapr_tce_create_table: Calling query …" in the middle of a trace line, then of a
-  // result line. Each record is taken out whole, with its newline, wherever it is.
-  text = text.replace(KERNEL_RECORD, "");
+  // result line. Each record is taken out whole, with its newline, wherever it is; PowerNV's
+  // firmware's too.
+  text = text.replace(KERNEL_RECORD, "").replace(FIRMWARE_RECORD, "");
   const host = [...given];
   const failures: string[] = [];
   const lines: string[] = [];
@@ -165,6 +166,8 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
  */
 export function lastWords(text: string): string {
   return text
+    .replace(KERNEL_RECORD, "")
+    .replace(FIRMWARE_RECORD, "")
     .split("\n")
     .flatMap((l) => {
       const at = LAST_WORDS.exec(l);
@@ -207,6 +210,14 @@ const LOG_PREFIX = /^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?/;
 
 /** A kernel record on the console, from its time to its newline, wherever it starts. */
 const KERNEL_RECORD = /\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? [^\n]*\n/g;
+
+/**
+ * A record of PowerNV's firmware (skiboot, OPAL) on the console: its time in nanoseconds and its
+ * level ("[   36.203800211,3] PHB#0000[0:0]: Unexpected slot state 00000104"). It writes to the
+ * console itself, in the middle of whatever L1's tty was printing: it comes with the slot reset of
+ * a vfio-pci device whose QEMU has just died, while that QEMU's last words are still on their way.
+ */
+const FIRMWARE_RECORD = /\[\s*\d+\.\d{9},\d\] [^\n]*\n/g;
 
 const WARNING = /WARNING: CPU: \d+ PID: \d+ at \S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/;
 

@@ -33,6 +33,16 @@ export interface Host {
    * kvm backend gives a PHB's devices one group (a second group could not share the container).
    */
   readonly groupPerDevice: boolean;
+  /**
+   * A vfio-pci device's DMA at an IOBA past every window lands in the hardware table all the same:
+   * the PHB picks the table by the IOBA's bit 59 (its TVE select: the default window's, or a 64-bit
+   * window's at 2^59) and takes the entry's index modulo the table's size (QEMU's PHB4 masks the
+   * index by the table's size, and checks no range). For a one-level table (2^21 entries at most,
+   * as QEMU's vfio asks for one): the index modulo the window's entries. Seen on the PowerNV host:
+   * reads at 1 GiB + 0x1000 and 2 GiB + 0x2000 of a 1 GiB default window landed at the pages of
+   * IOBA 0x1000 and 0x2000 (specs/devices/vfio-dma.tce). On pseries such a DMA faults.
+   */
+  readonly dmaPastEndWraps: boolean;
 }
 
 export const PSERIES_HOST: Host = {
@@ -43,16 +53,18 @@ export const PSERIES_HOST: Host = {
   writeAddsRead: false,
   pastEndFails: true,
   groupPerDevice: false,
+  dmaPastEndWraps: false,
 };
 
 export const POWERNV_HOST: Host = {
   id: "powernv",
   name: "PowerNV (KVM-HV on bare metal)",
   summary:
-    "Linux on a bare-metal POWER9 (OPAL, PHB4, IODA2), as POWER servers run KVM (--kvm-host powernv): each vfio-pci device is an IOMMU group of its own, sharing QEMU's container, and one leaving clears the tables the others use; write grants read in the hardware table; an entry past a window's end is written, silently",
+    "Linux on a bare-metal POWER9 (OPAL, PHB4, IODA2), as POWER servers run KVM (--kvm-host powernv): each vfio-pci device is an IOMMU group of its own, sharing QEMU's container, and one leaving clears the tables the others use; write grants read in the hardware table; an entry past a window's end is written, silently; a vfio-pci device's DMA past a window's end wraps round into it",
   writeAddsRead: true,
   pastEndFails: false,
   groupPerDevice: true,
+  dmaPastEndWraps: true,
 };
 
 export const HOSTS: Record<HostName, Host> = { pseries: PSERIES_HOST, powernv: POWERNV_HOST };

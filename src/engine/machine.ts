@@ -12,6 +12,9 @@ import type { KvmHardwareHook } from "./kvm.js";
 
 const FOUR_GIB = 1n << 32n;
 
+
+/** The most entries QEMU's vfio asks a host for in a one-level table (vfio_spapr_create_window: 2^24 bytes a level with 64K host pages). */
+const ONE_LEVEL_ENTRIES = 1n << 21n;
 export class Machine {
   readonly caps: ReadonlySet<Capability>;
   readonly phbs = new Map<number, Phb>();
@@ -206,10 +209,13 @@ export class Machine {
   translate(device: string, access: "read" | "write", ioba: bigint): bigint | undefined {
     const phb = this.deviceHome.get(device);
     if (!phb) return undefined;
-    const table = phb.tableFor(ioba);
+    const vfio = phb.devices.get(device) === "vfio";
+    const table = phb.tableFor(ioba) ?? (vfio && this.host.dmaPastEndWraps ? phb.tableByTve(ioba) : undefined);
     if (!table) return undefined;
-    const index = table.indexOf(ioba)!;
-    const entry = phb.devices.get(device) === "vfio" ? table.hardware?.get(index) : table.get(index);
+    // Past the window's end on a host whose PHB wraps (host.ts): modulo a one-level table's entries.
+    const index = table.indexOf(ioba) ?? (table.entryCount <= ONE_LEVEL_ENTRIES ? Number((ioba >> BigInt(table.pageShift)) % table.entryCount) : undefined);
+    if (index === undefined) return undefined;
+    const entry = vfio ? table.hardware?.get(index) : table.get(index);
     if (entry === undefined) return undefined;
     const needed = access === "read" ? TCE_READ : TCE_WRITE;
     if ((entry & needed) === 0n) return undefined;

@@ -34,6 +34,11 @@ export class Phb {
     return this.windows.filter((t): t is TceTable => t !== undefined);
   }
 
+  /** The window a PHB4 picks for an IOBA by its bit 59 (the TVE select), in range or not. */
+  tableByTve(ioba: bigint): TceTable | undefined {
+    return this.enabledTables().find((t) => ((t.busOffset >> 59n) & 1n) === ((ioba >> 59n) & 1n));
+  }
+
   /** The window whose range holds this IOBA, if any. */
   tableFor(ioba: bigint): TceTable | undefined {
     return this.enabledTables().find((t) => t.indexOf(ioba) !== undefined);

@@ -41,6 +41,18 @@ describe("the hosts' IOMMUs, on the model", () => {
     expect(await read("powernv", `${body}\nunplug b`, "hw(phb0, 0x1000)")).toBe("absent");
   });
 
+  it("on PowerNV a vfio-pci device's DMA past a window's end wraps round into the table its bit 59 picks; on pseries and for an emulated device it faults", async () => {
+    const body = "put_tce phb0 0x1000 0x1003\nplug vfio d on phb0\nplug emulated e on phb0\ncreate_window phb0 page 64K size 1G\nput_tce phb0[1] 0x800_0000_0001_0000 0x7000_0003";
+    expect(await read("pseries", body, "dma d read 0x4000_1010")).toBe("fault");
+    expect(await read("powernv", body, "dma d read 0x4000_1010")).toBe("0x1010");
+    expect(await read("powernv", body, "dma d read 0x7_c000_1010")).toBe("0x1010");
+    expect(await read("powernv", body, "dma e read 0x4000_1010")).toBe("fault");
+    // Past the 64-bit window: its own table, modulo its entries.
+    expect(await read("powernv", body, "dma d write 0x800_0000_4001_0020")).toBe("0x70000020");
+    // Without the default window nothing below 2^59 is translated.
+    expect(await read("powernv", `${body}\nremove_window phb0`, "dma d read 0x4000_1010")).toBe("fault");
+  });
+
   it("a migrated machine stays on its host and keeps its kernel's rules", async () => {
     const body = "machine kvm caps spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio\nphb phb0 index 0\nmigrate\nplug vfio d0 on phb0\nput_tce phb0 0x4000 0x4002";
     const after = await new ModelBackend(false, undefined, "powernv").run(specOf(`${body}\nexpect hw(phb0, 0x4000) == 0x4003`), "qemu-7.2");

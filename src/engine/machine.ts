@@ -12,9 +12,9 @@ import type { KvmHardwareHook } from "./kvm.js";
 
 const FOUR_GIB = 1n << 32n;
 
-
 /** The most entries QEMU's vfio asks a host for in a one-level table (vfio_spapr_create_window: 2^24 bytes a level with 64K host pages). */
 const ONE_LEVEL_ENTRIES = 1n << 21n;
+
 export class Machine {
   readonly caps: ReadonlySet<Capability>;
   readonly phbs = new Map<number, Phb>();

@@ -235,6 +235,32 @@ describe("a timeout in an L1 whose idle time L0 skips", () => {
   });
 });
 
+describe("L1's kernel crashing", () => {
+  it("is watched for after a WARN a moment before it: an oops in the next guest ends L1, not the batch's budget", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-watch-"));
+    const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
+    writeFileSync(image.initramfs, Buffer.alloc(4));
+    writeFileSync(image.vmlinux, "");
+    // Guest 0 WARNs as it ends; guest 1 oopses a moment later, within the grace the WARN is watched for.
+    const warn = ["TCESPEC-RUN 0 1.0 0.0", "[   10.000000] WARNING: CPU: 0 PID: 1 at arch/powerpc/kvm/book3s_64_vio.c:1 kvmppc_clear_tce+0x0/0x10 [kvm]"].join("\\n");
+    const next = ["TCESPEC-DONE 0 0 2.0 0.0", "TCESPEC-RUN 1 2.0 0.0"].join("\\n");
+    const oops = ["[   12.000000] BUG: Unable to handle kernel data access at 0xc0ffee", "[   12.000001] NIP [c00800000012345c] kvmppc_tce_put+0x5c/0xa0 [kvm]"].join("\\n");
+    // L1 hangs after the oops, as the guest's QEMU does, dead in the kernel.
+    const script = `printf 'TCESPEC-L1-READY 1.0 0.0\\n'; sleep 0.3; printf '${warn}\\n'; sleep 0.5; printf '${next}\\n'; sleep 0.5; printf '${oops}\\n'; sleep 60`;
+    const host: L1Host = { ...POWERNV, args: [], l0: () => ({ binary: "sh", args: ["-c", script, "l0"] }) };
+    const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [] };
+    try {
+      const result = await runL1(image, [job, job, job], { host, timeoutMs: 1_000, bootTimeoutMs: 10_000 });
+      if (!("results" in result)) throw new Error(result.error);
+      expect(result.results[1]).toMatchObject({ crash: { software: "host kernel", function: "kvmppc_tce_put+0x5c/0xa0" } });
+      // The guest after it was not run because L1's kernel crashed (not because the batch ran out of its time).
+      expect(result.results[2]).toMatchObject({ error: expect.stringMatching(/L1's kernel crashed/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("L1 out of memory", () => {
   it("is an error of tcespec's sizing, not the host kernel's crash, for the guest it hit and those after", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tcespec-oom-"));

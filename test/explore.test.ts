@@ -1,7 +1,7 @@
 // The explorer: it finds where two sides part ways, shrinks each difference, and writes a spec
 // that passes on the reference side and diverges on the other.
 import { describe, expect, it } from "vitest";
-import { comparison, explore, unnumbered, type Side } from "../src/explore/explore.js";
+import { answered, comparison, explore, unnumbered, type Side } from "../src/explore/explore.js";
 import type { RunResult } from "../src/verdict/outcome.js";
 import type { CompiledSpec } from "../src/compile/program.js";
 import { ModelBackend } from "../src/backends/model.js";
@@ -111,6 +111,19 @@ describe("tcespec explore", () => {
     // Cut after the statement that showed it only: longer than the minimal one, and it still shows it.
     expect(late!.statements).toBeGreaterThan(shrunk!.statements);
     expect(late!.reproduces).toBe(true);
+  });
+
+  it("writes each expectation with the reference's answer in a form that compiles, an entry of a hardware table that is not there as the table's absence", () => {
+    const lines = [
+      answered("expect hw(phbx, 0x1000) == 0x0", "absent"),
+      answered("expect hw(phb0, 0x1000) == 0x0", "0x1003"),
+      answered("expect hw(phb0) in_sync", "out_of_sync"),
+      answered("expect table(phb0[1]) absent", "kvm"),
+      answered("expect get_tce phb0 0x1000 == 0", "H_PARAMETER"),
+    ];
+    expect(lines).toEqual(["expect hw(phbx) absent", "expect hw(phb0, 0x1000) == 0x1003", "expect hw(phb0) out_of_sync", "expect table(phb0[1]) kvm", "expect get_tce phb0 0x1000 == H_PARAMETER"]);
+    const compiled = compile(`spec "s" {\n  machine kvm\n  phb phb0 index 0\n  phb phbx index 1\n${lines.map((l) => `  ${l}`).join("\n")}\n}`);
+    expect(compiled.diagnostics).toEqual([]);
   });
 
   it("keeps a scenario that crashes real software as a shrunk reproducer ending in 'expect host ok'", async () => {

@@ -547,6 +547,16 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
 }
 
 /** The minimal scenario as a spec: every expectation is the reference side's answer. */
+/** An expectation's line with the answer it gets: `expect get_tce … == 0x3`, `expect table(T) kvm`. */
+export function answered(line: string, answer: string): string {
+  const statement = line.replace(/ == .*$/, "").replace(/ (absent|in_sync)$/, "");
+  // An entry of a hardware table that is not there: the language says so of the table (`hw(T) absent`).
+  const entryOfNone = /^expect hw\(([^,)]+), [^)]+\)$/.exec(statement);
+  if (entryOfNone && answer === "absent") return `expect hw(${entryOfNone[1]}) absent`;
+  const value = /^expect (table|hw)\(/.test(statement) && !statement.includes(",") ? ` ${answer}` : ` == ${answer}`;
+  return `${statement}${value}`;
+}
+
 function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: string, kind: Finding["kind"], options: ExploreOptions): Omit<Finding, "reproduces" | "shrunkOn"> {
   const [reference, other] = runs;
   const answers = new Map(reference.expectations.map((e) => [e.line, e.actual]));
@@ -557,9 +567,7 @@ function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: str
     if (!line.startsWith("expect ") || answer === undefined) return line;
     const differs = theirs.has(i + 1) && theirs.get(i + 1) !== answer ? `  # ${options.sides[1].name}: ${theirs.get(i + 1)}` : "";
     if (line.startsWith("expect host ")) return `expect host ${answer}${line.endsWith(" at exit") ? " at exit" : ""}${differs}`;
-    const statement = line.replace(/ == .*$/, "").replace(/ (absent|in_sync)$/, "");
-    const value = /^expect (table|hw)\(/.test(statement) && !statement.includes(",") ? ` ${answer}` : ` == ${answer}`;
-    return `${statement}${value}${differs}`;
+    return `${answered(line, answer)}${differs}`;
   });
   const header = [
     `# Found by tcespec explore (seed ${options.seed}): ${options.command}`,

@@ -74,7 +74,7 @@ export class Machine {
     phb.windows[window] = table;
     // A new window is empty: vfio creates its hardware window without a replay (skipping_replay).
     if (phb.hasVfio) {
-      this.windowAddedForVfio(phb);
+      this.windowAddedForVfio(phb, table);
       this.attachVfio(phb, table);
     }
     return table;
@@ -121,12 +121,19 @@ export class Machine {
   warning?: string;
 
   /**
-   * vfio's listener adds a window (region_add) while the PHB's group is in its container: QEMU
-   * gives the group the window's table through the KVM-VFIO device where the host offers
-   * spapr_tce_vfio (as it does when KVM keeps the hardware table in step), whatever the table's fd.
+   * vfio's listener adds a window (region_add) while the PHB's groups are in its container: QEMU
+   * gives each group the window's table through the KVM-VFIO device where the host offers
+   * spapr_tce_vfio (as it does when KVM keeps the hardware table in step), newest group first
+   * (QEMU's container lists them so), and stops at the first refusal. The kernel takes a group's
+   * IOMMU group before it looks at the table's fd, so a refused group counts as given one at its
+   * release: a table in userspace (fd -1, EBADF) reaches the newest group only, the others leave
+   * KVM with a WARN. Seen on the PowerNV host (a group per device): three devices, then a reset,
+   * WARNed at exit for the middle one (found by explore, specs/hotplug/userspace-table-groups.tce).
    */
-  private windowAddedForVfio(phb: Phb): void {
-    if (this.kvm && this.profile.kvmUpdatesHardware(this.caps)) for (const group of this.groups(phb)) phb.attachedGroups.add(group);
+  private windowAddedForVfio(phb: Phb, table: TceTable): void {
+    if (!this.kvm || !this.profile.kvmUpdatesHardware(this.caps)) return;
+    const groups = [...this.groups(phb)];
+    for (const group of table.placement === "kvm" ? groups : groups.slice(-1)) phb.attachedGroups.add(group);
   }
 
   /** A vfio-pci device's IOMMU group: the PHB's one, or its own (host.groupPerDevice). */
@@ -166,7 +173,7 @@ export class Machine {
     phb.devices.set(name, kind);
     this.deviceHome.set(name, phb);
     if (!first) return;
-    if (phb.enabledTables().length > 0) this.windowAddedForVfio(phb);
+    for (const table of phb.enabledTables()) this.windowAddedForVfio(phb, table);
     // spapr_phb_hotplug_dma_sync (seed-v10): every table of the PHB moves to userspace first.
     if (this.profile.reallocOnHotplug) for (const table of phb.enabledTables()) table.placement = "userspace";
     for (const table of phb.enabledTables()) this.attachVfio(phb, table);

@@ -546,7 +546,6 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
   return { scenario: current, stopped: false };
 }
 
-/** The minimal scenario as a spec: every expectation is the reference side's answer. */
 /** An expectation's line with the answer it gets: `expect get_tce … == 0x3`, `expect table(T) kvm`. */
 export function answered(line: string, answer: string): string {
   const statement = line.replace(/ == .*$/, "").replace(/ (absent|in_sync)$/, "");
@@ -557,6 +556,7 @@ export function answered(line: string, answer: string): string {
   return `${statement}${value}`;
 }
 
+/** The minimal scenario as a spec: every expectation is the reference side's answer. */
 function finish(scenario: Scenario, runs: [RunResult, RunResult], signature: string, kind: Finding["kind"], options: ExploreOptions): Omit<Finding, "reproduces" | "shrunkOn"> {
   const [reference, other] = runs;
   const answers = new Map(reference.expectations.map((e) => [e.line, e.actual]));

@@ -15,6 +15,16 @@ import { specOf } from "../helpers.js";
 
 const onHost = (host: "pseries" | "powernv") => new KvmLauncher({ host, direct: false });
 
+
+/** An L1 image of nothing, for an L0 that is a shell script printing what L1 would (its folder to remove after). */
+function fakeImage(name: string): { dir: string; image: L1Image } {
+  const dir = mkdtempSync(join(tmpdir(), `tcespec-${name}-`));
+  const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
+  writeFileSync(image.initramfs, Buffer.alloc(4));
+  writeFileSync(image.vmlinux, "");
+  return { dir, image };
+}
+
 describe("a vfio-pci device's windows on each host", () => {
   const large = "machine kvm\nphb phb0 index 0\nplug vfio dev0 on phb0\ncreate_window phb0 page 64K size 256G";
   const atZero = "machine kvm\nphb phb0 index 0 dma32 2G\nplug vfio dev0 on phb0";
@@ -214,10 +224,7 @@ describe("a timeout in an L1 whose idle time L0 skips", () => {
   it("says whose time it counted: L1's on PowerNV (-icount sleep=off), the wall's on pseries", async () => {
     expect(POWERNV.args).toContain("-icount");
     expect(PSERIES.args).not.toContain("-icount");
-    const dir = mkdtempSync(join(tmpdir(), "tcespec-clock-"));
-    const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
-    writeFileSync(image.initramfs, Buffer.alloc(4));
-    writeFileSync(image.vmlinux, "");
+    const { dir, image } = fakeImage("clock");
     const killed = ["TCESPEC-L1-READY 1.0 0.0", "TCESPEC-RUN 0 1.0 0.0", "TCESPEC-DONE 0 137 2.0 0.0", "TCESPEC-L1-DONE"].join("\\n");
     // L0 here prints a batch whose guest the per-spec timeout killed; the host's own L0 options stay.
     const as = (host: L1Host): L1Host => ({ ...host, l0: () => ({ binary: "sh", args: ["-c", `printf '${killed}\\n'`, "l0"] }) });
@@ -237,10 +244,7 @@ describe("a timeout in an L1 whose idle time L0 skips", () => {
 
 describe("L1's kernel crashing", () => {
   it("is watched for after a WARN a moment before it: an oops in the next guest ends L1, not the batch's budget", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tcespec-watch-"));
-    const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
-    writeFileSync(image.initramfs, Buffer.alloc(4));
-    writeFileSync(image.vmlinux, "");
+    const { dir, image } = fakeImage("watch");
     // Guest 0 WARNs as it ends; guest 1 oopses a moment later, within the grace the WARN is watched for.
     const warn = ["TCESPEC-RUN 0 1.0 0.0", "[   10.000000] WARNING: CPU: 0 PID: 1 at arch/powerpc/kvm/book3s_64_vio.c:1 kvmppc_clear_tce+0x0/0x10 [kvm]"].join("\\n");
     const next = ["TCESPEC-DONE 0 0 2.0 0.0", "TCESPEC-RUN 1 2.0 0.0"].join("\\n");
@@ -263,10 +267,7 @@ describe("L1's kernel crashing", () => {
 
 describe("L1 out of memory", () => {
   it("is an error of tcespec's sizing, not the host kernel's crash, for the guest it hit and those after", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tcespec-oom-"));
-    const image = { dir, vmlinux: join(dir, "vmlinux"), initramfs: join(dir, "initrd") } as L1Image;
-    writeFileSync(image.initramfs, Buffer.alloc(4));
-    writeFileSync(image.vmlinux, "");
+    const { dir, image } = fakeImage("oom");
     const console = (oom: boolean) =>
       [
         "TCESPEC-L1-READY 1.0 0.0",

@@ -22,6 +22,14 @@ function probesWith(...tces: [bigint, bigint][]): VfioProbes {
 
 const candidatesOf = (call: GuestCall) => (call.kind === "vfio-dma" ? call.candidates : []);
 
+
+/** A spec's planned steps on a target under qemu-7.2; a test fails with the reason where it is unsupported. */
+function stepsOf(spec: Parameters<typeof planFor>[0], traits: Parameters<typeof planFor>[2]) {
+  const plan = planFor(spec, "qemu-7.2", traits);
+  if (!("steps" in plan)) throw new Error(plan.unsupported);
+  return plan.steps;
+}
+
 describe("a vfio-pci DMA probe", () => {
   it("may land at each TCE's page plus the IOBA's offset, and nowhere else", () => {
     const probes = probesWith([0x1000n, 0x1234_0003n], [0x2000n, 0x555_0001n]);
@@ -115,9 +123,8 @@ expect hw(phb0, 0x0) == 0x20000003
 expect hw(phb0) in_sync`);
 
   it("is probed in guest memory for every device, and hw(…) through the vfio-pci device", () => {
-    const plan = planFor(spec, "qemu-7.2", KVM_TRAITS);
-    if (!("steps" in plan)) throw new Error(plan.unsupported);
-    const kinds = plan.steps.map((s) => s.calls.map((c) => c.kind).join(","));
+    const steps = stepsOf(spec, KVM_TRAITS);
+    const kinds = steps.map((s) => s.calls.map((c) => c.kind).join(","));
     expect(kinds).toEqual([
       "plug",
       "hcall",
@@ -133,13 +140,8 @@ expect hw(phb0) in_sync`);
   });
 
   it("puts the scratch entry before the plug where a probe needs it, at the page its probes use, away from what the spec reads or stuffs", () => {
-    const plan = planFor(
-      specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0x1000 0x1003\nexpect get_tce phb0 0x3ffff000 == 0\nplug vfio d0 on phb0\nexpect hw(phb0, 0x1000) == 0x1003"),
-      "qemu-7.2",
-      KVM_TRAITS,
-    );
-    if (!("steps" in plan)) throw new Error(plan.unsupported);
-    const calls = plan.steps.flatMap((s) => s.calls);
+    const steps = stepsOf(specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0x1000 0x1003\nexpect get_tce phb0 0x3ffff000 == 0\nplug vfio d0 on phb0\nexpect hw(phb0, 0x1000) == 0x1003"), KVM_TRAITS);
+    const calls = steps.flatMap((s) => s.calls);
     const pre = calls.find((c) => c.kind === "scratch")!;
     const probe = calls.find((c) => c.kind === "vfio-dma")!;
     expect(pre).toMatchObject({ used: true, scratch: { liobn: 0x80000000n, ioba: 0x3fffe000n } });
@@ -150,20 +152,14 @@ expect hw(phb0) in_sync`);
   });
 
   it("asks whether an entry exists at its page's IOBA: KVM refuses an unaligned one (found by explore: hw(phb0, 0x1001) read 'outside the window')", () => {
-    const plan = planFor(specOf("machine kvm caps spapr_tce, spapr_tce_vfio\nphb phb0 index 0\nplug vfio d5 on phb0\nexpect hw(phb0, 0x1001) == 0x0"), "qemu-7.2", KVM_TRAITS);
-    if (!("steps" in plan)) throw new Error(plan.unsupported);
-    const [get] = plan.steps.at(-1)!.calls;
+    const steps = stepsOf(specOf("machine kvm caps spapr_tce, spapr_tce_vfio\nphb phb0 index 0\nplug vfio d5 on phb0\nexpect hw(phb0, 0x1001) == 0x0"), KVM_TRAITS);
+    const [get] = steps.at(-1)!.calls;
     expect(get).toMatchObject({ kind: "hcall", opcode: 0x1cn, args: [0x80000000n, 0x1000n] });
   });
 
   it("hw(T) in_sync leaves out an IOBA outside the window: where a DMA there lands is the PHB's (found by explore on PowerNV: it wrapped round to IOBA 0)", () => {
-    const plan = planFor(
-      specOf("machine kvm\nphb phb0 index 0\nexpect put_tce phb0 0x4000_0000 0 == H_PARAMETER\nplug vfio d2 on phb0\nexpect put_tce phb0 0 1 == H_SUCCESS\nexpect hw(phb0) in_sync"),
-      "qemu-7.2",
-      KVM_TRAITS,
-    );
-    if (!("steps" in plan)) throw new Error(plan.unsupported);
-    const { calls, read } = plan.steps.at(-1)!;
+    const steps = stepsOf(specOf("machine kvm\nphb phb0 index 0\nexpect put_tce phb0 0x4000_0000 0 == H_PARAMETER\nplug vfio d2 on phb0\nexpect put_tce phb0 0 1 == H_SUCCESS\nexpect hw(phb0) in_sync"), KVM_TRAITS);
+    const { calls, read } = steps.at(-1)!;
     // PowerNV's answers: the guest view has no entry at 1 GiB, and both DMAs, at 0 and at 1 GiB, read page 0.
     const answers = calls.map((call) => {
       if (call.kind === "hcall") return call.args[1] === 0x4000_0000n ? { kind: "hcall" as const, code: "H_PARAMETER" as const } : { kind: "hcall" as const, code: "H_SUCCESS" as const, value: call.args[1] === 0n ? 1n : 0n };

@@ -120,8 +120,16 @@ describe("tcespec explore", () => {
       answered("expect hw(phb0) in_sync", "out_of_sync"),
       answered("expect table(phb0[1]) absent", "kvm"),
       answered("expect get_tce phb0 0x1000 == 0", "H_PARAMETER"),
+      answered("expect hw(phb0, 0x800_0000_0001_0000) == 0x0", "outside the window"),
     ];
-    expect(lines).toEqual(["expect hw(phbx) absent", "expect hw(phb0, 0x1000) == 0x1003", "expect hw(phb0) out_of_sync", "expect table(phb0[1]) kvm", "expect get_tce phb0 0x1000 == H_PARAMETER"]);
+    expect(lines).toEqual([
+      "expect hw(phbx) absent",
+      "expect hw(phb0, 0x1000) == 0x1003",
+      "expect hw(phb0) out_of_sync",
+      "expect table(phb0[1]) kvm",
+      "expect get_tce phb0 0x1000 == H_PARAMETER",
+      "# hw(phb0, 0x800_0000_0001_0000): outside the window",
+    ]);
     const compiled = compile(`spec "s" {\n  machine kvm\n  phb phb0 index 0\n  phb phbx index 1\n${lines.map((l) => `  ${l}`).join("\n")}\n}`);
     expect(compiled.diagnostics).toEqual([]);
   });

@@ -91,7 +91,7 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
   // saying "spapr_tce_create_table: Calling query …" in the middle of a trace line, then of a
   // result line. Each record is taken out whole, with its newline, wherever it is; PowerNV's
   // firmware's too.
-  text = text.replace(KERNEL_RECORD, "").replace(FIRMWARE_RECORD, "");
+  text = withoutRecords(text);
   const host = [...given];
   const failures: string[] = [];
   const lines: string[] = [];
@@ -165,9 +165,7 @@ export function readGuestOutput(text: string, given: Outcome[] = []): GuestOutpu
  * land after some of the guest's characters.
  */
 export function lastWords(text: string): string {
-  return text
-    .replace(KERNEL_RECORD, "")
-    .replace(FIRMWARE_RECORD, "")
+  return withoutRecords(text)
     .split("\n")
     .flatMap((l) => {
       const at = LAST_WORDS.exec(l);
@@ -218,6 +216,9 @@ const KERNEL_RECORD = /\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? [^\n]*\n/g;
  * a vfio-pci device whose QEMU has just died, while that QEMU's last words are still on their way.
  */
 const FIRMWARE_RECORD = /\[\s*\d+\.\d{9},\d\] [^\n]*\n/g;
+
+/** A console's text without the kernel's and the firmware's records, wherever they landed. */
+const withoutRecords = (text: string) => text.replace(KERNEL_RECORD, "").replace(FIRMWARE_RECORD, "");
 
 const WARNING = /WARNING: CPU: \d+ PID: \d+ at \S+ (\S+\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])?)/;
 

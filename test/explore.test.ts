@@ -55,6 +55,15 @@ describe("tcespec explore", () => {
     expect(comparison(ok, died("qemu-system-ppc64: ../../softmmu/memory.c:2610: memory_region_add_subregion_common: Assertion `!subregion->container' failed."))).not.toEqual(byResets);
   });
 
+  it("an answer a real target could not see is no difference, as in the report (found on PowerNV: 0x0 vs unseen)", () => {
+    const spec = compile('spec "s" profiles qemu-7.2 { machine kvm caps spapr_tce_vfio\n phb phb0 index 0\n plug vfio d2 on phb0\n expect hw(phb0, 0x1000) == 0x0 }').program!.specs[0]!;
+    const ok = model.runSync(spec, "qemu-7.2");
+    const answering = (actual: string): RunResult => ({ ...ok, backend: "kvm", expectations: ok.expectations.map((e) => (e.source.startsWith("expect hw") ? { ...e, actual } : e)) });
+    expect(comparison(ok, answering("unseen: the device's buffer did not come back"))).toEqual({ kind: "same" });
+    expect(comparison(answering("unseen: the device's buffer did not come back"), ok)).toEqual({ kind: "same" });
+    expect(comparison(ok, answering("0x1003"))).toMatchObject({ kind: "difference", signature: "expect hw: 0x0 vs 0x1003" });
+  });
+
   it("says what it found as it starts to shrink it, before the finding is written", async () => {
     const said: string[] = [];
     const result = await explore({

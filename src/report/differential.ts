@@ -1,7 +1,7 @@
 // The model against real software: every expectation where a real backend saw another value
 // than the model's run of the same spec and profile. Which backends are real, the report says.
 import type { Report } from "../run/runner.js";
-import { isUnseen, type RunResult } from "../verdict/outcome.js";
+import { disagree, type RunResult } from "../verdict/outcome.js";
 
 export interface Disagreement {
   file: string;
@@ -46,7 +46,7 @@ function differences(run: RunResult, twin: RunResult): Disagreement[] {
     // A bare action shows up only where it failed: a missing twin means the other side succeeded.
     const modelActual = m ? m.actual : e.action ? e.expected : undefined;
     // What a real backend could not see ("unseen: why") is no answer to disagree with.
-    if (modelActual !== undefined && modelActual !== e.actual && !isUnseen(e.actual)) result.push(at(e.line, e.column, e.source, modelActual, e.actual));
+    if (modelActual !== undefined && disagree(modelActual, e.actual)) result.push(at(e.line, e.column, e.source, modelActual, e.actual));
   }
   for (const m of twin.expectations) {
     if (!m.action || run.expectations.some((e) => e.line === m.line && e.column === m.column)) continue;

@@ -96,6 +96,8 @@ export const MAX_STEPS = 50;
 const UNSEEN = "unseen: ";
 export const unseen = (why: string) => `${UNSEEN}${why}`;
 export const isUnseen = (actual: string) => actual.startsWith(UNSEEN);
+/** Two answers disagree: they differ, and neither is one a real backend could not see. */
+export const disagree = (a: string, b: string) => a !== b && !isUnseen(a) && !isUnseen(b);
 
 export function statusOf(expectations: ExpectationOutcome[]): RunStatus {
   return expectations.some((e) => e.outcome === "diverged" || e.outcome === "xpass") ? "diverged" : "passed";

@@ -169,6 +169,28 @@ expect hw(phb0) in_sync`);
     expect(read(answers)).toEqual({ answer: "in_sync", note: "probed the 2 IOBAs the spec wrote, 0x40000000 outside the window (no entry to compare)" });
   });
 
+  it("hw(T) in_sync without the probe's own entry in the hardware table: reads unseen, writes still judged (found by explore on PowerNV: QEMU 7.2 never listened)", () => {
+    const steps = stepsOf(specOf("machine kvm caps spapr_tce_vfio\nphb phb0 index 0\nput_tce phb0 0x1000 0x1001\nput_tce phb0 0x2000 0x2003\nplug vfio d2 on phb0\nexpect hw(phb0) in_sync"), KVM_TRAITS);
+    const { calls, read } = steps.at(-1)!;
+    const sentinel = [BigInt(VFIO_PROBE.sentinel), 0n] as const;
+    // Every DMA faults: no read comes back, no write lands, the write-back never arrives.
+    const answersWith = (writeAt2000: bigint) =>
+      calls.map((call) => {
+        if (call.kind === "hcall") return { kind: "hcall" as const, code: "H_SUCCESS" as const, value: call.args[1] === 0x1000n ? 0x1001n : call.args[1] === 0x2000n ? 0x2003n : 0n };
+        if (call.kind === "vfio-dma") return { probe: call.access === "read" ? sentinel : ([call.ioba === 0x2000n ? writeAt2000 : 0n, BigInt(VFIO_PROBE.sentinel)] as const) };
+        throw new Error(`unexpected call ${call.kind}`);
+      });
+    // 0x2000 is writable in the guest view and its write faults: seen, out of sync.
+    const faulted = read(answersWith(0n));
+    expect(faulted).toMatchObject({ answer: "out_of_sync" });
+    expect(typeof faulted === "object" && "note" in faulted && faulted.note).toMatch(/0x2000: writes fault, the guest view calls for 0x2003; the hardware table lacks the probe's own entry/);
+    // Where the writes are as the guest view says, the reads are what is left: unseen, not in sync and not out of it.
+    const candidates = calls.find((c) => c.kind === "vfio-dma" && c.ioba === 0x2000n && c.access === "write");
+    const k = candidates?.kind === "vfio-dma" ? candidates.candidates.indexOf(0x2000n) : -1;
+    expect(k).toBeGreaterThanOrEqual(0);
+    expect(read(answersWith(1n << BigInt(k)))).toMatch(/^unseen: probed the 2 IOBAs the spec wrote; where reads at 0x1000, 0x2000 land: the hardware table lacks the probe's own entry at 0x[0-9a-f]+, which the guest view holds \(writes there are as the guest view says\)$/);
+  });
+
   it("is QEMU's translation trace under TCG", () => {
     const plan = planFor(specOf("machine tcg\nphb phb0 index 0\nplug emulated net0 on phb0\nexpect dma net0 read 0x0 == fault"), "qemu-7.2", TCG_TRAITS);
     expect("steps" in plan && plan.steps.map((s) => s.calls.map((c) => c.kind).join(","))).toEqual(["plug", "dma"]);

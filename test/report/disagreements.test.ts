@@ -123,4 +123,15 @@ describe("an answer the real backend could not see", () => {
     const wrong = { ...blind, expectations: blind.expectations.map((e) => ({ ...e, actual: "0x9" })) };
     expect(compare({ ...report, runs: report.runs.map((r) => (r === real ? wrong : r)) })[0]!.disagreements).toHaveLength(1);
   });
+
+  it("holds no expectation, `!=` ones included: a probe that saw nothing says nothing is different", async () => {
+    const { unseen } = await import("../../src/verdict/outcome.js");
+    const { evaluate } = await import("../../src/verdict/evaluate.js");
+    const { compile } = await import("../helpers.js");
+    const spec = compile('spec "s" { machine kvm\n phb phb0 index 0\n plug vfio d on phb0\n expect hw(phb0, 0x1000) != 0x1003\n expect hw(phb0) in_sync }').program!.specs[0]!;
+    const blind = { apply: () => ({ kind: "done" as const }), observe: () => unseen("the device's buffer did not come back") };
+    const run = evaluate(spec, "qemu-7.2", blind, "fake");
+    expect(run.expectations.map((e) => e.outcome)).toEqual(["diverged", "diverged"]);
+    expect(run.expectations[0]!.actual).toBe("unseen: the device's buffer did not come back");
+  });
 });

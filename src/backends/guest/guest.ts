@@ -84,9 +84,10 @@ export type GuestCall =
  * IOBA, then written back over `sentinel`, and the guest prints that byte and 0. Write (device to
  * memory): the buffer is loaded with `preload` and checked by a write-back (the second word);
  * the candidates hold `fill`; after the DMA the guest prints the mask of the candidates that no
- * longer hold it.
+ * longer hold it. A buffer the scratch entry could not load keeps what an earlier DMA left
+ * there (0, `preload`, a tag: none is the fill), so the write is seen without the scratch entry.
  */
-export const VFIO_PROBE = { preload: 0xc3, sentinel: 0x3c, fill: 0x5a, tag: 0x40, maxCandidates: 64 } as const;
+export const VFIO_PROBE = { preload: 0xc3, sentinel: 0x3c, fill: 0xa5, tag: 0x40, maxCandidates: 64 } as const;
 
 /** Where an edu device sits: its PHB, its slot, and so its config address and its registers. */
 export interface EduDevice {

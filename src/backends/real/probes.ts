@@ -5,6 +5,7 @@ import type { Outcome } from "../../engine/types.js";
 import { DMA64_WINDOW_ADDR, HCALL, liobnOf, MAX_WINDOWS, phbOfLiobn, TCE_READ, TCE_RW, TCE_WRITE, WINDOW_BASES, windowOfLiobn } from "../../papr.js";
 import { geometry, hex } from "../../values.js";
 import { unreachable } from "../../unreachable.js";
+import { unseen } from "../../verdict/outcome.js";
 import type { EduDevice, GuestCall } from "../guest/guest.js";
 import { entryFrom, type ProbeAnswer, type VfioProbes } from "../guest/vfio-probe.js";
 import { existenceCalls, get, put } from "./calls.js";
@@ -172,27 +173,42 @@ export function hardwareStep(
   const exists = existenceCalls(probe.liobn);
   const groups = iobas.map(probeAt);
   const longStuffs = probes.longStuffsIn(probe.liobn);
-  /** Where the hardware table and the guest view differ, at the IOBAs probed. */
-  const differencesIn = (answers: Answer[]): string[] => {
+  /**
+   * Where the hardware table and the guest view differ, at the IOBAs probed, and the IOBAs whose
+   * reads could not be seen. A read comes back through the probe's own entry: where the hardware
+   * table lacks it (it follows no put, as QEMU 7.2's vfio that never listened: found by explore on
+   * PowerNV), only the write halves are seen. A write half that differs is a difference; one that
+   * agrees leaves the entry unseen, not out of sync: the probe's own put is not the spec's.
+   */
+  const compared = (answers: Answer[]) => {
     const differences: string[] = [];
-    const missed = groups.map((calls, g) => probes.scratchMissed(calls[2]!, answers[exists.length + g * 3 + 2] as ProbeAnswer)).find((m) => m !== undefined);
-    if (missed) differences.push(missed);
+    const unseenAt: bigint[] = [];
     groups.forEach((calls, g) => {
-        const group = answers.slice(exists.length + g * 3, exists.length + g * 3 + 3);
-        // An IOBA the guest view says is outside the window (a put there was refused) is no entry of
-        // either table: where a DMA there lands is the PHB's (PowerNV's PHB4 wraps it round to the
-        // table's start: found by explore, "0x40000000: 0x1" after a put at IOBA 0).
-        if (outside(group[0])) return;
-        const guest = succeeded(group[0]) ? (valueOf(group[0]) ?? 0n) : 0n;
-        const permission = guest & TCE_RW;
-        const expected = permission === 0n ? 0n : (guest & ~(pageSize - 1n)) | permission;
-        // As KVM maps it, or as QEMU's vfio does: readable wherever writable (the model's hw-read-with-write).
-        const readable = permission & TCE_WRITE ? expected | TCE_READ : expected;
-        const actual = entryAt(group, calls);
-      if (actual !== expected && actual !== readable)
-        differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
+      const group = answers.slice(exists.length + g * 3, exists.length + g * 3 + 3);
+      // An IOBA the guest view says is outside the window (a put there was refused) is no entry of
+      // either table: where a DMA there lands is the PHB's (PowerNV's PHB4 wraps it round to the
+      // table's start: found by explore, "0x40000000: 0x1" after a put at IOBA 0).
+      if (outside(group[0])) return;
+      const guest = succeeded(group[0]) ? (valueOf(group[0]) ?? 0n) : 0n;
+      const permission = guest & TCE_RW;
+      const expected = permission === 0n ? 0n : (guest & ~(pageSize - 1n)) | permission;
+      // As KVM maps it, or as QEMU's vfio does: readable wherever writable (the model's hw-read-with-write).
+      const readable = permission & TCE_WRITE ? expected | TCE_READ : expected;
+      const read = probes.landing(calls[1]!, group[1] as ProbeAnswer);
+      const write = probes.landing(calls[2]!, group[2] as ProbeAnswer);
+      const differ = (actual: bigint | string) => differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
+      if (read.unseen !== undefined && write.unseen === undefined) {
+        const writes = write.page === undefined ? 0n : write.page | TCE_WRITE;
+        const called = permission & TCE_WRITE ? expected & ~TCE_READ : 0n;
+        if (writes === called) unseenAt.push(iobas[g]!);
+        else differ(write.page === undefined ? "writes fault" : `writes land in ${hex(write.page)}`);
+        return;
+      }
+      const actual = entryFrom(read, write);
+      if (actual !== expected && actual !== readable) differ(actual);
     });
-    return differences;
+    const missed = groups.map((calls, g) => probes.scratchMissed(calls[2]!, answers[exists.length + g * 3 + 2] as ProbeAnswer)).find((m) => m !== undefined);
+    return { differences, unseenAt, missed };
   };
   const looked = (answers: Answer[]) => {
     const beyond = iobas.filter((_, g) => outside(answers[exists.length + g * 3]));
@@ -204,8 +220,11 @@ export function hardwareStep(
     calls: [...exists, ...groups.flat()],
     read: (answers) => {
       if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
-      const differences = differencesIn(answers);
-      return differences.length === 0 ? { answer: "in_sync", note: looked(answers) } : { answer: "out_of_sync", note: `${looked(answers)}; ${differences.join("; ")}` };
+      const { differences, unseenAt, missed } = compared(answers);
+      if (differences.length > 0) return { answer: "out_of_sync", note: [looked(answers), ...differences, ...(missed ? [missed] : [])].join("; ") };
+      if (unseenAt.length > 0)
+        return unseen(`${looked(answers)}; where reads at ${unseenAt.map(hex).join(", ")} land: ${missed ?? "the device's buffer did not come back"} (writes there are as the guest view says)`);
+      return { answer: "in_sync", note: looked(answers) };
     },
   };
 }

@@ -657,6 +657,7 @@ async function exploreCommand(
   const crashes = result.findings.length - differences;
   for (const { reason, count: n } of result.unsupported) write(`  ${n} scenario${n === 1 ? "" : "s"} could not run: ${reason}\n`);
   for (const { reason, count: n } of result.takenOut) write(`  ${n} statement${n === 1 ? "" : "s"} taken out before running: ${reason}\n`);
+  for (const { reason, count: n } of result.unseen) write(`  ${n} answer${n === 1 ? "" : "s"} not seen, so not compared: ${reason}\n`);
   for (const [kind, why] of Object.entries(result.avoided)) write(`  steered away from ${kind} (${why})\n`);
   write(
     `${result.tried} scenarios (seed ${seed}${resumed ? `, from scenario ${resumed.tried + 1}` : ""}; ${result.skipped} could not run on both): ${differences} difference${differences === 1 ? "" : "s"}, ${crashes} crash${crashes === 1 ? "" : "es"} or error${crashes === 1 ? "" : "s"}${result.findings.length > 0 ? `, written to ${out}` : ""}; --resume goes on from scenario ${result.state.tried + 1}\n`,

@@ -59,8 +59,11 @@ describe("tcespec explore", () => {
     const spec = compile('spec "s" profiles qemu-7.2 { machine kvm caps spapr_tce_vfio\n phb phb0 index 0\n plug vfio d2 on phb0\n expect hw(phb0, 0x1000) == 0x0 }').program!.specs[0]!;
     const ok = model.runSync(spec, "qemu-7.2");
     const answering = (actual: string): RunResult => ({ ...ok, backend: "kvm", expectations: ok.expectations.map((e) => (e.source.startsWith("expect hw") ? { ...e, actual } : e)) });
-    expect(comparison(ok, answering("unseen: the device's buffer did not come back"))).toEqual({ kind: "same" });
-    expect(comparison(answering("unseen: the device's buffer did not come back"), ok)).toEqual({ kind: "same" });
+    // Counted apart, by what the real side said: a run says how much went unjudged.
+    const blind = { kind: "same", unseen: ["expect hw: unseen: the device's buffer did not come back"] };
+    expect(comparison(ok, answering("unseen: the device's buffer did not come back"))).toEqual(blind);
+    expect(comparison(answering("unseen: the device's buffer did not come back"), ok)).toEqual(blind);
+    expect(comparison(ok, ok)).toEqual({ kind: "same" });
     expect(comparison(ok, answering("0x1003"))).toMatchObject({ kind: "difference", signature: "expect hw: 0x0 vs 0x1003" });
   });
 
@@ -225,6 +228,14 @@ describe("the explorer against a real target (a side that runs batches)", () => 
     name,
     run: (spec) => model.runSync(spec, "qemu-7.2"),
     runMany: async (specs) => specs.map((spec) => alter(spec, model.runSync(spec, "qemu-7.2"))),
+  });
+
+  it("counts the answers a real side could not see, by what it said, and finds nothing in them", async () => {
+    const blind = batchSide("blind", (_, run) => ({ ...run, expectations: run.expectations.map((e) => (e.source.startsWith("expect windows") ? { ...e, actual: "unseen: 3 windows looked at" } : e)) }));
+    const result = await explore({ seed: 2, count: 16, perMachine: 8, batch: 2, sides: [profile("qemu-7.2"), blind], abilities: real, command: "test" });
+    expect(result.findings).toEqual([]);
+    expect(result.unseen).toEqual([{ reason: "expect windows: unseen: N windows looked at", count: expect.any(Number) }]);
+    expect(result.unseen[0]!.count).toBeGreaterThanOrEqual(16);
   });
 
   it("runs a batch of machines in one call, several scenarios to a machine, a judged reset between them", async () => {

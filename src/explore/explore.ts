@@ -7,7 +7,7 @@
 // model and confirmed on the real target once.
 import { compileSource } from "../compile/index.js";
 import type { CompiledSpec } from "../compile/program.js";
-import { disagree, type CrashReport, type RunResult } from "../verdict/outcome.js";
+import { disagree, isUnseen, type CrashReport, type RunResult } from "../verdict/outcome.js";
 import { Random } from "./random.js";
 import { runsMachine, type MachineTraits } from "../backends/real/traits.js";
 
@@ -170,6 +170,8 @@ export interface ExploreResult {
   shrinkMs: number;
   /** Known findings met again, by signature, with how many scenarios showed each. */
   known: { signature: string; count: number }[];
+  /** Answers a real side could not see (so compared with nothing), by what it said (numbers folded). */
+  unseen: { reason: string; count: number }[];
 }
 
 const IOBAS = ["0x0", "0x1000", "0x1001", "0x3fff_f000", "0x4000_0000", "0x800_0000_0000_0000", "0x800_0000_0001_0000"];
@@ -325,7 +327,8 @@ function compileScenario(scenario: Scenario): CompiledSpec | undefined {
 
 /** How two sides' runs of one scenario compare; `line`: the statement where they first part (a crash's own). */
 export type Comparison =
-  | { kind: "same" }
+  /** `unseen`: answers of the real side compared with nothing, why each could not be seen. */
+  | { kind: "same"; unseen?: string[] }
   | { kind: "skip"; reason?: string; line?: number }
   | {
       kind: "difference" | "crash";
@@ -391,17 +394,19 @@ export function comparison(a: RunResult, b: RunResult): Comparison {
     }
   }
   const other = new Map(b.expectations.map((e) => [`${e.line}:${e.column}`, e]));
+  const unseenAnswers: string[] = [];
   for (const e of a.expectations) {
     const twin = other.get(`${e.line}:${e.column}`);
     const theirs = twin ? twin.actual : e.action ? e.expected : undefined;
     // What a real backend could not see ("unseen: why") is no answer to differ from (as in the report).
     if (theirs !== undefined && disagree(theirs, e.actual)) return { kind: "difference", signature: `${form(e.source)}: ${e.actual} vs ${theirs}`, line: e.line };
+    for (const answer of [e.actual, theirs]) if (answer !== undefined && isUnseen(answer)) unseenAnswers.push(`${form(e.source)}: ${answer}`);
   }
   for (const e of b.expectations) {
     if (e.action && !a.expectations.some((x) => x.line === e.line && x.column === e.column))
       return { kind: "difference", signature: `${form(e.source)}: ${e.expected} vs ${e.actual}`, line: e.line };
   }
-  return { kind: "same" };
+  return unseenAnswers.length > 0 ? { kind: "same", unseen: unseenAnswers } : { kind: "same" };
 }
 
 type Compared = { result: Comparison; runs?: [RunResult, RunResult] };
@@ -720,6 +725,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
   const findings = new Map<string, Finding>();
   const reasons = new Map<string, number>();
   const takenOut = new Map<string, number>();
+  const unseenAnswers = new Map<string, number>();
   const known = new Map<string, number>();
   let shrinkMs = 0;
   // Steering: how often each choice was refused by a side, and how often it ran.
@@ -776,6 +782,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
           skipped += count;
           if (result.reason) reasons.set(folded(result.reason), (reasons.get(folded(result.reason)) ?? 0) + count);
         } else if (!again) for (const step of scenario.steps) if (step.kind && step.action !== "") ran.set(step.kind, (ran.get(step.kind) ?? 0) + 1);
+        if (result.kind === "same") for (const answer of result.unseen ?? []) unseenAnswers.set(folded(answer), (unseenAnswers.get(folded(answer)) ?? 0) + 1);
         options.progress?.({ tried, skipped, found: findings.size, shrinking: false });
         if ((result.kind !== "difference" && result.kind !== "crash") || !runs) continue;
         const rest = result.kind === "crash" && result.ended ? after(scenario, result.line) : undefined;
@@ -813,6 +820,7 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
     unsupported: byCount(reasons),
     takenOut: byCount(takenOut),
     known: [...known].map(([signature, count]) => ({ signature, count })),
+    unseen: byCount(unseenAnswers),
     shrinkMs,
     avoided: Object.fromEntries(avoid),
     state: stateNow(),

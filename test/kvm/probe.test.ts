@@ -84,6 +84,7 @@ describe("a vfio-pci DMA probe", () => {
     // The buffer never came back: the hardware table lacks the scratch entry, an observation, not a crash.
     expect(probes.landing(call, { probe: [BigInt(VFIO_PROBE.sentinel), 0n] })).toEqual({
       unseen: expect.stringMatching(/did not come back: the hardware table lacks the probe's own entry at 0x[0-9a-f]+, which the guest view holds$/),
+      lost: true,
     });
     expect(probes.landing(call, { probe: [0x99n, 0n] })).toEqual({ unseen: "the device read 0x99, from none of the spec's pages" });
   });
@@ -188,6 +189,9 @@ expect hw(phb0) in_sync`);
     const candidates = calls.find((c) => c.kind === "vfio-dma" && c.ioba === 0x2000n && c.access === "write");
     const k = candidates?.kind === "vfio-dma" ? candidates.candidates.indexOf(0x2000n) : -1;
     expect(k).toBeGreaterThanOrEqual(0);
+    // A read that came back from none of the spec's pages landed: seen, and it differs.
+    const foreign = answersWith(1n << BigInt(k)).map((a, i) => (calls[i]!.kind === "vfio-dma" && (calls[i] as { access: string }).access === "read" ? { probe: [0x99n, 0n] as const } : a));
+    expect(read(foreign)).toMatchObject({ answer: "out_of_sync" });
     expect(read(answersWith(1n << BigInt(k)))).toMatch(/^unseen: probed the 2 IOBAs the spec wrote; where reads at 0x1000, 0x2000 land: the hardware table lacks the probe's own entry at 0x[0-9a-f]+, which the guest view holds \(writes there are as the guest view says\)$/);
   });
 

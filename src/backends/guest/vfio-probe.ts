@@ -48,6 +48,8 @@ export interface Landing {
   address?: bigint;
   page?: bigint;
   unseen?: string;
+  /** A read's buffer never came back (the hardware table lacks the probe's own entry): whether it landed is not known either. */
+  lost?: true;
 }
 
 /** The probes of one spec: what they may land on is known once the whole spec is planned. */
@@ -265,7 +267,7 @@ export class VfioProbes {
     const stale = `the hardware table lacks the probe's own entry at ${hex(p.call.scratch.ioba)}, which the guest view holds`;
     if (p.call.access === "read") {
       const byte = Number(first & 0xffn);
-      if (byte === VFIO_PROBE.sentinel) return { unseen: `the device's buffer did not come back: ${stale}` };
+      if (byte === VFIO_PROBE.sentinel) return { unseen: `the device's buffer did not come back: ${stale}`, lost: true };
       if (byte === VFIO_PROBE.preload || byte === 0) return {};
       const k = byte - VFIO_PROBE.tag;
       if (k >= 0 && k < p.candidates.length) return at(k);

@@ -92,8 +92,11 @@ export function formatJunit(report: Report): string {
     }
     for (const c of own) {
       const line = c.expectations.find((e) => e.outcome === "diverged" || e.outcome === "xpass")?.line;
+      // What the real backend could not see: no failure, said where CI shows a test's output.
+      const unseen = c.expectations.filter((e) => e.outcome === "unseen").map((e) => `${c.file}:${e.line}:${e.column}: ${e.source}: ${e.actual}`);
+      const out = unseen.length > 0 ? `<system-out>${escapeXml(unseen.join("\n"))}</system-out>` : "";
       lines.push(
-        `    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c, disagreed.get(c))}</testcase>`,
+        `    <testcase${attributes({ name: caseName(c), classname: `${c.file}.${c.suite}`, file: c.file, line })}>${body(c, disagreed.get(c))}${out}</testcase>`,
       );
     }
     lines.push("  </testsuite>");

@@ -136,6 +136,15 @@ function unsupportedSummary(runs: RunResult[]): string[] {
   return lines;
 }
 
+/** Expectations a real backend ran but could not see: each, with why (no verdict either way). */
+function unseenSummary(runs: RunResult[]): string[] {
+  const lines: string[] = [];
+  for (const run of runs)
+    for (const e of run.expectations)
+      if (e.outcome === "unseen") lines.push(kleur.gray(`  ${run.file}:${e.line}:${e.column} ${e.source} (${run.profile} on ${run.backend}): ${e.actual}`));
+  return lines.length === 0 ? [] : [kleur.bold("unseen (ran, but the answer could not be seen there; no verdict):"), ...lines];
+}
+
 export function formatPretty(report: Report): string {
   // Which real software judged: first, so nobody mistakes one QEMU's verdict for another's.
   const out: string[] = judgedBy(report).map((line) => kleur.gray(`judged by ${line}`));
@@ -174,6 +183,7 @@ export function formatPretty(report: Report): string {
     }
   }
   out.push(...unsupportedSummary(report.runs));
+  out.push(...unseenSummary(report.runs));
   for (const c of compare(report)) {
     const many = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
     out.push(kleur.bold(`model vs ${c.backend}: ${many(c.disagreements.length, "disagreement")} (${many(c.compared, "run")} ran on both)`));
@@ -191,6 +201,7 @@ export function formatPretty(report: Report): string {
     (s.errors ? kleur.red : kleur.gray)(plural(s.errors, "error")),
   ];
   if (s.unsupported) parts.push(kleur.gray(`${s.unsupported} unsupported`));
+  if (s.unseen) parts.push(kleur.gray(`${plural(s.unseen, "expectation")} unseen`));
   out.push(`${parts.join(", ")} (${plural(s.files, "file")})`);
   return `${out.join("\n")}\n`;
 }

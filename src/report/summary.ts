@@ -15,6 +15,8 @@ export interface Summary {
   unsupported: number;
   /** Where a real backend saw another value than the model: set when the run had both. */
   disagreements?: number;
+  /** Expectations a real backend ran but could not see the answer of (no verdict): set when there are any. */
+  unseen?: number;
 }
 
 export function summarize(report: Report): Summary {
@@ -32,7 +34,14 @@ export function summarize(report: Report): Summary {
     errors,
     unsupported: report.runs.filter((r) => r.status === "unsupported").length,
     ...(comparisons.length > 0 ? { disagreements: comparisons.reduce((n, c) => n + c.disagreements.length, 0) } : {}),
+    ...unseenCount(report.runs),
   };
+}
+
+function unseenCount(runs: RunResult[]): { unseen?: number } {
+  let n = 0;
+  for (const run of runs) for (const e of run.expectations) if (e.outcome === "unseen") n++;
+  return n > 0 ? { unseen: n } : {};
 }
 
 /**

@@ -36,6 +36,8 @@ export function formatTap(report: Report): string {
     const disagreements = disagreed.get(run) ?? [];
     if (run.status === "passed" && disagreements.length === 0) {
       lines.push(`ok ${++n} - ${title}`);
+      // What the real backend could not see: no failure, a diagnostic line each.
+      for (const e of run.expectations) if (e.outcome === "unseen") lines.push(`# ${run.file}:${e.line}:${e.column} unseen: ${e.actual.replace(/\n/g, " ")}`);
       continue;
     }
     lines.push(`not ok ${++n} - ${title}`);

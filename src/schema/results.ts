@@ -7,7 +7,7 @@ const expectation = {
   properties: {
     line: { type: "integer", minimum: 1 },
     column: { type: "integer", minimum: 1 },
-    outcome: { enum: ["matched", "diverged", "skipped", "xfail", "xpass"] },
+    outcome: { enum: ["matched", "diverged", "skipped", "xfail", "xpass", "unseen"], description: "unseen: a real backend ran the step but could not see the answer (actual says why): no verdict" },
     expected: { type: "string" },
     actual: { type: "string" },
     op: { enum: ["==", "!="] },
@@ -81,6 +81,7 @@ export const resultsSchema = {
         errors: { type: "integer", minimum: 0 },
         unsupported: { type: "integer", minimum: 0 },
         disagreements: { type: "integer", minimum: 0 },
+        unseen: { type: "integer", minimum: 0, description: "expectations a real backend ran but could not see the answer of (no verdict); present when there are any" },
       },
     },
     backends: {

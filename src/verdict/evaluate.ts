@@ -143,10 +143,11 @@ export function evaluate(spec: CompiledSpec, profile: ProfileName, target: Targe
     const actual =
       step.probe.kind === "operation" ? actualOf(target.apply(step.probe.operation, step), step.expected) : target.observe(step.probe, step);
     const equal = sameValue(step.expected.text, actual);
-    // An answer a real backend could not see holds no expectation, `!=` ones included.
-    const holds = !isUnseen(actual) && (step.expected.op === "==" ? equal : !equal);
+    const holds = step.expected.op === "==" ? equal : !equal;
     let outcome: ExpectationOutcome;
-    if (step.xfail !== undefined)
+    // An answer a real backend could not see is no verdict, `!=` and xfail ones included.
+    if (isUnseen(actual)) outcome = { ...base, actual, outcome: "unseen" };
+    else if (step.xfail !== undefined)
       outcome = holds ? withSteps({ ...base, actual, outcome: "xpass" }) : { ...base, actual, outcome: "xfail" };
     else outcome = holds ? { ...base, actual, outcome: "matched" } : withSteps({ ...base, actual, outcome: "diverged" });
     expectations.push(outcome);

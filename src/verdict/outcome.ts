@@ -2,7 +2,11 @@
 import type { ProfileName } from "../engine/types.js";
 import type { CompiledSpec } from "../compile/program.js";
 
-export type ExpectationVerdict = "matched" | "diverged" | "skipped" | "xfail" | "xpass";
+/**
+ * `unseen`: a real backend ran the step but could not see its answer (`actual` is `unseen: why`):
+ * the expectation is neither matched nor diverged, whatever its operator or xfail.
+ */
+export type ExpectationVerdict = "matched" | "diverged" | "skipped" | "xfail" | "xpass" | "unseen";
 export type RunStatus = "passed" | "diverged" | "crashed" | "error" | "unsupported";
 
 /**

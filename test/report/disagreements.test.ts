@@ -124,14 +124,27 @@ describe("an answer the real backend could not see", () => {
     expect(compare({ ...report, runs: report.runs.map((r) => (r === real ? wrong : r)) })[0]!.disagreements).toHaveLength(1);
   });
 
-  it("holds no expectation, `!=` ones included: a probe that saw nothing says nothing is different", async () => {
+  it("is no verdict, `!=` and xfail ones included, and every reporter says so apart", async () => {
     const { unseen } = await import("../../src/verdict/outcome.js");
     const { evaluate } = await import("../../src/verdict/evaluate.js");
     const { compile } = await import("../helpers.js");
-    const spec = compile('spec "s" { machine kvm\n phb phb0 index 0\n plug vfio d on phb0\n expect hw(phb0, 0x1000) != 0x1003\n expect hw(phb0) in_sync }').program!.specs[0]!;
+    const spec = compile('spec "s" { machine kvm\n phb phb0 index 0\n plug vfio d on phb0\n expect hw(phb0, 0x1000) != 0x1003\n expect hw(phb0) in_sync xfail "stale"\n expect hw(phb0) in_sync }').program!.specs[0]!;
     const blind = { apply: () => ({ kind: "done" as const }), observe: () => unseen("the device's buffer did not come back") };
     const run = evaluate(spec, "qemu-7.2", blind, "fake");
-    expect(run.expectations.map((e) => e.outcome)).toEqual(["diverged", "diverged"]);
+    expect(run.expectations.map((e) => e.outcome)).toEqual(["unseen", "unseen", "unseen"]);
     expect(run.expectations[0]!.actual).toBe("unseen: the device's buffer did not come back");
+    expect(run.status).toBe("passed");
+    const report = await reportOf(false);
+    const real = report.runs.find((r) => r.backend === "fake")!;
+    const withBlind = { ...report, runs: report.runs.map((r) => (r === real ? { ...real, status: "passed" as const, expectations: run.expectations } : r)) };
+    expect(summarize(withBlind)).toMatchObject({ unseen: 3 });
+    expect(exitCode(withBlind)).toBe(0);
+    const pretty = formatPretty(withBlind);
+    expect(pretty).toContain("unseen (ran, but the answer could not be seen there; no verdict):");
+    expect(pretty).toMatch(/:4:2 expect hw\(phb0, 0x1000\) != 0x1003 \(qemu-7.2 on fake\): unseen: the device's buffer did not come back/);
+    expect(pretty).toMatch(/3 expectations unseen/);
+    expect(formatJunit(withBlind)).toMatch(/<system-out>[^<]*:4:2: expect hw\(phb0, 0x1000\) != 0x1003: unseen: the device's buffer did not come back/);
+    expect(formatTap(withBlind)).toMatch(/^# \S+:4:2 unseen: unseen: the device's buffer/m);
+    expect(JSON.parse(formatJson(withBlind)).summary.unseen).toBe(3);
   });
 });

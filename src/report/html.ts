@@ -283,6 +283,20 @@ const CLIENT = String.raw`
     details.appendChild(card);
   });
 
+  // Answers a real backend could not see: no verdict either way, each listed with why.
+  var unseen = [];
+  runs.forEach(function (r) {
+    r.expectations.forEach(function (e) {
+      if (e.outcome === "unseen") unseen.push(r.file + ":" + e.line + ":" + e.column + " " + (e.source || "") + " (" + r.profile + " on " + r.backend + "): " + e.actual);
+    });
+  });
+  if (unseen.length > 0) {
+    details.appendChild(el("h2", { text: "Unseen: ran, but the answer could not be seen there (no verdict)" }));
+    var unseenList = el("ul", { class: "unseen mono" });
+    unseen.forEach(function (text) { unseenList.appendChild(el("li", { text: text })); });
+    details.appendChild(unseenList);
+  }
+
   function expectation(run, e) {
     var box = el("div", { class: "expectation" }, [
       el("div", { class: "mono where", text: run.file + ":" + e.line + ":" + e.column + (e.outcome === "xpass" ? " unexpectedly matched" : e.action ? " the action did not succeed" : " diverged") }),

@@ -148,4 +148,21 @@ describe.runIf(HAVE)("--reporter html", () => {
     expect(await page.locator(".spec-row td").first().textContent()).toBe(HOSTILE);
     expect(await page.locator(".card h3").first().textContent()).toContain(HOSTILE);
   });
+
+  it("lists each answer a real backend could not see, with why, apart from divergences", async () => {
+    const blind = {
+      ...report,
+      runs: report.runs.map((r) =>
+        r.backend === "other" && r.spec === "wrong" ? { ...r, status: "passed" as const, expectations: r.expectations.map((e) => ({ ...e, outcome: "unseen" as const, actual: "unseen: <b>the buffer</b> did not come back" })) } : r,
+      ),
+    };
+    const file = join(mkdtempSync(join(tmpdir(), "tcespec-html-unseen-")), "report.html");
+    writeFileSync(file, formatHtml(blind));
+    const other = await browser.newPage();
+    await other.goto(pathToFileURL(file).href);
+    const items = other.locator("ul.unseen li");
+    expect(await items.count()).toBe(blind.runs.filter((r) => r.backend === "other" && r.spec === "wrong").length * 3);
+    expect(await items.first().textContent()).toMatch(/mixed\.tce:\d+:3 expect get_tce phb0 0x1000 == 0x4 \(\S+ on other\): unseen: <b>the buffer<\/b> did not come back$/);
+    await other.close();
+  });
 });

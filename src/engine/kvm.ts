@@ -15,8 +15,12 @@ export interface KvmHardwareHook {
   warn?(where: string): void;
   /** The host's exchange of an entry past the window's end fails (host.ts; default true). */
   pastEndFails?: boolean;
-  /** An entry past the window's end was exchanged in the hardware table, where that does not fail. */
-  pastEnd?(): void;
+  /**
+   * KVM mapped an entry in the hardware table that nothing will ever count as unmapped: one past
+   * the window's end (where that does not fail), or one of no permission from a list. The
+   * container's release and the mm's teardown find the guest's memory still counted as mapped.
+   */
+  leftCounted?(): void;
 }
 
 /** A kernel's in-kernel TCE hypercalls. "H_TOO_HARD": QEMU answers the call instead. */
@@ -161,20 +165,29 @@ function linux6(wholeRange: boolean): KvmRules {
       // The write loop, entry by entry: every TCE's address is translated (a TCE without permission
       // outside guest RAM: H_PARAMETER, the entries before it stay); then each hardware table maps
       // the entry, and the one past the window's end hands the whole call to QEMU.
+      // Unlike H_PUT_TCE, which unmaps an entry of no permission, the list maps it (DMA_NONE) and
+      // counts the page as mapped; an entry of no permission is never unmapped, so that count stays
+      // (kvmppc_tce_iommu_do_map; found by explore on PowerNV, seen on pseries too).
       const first = table.indexOf(ioba)!;
+      const mapped = (n: number) => {
+        if (hardware && tces.slice(0, n).some((tce) => (tce & TCE_RW) === 0n)) hardware.leftCounted?.();
+      };
       for (const [i, tce] of tces.entries()) {
         if (!inRam(tce, ram)) {
           write(table, ioba, tces.slice(0, i), hardware);
+          mapped(i);
           return "H_PARAMETER";
         }
-        if (hardware && hardware.pastEndFails === false && first + i === Number(table.entryCount)) hardware.pastEnd?.();
+        if (hardware && hardware.pastEndFails === false && first + i === Number(table.entryCount)) hardware.leftCounted?.();
         if (hardware && hardware.pastEndFails !== false && first + i >= Number(table.entryCount)) {
           // A failed map or unmap of the entry is a WARN_ON_ONCE (kvmppc_tce_iommu_do_map/do_unmap).
           hardware.warn?.((tce & TCE_RW) === 0n ? "kvmppc_tce_iommu_do_unmap" : "kvmppc_tce_iommu_do_map");
+          mapped(i);
           return "H_TOO_HARD";
         }
       }
       write(table, ioba, tces, hardware);
+      mapped(tces.length);
       return "H_SUCCESS";
     },
   };

@@ -152,18 +152,20 @@ export class Machine {
   }
 
   /**
-   * KVM mapped a list's entry past a window's end in the hardware table, where the host lets it
-   * (host.ts): when QEMU exits, vfio WARNs that memory is still counted as mapped
-   * (tce_iommu_release, then destroy_context), or, where the device was unplugged before (its
-   * container gone quietly), the mm's teardown does (destroy_context). Seen after every such list
-   * on a PowerNV host (Linux 6.12.95), of zeros or of mappings; which count the entry written past
-   * the table's end leaves behind is not traced. A stuff past the end leaves nothing of the kind.
+   * KVM mapped an entry of a hardware table that nothing counts as unmapped again (kvm.ts
+   * `leftCounted`): a list's entry of no permission (mapped as DMA_NONE, skipped by every clear),
+   * or a list's entry past a window's end where the host lets it (host.ts). When QEMU exits, vfio
+   * WARNs that memory is still counted as mapped (tce_iommu_release, then destroy_context), or,
+   * where the device was unplugged before (its container gone quietly), the mm's teardown does
+   * (destroy_context). Seen on Linux 6.12.95 after a list of zeros inside the window, on both
+   * hosts, and after every list past the end on PowerNV (of zeros or of mappings). A stuff leaves
+   * nothing of the kind: it unmaps.
    */
-  private pastEndWritten = false;
+  private leftCounted = false;
 
   /** What the host kernel does when the machine's QEMU exits: a WARN, if any (the machine stays as it is). */
   exitWarning(): string | undefined {
-    if (this.pastEndWritten && this.kvm) return this.vfioPresent ? "tce_iommu_release" : "destroy_context";
+    if (this.leftCounted && this.kvm) return this.vfioPresent ? "tce_iommu_release" : "destroy_context";
     return [...this.phbs.values()].flatMap((phb) => [...this.groups(phb)].map((group) => this.releaseWarning(phb, group))).find((w) => w !== undefined);
   }
 
@@ -206,7 +208,7 @@ export class Machine {
     return Object.assign((t: TceTable, index: number, tce: bigint, count: number) => t.notify(index, tce, count, false, this.host.writeAddsRead), {
       warn: (where: string) => void (this.warning ??= where),
       pastEndFails: this.host.pastEndFails,
-      pastEnd: () => void (this.pastEndWritten = true),
+      leftCounted: () => void (this.leftCounted = true),
     });
   }
 

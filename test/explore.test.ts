@@ -260,6 +260,32 @@ describe("the explorer against a real target (a side that runs batches)", () => 
     expect(result.avoided).toEqual({ create_window: "line N: create_window: not on this target" });
   });
 
+  it("shrinks a long machine on the target by halves first: no round runs a machine per step", async () => {
+    // A target whose host WARNs at exit after any stuff of count 0 (no statement to cut after), and
+    // no stand-in: the shrink runs on it.
+    const batches: number[] = [];
+    const steps: number[] = [];
+    const broken = batchSide("broken", (spec, run) =>
+      spec.steps.some((st) => /^(expect )?stuff_tce \S+ \S+ \S+ 0\b/.test(st.source))
+        ? { ...run, status: "crashed", crash: { software: "host kernel", report: "WARNING: at exit", warning: true, phase: "exit" } }
+        : run,
+    );
+    const counting: Side = {
+      ...broken,
+      runMany: async (specs) => {
+        batches.push(specs.length);
+        steps.push(...specs.map((s) => s.steps.length));
+        return broken.runMany!(specs);
+      },
+    };
+    const { findings } = await explore({ seed: 3, count: 64, perMachine: 8, batch: 8, length: 30, sides: [profile("qemu-7.2"), counting], abilities: { ...real, machine: "any" }, command: "test" });
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings[0]!.statements).toBeLessThanOrEqual(4);
+    // The machines searched had far more steps than any round of the shrink ran machines.
+    expect(Math.max(...steps)).toBeGreaterThan(40);
+    expect(Math.max(...batches.slice(1))).toBeLessThanOrEqual(10);
+  });
+
   it("shrinks on a model stand-in that shows the same difference, and runs the target only to find and confirm it", async () => {
     const { side, batches } = target("qemu-2.7");
     const { findings } = await explore({

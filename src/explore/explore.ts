@@ -473,6 +473,21 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
       else current = without(current, candidates[results.findIndex((r) => found(r, signature))]!);
     }
   }
+  // Then halves of the steps, quarters, eighths… (ddmin): the scenario without each chunk, one batch
+  // per size, the first that still shows it kept. On a real target a round is a few machines where
+  // a step at a time is as many machines as steps: a PowerNV crash of 59 statements went to 2 in 8
+  // rounds of at most 8 machines, where the single steps had not got past 59 in 30 minutes.
+  for (let n = 2; !late(); ) {
+    const size = Math.ceil(current.steps.length / n);
+    if (size < 2 || current.steps.length < 4) break;
+    const chunks = Array.from({ length: Math.ceil(current.steps.length / size) }, (_, j) => new Set(Array.from({ length: Math.min(size, current.steps.length - j * size) }, (_, k) => j * size + k)));
+    const candidates = chunks.map((gone) => without(current, gone));
+    const kept = (await compareMany(candidates, sides)).findIndex((r) => found(r, signature));
+    if (kept >= 0) {
+      current = candidates[kept]!;
+      n = Math.max(2, n - 1);
+    } else n *= 2;
+  }
   /** One sort of edit: each candidate and how to apply several at once (undefined: one at a time only). */
   type Edits = { candidates: Scenario[]; together?: (chosen: number[]) => Scenario };
   const sorts: ((s: Scenario) => Edits)[] = [

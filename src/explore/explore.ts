@@ -476,7 +476,7 @@ async function shrink(scenario: Scenario, signature: string, line: number | unde
   // Then halves of the steps, quarters, eighths… (ddmin): the scenario without each chunk, one batch
   // per size, the first that still shows it kept. On a real target a round is a few machines where
   // a step at a time is as many machines as steps: a PowerNV crash of 59 statements went to 2 in 8
-  // rounds of at most 8 machines, where the single steps had not got past 59 in 30 minutes.
+  // rounds of at most 8 machines, where a step at a time had not got below 59 by the run's deadline.
   for (let n = 2; !late(); ) {
     const size = Math.ceil(current.steps.length / n);
     if (size < 2 || current.steps.length < 4) break;

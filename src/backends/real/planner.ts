@@ -99,7 +99,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         note({ calls: [{ kind: "host", action: operation.kind, ...(reconfigure.length > 0 ? { reconfigure } : {}) }], read: ([o]) => o as Outcome }, at);
       }
       else if (operation.kind === "plug" && freeSlot(devices, operation.phbIndex) > MAX_SLOT)
-        note(`plug: a device in slot ${freeSlot(devices, operation.phbIndex)} of a PHB: its DMA is not seen right here past slot ${MAX_SLOT} (found by explore under TCG), so ${MAX_SLOT} devices to a PHB at most`, at);
+        note(`plug: a device in slot ${MAX_SLOT + 1} of a PHB: its DMA is not seen right here past slot ${MAX_SLOT} (found by explore under TCG), so ${MAX_SLOT} devices to a PHB at most`, at);
       else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
         const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex) };
         devices.set(operation.name, device);

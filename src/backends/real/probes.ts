@@ -197,7 +197,8 @@ export function hardwareStep(
       const read = probes.landing(calls[1]!, group[1] as ProbeAnswer);
       const write = probes.landing(calls[2]!, group[2] as ProbeAnswer);
       const differ = (actual: bigint | string) => differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
-      // A read that came back from none of the spec's pages did land: that is seen, and differs.
+      // Only a read whose buffer never came back is left to the writes (one that came back from none
+      // of the spec's pages did land: seen, and judged below as any answer).
       if (read.lost && write.unseen === undefined) {
         const writes = write.page === undefined ? 0n : write.page | TCE_WRITE;
         const called = permission & TCE_WRITE ? expected & ~TCE_READ : 0n;

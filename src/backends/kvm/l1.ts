@@ -14,7 +14,7 @@ import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TR
 const CRASH_GRACE_MS = 5000;
 /** Written 1, it re-arms every WARN_ONCE (debugfs). */
 const WARN_ONCE = "/sys/kernel/debug/clear_warn_once";
-import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, reaped, release } from "../qemu/process.js";
+import { CONSOLE_ONLY, EDU_FULL_DMA_MASK, eduOptions, pciAddr, reaped, release } from "../qemu/process.js";
 import { cpio, dirEntry, fileEntry } from "./cpio.js";
 import { SHIM_PATH, type L1Image } from "./image.js";
 import { l1Ram, PSERIES, type L0Program, type L1Host } from "./hosts.js";
@@ -277,7 +277,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
           step.kind === "plug"
             ? [
                 step.device.vfio
-                  ? `device_add vfio-pci,host=$VFIO_HOST_${hostOf[k]},id=${named},bus=${step.bus},addr=${step.device.slot}`
+                  ? `device_add vfio-pci,host=$VFIO_HOST_${hostOf[k]},id=${named},bus=${step.bus},addr=${pciAddr(step.device.slot)}`
                   : `device_add ${eduOptions(named, step.bus, step.device.slot)}`,
                 // Plugged when QEMU lists the device: not when device_add was sent.
                 `${send("info pci")}; tcespec_prompt ${log} ${gone}; if ${listed(named)}; then ${act(step.device.vfio ? `plugged ${named} ${step.device.phbIndex}` : `added ${named}`)}; else ${act(`failed: device_add ${named}: QEMU does not list the device after it`)}; fi`,

@@ -47,9 +47,16 @@ function hookExit(): void {
 /** A machine with no default devices, nothing to look at, and its console on standard output. */
 export const CONSOLE_ONLY = ["-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio"];
 
+/**
+ * A PCI slot as QEMU's `addr=` reads it: hexadecimal (`addr=10` is slot 16). Written in decimal,
+ * the devices of slots 10 to 15 sat six to eleven slots higher than the guest configured them, and
+ * a spec's sixteenth device found its BAR on the tenth's (found by explore under QEMU 7.2's TCG).
+ */
+export const pciAddr = (slot: number): string => slot.toString(16);
+
 /** An edu device's options, for `-device` and for HMP's `device_add` alike. */
 export function eduOptions(name: string, bus: string, slot: number): string {
-  return `edu,id=${name},bus=${bus},addr=${slot}`;
+  return `edu,id=${name},bus=${bus},addr=${pciAddr(slot)}`;
 }
 
 /** Hotplugged edu devices reach every IOBA (the device's default DMA mask is 28 bits). */
@@ -129,7 +136,7 @@ export function runQemu(binary: string, args: string[], timeoutMs: number, steps
       if (action.kind === "unplug" || (action.kind === "plug" && action.device.vfio))
         throw new Error(`${action.kind}: QEMU under TCG has no ${action.kind === "plug" ? "vfio-pci device to plug" : "unplug here"}`);
       if (action.kind === "plug") {
-        await qmp.execute("device_add", { driver: "edu", id: action.device.name, bus: action.bus, addr: String(action.device.slot) });
+        await qmp.execute("device_add", { driver: "edu", id: action.device.name, bus: action.bus, addr: pciAddr(action.device.slot) });
         plugged.push("-device", eduOptions(action.device.name, action.bus, action.device.slot));
         host.push({ kind: "done" });
         child.stdin?.write("g");

@@ -56,14 +56,8 @@ export function freeSlot(devices: ReadonlyMap<string, EduDevice>, phbIndex: numb
   return slot;
 }
 
-/**
- * The highest slot a device is plugged in. QEMU reads `addr=` in hexadecimal and tcespec writes the
- * slot in decimal, so a device of slot 10 and up sits elsewhere than where the guest configures it;
- * written in hexadecimal, slots 11 to 16 still showed no DMA in a spec of 17 edu devices under
- * QEMU 7.2's TCG (found by explore: the tenth device's DMA "faulted"). Until that is understood, a
- * spec that needs a tenth device on a PHB is unsupported.
- */
-const MAX_SLOT = 9;
+/** The highest slot a device is plugged in: a PCI bus has 32 (0 to 31), and tcespec leaves slot 0 free. */
+const MAX_SLOT = 31;
 
 /** The plan for one spec under one profile, in the evaluator's own order. */
 export function planFor(spec: CompiledSpec, profile: ProfileName, traits: MachineTraits): GuestPlan | { unsupported: string } {
@@ -99,7 +93,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         note({ calls: [{ kind: "host", action: operation.kind, ...(reconfigure.length > 0 ? { reconfigure } : {}) }], read: ([o]) => o as Outcome }, at);
       }
       else if (operation.kind === "plug" && freeSlot(devices, operation.phbIndex) > MAX_SLOT)
-        note(`plug: a device in slot ${MAX_SLOT + 1} of a PHB: its DMA is not seen right here past slot ${MAX_SLOT} (found by explore under TCG), so ${MAX_SLOT} devices to a PHB at most`, at);
+        note(`plug: a device in slot ${MAX_SLOT + 1} of a PHB: a PCI bus has slots 0 to ${MAX_SLOT}, and tcespec plugs from slot 1, so ${MAX_SLOT} devices to a PHB at most`, at);
       else if (operation.kind === "plug" && operation.device === "emulated" && traits.devices) {
         const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex) };
         devices.set(operation.name, device);

@@ -218,6 +218,19 @@ describe.runIf(KVM)("real KVM", () => {
     expect(compare(report)[0]).toMatchObject({ backend: "kvm", disagreements: [] });
   }, 240_000);
 
+  it("gives each guest of a batch the WARN of its own QEMU's exit, even one khugepaged delays", async () => {
+    // destroy_context WARNs when the mm of a QEMU that left a list entry counted goes; khugepaged
+    // held that mm up to 10 s after the exit (its scan rests on it), and the WARN fell into the
+    // next guest's log or nowhere: 3 of 6 such guests in one L1 passed for "ok" before the settle.
+    const spec = specOf(
+      "machine kvm caps spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio\nphb phb0 index 0\nplug vfio d0 on phb0\nexpect put_tce_indirect phb0 0x0 [0x0] == H_SUCCESS\nunplug d0\nexpect host ok\nexpect host warned at exit",
+    );
+    const results = await kvm.runBatch(Array.from({ length: 4 }, () => ({ spec, profile: "qemu-7.2" as const })), 1);
+    expect(results.map((r) => `${r.status} ${r.expectations.map((e) => e.actual).join(",")} ${r.crash?.report.match(/at (\S+:\d+)/)?.[1] ?? ""}`)).toEqual(
+      Array.from({ length: 4 }, () => "passed H_SUCCESS,ok,warned arch/powerpc/mm/book3s64/mmu_context.c:276"),
+    );
+  }, 180_000);
+
   it("resets the machine and hotplugs an emulated device whose real DMA goes through KVM's table", async () => {
     const results = await kvm.runBatch(
       [

@@ -43,7 +43,8 @@ export async function exploreRows(): Promise<Row[]> {
     const booted = await runL1(image, [], { timeoutMs: 20_000, bootTimeoutMs: 120_000 });
     if ("error" in booted) throw new Error(`L1 did not boot: ${booted.error}`);
     const boot = (performance.now() - started) / 1000;
-    const kvm = new KvmBackend() as unknown as RealBackend<unknown>;
+    // As `tcespec explore` makes it: L0 skips L1's idle time.
+    const kvm = new KvmBackend({ idleSkips: true }) as unknown as RealBackend<unknown>;
     // One batch: its L1s (one per lane) boot once, side by side.
     const count = 256;
     started = performance.now();

@@ -580,6 +580,8 @@ async function exploreCommand(
       ...kernelRulesOption(values["kernel-rules"]),
       ...kvmHostOption(values["kvm-host"]),
       ...buildOptions(values),
+      // The explorer's guests mostly wait (each DMA of the passed-through edu 100 ms): L0 skips that.
+      ...(names[1] === "kvm" ? { idleSkips: true } : {}),
     })) as [InstanceType<typeof ModelBackend>, Backend];
     if (!(real instanceof RealBackend)) throw new UsageError(`${names[1]} is not a real target`);
     sides = realSides(model, real, jobs);

@@ -33,6 +33,8 @@ export interface BackendOptions {
   standsFor?: ProfileName;
   /** The machine L1 is on the kvm backend: pseries (default) or powernv. */
   kvmHost?: string;
+  /** The kvm backend's L0 skips L1's idle time (already so on PowerNV): the explorer's choice, whose guests mostly wait for DMA. */
+  idleSkips?: boolean;
 }
 
 /** How a worker thread makes the same backend anew. */

@@ -50,6 +50,7 @@ const FACTORIES: Record<string, (options: BackendOptions) => Promise<Backend>> =
     // On the kvm backend --qemu is L0 and --qemu-version the QEMU inside L1.
     return new (await import("./kvm/backend.js")).KvmBackend({
       ...(options.kvmHost ? { host: options.kvmHost } : {}),
+      ...(options.idleSkips ? { idleSkips: true } : {}),
       ...(await kernelOf(options)),
       ...(options.kernelRules ? { kernelRules: options.kernelRules } : {}),
       timeoutMs: options.timeoutMs,

@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterSpoilers, KvmLauncher } from "../../src/backends/kvm/backend.js";
-import { POWERNV, PSERIES, type L1Host } from "../../src/backends/kvm/hosts.js";
+import { POWERNV, PSERIES, withIdleSkips, type L1Host } from "../../src/backends/kvm/hosts.js";
 import { batchScript, IN_L1, runL1 } from "../../src/backends/kvm/l1.js";
 import { initramfsToBoot, type L1Image } from "../../src/backends/kvm/image.js";
 import { planFor } from "../../src/backends/real/planner.js";
@@ -113,6 +113,19 @@ describe("the explorer's machines", () => {
     expect(new KvmLauncher({ host: "powernv", direct: false, timeoutScale: 8 }).options.timeoutMs).toBe(8 * 60_000);
     expect(new KvmLauncher({ host: "pseries", direct: false, timeoutScale: 8 }).options.timeoutMs).toBe(8 * 20_000);
     expect(new KvmLauncher({ host: "powernv", direct: false, timeoutScale: 8, timeoutMs: 5000 }).options.timeoutMs).toBe(5000);
+  });
+
+  it("run on an L0 that skips L1's idle time, with L1's timeouts counted as on PowerNV (where L0 always does)", () => {
+    const skipping = withIdleSkips(PSERIES);
+    expect(skipping.args.join(" ")).toContain("-icount shift=auto,sleep=off");
+    expect(PSERIES.args).not.toContain("-icount");
+    expect(skipping).toMatchObject({ timeoutMs: POWERNV.timeoutMs, stepMs: POWERNV.stepMs, migrateSeconds: POWERNV.migrateSeconds });
+    expect(withIdleSkips(POWERNV)).toBe(POWERNV);
+    expect(new KvmLauncher({ host: "pseries", direct: false, timeoutScale: 8, idleSkips: true }).options.timeoutMs).toBe(8 * 60_000);
+    // The migration's limit in the batch follows the host's.
+    const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [], steps: [{ kind: "migrate" as const }] };
+    expect(batchScript([job], 20_000, { ...IN_L1, migrateSeconds: 60 })).toContain("QEMU did not complete it within 60 s");
+    expect(batchScript([job], 20_000)).toContain("QEMU did not complete it within 20 s");
   });
 });
 

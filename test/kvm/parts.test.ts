@@ -69,7 +69,7 @@ describe("the batch L1 runs", () => {
     expect(lines[1]).not.toContain("TCESPEC_HIDE_CAPS");
     // After it, a log that holds a WARN is printed between markers, before the guest's end.
     // QEMU's exit status is kept before the log is read (a guest without host steps reports it only there).
-    expect(lines[2]).toBe('rc=$?; dmesg -c > /tmp/k0; if grep -q "WARNING: CPU:" /tmp/k0; then echo "TCESPEC-KLOG 0"; cat /tmp/k0; echo "TCESPEC-KLOG-END 0"; fi');
+    expect(lines[2]).toBe('rc=$?; tcespec_settle; dmesg -c > /tmp/k0; if grep -q "WARNING: CPU:" /tmp/k0; then echo "TCESPEC-KLOG 0"; cat /tmp/k0; echo "TCESPEC-KLOG-END 0"; fi');
     expect(lines[3]).toMatch(/^echo "TCESPEC-DONE 0 \$rc /);
     expect(lines[5]).toMatch(/^LD_PRELOAD='\/lib\/tcespec-caps.so' TCESPEC_HIDE_CAPS=125,142 timeout/);
   });

@@ -235,6 +235,21 @@ describe("which of L1's vfio-pci devices a plug takes", () => {
     expect(pickHost(groups, [{ host: 2, phbIndex: 0 }], 0)).toBe(1);
   });
 
+  it("none where every free device's group serves another PHB: the plug is unsupported with the reason, before QEMU refuses it", async () => {
+    const { pickHost } = await import("../../src/backends/kvm/backend.js");
+    // phb0 has group 0 (one device left free in it), phb1 group 1: nothing for phb2.
+    expect(pickHost(groups, [{ host: 1, phbIndex: 0 }, { host: 3, phbIndex: 1 }], 2)).toBeUndefined();
+    const caps = "machine kvm\nphb phb0 index 0\nphb phb1 index 1\nphb phb2 index 2\n";
+    const three = planFor(specOf(`${caps}plug vfio a on phb0\nplug vfio b on phb1\nplug vfio c on phb2\nexpect vfio(phb2) yes`), "qemu-7.2", KVM_TRAITS);
+    expect(three).toEqual({ unsupported: expect.stringMatching(/^line 7: plug vfio: no free device of the host's is in an IOMMU group this PHB may use \(the host's groups: 0, 0, 1;/) });
+    // After phb1's device goes, group 1 is free for phb2.
+    const after = planFor(specOf(`${caps}plug vfio a on phb0\nplug vfio b on phb1\nunplug b\nplug vfio c on phb2\nexpect vfio(phb2) yes`), "qemu-7.2", KVM_TRAITS);
+    expect("steps" in after && after.steps.flatMap((s) => s.calls.flatMap((c) => (c.kind === "plug" ? [`${c.device.name}:${c.device.host}`] : [])))).toEqual(["a:1", "b:3", "c:3"]);
+    // On pseries a PHB's devices share a group: phb1's second device cannot be of group 0.
+    const mixed = planFor(specOf(`${caps}plug vfio a on phb0\nplug vfio b on phb1\nunplug a\nplug vfio c on phb1\nexpect vfio(phb1) yes`), "qemu-7.2", KVM_TRAITS);
+    expect(mixed).toEqual({ unsupported: "line 8: plug vfio: the PHB's device is in IOMMU group 1, whose devices are all plugged, and a device of another group would get a container and a notifier of its own" });
+  });
+
   it("L1 lists its devices with the two of group 0 first", async () => {
     const { PSERIES } = await import("../../src/backends/kvm/hosts.js");
     const edus = PSERIES.args.filter((a) => /^edu(,|$)/.test(a)).map((a) => (a.includes("bus=l0phb1") ? 1 : 0));

@@ -96,6 +96,8 @@ export interface EduDevice {
   slot: number;
   /** A vfio-pci device (the host's edu, passed through): the guest leaves its config space alone. */
   vfio?: boolean;
+  /** Which of the host's devices (from 1) it is, where the target names its devices' IOMMU groups (traits' vfioGroups). */
+  host?: number;
 }
 
 /** edu: BAR0 is 1 MiB of registers; DMA source, destination, count and command; its buffer at 0x40000. */

@@ -14,7 +14,8 @@ import { hiddenCaps } from "./caps.js";
 import type { GuestResult, Software } from "../real/console.js";
 import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
-import { L1_HOSTS, PSERIES, type L0Program, type L1Host } from "./hosts.js";
+import { L1_HOSTS, PSERIES, withIdleSkips, type L0Program, type L1Host } from "./hosts.js";
+import { pickHost } from "../real/planner.js";
 import type { HostName } from "../../profile-names.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
@@ -58,6 +59,14 @@ export interface KvmOptions {
   standsFor?: ProfileName;
   /** The machine L1 is, off POWER (hosts.ts): a pseries guest running KVM-HV nested (default), or a PowerNV server running it on bare metal. */
   host?: HostName;
+  /** L0 skips L1's idle time (hosts.ts withIdleSkips): where L1 waits more than it works, as the explorer's guests do for DMA. */
+  idleSkips?: boolean;
+}
+
+/** The L1 host the options name, skipping L1's idle time if they ask. */
+function l1HostOf(options: KvmOptions): L1Host {
+  const host = L1_HOSTS[options.host ?? "pseries"];
+  return options.idleSkips ? withIdleSkips(host) : host;
 }
 
 /** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
@@ -97,7 +106,7 @@ export function kvmTraits(vfio: number, l1: L1Host | undefined, qemu: QemuVersio
     ...(l1?.limits ?? {}),
     // L1 has 4 GiB (more for a larger guest, on a host that gives one): a table QEMU holds 2^28
     // entries at most. On a POWER host, what the host has.
-    ...(l1 ? { maxGuestRam: l1.maxGuestRam, userspaceTableEntries: 1n << 28n } : {}),
+    ...(l1 ? { maxGuestRam: l1.maxGuestRam, userspaceTableEntries: 1n << 28n, vfioGroups: l1.groups } : {}),
     // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
     vfio,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the
@@ -127,20 +136,7 @@ function plugsVfio(spec: CompiledSpec): boolean {
   });
 }
 
-/**
- * Which host device (from 1) a vfio-pci plug on a PHB takes: one in the IOMMU group the PHB's
- * other devices are in, so they share QEMU's container as devices of one group do; for a PHB's
- * first device, one of a group no other PHB uses (a group is in one address space only). Failing
- * that, any free device.
- */
-export function pickHost(groups: readonly number[], plugged: readonly { host: number; phbIndex: number }[], phbIndex: number): number {
-  const free = groups.map((group, i) => ({ host: i + 1, group })).filter((d) => !plugged.some((p) => p.host === d.host));
-  const groupOf = (host: number) => groups[host - 1]!;
-  const here = plugged.filter((p) => p.phbIndex === phbIndex).map((p) => groupOf(p.host));
-  const elsewhere = new Set(plugged.filter((p) => p.phbIndex !== phbIndex).map((p) => groupOf(p.host)));
-  const pick = here.length > 0 ? free.find((d) => d.group === here[0]) : free.find((d) => !elsewhere.has(d.group));
-  return (pick ?? free[0]!).host;
-}
+export { pickHost };
 
 /** What the kvm target makes of a spec: the capabilities its QEMU must not see, and whether its guest runs under TCG. */
 export interface KvmJob {
@@ -154,7 +150,7 @@ export interface KvmJob {
  */
 export class KvmLauncher implements Launcher<KvmJob> {
   readonly traits: MachineTraits;
-  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules" | "host" | "timeoutScale">> &
+  readonly options: Required<Omit<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules" | "host" | "timeoutScale" | "idleSkips">> &
     Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">;
   /** The machine L1 is (undefined: the guests run on this POWER host). */
   readonly l1?: L1Host;
@@ -175,7 +171,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       hostKernel: options.hostKernel,
       kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
       // The host's own (hosts.ts); KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
-      timeoutMs: options.timeoutMs ?? (options.timeoutScale ?? 1) * Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, L1_HOSTS[options.host ?? "pseries"].timeoutMs),
+      timeoutMs: options.timeoutMs ?? (options.timeoutScale ?? 1) * Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, l1HostOf(options).timeoutMs),
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),
@@ -197,7 +193,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
     this.l0Binary = options.binary ?? process.env.TCESPEC_QEMU;
     this.askedHost = options.host;
-    if (!this.options.direct) this.l1 = L1_HOSTS[options.host ?? "pseries"];
+    if (!this.options.direct) this.l1 = l1HostOf(options);
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
     // On a POWER host, the platform its kernel names: PowerNV on bare metal, pSeries in an LPAR
     // (KVM nested under PowerVM). Off POWER (the direct path exercised under TCG): PowerNV's.
@@ -342,7 +338,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
       const hosts: number[] = [];
       for (const step of job.steps) {
         if (step.kind === "plug" && step.device.vfio) {
-          const host = pickHost(this.groups, [...plugged.values()], step.device.phbIndex);
+          // The planner's pick (a plug it could not place is unsupported there).
+          const host = step.device.host ?? pickHost(this.groups, [...plugged.values()], step.device.phbIndex) ?? 1;
           plugged.set(step.device.name, { host, phbIndex: step.device.phbIndex });
           hosts.push(host);
         }

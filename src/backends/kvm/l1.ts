@@ -172,6 +172,8 @@ export interface BatchPlace {
   setup?: string;
   /** What each host step adds to a guest's timeout here (the L1 host's `stepMs`). */
   stepMs?: number;
+  /** How long a migration may take here, in seconds of L1's time (the L1 host's `migrateSeconds`; default 20). */
+  migrateSeconds?: number;
 }
 
 export const IN_L1: BatchPlace = {
@@ -188,11 +190,12 @@ export const IN_L1: BatchPlace = {
 /** How long a host step waits, in polls: the monitor's prompt (0.1 s each), a device's going (0.1 s), a migration (0.2 s). */
 const PROMPT_POLLS = 600;
 const UNPLUG_POLLS = 100;
-const MIGRATE_POLLS = 100;
+const MIGRATE_POLLS_PER_SECOND = 5;
 
 /** The script that runs the batch: one guest QEMU per job, fenced by markers. */
 export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
   const tmp = place.work;
+  const migratePolls = (place.migrateSeconds ?? 20) * MIGRATE_POLLS_PER_SECOND;
   const lines = jobs.map((job, i) => {
     const seconds = Math.max(1, Math.ceil(guestTimeoutMs(job, timeoutMs, place.stepMs) / 1000));
     const guestArgs = L2_ARGS.map((a, k) => (L2_ARGS[k - 1] === "-accel" ? (job.accel ?? place.accel) : a));
@@ -280,11 +283,11 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
           // script no longer had: a timeout explore met on pseries). The Error is read first.
           return [
             `      ${k + 1}) ${send(`migrate "exec:cat > ${tmp}/mig${i}"`)}; t=0`,
-            `         while [ $t -lt ${MIGRATE_POLLS} ] && ! grep -qE "Error|postmigrate|Migration status: (failed|cancelled)" ${log}; do sleep 0.2; echo "info migrate" >&4; echo "info status" >&4; t=$((t+1)); done`,
+            `         while [ $t -lt ${migratePolls} ] && ! grep -qE "Error|postmigrate|Migration status: (failed|cancelled)" ${log}; do sleep 0.2; echo "info migrate" >&4; echo "info status" >&4; t=$((t+1)); done`,
             `         if grep -q "Error" ${log}; then ${act(`blocked: $(grep Error ${log} | tail -1)`)}; echo g >&3;`,
             `         elif grep -q "postmigrate" ${log}; then ${act("migrated")}; echo ${quote(devicesAt[k]!.join(" "))} > ${tmp}/mig${i}.go; echo quit >&4;`,
             `         elif grep -qE "Migration status: (failed|cancelled)" ${log}; then ${act(`failed: migrate: $(grep -E "Migration status|error" ${log} | tail -2 | tr '\\n' ' ')`)}; echo g >&3;`,
-            `         else ${act(`failed: migrate: QEMU did not complete it within ${MIGRATE_POLLS / 5} s ($(grep "Migration status" ${log} | tail -1))`)}; echo g >&3; fi ;;`,
+            `         else ${act(`failed: migrate: QEMU did not complete it within ${migratePolls / MIGRATE_POLLS_PER_SECOND} s ($(grep "Migration status" ${log} | tail -1))`)}; echo g >&3; fi ;;`,
           ].join("\n");
         }
         const named = step.kind === "plug" ? step.device.name : step.kind === "unplug" ? step.device : "";
@@ -411,7 +414,7 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     appendFileSync(initrd, readFileSync(overlay));
     align();
   }
-  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}), stepMs: host.stepMs }));
+  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}), stepMs: host.stepMs, ...(host.migrateSeconds ? { migrateSeconds: host.migrateSeconds } : {}) }));
   const size = statSync(initrd).size;
   if (host.initrdLimit !== undefined && size > host.initrdLimit) {
     rmSync(dir, { recursive: true, force: true });

@@ -56,6 +56,22 @@ export function freeSlot(devices: ReadonlyMap<string, EduDevice>, phbIndex: numb
   return slot;
 }
 
+/**
+ * Which host device (from 1) a vfio-pci plug on a PHB takes, the host's devices being in `groups`
+ * (traits' vfioGroups): one in the IOMMU group the PHB's other devices are in, so they share QEMU's
+ * container as devices of one group do, else (and for a PHB's first device) one of a group no
+ * other PHB uses (a group is in one address space only: QEMU refuses another, "group N used in
+ * multiple address spaces"). None if no free device is of such a group.
+ */
+export function pickHost(groups: readonly number[], plugged: readonly { host: number; phbIndex: number }[], phbIndex: number): number | undefined {
+  const free = groups.map((group, i) => ({ host: i + 1, group })).filter((d) => !plugged.some((p) => p.host === d.host));
+  const groupOf = (host: number) => groups[host - 1]!;
+  const here = plugged.filter((p) => p.phbIndex === phbIndex).map((p) => groupOf(p.host));
+  const elsewhere = new Set(plugged.filter((p) => p.phbIndex !== phbIndex).map((p) => groupOf(p.host)));
+  const allowed = free.filter((d) => !elsewhere.has(d.group));
+  return (allowed.find((d) => d.group === here[0]) ?? allowed[0])?.host;
+}
+
 /** The highest slot a device is plugged in: a PCI bus has 32 (0 to 31), and tcespec leaves slot 0 free. */
 const MAX_SLOT = 31;
 
@@ -100,10 +116,21 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
       } else if (operation.kind === "plug" && operation.device === "vfio" && traits.vfio) {
         const plugged = [...devices.values()].filter((d) => d.vfio).length;
+        const present = [...devices.values()].flatMap((d) => (d.vfio && d.host !== undefined ? [{ host: d.host, phbIndex: d.phbIndex }] : []));
+        const groups = traits.vfioGroups;
+        const host = groups ? pickHost(groups, present, operation.phbIndex) : undefined;
+        // Where the host puts a PHB's devices in one group (vfioPerPhb), a device of another group would get a container of its own.
+        const neighbour = present.find((d) => d.phbIndex === operation.phbIndex);
+        const mixed = groups && traits.vfioPerPhb !== undefined && host !== undefined && neighbour !== undefined && groups[host - 1] !== groups[neighbour.host - 1];
         if (plugged >= traits.vfio)
           note(`plug vfio: the host has ${traits.vfio === 1 ? "one vfio-pci device, and it is" : `${traits.vfio} vfio-pci devices, and they are all`} plugged already`, at);
+        else if (groups && host === undefined)
+          // Found by explore on pseries: a plug on a third PHB after two others ("group 0 used in multiple address spaces").
+          note(`plug vfio: no free device of the host's is in an IOMMU group this PHB may use (the host's groups: ${groups.join(", ")}; a group serves one PHB, and QEMU refuses a second: "group used in multiple address spaces")`, at);
+        else if (mixed)
+          note(`plug vfio: the PHB's device is in IOMMU group ${groups[neighbour.host - 1]}, whose devices are all plugged, and a device of another group would get a container and a notifier of its own`, at);
         else {
-          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true };
+          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true, ...(host !== undefined ? { host } : {}) };
           // The PHB's first vfio-pci device: the probes' scratch entry goes in first, and the plug's replay carries it.
           const first = ![...devices.values()].some((d) => d.vfio && d.phbIndex === operation.phbIndex);
           vfioPhbs.add(operation.phbIndex);

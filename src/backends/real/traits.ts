@@ -112,6 +112,8 @@ export interface MachineTraits {
    * (found by explore: three devices on one PHB, two notifiers on its table).
    */
   vfioPerPhb?: number;
+  /** The IOMMU group of each of the host's vfio-pci devices, in order (the planner places each plug: pickHost). */
+  vfioGroups?: readonly number[];
   /**
    * The only windows at bus offset 0 a vfio-pci device can be given here (no limit: undefined):
    * Linux 6.12 as a pseries guest (L1) gives one at 0 only within its own default window (1 GiB of

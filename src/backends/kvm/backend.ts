@@ -338,8 +338,10 @@ export class KvmLauncher implements Launcher<KvmJob> {
       const hosts: number[] = [];
       for (const step of job.steps) {
         if (step.kind === "plug" && step.device.vfio) {
-          // The planner's pick (a plug it could not place is unsupported there).
-          const host = step.device.host ?? pickHost(this.groups, [...plugged.values()], step.device.phbIndex) ?? 1;
+          // The planner's pick (a plug it could not place is unsupported there); on a POWER host
+          // (no groups in the traits) this one's, else the first free device.
+          const taken = [...plugged.values()];
+          const host = step.device.host ?? pickHost(this.groups, taken, step.device.phbIndex) ?? this.groups.findIndex((_, i) => !taken.some((p) => p.host === i + 1)) + 1;
           plugged.set(step.device.name, { host, phbIndex: step.device.phbIndex });
           hosts.push(host);
         }

@@ -55,16 +55,17 @@ const GiB = 1n << 30n;
  * PHB (1.8 to 4 s each, in pnv_eeh_root_reset), its batch through its polls, and the guests (which give
  * the processor up while they wait) through the edu's DMA timer. While L1 runs, its clock follows
  * the host's. The real-vfio specs on PowerNV: 66 s without, 44 s with (`--jobs 2`, boots
- * included). PowerNV's L0 only: under the pseries host's L0 (QEMU 7.2, nested HV) a migration
- * inside L1 of a guest with an emulated edu left that QEMU's monitor silent for 20 s
- * (specs/reset-migration/migrate.tce, twice in two runs), and that host gained little (37 s vs 39 s).
+ * included). Always on PowerNV; on the pseries host only where asked (withIdleSkips): there a
+ * migration inside L1 takes 3 to 4 times as long under it (it computes, and icount slows that), past
+ * the 20 s it was given (specs/reset-migration/migrate.tce, "monitor silent"), and the library gained
+ * nothing (124 s against 110 s); the explorer's guests, which mostly wait, gain about 3 times.
  */
 const IDLE_SKIPS = ["-icount", "shift=auto,sleep=off"];
 
 /**
- * A host whose L0 skips L1's idle time (`--idle-skips`, the explorer's default): on the pseries
- * host every DMA of the passed-through edu waits out its 100 ms timer, which L0 then skips. An
- * explorer's 16 scenarios (seed 3): 154 s without, 53 s with. What runs without idling runs slower
+ * A host whose L0 skips L1's idle time (KvmOptions' idleSkips: what `tcespec explore` asks for):
+ * on the pseries host every DMA of the passed-through edu waits out its 100 ms timer, which L0
+ * then skips. An explorer's 16 scenarios (seed 3, one lane): 152 s without, 53 s with. What runs without idling runs slower
  * under icount (a migration inside L1 3 to 4 times, the library 124 s vs 110 s), and L1's clock
  * then counts instructions: its timeouts and the migration's limit are the PowerNV host's.
  */

@@ -225,7 +225,7 @@ describe("which of L1's vfio-pci devices a plug takes", () => {
   const groups = [0, 0, 1];
 
   it("a second device on a PHB shares the first one's group, a device on another PHB gets a group of its own", async () => {
-    const { pickHost } = await import("../../src/backends/kvm/backend.js");
+    const { pickHost } = await import("../../src/backends/real/planner.js");
     expect(pickHost(groups, [], 0)).toBe(1);
     expect(pickHost(groups, [{ host: 1, phbIndex: 0 }], 0)).toBe(2);
     expect(pickHost(groups, [{ host: 1, phbIndex: 0 }], 1)).toBe(3);
@@ -236,7 +236,7 @@ describe("which of L1's vfio-pci devices a plug takes", () => {
   });
 
   it("none where every free device's group serves another PHB: the plug is unsupported with the reason, before QEMU refuses it", async () => {
-    const { pickHost } = await import("../../src/backends/kvm/backend.js");
+    const { pickHost } = await import("../../src/backends/real/planner.js");
     // phb0 has group 0 (one device left free in it), phb1 group 1: nothing for phb2.
     expect(pickHost(groups, [{ host: 1, phbIndex: 0 }, { host: 3, phbIndex: 1 }], 2)).toBeUndefined();
     const caps = "machine kvm\nphb phb0 index 0\nphb phb1 index 1\nphb phb2 index 2\n";

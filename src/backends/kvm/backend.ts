@@ -15,7 +15,6 @@ import type { GuestResult, Software } from "../real/console.js";
 import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { L1_HOSTS, PSERIES, withIdleSkips, type L0Program, type L1Host } from "./hosts.js";
-import { pickHost } from "../real/planner.js";
 import type { HostName } from "../../profile-names.js";
 import { buildNativeShim } from "./caps.js";
 import { describeQemu, parseQemuVersion, QEMU_VERSIONS, versionMismatch, type QemuVersion } from "../qemu/versions.js";
@@ -84,7 +83,7 @@ export function directKvmHost(): boolean {
  * Under KVM a table lives in the kernel or in QEMU: the guest prints a mark, and the host reads
  * which tables KVM held at that point from QEMU's trace of each new table (fd ≥ 0: KVM's).
  */
-export const KVM_TRAITS: MachineTraits = kvmTraits(PSERIES.groups.length, PSERIES, "7.2");
+export const KVM_TRAITS: MachineTraits = kvmTraits(PSERIES.groups, PSERIES, "7.2");
 
 /**
  * Under real KVM; `vfio`: how many devices the host has for `plug vfio` (L1's edu devices, or
@@ -92,7 +91,7 @@ export const KVM_TRAITS: MachineTraits = kvmTraits(PSERIES.groups.length, PSERIE
  * host, whose kernel gives a vfio-pci device windows of any size and whose RAM is its own);
  * `qemu`: the guests' QEMU.
  */
-export function kvmTraits(vfio: number, l1: L1Host | undefined, qemu: QemuVersion): MachineTraits {
+export function kvmTraits(groups: readonly number[], l1: L1Host | undefined, qemu: QemuVersion): MachineTraits {
   return {
     // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
     // …and unplugs a device with device_del: QEMU releases it at once, as the guest never
@@ -106,9 +105,11 @@ export function kvmTraits(vfio: number, l1: L1Host | undefined, qemu: QemuVersio
     ...(l1?.limits ?? {}),
     // L1 has 4 GiB (more for a larger guest, on a host that gives one): a table QEMU holds 2^28
     // entries at most. On a POWER host, what the host has.
-    ...(l1 ? { maxGuestRam: l1.maxGuestRam, userspaceTableEntries: 1n << 28n, vfioGroups: l1.groups } : {}),
-    // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step.
-    vfio,
+    ...(l1 ? { maxGuestRam: l1.maxGuestRam, userspaceTableEntries: 1n << 28n } : {}),
+    // vfio-pci devices, hotplugged and unplugged by the guest's QEMU at the step; the planner
+    // places each plug on one of them by their IOMMU groups.
+    vfio: groups.length,
+    vfioGroups: groups,
     // A `machine tcg` spec runs here only for its vfio-pci device (L1's QEMU under TCG); the
     // qemu backend runs the others, faster.
     refuse: (spec) =>
@@ -135,8 +136,6 @@ function plugsVfio(spec: CompiledSpec): boolean {
     return operation?.kind === "plug" && operation.device === "vfio";
   });
 }
-
-export { pickHost };
 
 /** What the kvm target makes of a spec: the capabilities its QEMU must not see, and whether its guest runs under TCG. */
 export interface KvmJob {
@@ -166,12 +165,13 @@ export class KvmLauncher implements Launcher<KvmJob> {
   private readonly groups: readonly number[];
 
   constructor(options: KvmOptions = {}) {
+    const host = l1HostOf(options);
     this.options = {
       kernel: options.kernel,
       hostKernel: options.hostKernel,
       kernelRules: options.kernelRules ?? options.hostKernel?.manifest.rules,
       // The host's own (hosts.ts); KASAN checks every access L1's kernel makes (under TCG): a guest's vfio plugs and unplugs take longer there.
-      timeoutMs: options.timeoutMs ?? (options.timeoutScale ?? 1) * Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, l1HostOf(options).timeoutMs),
+      timeoutMs: options.timeoutMs ?? (options.timeoutScale ?? 1) * Math.max(options.hostKernel?.manifest.kasan ? 60_000 : 0, host.timeoutMs),
       binary: options.binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64",
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),
@@ -193,11 +193,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
     this.l0Binary = options.binary ?? process.env.TCESPEC_QEMU;
     this.askedHost = options.host;
-    if (!this.options.direct) this.l1 = l1HostOf(options);
+    if (!this.options.direct) this.l1 = host;
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
     // On a POWER host, the platform its kernel names: PowerNV on bare metal, pSeries in an LPAR
     // (KVM nested under PowerVM). Off POWER (the direct path exercised under TCG): PowerNV's.
-    const traits = { ...kvmTraits(this.groups.length, this.l1, this.options.qemuVersion), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
+    const traits = { ...kvmTraits(this.groups, this.l1, this.options.qemuVersion), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
 
@@ -332,21 +332,13 @@ export class KvmLauncher implements Launcher<KvmJob> {
     const direct = this.options.direct;
     // Built by `prepare` for the first spec that hides capabilities, if one did.
     const shim = direct ? await this.shim : undefined;
-    // Which host device each vfio-pci plug takes (pickHost), job by job.
+    // Which host device each vfio-pci plug takes: the planner's placement (pickHost), in step order.
     const batchJobs = jobs.map((job): BatchJob => {
-      const plugged = new Map<string, { host: number; phbIndex: number }>();
-      const hosts: number[] = [];
-      for (const step of job.steps) {
-        if (step.kind === "plug" && step.device.vfio) {
-          // The planner's pick (a plug it could not place is unsupported there); on a POWER host
-          // (no groups in the traits) this one's, else the first free device.
-          const taken = [...plugged.values()];
-          const host = step.device.host ?? pickHost(this.groups, taken, step.device.phbIndex) ?? this.groups.findIndex((_, i) => !taken.some((p) => p.host === i + 1)) + 1;
-          plugged.set(step.device.name, { host, phbIndex: step.device.phbIndex });
-          hosts.push(host);
-        }
-        if (step.kind === "unplug") plugged.delete(step.device);
-      }
+      const hosts = job.steps.flatMap((step) => {
+        if (step.kind !== "plug" || !step.device.vfio) return [];
+        if (step.device.host === undefined) throw new Error(`internal: vfio-pci device ${step.device.name} was not placed on a host device`);
+        return [step.device.host];
+      });
       return {
         elf: job.elf,
         args: job.args,

@@ -115,8 +115,9 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         devices.set(operation.name, device);
         note({ calls: [{ kind: "plug", device }], read: ([o]) => o as Outcome }, at);
       } else if (operation.kind === "plug" && operation.device === "vfio" && traits.vfio) {
-        const plugged = [...devices.values()].filter((d) => d.vfio).length;
-        const present = [...devices.values()].flatMap((d) => (d.vfio && d.host !== undefined ? [{ host: d.host, phbIndex: d.phbIndex }] : []));
+        const vfioDevices = [...devices.values()].filter((d) => d.vfio);
+        const plugged = vfioDevices.length;
+        const present = vfioDevices.flatMap((d) => (d.host !== undefined ? [{ host: d.host, phbIndex: d.phbIndex }] : []));
         const groups = traits.vfioGroups;
         const host = groups ? pickHost(groups, present, operation.phbIndex) : undefined;
         // Where the host puts a PHB's devices in one group (vfioPerPhb), a device of another group would get a container of its own.

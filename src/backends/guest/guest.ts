@@ -60,7 +60,8 @@ export type GuestCall =
    * IOMMU, where no trace reaches. The candidates are the addresses the DMA may land at (each TCE
    * the spec writes, at the IOBA's offset in its page); the scratch entry, put for the probe and
    * restored after it, carries the device's buffer to and from the guest's scratch page. Prints
-   * one result line (see VFIO_PROBE).
+   * one result line (see VFIO_PROBE). Consecutive probes of one batch (one step's, on one device
+   * and scratch entry) share the scratch entry's put, the preload and the write-back.
    */
   | {
       kind: "vfio-dma";
@@ -69,6 +70,7 @@ export type GuestCall =
       ioba: bigint;
       scratch: { liobn: bigint; ioba: bigint };
       candidates: readonly bigint[];
+      batch: number;
     }
   /**
    * The probes' scratch entry (the guest's scratch page, read-write), put before a PHB's first
@@ -79,13 +81,15 @@ export type GuestCall =
   | { kind: "scratch"; scratch: { liobn: bigint; ioba: bigint }; used: boolean };
 
 /**
- * The bytes a vfio-pci DMA probe writes. Read (memory to device): candidate k holds `tag + k`,
- * the scratch page `preload`; the device's buffer is loaded from the scratch page, then from the
- * IOBA, then written back over `sentinel`, and the guest prints that byte and 0. Write (device to
- * memory): the buffer is loaded with `preload` and checked by a write-back (the second word);
- * the candidates hold `fill`; after the DMA the guest prints the mask of the candidates that no
- * longer hold it. A buffer the scratch entry could not load keeps what an earlier DMA left
- * there (0, `preload`, a tag: none is the fill), so the write is seen without the scratch entry.
+ * The bytes a batch of vfio-pci DMA probes writes. The buffer's check byte (byte 0) and one byte
+ * per read are loaded with `preload` from the scratch page. Read (memory to device): candidate k
+ * holds `tag + k`; the DMA brings the IOBA's byte to the read's own byte of the buffer. Then one
+ * write-back over `sentinel` returns them all, and the guest prints each read's byte and 0.
+ * Write (device to memory): the candidates hold `fill`; the device writes its check byte at the
+ * IOBA, and the guest prints the mask of the candidates that no longer hold the fill, and the
+ * check byte as the write-back brought it (`preload` where the scratch entry worked). A check
+ * byte the scratch entry could not load keeps what an earlier preload left there (0 or
+ * `preload`: never the fill), so the write is seen without the scratch entry.
  */
 export const VFIO_PROBE = { preload: 0xc3, sentinel: 0x3c, fill: 0xa5, tag: 0x40, maxCandidates: 64 } as const;
 
@@ -112,6 +116,8 @@ const MMIO32_BUS = 0x8000_0000n;
 const mmio32Cpu = (phbIndex: number) => (1n << 45n) + BigInt(phbIndex + 1) * 0x8000_0000n;
 export const eduBar = (device: EduDevice) => MMIO32_BUS + BigInt(device.slot) * EDU_BAR_SIZE;
 const eduRegisters = (device: EduDevice) => mmio32Cpu(device.phbIndex) + BigInt(device.slot) * EDU_BAR_SIZE;
+
+type ProbeCall = Extract<GuestCall, { kind: "vfio-dma" }>;
 
 /** Result lines a call prints: one per two returned values (a mark's line is not a result). */
 export function linesOf(call: GuestCall): number {
@@ -305,7 +311,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     config(0x04, 2, 0x6n); // command: memory space, bus master
   };
   // One byte from src to dst (bus addresses, or the buffer's EDU_BUFFER); the guest waits for it.
-  const eduDma = (device: EduDevice, src: bigint, dst: bigint, toMemory: boolean) => {
+  const eduDma = (device: EduDevice, src: bigint, dst: bigint, toMemory: boolean, count = 1n) => {
     const registers = eduRegisters(device);
     // Eight-byte accesses to the device's registers.
     const store = (offset: bigint, value: bigint) => {
@@ -314,7 +320,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     };
     store(EDU_DMA_SRC, src);
     store(EDU_DMA_DST, dst);
-    store(EDU_DMA_COUNT, 1n);
+    store(EDU_DMA_COUNT, count);
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
     // Wait for the transfer: the start bit clears when it is done.
     a.waitFor("eq", () => {
@@ -322,7 +328,80 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));
     });
   };
-  for (const call of calls) {
+  /**
+   * One batch of vfio-pci probes (see VFIO_PROBE): the scratch entry put once; one DMA preloads
+   * the buffer's check byte (byte 0) and one byte per read; each read brings its IOBA's byte to a
+   * byte of its own; one write-back returns them all; each write sends the check byte. Each
+   * probe's two words wait in its results slot until the batch prints them, in call order.
+   */
+  let probeSlot = 0;
+  const probeBatch = (batch: readonly ProbeCall[], firstSlot: number) => {
+    const { device, scratch } = batch[0]!;
+    for (const call of batch) if (call.candidates.length > VFIO_PROBE.maxCandidates) throw new Error(`internal: ${call.candidates.length} DMA candidates, at most ${VFIO_PROBE.maxCandidates}`);
+    const slotOf = (call: ProbeCall) => layout.results + 16 * (firstSlot + batch.indexOf(call));
+    const reads = batch.filter((call) => call.access === "read");
+    const writes = batch.filter((call) => call.access === "write");
+    const bytes = reads.length + 1;
+    const storeByte = (value: number, at: number, offset = 0) => a.emit(ppc.li(11, value), ppc.stb(11, offset, at));
+    const storeAt = (address: bigint, value: number) => {
+      a.load(10, address);
+      storeByte(value, 10);
+    };
+    const storeResult = (call: ProbeCall, first: number, second: number) => {
+      a.address(10, slotOf(call));
+      a.emit(ppc.std(first, 0, 10), ppc.std(second, 8, 10));
+    };
+    // The scratch entry: its old value kept in r26, then the guest's scratch page, read-write.
+    a.address(27, layout.scratch);
+    const entry = [scratch.liobn, scratch.ioba];
+    a.hcallArgs(HCALL.H_GET_TCE, entry);
+    a.emit(ppc.hcall(), ppc.mr(26, 4));
+    a.hcallArgs(HCALL.H_PUT_TCE, entry);
+    a.emit(ppc.ori(6, 27, 3), ppc.hcall());
+    // The buffer's first bytes get the preload byte from the scratch page.
+    for (let b = 0; b < bytes; b++) storeByte(VFIO_PROBE.preload, 27, b);
+    a.emit(ppc.sync());
+    eduDma(device, scratch.ioba, EDU_BUFFER, false, BigInt(bytes));
+    reads.forEach((call, r) => {
+      call.candidates.forEach((address, k) => storeAt(address, VFIO_PROBE.tag + k));
+      a.emit(ppc.sync());
+      eduDma(device, call.ioba, EDU_BUFFER + BigInt(r + 1), false);
+    });
+    // The write-back, over the sentinel: the check byte (r21) proves the scratch entry carried the
+    // preload in and the buffer out; each read's byte says where it landed.
+    for (let b = 0; b < bytes; b++) storeByte(VFIO_PROBE.sentinel, 27, b);
+    a.emit(ppc.sync());
+    eduDma(device, EDU_BUFFER, scratch.ioba, true, BigInt(bytes));
+    a.emit(ppc.sync(), ppc.lbz(21, 0, 27), ppc.li(9, 0));
+    reads.forEach((call, r) => {
+      a.emit(ppc.lbz(20, r + 1, 27));
+      storeResult(call, 20, 9);
+    });
+    for (const call of writes) {
+      call.candidates.forEach((address) => storeAt(address, VFIO_PROBE.fill));
+      a.emit(ppc.sync());
+      eduDma(device, EDU_BUFFER, call.ioba, true);
+      a.emit(ppc.sync(), ppc.li(20, 0));
+      call.candidates.forEach((address, k) => {
+        a.load(10, address);
+        // Landed where the byte is no longer the fill: seen with or without the preload (a
+        // buffer the scratch entry could not load holds 0, as a faulted read leaves it).
+        a.emit(ppc.lbz(11, 0, 10), ppc.cmpdi(11, VFIO_PROBE.fill), ppc.beq(16));
+        a.emit(ppc.li(9, 1), ppc.sldi(9, 9, k), ppc.or(20, 20, 9));
+      });
+      storeResult(call, 20, 21);
+    }
+    // The scratch entry gets its old value back.
+    a.hcallArgs(HCALL.H_PUT_TCE, entry);
+    a.emit(ppc.mr(6, 26), ppc.hcall());
+    for (const call of batch) {
+      a.address(10, slotOf(call));
+      a.emit(ppc.ld(20, 0, 10), ppc.ld(21, 8, 10));
+      printPair();
+    }
+  };
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i]!;
     if (call.kind === "mark") {
       a.print(`${MARK}\n`);
     } else if (call.kind === "host" && call.action === "reset") {
@@ -351,54 +430,13 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
       eduDma(call.device, read ? call.ioba : EDU_BUFFER, read ? EDU_BUFFER : call.ioba, !read);
       a.print(`${MARK}\n`);
     } else if (call.kind === "vfio-dma") {
-      const { device, scratch, candidates } = call;
-      if (candidates.length > VFIO_PROBE.maxCandidates) throw new Error(`internal: ${candidates.length} DMA candidates, at most ${VFIO_PROBE.maxCandidates}`);
-      const storeByte = (value: number, at: number) => a.emit(ppc.li(11, value), ppc.stb(11, 0, at));
-      const storeAt = (address: bigint, value: number) => {
-        a.load(10, address);
-        storeByte(value, 10);
-      };
-      // The scratch entry: its old value kept in r26, then the guest's scratch page, read-write.
-      a.address(27, layout.scratch);
-      const entry = [scratch.liobn, scratch.ioba];
-      a.hcallArgs(HCALL.H_GET_TCE, entry);
-      a.emit(ppc.hcall(), ppc.mr(26, 4));
-      a.hcallArgs(HCALL.H_PUT_TCE, entry);
-      a.emit(ppc.ori(6, 27, 3), ppc.hcall());
-      // The device's buffer gets the preload byte from the scratch page.
-      storeByte(VFIO_PROBE.preload, 27);
-      a.emit(ppc.sync());
-      eduDma(device, scratch.ioba, EDU_BUFFER, false);
-      if (call.access === "read") {
-        candidates.forEach((address, k) => storeAt(address, VFIO_PROBE.tag + k));
-        a.emit(ppc.sync());
-        eduDma(device, call.ioba, EDU_BUFFER, false);
-        storeByte(VFIO_PROBE.sentinel, 27);
-        a.emit(ppc.sync());
-        eduDma(device, EDU_BUFFER, scratch.ioba, true);
-        a.emit(ppc.sync(), ppc.lbz(20, 0, 27), ppc.li(21, 0));
-      } else {
-        // The write-back proves the buffer holds the preload byte (and the scratch entry works).
-        storeByte(VFIO_PROBE.sentinel, 27);
-        a.emit(ppc.sync());
-        eduDma(device, EDU_BUFFER, scratch.ioba, true);
-        a.emit(ppc.sync(), ppc.lbz(21, 0, 27));
-        candidates.forEach((address) => storeAt(address, VFIO_PROBE.fill));
-        a.emit(ppc.sync());
-        eduDma(device, EDU_BUFFER, call.ioba, true);
-        a.emit(ppc.sync(), ppc.li(20, 0));
-        candidates.forEach((address, k) => {
-          a.load(10, address);
-          // Landed where the byte is no longer the fill: seen with or without the preload (a
-          // buffer the scratch entry could not load holds 0, as a faulted read leaves it).
-          a.emit(ppc.lbz(11, 0, 10), ppc.cmpdi(11, VFIO_PROBE.fill), ppc.beq(16));
-          a.emit(ppc.li(9, 1), ppc.sldi(9, 9, k), ppc.or(20, 20, 9));
-        });
-      }
-      // The scratch entry gets its old value back.
-      a.hcallArgs(HCALL.H_PUT_TCE, entry);
-      a.emit(ppc.mr(6, 26), ppc.hcall());
-      printPair();
+      // The probes of one batch run together; their lines follow, in the calls' order.
+      let end = i + 1;
+      while (end < calls.length && calls[end]!.kind === "vfio-dma" && (calls[end] as ProbeCall).batch === call.batch) end++;
+      const batch = calls.slice(i, end) as ProbeCall[];
+      probeBatch(batch, probeSlot);
+      probeSlot += batch.length;
+      i = end - 1;
     } else if (call.kind === "scratch") {
       if (!call.used) continue;
       a.address(27, layout.scratch);
@@ -442,6 +480,8 @@ interface Layout {
   rtas: number;
   /** A page the device's buffer passes through in a vfio-pci DMA probe. */
   scratch: number;
+  /** Two words for each vfio-pci probe, kept until its batch prints them. */
+  results: number;
   lists: number;
   size: number;
 }
@@ -451,15 +491,16 @@ function codeBound(call: GuestCall): number {
   return call.kind === "vfio-dma" ? 2048 + call.candidates.length * 64 : 1024;
 }
 
-/** Code first, then the hex digits, the RTAS buffer, the scratch page, and one 4 KiB page per TCE list. */
+/** Code first, then the hex digits, the RTAS buffer, the scratch page, the probes' results, and one 4 KiB page per TCE list. */
 function dataLayout(calls: readonly GuestCall[]): Layout {
   const codeLimit = align(0x2000 + calls.reduce((n, c) => n + codeBound(c), 0), 0x1000);
   const hexDigits = codeLimit;
   const rtas = codeLimit + 0x100;
   const scratch = codeLimit + 0x1000;
-  const lists = scratch + 0x1000;
+  const results = scratch + 0x1000;
+  const lists = results + align(16 * calls.filter((c) => c.kind === "vfio-dma").length, 0x1000);
   const listCount = calls.filter((c) => c.kind === "hcall" && c.list).length;
-  return { codeLimit, hexDigits, rtas, scratch, lists, size: lists + listCount * 0x1000 };
+  return { codeLimit, hexDigits, rtas, scratch, results, lists, size: lists + listCount * 0x1000 };
 }
 
 function align(value: number, to: number): number {

@@ -63,6 +63,7 @@ export class VfioProbes {
   /** The counts of the stuffs of more than four entries in each table: looked at only at their ends. */
   private readonly longStuffs = new Map<bigint, bigint[]>();
   private readonly pending: Pending[] = [];
+  private batches = 0;
   /** The scratch entry's puts before vfio-pci plugs, by PHB: filled in at `finish`. */
   private readonly prePlugs: { phbIndex: number; call: Extract<GuestCall, { kind: "scratch" }> }[] = [];
   /** Pages of each PHB's default window the spec reads or stuffs over: never the scratch page. */
@@ -185,9 +186,14 @@ export class VfioProbes {
     return call;
   }
 
-  /** A DMA by the device at the IOBA, as a guest call; its candidates and scratch entry come at `finish`. */
-  probe(device: EduDevice, access: "read" | "write", ioba: bigint): ProbeCall {
-    const call = { kind: "vfio-dma" as const, device, access, ioba, scratch: { liobn: 0n, ioba: 0n }, candidates: [] as bigint[] };
+  /** A batch for probes that run together (one step's, on one device): see GuestCall "vfio-dma". */
+  batch(): number {
+    return this.batches++;
+  }
+
+  /** A DMA by the device at the IOBA, as a guest call (a batch of its own unless given one); its candidates and scratch entry come at `finish`. */
+  probe(device: EduDevice, access: "read" | "write", ioba: bigint, batch = this.batch()): ProbeCall {
+    const call = { kind: "vfio-dma" as const, device, access, ioba, scratch: { liobn: 0n, ioba: 0n }, candidates: [] as bigint[], batch };
     this.pending.push({ call, phbIndex: device.phbIndex, pageSize: this.pageSizeAt(device.phbIndex, ioba), candidates: [] });
     return call;
   }
@@ -278,7 +284,7 @@ export class VfioProbes {
     return hits.length === 1 ? at(hits[0]!) : {};
   }
 
-  /** Whether a write probe's buffer came in through the scratch entry (its write-back word): if not, the hardware table lacks that entry. */
+  /** Whether a write probe's batch carried its check byte in and out through the scratch entry (the second word): if not, the hardware table lacks that entry. */
   scratchMissed(call: GuestCall, answer: ProbeAnswer): string | undefined {
     const p = this.pending.find((q) => q.call === call);
     if (!p || p.call.access !== "write" || Number(answer.probe[1] & 0xffn) === VFIO_PROBE.preload) return undefined;

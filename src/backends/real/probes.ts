@@ -6,7 +6,7 @@ import { DMA64_WINDOW_ADDR, HCALL, liobnOf, MAX_WINDOWS, phbOfLiobn, TCE_READ, T
 import { geometry, hex } from "../../values.js";
 import { unreachable } from "../../unreachable.js";
 import { unseen } from "../../verdict/outcome.js";
-import type { EduDevice, GuestCall } from "../guest/guest.js";
+import type { EduDevice } from "../guest/guest.js";
 import { entryFrom, type ProbeAnswer, type VfioProbes } from "../guest/vfio-probe.js";
 import { existenceCalls, get, put } from "./calls.js";
 import { codeOf, succeeded, valueOf, type Answer, type HostView, type MachineTraits, type PlannedStep } from "./traits.js";
@@ -153,17 +153,18 @@ export function hardwareStep(
   const pageSize = probes.pageSizeOf(probe.liobn);
   // Whether the entry exists is asked at its page's IOBA: KVM answers H_PARAMETER to an unaligned
   // one (kvm-ioba-aligned), which said "outside the window" for hw(phb0, 0x1001) (found by explore).
-  const probeAt = (ioba: bigint) => [get(probe.liobn, ioba & ~(pageSize - 1n)), probes.probe(device, "read", ioba), probes.probe(device, "write", ioba)];
-  const entryAt = ([, read, write]: Answer[], call: GuestCall[]) =>
-    entryFrom(probes.landing(call[1]!, read as ProbeAnswer), probes.landing(call[2]!, write as ProbeAnswer));
+  // All of a step's probes in one batch: they share the scratch entry's put, the preload and the write-back.
+  const batch = probes.batch();
+  const probesAt = (ioba: bigint) => [probes.probe(device, "read", ioba, batch), probes.probe(device, "write", ioba, batch)];
+  const getAt = (ioba: bigint) => get(probe.liobn, ioba & ~(pageSize - 1n));
   if (probe.kind === "hw-entry") {
     probes.avoid(probe.liobn, probe.ioba, probe.ioba + 1n);
-    const calls = probeAt(probe.ioba);
+    const calls = [getAt(probe.ioba), ...probesAt(probe.ioba)];
     return {
       calls,
-      read: (answers) => {
-        if (!succeeded(answers[0])) return "outside the window";
-        const entry = entryAt(answers, calls);
+      read: ([exists, read, write]) => {
+        if (!succeeded(exists)) return "outside the window";
+        const entry = entryFrom(probes.landing(calls[1]!, read as ProbeAnswer), probes.landing(calls[2]!, write as ProbeAnswer));
         return typeof entry === "string" ? entry : hex(entry);
       },
     };
@@ -171,7 +172,11 @@ export function hardwareStep(
   const iobas = probes.writtenIn(probe.liobn);
   if (iobas.length > MAX_SYNC_PROBES) return `hw(T) in_sync: the spec wrote ${iobas.length} places in the table; the probes look at ${MAX_SYNC_PROBES} at most`;
   const exists = existenceCalls(probe.liobn);
-  const groups = iobas.map(probeAt);
+  // Every IOBA's H_GET_TCE first, then its read and write probes, in one batch.
+  const gets = iobas.map(getAt);
+  const groups = iobas.map(probesAt);
+  /** The answers at one IOBA: its H_GET_TCE's, its read probe's, its write probe's. */
+  const at = (answers: Answer[], g: number) => [answers[exists.length + g], answers[exists.length + iobas.length + 2 * g], answers[exists.length + iobas.length + 2 * g + 1]] as const;
   const longStuffs = probes.longStuffsIn(probe.liobn);
   /**
    * Where the hardware table and the guest view differ, at the IOBAs probed, and the IOBAs whose
@@ -183,8 +188,8 @@ export function hardwareStep(
   const compared = (answers: Answer[]) => {
     const differences: string[] = [];
     const unseenAt: bigint[] = [];
-    groups.forEach((calls, g) => {
-      const group = answers.slice(exists.length + g * 3, exists.length + g * 3 + 3);
+    groups.forEach(([readCall, writeCall], g) => {
+      const group = at(answers, g);
       // An IOBA the guest view says is outside the window (a put there was refused) is no entry of
       // either table: where a DMA there lands is the PHB's (PowerNV's PHB4 wraps it round to the
       // table's start: found by explore, "0x40000000: 0x1" after a put at IOBA 0).
@@ -194,8 +199,8 @@ export function hardwareStep(
       const expected = permission === 0n ? 0n : (guest & ~(pageSize - 1n)) | permission;
       // As KVM maps it, or as QEMU's vfio does: readable wherever writable (the model's hw-read-with-write).
       const readable = permission & TCE_WRITE ? expected | TCE_READ : expected;
-      const read = probes.landing(calls[1]!, group[1] as ProbeAnswer);
-      const write = probes.landing(calls[2]!, group[2] as ProbeAnswer);
+      const read = probes.landing(readCall!, group[1] as ProbeAnswer);
+      const write = probes.landing(writeCall!, group[2] as ProbeAnswer);
       const differ = (actual: bigint | string) => differences.push(`${hex(iobas[g]!)}: ${typeof actual === "string" ? actual : hex(actual)}, the guest view calls for ${hex(expected)}`);
       // Only a read whose buffer never came back is left to the writes (one that came back from none
       // of the spec's pages did land: seen, and judged below as any answer).
@@ -209,17 +214,17 @@ export function hardwareStep(
       const actual = entryFrom(read, write);
       if (actual !== expected && actual !== readable) differ(actual);
     });
-    const missed = groups.map((calls, g) => probes.scratchMissed(calls[2]!, answers[exists.length + g * 3 + 2] as ProbeAnswer)).find((m) => m !== undefined);
+    const missed = groups.map(([, writeCall], g) => probes.scratchMissed(writeCall!, at(answers, g)[2] as ProbeAnswer)).find((m) => m !== undefined);
     return { differences, unseenAt, missed };
   };
   const looked = (answers: Answer[]) => {
-    const beyond = iobas.filter((_, g) => outside(answers[exists.length + g * 3]));
+    const beyond = iobas.filter((_, g) => outside(at(answers, g)[0]));
     return `probed the ${iobas.length} IOBA${iobas.length === 1 ? "" : "s"} the spec wrote${
       longStuffs.length > 0 ? ` (a stuff of ${longStuffs.join(", ")} entries at its two ends only)` : ""
     }${beyond.length > 0 ? `, ${beyond.map(hex).join(", ")} outside the window (no entry to compare)` : ""}`;
   };
   return {
-    calls: [...exists, ...groups.flat()],
+    calls: [...exists, ...gets, ...groups.flat()],
     read: (answers) => {
       if (!answers.slice(0, exists.length).some(succeeded)) return "absent";
       const { differences, unseenAt, missed } = compared(answers);

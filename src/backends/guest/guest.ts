@@ -111,6 +111,12 @@ const EDU_DMA_DST = 0x88n;
 const EDU_DMA_COUNT = 0x90n;
 const EDU_DMA_CMD = 0x98n;
 const EDU_BUFFER = 0x40000n;
+/**
+ * An edu DMA ends 100 ms (of its QEMU's virtual clock, which the guest's timebase follows) after
+ * its start: the guest gives the processor up that long before it looks. Looking from 1 ms on,
+ * twice as long each time, it saw the end 127 ms after the start.
+ */
+const EDU_DMA_DELAY = 100n * 512_000n;
 /** sPAPR PHB i's 32-bit MMIO window: CPU address 2^45 + (i + 1) · 2 GiB shows PCI bus address 2 GiB. */
 const MMIO32_BUS = 0x8000_0000n;
 const mmio32Cpu = (phbIndex: number) => (1n << 45n) + BigInt(phbIndex + 1) * 0x8000_0000n;
@@ -201,6 +207,11 @@ class Assembler {
     this.pause();
     this.emit(ppc.b(top - this.here));
     this.words[exit] = (until === "ne" ? ppc.bne : ppc.beq)(this.here - exit * 4);
+  }
+  /** Gives the processor up once, for this long (timebase ticks). */
+  pauseFor(ticks: bigint): void {
+    this.load(R_WAIT, ticks);
+    this.pause();
   }
   /** Waits until the machine is reset under it, the processor given up. */
   waitForReset(): void {
@@ -322,7 +333,8 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     store(EDU_DMA_DST, dst);
     store(EDU_DMA_COUNT, count);
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
-    // Wait for the transfer: the start bit clears when it is done.
+    // Wait for the transfer: the start bit clears when it is done, the edu's delay after the start.
+    a.pauseFor(EDU_DMA_DELAY);
     a.waitFor("eq", () => {
       a.hcallArgs(HCALL.H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
       a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));

@@ -14,6 +14,7 @@ import { hiddenCaps } from "./caps.js";
 import type { GuestResult, Software } from "../real/console.js";
 import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
+import { guestCost, lanesFor } from "./lanes.js";
 import { L1_HOSTS, PSERIES, withIdleSkips, type L0Program, type L1Host } from "./hosts.js";
 import type { HostName } from "../../profile-names.js";
 import { buildNativeShim } from "./caps.js";
@@ -349,9 +350,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
         ...(job.spoilsHost ? { spoilsHost: job.spoilsHost } : {}),
       };
     });
-    const machines = Math.max(1, Math.min(lanes, batchJobs.length));
-    const size = Math.ceil(batchJobs.length / machines);
-    const batches = Array.from({ length: machines }, (_, m) => batchJobs.slice(m * size, (m + 1) * size)).filter((b) => b.length > 0);
+    // Lanes of about equal work, each guest that spoils its host last in one (lanes.ts).
+    const order = lanesFor(batchJobs.map(guestCost), batchJobs.map((job) => job.spoilsHost !== undefined), lanes);
+    const batches = order.map((lane) => lane.map((i) => batchJobs[i]!));
     const runBatch = (batch: BatchJob[]) =>
       direct
         ? runDirect(batch, { binary: this.options.binary, timeoutMs: this.options.timeoutMs, accel: direct.accel, shim, vfioHosts: this.vfioHosts, finished })
@@ -370,7 +371,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
     const kept = process.env.TCESPEC_KVM_CONSOLE;
     const named = (launched: Launched): Launched => ("error" in launched && kept ? { error: `${launched.error} (L1's console and monitor logs: ${kept})` } : launched);
-    return answers.flatMap((answer, m) => {
+    const launched = answers.map((answer, m) => {
       const count = batches[m]!.length;
       if ("error" in answer) return Array.from({ length: count }, () => named(answer));
       // A guest's output counts only from software that says what it is, of the right version; a
@@ -381,6 +382,10 @@ export class KvmLauncher implements Launcher<KvmJob> {
           named("error" in result ? { error: result.error } : wrong ? { error: wrong } : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}), ...("warning" in result && result.warning ? { warning: result.warning } : {}) }),
       );
     });
+    // Back in the jobs' order.
+    const results: Launched[] = [];
+    order.forEach((lane, m) => lane.forEach((i, k) => (results[i] = launched[m]![k]!)));
+    return results;
   }
 }
 

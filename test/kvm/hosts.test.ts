@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterSpoilers, KvmLauncher } from "../../src/backends/kvm/backend.js";
-import { POWERNV, PSERIES, withIdleSkips, type L1Host } from "../../src/backends/kvm/hosts.js";
+import { FAST_L0, hasFastEdu, POWERNV, PSERIES, withIdleSkips, type L1Host } from "../../src/backends/kvm/hosts.js";
 import { batchScript, IN_L1, runL1 } from "../../src/backends/kvm/l1.js";
 import { initramfsToBoot, type L1Image } from "../../src/backends/kvm/image.js";
 import { planFor } from "../../src/backends/real/planner.js";
@@ -126,6 +126,36 @@ describe("the explorer's machines", () => {
     const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [], steps: [{ kind: "migrate" as const }] };
     expect(batchScript([job], 20_000, { ...IN_L1, migrateSeconds: 60 })).toContain("QEMU did not complete it within 60 s");
     expect(batchScript([job], 20_000)).toContain("QEMU did not complete it within 20 s");
+  });
+});
+
+describe("L0's edu devices", () => {
+  /** A stand-in for qemu-system-ppc64 that lists edu's properties, with or without FAST_L0's. */
+  const fakeL0 = (dir: string, name: string, fast: boolean) => {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/sh\necho "edu options:"\necho "  dma_mask=<uint64>"\n${fast ? 'echo "  x-dma-delay-ms=<uint64>"\n' : ""}`, { mode: 0o755 });
+    return path;
+  };
+
+  it("end their DMAs at once on an L0 whose edu has the delay as a property (tcespec's build): L0 is told 0, and the guests wait for none", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tcespec-l0-"));
+    try {
+      const fast = fakeL0(dir, "fast", true);
+      const stock = fakeL0(dir, "stock", false);
+      expect(PSERIES.l0(fast)).toEqual({ binary: fast, args: ["-global", `edu.${FAST_L0.property}=0`], eduDmaMs: 0 });
+      expect(PSERIES.l0(stock)).toEqual({ binary: stock, args: [] });
+      expect(hasFastEdu(join(dir, "missing"))).toBe(false);
+      // The planner gives the guest's vfio-pci devices L0's delay; an emulated device (L1's QEMU's edu, probed in guest memory too) keeps its own.
+      const spec = specOf("machine kvm\nphb phb0 index 0\nput_tce phb0 0x1000 0x1003\nplug vfio d0 on phb0\nplug emulated e0 on phb0\nexpect hw(phb0, 0x1000) == 0x1003\nexpect dma e0 read 0x1000 == 0x1000");
+      const devices = (binary: string) => {
+        const plan = planFor(spec, "qemu-7.2", new KvmLauncher({ host: "pseries", direct: false, binary }).traits);
+        return "steps" in plan ? plan.steps.flatMap((s) => s.calls.flatMap((c) => (c.kind === "plug" || c.kind === "vfio-dma" || c.kind === "dma" ? [`${c.kind} ${c.device.name} ${c.device.dmaMs}`] : []))) : plan.unsupported;
+      };
+      expect(devices(fast)).toEqual(["plug d0 0", "plug e0 undefined", "vfio-dma d0 0", "vfio-dma d0 0", "vfio-dma e0 undefined"]);
+      expect(devices(stock)).toEqual(["plug d0 undefined", "plug e0 undefined", "vfio-dma d0 undefined", "vfio-dma d0 undefined", "vfio-dma e0 undefined"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

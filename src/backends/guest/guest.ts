@@ -102,6 +102,8 @@ export interface EduDevice {
   vfio?: boolean;
   /** Which of the host's devices (from 1) it is, where the target names its devices' IOMMU groups (traits' vfioGroups). */
   host?: number;
+  /** How long its DMA takes, in ms of its QEMU's clock, where not edu's own 100 ms (traits' vfioDmaMs). */
+  dmaMs?: number;
 }
 
 /** edu: BAR0 is 1 MiB of registers; DMA source, destination, count and command; its buffer at 0x40000. */
@@ -111,12 +113,14 @@ const EDU_DMA_DST = 0x88n;
 const EDU_DMA_COUNT = 0x90n;
 const EDU_DMA_CMD = 0x98n;
 const EDU_BUFFER = 0x40000n;
+/** The guest's timebase: 512 MHz. */
+const TICKS_PER_MS = 512_000n;
 /**
  * An edu DMA ends 100 ms (of its QEMU's virtual clock, which the guest's timebase follows) after
  * its start: the guest gives the processor up that long before it looks. Looking from 1 ms on,
  * twice as long each time, it saw the end 127 ms after the start.
  */
-const EDU_DMA_DELAY = 100n * 512_000n;
+const EDU_DMA_DELAY = 100n * TICKS_PER_MS;
 /** sPAPR PHB i's 32-bit MMIO window: CPU address 2^45 + (i + 1) · 2 GiB shows PCI bus address 2 GiB. */
 const MMIO32_BUS = 0x8000_0000n;
 const mmio32Cpu = (phbIndex: number) => (1n << 45n) + BigInt(phbIndex + 1) * 0x8000_0000n;
@@ -146,8 +150,8 @@ const BASE_LABEL = 4;
  * sleep=off skips only idle time); one that looked every 5 ms still cost a PowerNV L1 an exit
  * (a world switch in emulated code) hundreds of times in a slot reset's sleep.
  */
-const WAIT_FIRST = 512_000n;
-const WAIT_LONGEST = 64n * 512_000n;
+const WAIT_FIRST = TICKS_PER_MS;
+const WAIT_LONGEST = 64n * TICKS_PER_MS;
 /** The current wait (non-volatile: hypercalls keep it). */
 const R_WAIT = 28;
 /** MSR[EE]: external and decrementer interrupts enabled. H_CEDE sets it; the guest clears it again. */
@@ -334,7 +338,8 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     store(EDU_DMA_COUNT, count);
     store(EDU_DMA_CMD, toMemory ? 3n : 1n); // start; direction bit 1: device to memory
     // Wait for the transfer: the start bit clears when it is done, the edu's delay after the start.
-    a.pauseFor(EDU_DMA_DELAY);
+    const delay = device.dmaMs === undefined ? EDU_DMA_DELAY : BigInt(device.dmaMs) * TICKS_PER_MS;
+    if (delay > 0n) a.pauseFor(delay);
     a.waitFor("eq", () => {
       a.hcallArgs(HCALL.H_LOGICAL_CI_LOAD, [8n, registers + EDU_DMA_CMD]);
       a.emit(ppc.hcall(), ppc.andiDot(4, 4, 1));

@@ -92,8 +92,10 @@ export const KVM_TRAITS: MachineTraits = kvmTraits(PSERIES.groups, PSERIES, "7.2
  * host, whose kernel gives a vfio-pci device windows of any size and whose RAM is its own);
  * `qemu`: the guests' QEMU.
  */
-export function kvmTraits(groups: readonly number[], l1: L1Host | undefined, qemu: QemuVersion): MachineTraits {
+export function kvmTraits(groups: readonly number[], l1: L1Host | undefined, qemu: QemuVersion, l0?: L0Program): MachineTraits {
   return {
+    // How long L0's edu devices (L1's vfio-pci devices) take for a DMA, where L0 was told.
+    ...(l0?.eduDmaMs !== undefined ? { vfioDmaMs: l0.eduDmaMs } : {}),
     // The guest's QEMU (in L1, or on the host) resets its machine, hotplugs edu devices and migrates it, over HMP.
     // …and unplugs a device with device_del: QEMU releases it at once, as the guest never
     // configured its DRC (docs/real-vfio.md).
@@ -164,6 +166,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
   private readonly vfioHosts?: string[];
   /** The IOMMU group of each host device: L1's are known; on POWER each is taken as its own. */
   private readonly groups: readonly number[];
+  /** L0 makes its edu devices' DMAs end at once (hosts.ts FAST_L0). */
+  private readonly fastEdu: boolean;
 
   constructor(options: KvmOptions = {}) {
     const host = l1HostOf(options);
@@ -198,7 +202,9 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
     // On a POWER host, the platform its kernel names: PowerNV on bare metal, pSeries in an LPAR
     // (KVM nested under PowerVM). Off POWER (the direct path exercised under TCG): PowerNV's.
-    const traits = { ...kvmTraits(this.groups, this.l1, this.options.qemuVersion), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
+    const l0 = this.l1?.l0(this.l0Binary);
+    this.fastEdu = l0 !== undefined && !("problem" in l0) && l0.eduDmaMs !== undefined;
+    const traits = { ...kvmTraits(this.groups, this.l1, this.options.qemuVersion, l0 && !("problem" in l0) ? l0 : undefined), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
 
@@ -306,7 +312,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       // The build is named only where L1 said it ran it: a report never pins it on another kernel.
       kernel: kernel && software.kernel === kernel.release && !this.otherBuild(software.banner) ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       // Which machine L1 was: a pseries guest (KVM-HV nested) or a PowerNV server (on bare metal).
-      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}`,
+      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}${this.fastEdu ? " (L0's edu devices: DMAs at once)" : ""}`,
       // The host as its kernel says it runs (/proc/cpuinfo's platform), not as tcespec meant it.
       ...(observed ? { host: observed } : {}),
       ...(build ? { build: describeBuild(build.manifest) } : {}),

@@ -4,10 +4,12 @@
 // servers do. Both boot the same L1 image and run the same batch script; a host is what L0 is
 // told, which QEMU L0 is, and what its IOMMU lets a vfio-pci device have (docs/hosts.md). What the
 // model plays for each host is src/engine/host.ts.
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CONSOLE_ONLY, EDU_FULL_DMA_MASK } from "../qemu/process.js";
-import { fetchedQemu } from "../qemu/versions.js";
+import { defaultQemu, fetchedQemu } from "../qemu/versions.js";
+import { findBuild } from "../qemu/build.js";
 import type { MachineTraits } from "../real/traits.js";
 import type { HostName } from "../../profile-names.js";
 
@@ -17,6 +19,49 @@ export interface L0Program {
   /** Options before L0_ARGS: QEMU's own data directory, where the binary is a fetched one. */
   args: string[];
   env?: Record<string, string>;
+  /** How long its edu devices' DMAs take (ms of its clock), where it was told (FAST_L0): edu's own 100 ms otherwise. */
+  eduDmaMs?: number;
+}
+
+/**
+ * The QEMU build `tcespec kvm setup --fast-dma` makes for L0 on the pseries host: Debian's 7.2
+ * with the delay of edu's DMA a property (its patch, below), which L0 then sets to 0. An edu DMA
+ * ends 100 ms after its start otherwise, and the library's guests wait for about 300 of them.
+ * The QEMU that judges (L1's) is never this one.
+ */
+export const FAST_L0 = { build: "l0-fast-dma", patch: "patches/l0-0001-hw-misc-edu-DMA-delay-property.patch", property: "x-dma-delay-ms" } as const;
+
+const eduProperties = new Map<string, boolean>();
+/** Whether a QEMU binary's edu has FAST_L0's property (asked once per binary: `-device edu,help`). */
+export function hasFastEdu(binary: string): boolean {
+  let known = eduProperties.get(binary);
+  if (known === undefined) {
+    try {
+      known = execFileSync(binary, ["-device", "edu,help"], { encoding: "utf8", timeout: 20_000, stdio: ["ignore", "pipe", "ignore"] }).includes(`${FAST_L0.property}=`);
+    } catch {
+      known = false;
+    }
+    eduProperties.set(binary, known);
+  }
+  return known;
+}
+
+/** L0 as given, with its edu's DMAs made immediate where it can. */
+export function withFastEdu(program: L0Program): L0Program {
+  return hasFastEdu(program.binary) ? { ...program, args: [...program.args, "-global", `edu.${FAST_L0.property}=0`], eduDmaMs: 0 } : program;
+}
+
+/** The pseries host's L0: `--qemu` (or TCESPEC_QEMU) where given, else FAST_L0's build where there is one, else the system's QEMU. */
+function pseriesL0(binary: string | undefined): L0Program {
+  const given = binary ?? process.env.TCESPEC_QEMU;
+  if (given) return withFastEdu({ binary: given, args: [] });
+  const build = findBuild(FAST_L0.build);
+  if ("binaries" in build && build.binaries.tcg) {
+    // A build installs no firmware (Debian's source has no blobs): the packaged QEMU's.
+    const data = defaultQemu("7.2");
+    return withFastEdu({ binary: build.binaries.tcg, args: ["-L", "dataDir" in data && data.dataDir ? data.dataDir : "/usr/share/qemu"] });
+  }
+  return { binary: "qemu-system-ppc64", args: [] };
 }
 
 export interface L1Host {
@@ -115,7 +160,7 @@ export const PSERIES: L1Host = withDevices(
     timeoutMs: 20_000,
     // A vfio-pci plug and unplug take 2.7 s under nested TCG, a migration 5 s.
     stepMs: 3_000,
-    l0: (binary) => ({ binary: binary ?? process.env.TCESPEC_QEMU ?? "qemu-system-ppc64", args: [] }),
+    l0: (binary) => pseriesL0(binary),
     limits: {
       // Linux 6.12 as a pseries guest makes one-level TCE tables only, 2^21 entries with its 64K
       // pages; QEMU stops with "Failed to create a window" on a larger one.
@@ -166,13 +211,13 @@ export const POWERNV: L1Host = withDevices(
     // each probe sets the device up itself.
     setup: 'for d in $(ls /sys/bus/pci/drivers/vfio-pci 2>/dev/null | grep :); do echo "" > /sys/bus/pci/devices/$d/reset_method; done',
     l0: (binary) => {
-      if (binary) return { binary, args: [] };
+      if (binary) return withFastEdu({ binary, args: [] });
       const fetched = fetchedQemu("10.0");
       if ("problem" in fetched) return { problem: `the PowerNV host's L0 is QEMU 10.0 (7.2's powernv9 finds no PCI device): ${fetched.problem}` };
       // Without -nodefaults QEMU loads its modules: its own, not the system's (another version's
       // make it stop on an assertion).
       const modules = join(fetched.dir, "usr/lib", `${debArch()}-linux-gnu`, "qemu");
-      return { binary: fetched.binary, args: ["-L", fetched.dataDir], ...(existsSync(modules) ? { env: { QEMU_MODULE_DIR: modules } } : {}) };
+      return withFastEdu({ binary: fetched.binary, args: ["-L", fetched.dataDir], ...(existsSync(modules) ? { env: { QEMU_MODULE_DIR: modules } } : {}) });
     },
     initrdLimit: 128 * 1024 * 1024,
     // PowerNV builds multi-level TCE tables and programs any window it is given.

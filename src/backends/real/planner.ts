@@ -131,7 +131,7 @@ export function planFor(spec: CompiledSpec, profile: ProfileName, traits: Machin
         else if (mixed)
           note(`plug vfio: the PHB's device is in IOMMU group ${groups[neighbour.host - 1]}, whose devices are all plugged, and a device of another group would get a container and a notifier of its own`, at);
         else {
-          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true, ...(host !== undefined ? { host } : {}) };
+          const device = { name: operation.name, phbIndex: operation.phbIndex, slot: freeSlot(devices, operation.phbIndex), vfio: true, ...(host !== undefined ? { host } : {}), ...(traits.vfioDmaMs !== undefined ? { dmaMs: traits.vfioDmaMs } : {}) };
           // The PHB's first vfio-pci device: the probes' scratch entry goes in first, and the plug's replay carries it.
           const first = ![...devices.values()].some((d) => d.vfio && d.phbIndex === operation.phbIndex);
           vfioPhbs.add(operation.phbIndex);

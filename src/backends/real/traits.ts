@@ -115,6 +115,12 @@ export interface MachineTraits {
   /** The IOMMU group of each of the host's vfio-pci devices, in order (the planner places each plug: pickHost). */
   vfioGroups?: readonly number[];
   /**
+   * How long a DMA of the host's vfio-pci devices (edu devices L0 emulates) takes, in ms of L0's
+   * clock, where L0 was told (tcespec's L0 build: `tcespec kvm setup --fast-dma`); edu's own 100
+   * ms where not said. The guest waits that long before it looks.
+   */
+  vfioDmaMs?: number;
+  /**
    * The only windows at bus offset 0 a vfio-pci device can be given here (no limit: undefined):
    * Linux 6.12 as a pseries guest (L1) gives one at 0 only within its own default window (1 GiB of
    * 4 KiB pages); any other and QEMU stops: "Host doesn't support DMA window at 0, must be

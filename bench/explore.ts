@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { abilitiesOf, explore, type ExploreResult } from "../src/explore/explore.js";
 import { realSides } from "../src/explore/sides.js";
+import { knownSignatures } from "../src/explore/state.js";
+import { fileURLToPath } from "node:url";
 import { ModelBackend } from "../src/backends/model.js";
 import { QemuBackend } from "../src/backends/qemu/backend.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
@@ -17,7 +19,7 @@ import type { Row } from "./builds.js";
 /** The model and a real target as the CLI makes them: the model plays the target's kernel. */
 const sides = (real: RealBackend<unknown>, jobs: number) => realSides(new ModelBackend(false, real.traits.kernelRules), real, jobs);
 
-const what = (r: ExploreResult) => `${r.tried} scenarios, ${r.skipped} not run, ${r.findings.length} found`;
+const what = (r: ExploreResult) => `${r.tried} scenarios, ${r.skipped} not run, ${r.findings.length} found${r.known.length > 0 ? `, ${r.known.length} known` : ""}`;
 
 export async function exploreRows(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -48,7 +50,11 @@ export async function exploreRows(): Promise<Row[]> {
     // One batch: its L1s (one per lane) boot once, side by side.
     const count = 256;
     started = performance.now();
-    const result = await explore({ seed: 11, count, perMachine: 8, batch: count / 8, sides: sides(kvm, jobs), abilities: abilitiesOf(kvm.traits), command: "bench" });
+    // The QEMU aborts filed in docs/known-findings (seed 11 meets two) are counted, not shrunk again
+    // on the real target (11 minutes of the bench's time).
+    const known = knownSignatures([fileURLToPath(new URL("../docs/known-findings", import.meta.url))]);
+    if ("problem" in known) throw new Error(known.problem);
+    const result = await explore({ seed: 11, count, perMachine: 8, batch: count / 8, sides: sides(kvm, jobs), abilities: abilitiesOf(kvm.traits), command: "bench", known });
     const seconds = (performance.now() - started) / 1000;
     const rate = result.tried / (seconds - result.shrinkMs / 1000 - boot);
     rows.push({

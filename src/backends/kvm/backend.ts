@@ -385,7 +385,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       const wrong = answer.results.some((r) => "body" in r) ? this.judgedBy(answer.software) : undefined;
       return answer.results.map(
         (result): Launched =>
-          named("error" in result ? { error: result.error } : wrong ? { error: wrong } : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}), ...("warning" in result && result.warning ? { warning: result.warning } : {}) }),
+          named("error" in result ? { error: result.error } : wrong ? { error: wrong } : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}), ...("warning" in result && result.warning ? { warning: result.warning } : {}), ...("unsettled" in result && result.unsettled ? { unsettled: result.unsettled } : {}) }),
       );
     });
     // Back in the jobs' order.

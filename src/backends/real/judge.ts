@@ -1,5 +1,6 @@
 // The judge: what a real machine printed, read back as the answers of a plan's calls, and the
 // evaluator's second walk over them.
+import { unseen } from "../../verdict/outcome.js";
 import type { CompiledSpec } from "../../compile/program.js";
 import type { Outcome, ProfileName } from "../../engine/types.js";
 import { HCALL_RC, RTAS_STATUS, type HcallRc, type RtasStatus } from "../../engine/types.js";
@@ -55,6 +56,8 @@ export function judge(
   crashedAt?: number,
   /** The step under which the host kernel WARNed (the guest went on): `expect host` reads `warned` from there. */
   warnedAt?: number,
+  /** Why the host's log after the guest's exit was read too early to say `ok` (console.ts UNSETTLED): `expect host … at exit` is unseen. */
+  unsettled?: string,
 ): RunResult | string {
   const calls = plan.steps.flatMap((step) => step.calls);
   const due = calls.reduce((n, c) => n + linesOf(c), 0);
@@ -113,7 +116,7 @@ export function judge(
       if (answer === AFTER_CRASH) return probe.kind === "host" ? "crashed" : "not reached";
       if (typeof answer !== "string") throw new Error("internal: a probe was planned as an operation");
       // At exit: over the whole run, the machine's end included (a WARN as its QEMU exited is placed after every step).
-      if (probe.kind === "host" && probe.atExit) return crashedAt !== undefined ? "crashed" : warnedAt !== undefined ? "warned" : "ok";
+      if (probe.kind === "host" && probe.atExit) return crashedAt !== undefined ? "crashed" : warnedAt !== undefined ? "warned" : unsettled !== undefined ? unseen(unsettled) : "ok";
       if (probe.kind === "host" && warnedAt !== undefined && next - 1 >= warnedAt) return "warned";
       return answer;
     },

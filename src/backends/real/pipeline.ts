@@ -43,7 +43,7 @@ export interface GuestJob<Extra = unknown> {
  * software crashed under it (a verdict); with `warning`, a WARN of the host kernel while the guest
  * ran on to its end (a verdict too, at the step that caused it); or why it did not finish (an error).
  */
-export type Launched = { console: string; host?: Outcome[]; crash?: CrashReport; warning?: KernelWarning } | { error: string };
+export type Launched = { console: string; host?: Outcome[]; crash?: CrashReport; warning?: KernelWarning; unsettled?: string } | { error: string };
 
 export interface Launcher<Extra = unknown> {
   /** What this target can run and how it observes: the planner asks, never the target's name. */
@@ -147,7 +147,7 @@ export class RealBackend<Extra = unknown> implements Backend {
           ? judgeCrash(task.spec, task.profile, p.plan, answer.console, answer.host, answer.crash, this.name)
           : answer.warning
             ? judgeWarning(task.spec, task.profile, p.plan, answer.console, answer.host, answer.warning, this.name)
-            : judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name);
+            : judge(task.spec, task.profile, p.plan, readGuestOutput(answer.console, answer.host), this.name, undefined, undefined, answer.unsettled);
         results[p.index] = typeof judged === "string" ? { ...base(task), status: "error", reason: judged } : judged;
       } catch (error) {
         results[p.index] = errorRun(task.spec, task.profile, this.name, error);

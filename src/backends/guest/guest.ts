@@ -325,7 +325,7 @@ export function buildGuest(calls: readonly GuestCall[]): Uint8Array {
     config(0x10, 4, eduBar(device)); // BAR0
     config(0x04, 2, 0x6n); // command: memory space, bus master
   };
-  // One byte from src to dst (bus addresses, or the buffer's EDU_BUFFER); the guest waits for it.
+  // `count` bytes (one unless said) from src to dst (bus addresses, or the buffer at EDU_BUFFER); the guest waits for them.
   const eduDma = (device: EduDevice, src: bigint, dst: bigint, toMemory: boolean, count = 1n) => {
     const registers = eduRegisters(device);
     // Eight-byte accesses to the device's registers.

@@ -61,7 +61,7 @@ function pseriesL0(binary: string | undefined): L0Program {
     const data = defaultQemu("7.2");
     return withFastEdu({ binary: build.binaries.tcg, args: ["-L", "dataDir" in data && data.dataDir ? data.dataDir : "/usr/share/qemu"] });
   }
-  return { binary: "qemu-system-ppc64", args: [] };
+  return withFastEdu({ binary: "qemu-system-ppc64", args: [] });
 }
 
 export interface L1Host {

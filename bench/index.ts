@@ -316,9 +316,9 @@ if ("manifest" in l1) {
   const dmaSpec = join(dir, "vfio-dma.tce");
   const dmas = Array.from({ length: 12 }, (_, i) => `expect dma d0 ${i % 2 ? "write" : "read"} 0x${((i % 4) * 0x1000 + 0x10).toString(16)} == 0x${(0x1234_0010 + (i % 4) * 0x10_0000).toString(16)}`);
   const puts = Array.from({ length: 4 }, (_, k) => `put_tce phb0 0x${(k * 0x1000).toString(16)} 0x${(0x1234_0003 + k * 0x10_0000).toString(16)}`);
-  writeFileSync(dmaSpec, ["machine kvm", "phb phb0 index 0", ...puts, "plug vfio d0 on phb0", ...dmas, ""].join("\n"));
+  writeFileSync(dmaSpec, ["machine kvm caps spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio", "phb phb0 index 0", ...puts, "plug vfio d0 on phb0", ...dmas, ""].join("\n"));
   const baseline = join(dir, "vfio-plug.tce");
-  writeFileSync(baseline, ["machine kvm", "phb phb0 index 0", ...puts, "plug vfio d0 on phb0", ""].join("\n"));
+  writeFileSync(baseline, ["machine kvm caps spapr_tce, spapr_tce_64, multi_tce, spapr_tce_vfio", "phb phb0 index 0", ...puts, "plug vfio d0 on phb0", ""].join("\n"));
   const timed = async (path: string) => {
     const t = performance.now();
     const r = await run([path], { profiles: ["qemu-7.2"], backends: [new KvmBackend()], jobs: 1 });

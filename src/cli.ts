@@ -1020,8 +1020,7 @@ async function kvmCommand(args: string[], kernel: string | undefined, qemuVersio
       const { buildQemu } = await import("./backends/qemu/build.js");
       const { packageRoot } = await import("./version.js");
       const progress = progressWriter(writeError);
-      const { build, cached } = await buildQemu({ name: FAST_L0.build, source: { debian: "7.2" }, patches: [`${packageRoot()}${FAST_L0.patch}`], targets: ["tcg"], progress: progress.say });
-      progress.end();
+      const { build, cached } = await buildQemu({ name: FAST_L0.build, source: { debian: "7.2" }, patches: [`${packageRoot()}${FAST_L0.patch}`], targets: ["tcg"], progress: progress.say }).finally(() => progress.end());
       write(`L0 for the pseries host: ${build.binaries.tcg}${cached.length > 0 ? " (cached)" : ""}\n  its edu devices' DMAs end at once (the kvm backend uses it unless --qemu names another L0)\n`);
     }
     return 0;

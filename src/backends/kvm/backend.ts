@@ -156,8 +156,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
     Pick<KvmOptions, "kernel" | "cacheRoot" | "build" | "standsFor" | "hostKernel" | "kernelRules">;
   /** The machine L1 is (undefined: the guests run on this POWER host). */
   readonly l1?: L1Host;
-  /** `--qemu` as given: L0 on a pseries host (else the host's qemu-system-ppc64), on a PowerNV host (else the fetched 10.0). */
-  private readonly l0Binary?: string;
+  /** L0's program (`--qemu` as given, else the host's own: hosts.ts), resolved once; undefined on a POWER host. */
+  private readonly l0?: L0Program | { problem: string };
   private image?: L1Image | { problem: string };
   private shim?: Promise<string | undefined>;
   /** What the last batch ran on, as its console said. */
@@ -166,8 +166,6 @@ export class KvmLauncher implements Launcher<KvmJob> {
   private readonly vfioHosts?: string[];
   /** The IOMMU group of each host device: L1's are known; on POWER each is taken as its own. */
   private readonly groups: readonly number[];
-  /** L0 makes its edu devices' DMAs end at once (hosts.ts FAST_L0). */
-  private readonly fastEdu: boolean;
 
   constructor(options: KvmOptions = {}) {
     const host = l1HostOf(options);
@@ -196,16 +194,19 @@ export class KvmLauncher implements Launcher<KvmJob> {
       if (own) this.options.binary = own;
     }
     this.vfioHosts = this.options.direct ? (process.env.TCESPEC_VFIO_HOST ?? "").split(",").filter(Boolean) : undefined;
-    this.l0Binary = options.binary ?? process.env.TCESPEC_QEMU;
     this.askedHost = options.host;
     if (!this.options.direct) this.l1 = host;
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
     // On a POWER host, the platform its kernel names: PowerNV on bare metal, pSeries in an LPAR
     // (KVM nested under PowerVM). Off POWER (the direct path exercised under TCG): PowerNV's.
-    const l0 = this.l1?.l0(this.l0Binary);
-    this.fastEdu = l0 !== undefined && !("problem" in l0) && l0.eduDmaMs !== undefined;
-    const traits = { ...kvmTraits(this.groups, this.l1, this.options.qemuVersion, l0 && !("problem" in l0) ? l0 : undefined), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
+    this.l0 = this.l1?.l0(options.binary ?? process.env.TCESPEC_QEMU);
+    const traits = { ...kvmTraits(this.groups, this.l1, this.options.qemuVersion, this.l0Program()), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
+  }
+
+  /** L0's program where it could be had (problem() says why not). */
+  private l0Program(): L0Program | undefined {
+    return this.l0 && !("problem" in this.l0) ? this.l0 : undefined;
   }
 
   /** The cached L1 image, or why there is none (with a built kernel: the default kernel's image, for its initramfs). */
@@ -239,7 +240,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       return this.askedHost && this.askedHost !== this.traits.host
         ? `--kvm-host ${this.askedHost} names the machine L1 is; on this POWER host the host's own KVM runs the guests, no L1, and it is a ${this.traits.host} host`
         : undefined;
-    const l0 = this.l1!.l0(this.l0Binary);
+    const l0 = this.l0!;
     if ("problem" in l0) return l0.problem;
     const image = this.l1Image();
     return "problem" in image ? image.problem : undefined;
@@ -312,7 +313,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       // The build is named only where L1 said it ran it: a report never pins it on another kernel.
       kernel: kernel && software.kernel === kernel.release && !this.otherBuild(software.banner) ? `${software.kernel} (${describeKernel(kernel)})` : software.kernel,
       // Which machine L1 was: a pseries guest (KVM-HV nested) or a PowerNV server (on bare metal).
-      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}${this.fastEdu ? " (L0's edu devices: DMAs at once)" : ""}`,
+      where: this.options.direct ? `${this.options.binary} on this host` : `L1 image ${(this.image as L1Image).dir}${build ? ", the build's binary appended" : ""}, on ${this.l1!.describe}${this.l0Program()?.eduDmaMs !== undefined ? " (L0's edu devices: DMAs at once)" : ""}`,
       // The host as its kernel says it runs (/proc/cpuinfo's platform), not as tcespec meant it.
       ...(observed ? { host: observed } : {}),
       ...(build ? { build: describeBuild(build.manifest) } : {}),
@@ -366,7 +367,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
             runL1(image, batch, {
               ...this.options,
               host: this.l1!,
-              l0: this.l1!.l0(this.l0Binary) as L0Program,
+              l0: this.l0Program()!,
               overlays: this.overlays(),
               finished,
             }),

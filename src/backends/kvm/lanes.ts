@@ -2,7 +2,7 @@
 // long as the other lanes' (the run ends with the slowest), and a guest that spoils its host (its
 // kernel wrote past a TCE table: the guests after it need a fresh L1) should come last in a lane,
 // where no guest is left to need one.
-import type { BatchJob } from "./l1.js";
+import { guestRam, type BatchJob } from "./l1.js";
 
 /**
  * About how long a guest keeps its L1 busy, in seconds of a pseries L1 on 2 cores (measured per
@@ -15,15 +15,13 @@ export function guestCost(job: BatchJob): number {
   const count = (kind: string) => steps.filter((s) => s.kind === kind).length;
   const vfio = steps.filter((s) => s.kind === "plug" && s.device.vfio).length;
   const devices = count("plug") + count("unplug");
-  return 0.35 + (vfio > 0 ? 2 + (ramGiB(job.args) - 0.5) * 4 : 0) + Math.max(0, devices - 1) * 0.6 + count("migrate") * 4 + count("reset");
+  return 0.35 + (vfio > 0 ? 2 + (ramGiB(job) - 0.5) * 4 : 0) + Math.max(0, devices - 1) * 0.6 + count("migrate") * 4 + count("reset");
 }
 
-/** The guest's RAM from its `-m` option (QEMU's suffixes), in GiB; 0.5 (the planner's default) without one. */
-function ramGiB(args: readonly string[]): number {
-  const at = args.indexOf("-m");
-  const m = at >= 0 ? /^(\d+)([MG]?)$/i.exec(args[at + 1] ?? "") : null;
-  if (!m) return 0.5;
-  return Number(m[1]) / (m[2]?.toUpperCase() === "G" ? 1 : 1024);
+/** The guest's RAM in GiB (the planner always gives -m; 0.5, its default, where not). */
+function ramGiB(job: BatchJob): number {
+  const bytes = guestRam(job);
+  return bytes === 0n ? 0.5 : Number(bytes >> 20n) / 1024;
 }
 
 /**

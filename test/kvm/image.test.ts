@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { elfDynamic, elfNeeded } from "../../src/backends/kvm/elf.js";
 import { pruneTree } from "../../src/backends/kvm/prune.js";
-import { findImage } from "../../src/backends/kvm/image.js";
+import { findImage, rebuildFor } from "../../src/backends/kvm/image.js";
 import { POWERNV } from "../../src/backends/kvm/hosts.js";
 
 /** A minimal dynamic ELF file: one PT_LOAD at `base` holding the string table, one PT_DYNAMIC. */
@@ -188,6 +188,17 @@ function readCpio(archive: Buffer): Map<string, { data: Buffer; link?: string }>
 }
 
 const image = findImage();
+describe("an image already built for the same packages", () => {
+  const manifest = (shim: boolean) => ({ version: 1, kernel: "k", qemu: "q", packages: [], files: {}, shim, built: "" }) as unknown as Parameters<typeof rebuildFor>[0];
+  it("is made again when it has no shim and the cross compiler is here now (found by setting up before installing it)", () => {
+    expect(rebuildFor(manifest(false), true)).toMatch(/building the image again, with the capability shim/);
+  });
+  it("is kept when it has the shim, or when there is still no compiler to make one", () => {
+    expect(rebuildFor(manifest(true), true)).toBeUndefined();
+    expect(rebuildFor(manifest(false), false)).toBeUndefined();
+  });
+});
+
 describe.runIf("manifest" in image)("the built L1 image", () => {
   it("holds every library each of its ELF files needs, and fits a PowerNV L1's initrd without compression", () => {
     if (!("manifest" in image)) return;

@@ -2,7 +2,7 @@
 // kvm-hv.ko, Debian's ppc64el QEMU with its libraries, and the capability shim. Built once by
 // `tcespec kvm setup` into the user's cache, keyed by the package versions, checked by checksum.
 import { cacheDir } from "../../cache.js";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -192,6 +192,20 @@ echo "TCESPEC-L1-DONE"
 poweroff -f
 `;
 
+/**
+ * Why an image of the same packages is made again, if it is: one made before the cross compiler
+ * was installed has no shim, and with the compiler there now (as the unsupported reasons advise)
+ * it gets one.
+ */
+export function rebuildFor(manifest: KvmImageManifest, crossCompiler: boolean): string | undefined {
+  return !manifest.shim && crossCompiler ? `${CROSS_GCC} is here now: building the image again, with the capability shim` : undefined;
+}
+
+/** Whether the cross compiler that builds the shim can be run. */
+function hasCrossCompiler(): boolean {
+  return spawnSync(CROSS_GCC, ["--version"], { stdio: "ignore" }).status === 0;
+}
+
 async function buildShim(into: string): Promise<boolean> {
   const source = join(into, "..", "tcespec-caps.c");
   writeFileSync(source, SHIM_SOURCE);
@@ -251,8 +265,12 @@ export async function setup(options: { kernel?: string; progress?: Progress; roo
   const dir = join(root, "images", `${kernel}-${key}`);
   const cached = findImage(kernel, root, qemu);
   if ("manifest" in cached && cached.dir === dir) {
-    say(`already built: ${dir}`);
-    return cached;
+    const again = rebuildFor(cached.manifest, hasCrossCompiler());
+    if (!again) {
+      say(`already built: ${dir}`);
+      return cached;
+    }
+    say(again);
   }
   say(`downloading ${packages.length} packages (kernel ${kernel}, qemu-system-ppc ${packages.find((p) => p.name === "qemu-system-ppc")?.version})`);
   const debs = await apt.download(packages, join(root, "debs"), say);

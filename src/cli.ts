@@ -1015,13 +1015,13 @@ async function kvmCommand(args: string[], kernel: string | undefined, qemuVersio
     if (tty) writeError("\n");
     write(`L1 image ready: kernel ${image.manifest.kernel}, qemu-system-ppc ${image.manifest.qemu}\n  ${image.dir}${booted}\n`);
     if (fastDma) {
-      // L0 built from Debian's 7.2 with edu's DMA delay a property (hosts.ts FAST_L0).
+      // L0 built from Debian's 7.2 with edu's DMA delay a property and the vhyp class kept (hosts.ts FAST_L0).
       const { FAST_L0 } = await import("./backends/kvm/hosts.js");
       const { buildQemu } = await import("./backends/qemu/build.js");
       const { packageRoot } = await import("./version.js");
       const progress = progressWriter(writeError);
-      const { build, cached } = await buildQemu({ name: FAST_L0.build, source: { debian: "7.2" }, patches: [`${packageRoot()}${FAST_L0.patch}`], targets: ["tcg"], progress: progress.say }).finally(() => progress.end());
-      write(`L0 for the pseries host: ${build.binaries.tcg}${cached.length > 0 ? " (cached)" : ""}\n  its edu devices' DMAs end at once (the kvm backend uses it unless --qemu names another L0)\n`);
+      const { build, cached } = await buildQemu({ name: FAST_L0.build, source: { debian: "7.2" }, patches: FAST_L0.patches.map((patch) => `${packageRoot()}${patch}`), targets: ["tcg"], progress: progress.say }).finally(() => progress.end());
+      write(`L0 for the pseries host: ${build.binaries.tcg}${cached.length > 0 ? " (cached)" : ""}\n  its edu devices' DMAs end at once, its hypercalls look no class up (the kvm backend uses it unless --qemu names another L0)\n`);
     }
     return 0;
   } catch (error) {

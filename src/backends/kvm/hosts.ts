@@ -29,7 +29,7 @@ export interface L0Program {
  * sets to 0: an edu DMA ends 100 ms after its start otherwise, and the library's guests wait for
  * about 300 of them. The second keeps the class of a CPU's virtual hypervisor beside it: 7.2 looks
  * an interface's type up by name at every exception and every entry to its execution loop, about
- * a sixth of L0's time under nested KVM's hypercalls (QEMU 9.1 keeps it too). The build keeps its
+ * a sixth of L0's time under nested KVM's hypercalls (later QEMUs keep it, as 10.0 does). The build keeps its
  * first name. The QEMU that judges (L1's) is never this one.
  */
 export const FAST_L0 = {

@@ -7,7 +7,8 @@ import { availableParallelism } from "node:os";
 import { abilitiesOf, explore, type ExploreResult } from "../src/explore/explore.js";
 import { realSides } from "../src/explore/sides.js";
 import { knownSignatures } from "../src/explore/state.js";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../src/version.js";
 import { ModelBackend } from "../src/backends/model.js";
 import { QemuBackend } from "../src/backends/qemu/backend.js";
 import { KvmBackend } from "../src/backends/kvm/backend.js";
@@ -52,7 +53,8 @@ export async function exploreRows(): Promise<Row[]> {
     started = performance.now();
     // The QEMU aborts filed in docs/known-findings (seed 11 meets two) are counted, not shrunk again
     // on the real target (11 minutes of the bench's time).
-    const known = knownSignatures([fileURLToPath(new URL("../docs/known-findings", import.meta.url))]);
+    // From the package's root: this file runs from bench/ (tsx) and from dist/bench/ (npm run bench).
+    const known = knownSignatures([join(packageRoot(), "docs", "known-findings")]);
     if ("problem" in known) throw new Error(known.problem);
     const result = await explore({ seed: 11, count, perMachine: 8, batch: count / 8, sides: sides(kvm, jobs), abilities: abilitiesOf(kvm.traits), command: "bench", known });
     const seconds = (performance.now() - started) / 1000;

@@ -115,15 +115,48 @@ export function compileSource(file: string, text: string): CompileResult {
 function checkAround(file: string, source: string, syntax: readonly Diagnostic[]): Diagnostic[] {
   const lines = source.split(/(?<=\n)/);
   const blanked = new Set<string>();
+  // A line's separators, lexed once: blanking between two of them moves none, unless what it
+  // blanked held a quote or a comment's '#' (the lexer may then find others): lexed again then.
+  // What is blanked is gathered per line and written once. (Lexed again and rewritten for each
+  // error, a 64 KB line of braces or of bad tags took half a second.)
+  const separatorsOf = new Map<number, number[]>();
+  const pending = new Map<number, [number, number][]>();
+  const write = (index: number) => {
+    const ranges = pending.get(index);
+    if (!ranges) return;
+    pending.delete(index);
+    const line = lines[index]!;
+    const pieces: string[] = [];
+    let at = 0;
+    for (const [from, to] of ranges.sort((a, b) => a[0] - b[0])) {
+      if (to <= at) continue;
+      const start = Math.max(from, at);
+      pieces.push(line.slice(at, start), line.slice(start, to).replace(/[^\n]/g, " "));
+      at = to;
+    }
+    pieces.push(line.slice(at));
+    lines[index] = pieces.join("");
+  };
   for (const d of syntax) {
-    const line = lines[d.line - 1];
-    if (line === undefined) continue;
-    const [from, to] = statementAround(line, d.column - 1);
+    const index = d.line - 1;
+    if (lines[index] === undefined) continue;
+    let separators = separatorsOf.get(index);
+    if (!separators) {
+      write(index);
+      separatorsOf.set(index, (separators = separatorsIn(lines[index]!)));
+    }
+    const line = lines[index]!;
+    const [from, to] = statementAround(line, separators, d.column - 1);
+    const statement = line.slice(from, to);
     // What the statement would have declared: a PHB's name, a plugged device's.
-    const declared = /^\s*(?:phb|plug\s+\S+)\s+([A-Za-z_][A-Za-z0-9_-]*)/.exec(line.slice(from, to))?.[1];
+    const declared = /^\s*(?:phb|plug\s+\S+)\s+([A-Za-z_][A-Za-z0-9_-]*)/.exec(statement)?.[1];
     if (declared) blanked.add(declared);
-    lines[d.line - 1] = line.slice(0, from) + line.slice(from, to).replace(/[^\n]/g, " ") + line.slice(to);
+    const ranges = pending.get(index) ?? [];
+    if (ranges.length === 0 || ranges[ranges.length - 1]![0] !== from) ranges.push([from, to]);
+    pending.set(index, ranges);
+    if (/["#]/.test(statement)) separatorsOf.delete(index);
   }
+  for (const index of [...pending.keys()]) write(index);
   const rest = parseSource(file, lines.join(""));
   if (!rest.ast) return [];
   const checker = new Checker(file);
@@ -132,16 +165,28 @@ function checkAround(file: string, source: string, syntax: readonly Diagnostic[]
   return [...rest.diagnostics, ...checker.diagnostics].filter((d) => !follows(d));
 }
 
-/** The statement of a line around a column: between the separators (';', '{', '}') the lexer finds there (never in a string or a comment). */
-function statementAround(line: string, column: number): [number, number] {
-  const separators = specLexer
+/** Where a line's separators (';', '{', '}') are, as the lexer finds them (never in a string or a comment), in order. */
+function separatorsIn(line: string): number[] {
+  return specLexer
     .tokenize(line)
     .tokens.filter((t) => t.tokenType === T.Semicolon || t.tokenType === T.LBrace || t.tokenType === T.RBrace)
     .map((t) => t.startOffset);
+}
+
+/** The statement of a line around a column: between the separators around it. */
+function statementAround(line: string, separators: readonly number[], column: number): [number, number] {
   // To the line's end otherwise: a comment blanked with it is no loss, a character the lexer refused is blanked too.
   const end = line.replace(/\r?\n$/, "").length;
-  const before = separators.filter((i) => i < column).pop();
-  const after = separators.find((i) => i >= column);
+  // The last separator before the column and the first at or after it (a binary search: a line may hold thousands).
+  let low = 0;
+  let high = separators.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (separators[middle]! < column) low = middle + 1;
+    else high = middle;
+  }
+  const before = low > 0 ? separators[low - 1] : undefined;
+  const after = separators[low];
   return [before === undefined ? 0 : before + 1, after ?? end];
 }
 

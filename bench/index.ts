@@ -22,20 +22,7 @@ import { buildRows } from "./builds.js";
 import { kernelRows } from "./kernels.js";
 import { hostRows } from "./hosts.js";
 import { exploreRows } from "./explore.js";
-import { BATCH } from "../src/backends/real/console.js";
-
-/** Each guest's time on L1's clock, in batch order, from L1's console (its RUN and DONE uptimes). */
-function l1GuestSeconds(text: string): number[] {
-  const started = new Map<string, number>();
-  const seconds: number[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    const run = new RegExp(`${BATCH.run} (\\d+) ([\\d.]+)`).exec(line);
-    if (run) started.set(run[1]!, Number(run[2]));
-    const done = new RegExp(`${BATCH.done} (\\d+) \\S+ ([\\d.]+)`).exec(line);
-    if (done && started.has(done[1]!)) seconds.push(Number(done[2]) - started.get(done[1]!)!);
-  }
-  return seconds;
-}
+import { guestSeconds } from "../src/backends/real/console.js";
 
 const STATEMENTS = 100_000;
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -350,9 +337,9 @@ if ("manifest" in l1) {
     else process.env.TCESPEC_KVM_CONSOLE = saved;
   }
   if (dmaRun.runs.some((x) => x.status !== "passed")) throw new Error(`a vfio DMA bench spec did not pass: ${JSON.stringify(dmaRun.runs.find((x) => x.status !== "passed"))}`);
-  const guestSeconds = l1GuestSeconds(readFileSync(consoleLog, "utf8"));
-  if (guestSeconds.length !== 3) throw new Error(`L1's console told ${guestSeconds.length} guests' times, not 3 (${consoleLog})`);
-  const [, withDma, withoutDma] = guestSeconds as [number, number, number];
+  const timed = guestSeconds(readFileSync(consoleLog, "utf8"));
+  if (timed.length !== 3) throw new Error(`L1's console told ${timed.length} guests' times, not 3 (${consoleLog})`);
+  const [, withDma, withoutDma] = timed as [number, number, number];
   const probesPerSecond = dmas.length / (withDma - withoutDma);
   rows.push({
     what: "vfio-pci DMA probes per second on real KVM (L0's edu, passed through)",

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpio, dirEntry, fileEntry } from "../../src/backends/kvm/cpio.js";
 import { batchScript } from "../../src/backends/kvm/l1.js";
-import { softwareOf, splitConsole, UNSETTLED } from "../../src/backends/real/console.js";
+import { BATCH, guestSeconds, softwareOf, splitConsole, UNSETTLED } from "../../src/backends/real/console.js";
 import { judge } from "../../src/backends/real/judge.js";
 import { hiddenCaps, KVM_CAP } from "../../src/backends/kvm/caps.js";
 import { lastWords, readGuestOutput } from "../../src/backends/real/console.js";
@@ -611,5 +611,19 @@ describe("QEMU's last words", () => {
     expect(lastWords(`qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor\n**\n0000${glib}\nBail out! ${glib}\n`)).toBe(
       `qemu-system-ppc64: vfio: failed to setup fd -1 for a group with fd 18: Bad file descriptor | ${glib}`,
     );
+  });
+});
+
+describe("each guest's time on L1's clock", () => {
+  it("is read from the uptimes the batch prints at a guest's start and end, in the order guests ended", () => {
+    const script = batchScript([{ elf: new Uint8Array(), args: [], hideCaps: [] }], 60_000);
+    // The script prints them as this reader expects: the index, then (at the end) the exit status, then /proc/uptime.
+    expect(script).toContain(`echo "${BATCH.run} 0 $(cat /proc/uptime)"`);
+    expect(script).toMatch(new RegExp(`echo "${BATCH.done} 0 \\$rc \\$\\(cat /proc/uptime\\)"`));
+    const text = `boot\r\n${BATCH.run} 0 3.47 0.00\r\nguest\r\n(qemu) ${BATCH.done} 0 0 5.00 0.15\r\n${BATCH.run} 1 5.00 0.15\n${BATCH.done} 1 137 12.25 1.00\n${BATCH.run} 2 12.30 1.00\n`;
+    const seconds = guestSeconds(text);
+    expect(seconds).toHaveLength(2);
+    expect(seconds[0]).toBeCloseTo(1.53, 6);
+    expect(seconds[1]).toBeCloseTo(7.25, 6);
   });
 });

@@ -35,6 +35,22 @@ export const BATCH = {
 } as const;
 
 /**
+ * How long each guest of a batch took on L1's clock, in the order they ended: the uptimes its
+ * start and end markers carry (kvm/l1.ts prints `/proc/uptime` after the guest's index, and after
+ * its exit status at the end). Read from L1's console (the bench times guests this way).
+ */
+export function guestSeconds(text: string): number[] {
+  const started = new Map<string, number>();
+  const seconds: number[] = [];
+  const marker = new RegExp(`(${BATCH.run}|${BATCH.done}) (\\d+) (?:-?\\d+ )?([\\d.]+) `, "g");
+  for (const [, which, guest, uptime] of text.matchAll(marker)) {
+    if (which === BATCH.run) started.set(guest!, Number(uptime));
+    else if (started.has(guest!)) seconds.push(Number(uptime) - started.get(guest!)!);
+  }
+  return seconds;
+}
+
+/**
  * L1's kernel log as a second, ordered copy of the guest's console. L1 boots \`quiet\`, so a WARN
  * never reaches the console, and with warnings on its lines would land in the middle of the
  * guest's (the console is shared, and written 16 bytes at a time). Instead each line the guest

@@ -121,7 +121,12 @@ describe("the explorer's machines", () => {
     expect(PSERIES.args).not.toContain("-icount");
     expect(skipping).toMatchObject({ timeoutMs: POWERNV.timeoutMs, stepMs: POWERNV.stepMs, migrateSeconds: POWERNV.migrateSeconds });
     expect(withIdleSkips(POWERNV)).toBe(POWERNV);
-    expect(new KvmLauncher({ host: "pseries", direct: false, timeoutScale: 8, idleSkips: true }).options.timeoutMs).toBe(8 * 60_000);
+    // An L0 without FAST_L0's edu (a binary that is not there has no such property).
+    expect(new KvmLauncher({ host: "pseries", direct: false, timeoutScale: 8, idleSkips: true, binary: "/nonexistent/qemu" }).options.timeoutMs).toBe(8 * 60_000);
+    // Where L0's edu ends its DMAs at once there is no wait to skip on pseries: the host stays as it is.
+    const fast = { binary: "qemu-system-ppc64", args: [], eduDmaMs: 0 };
+    expect(withIdleSkips(PSERIES, fast)).toBe(PSERIES);
+    expect(withIdleSkips(PSERIES, { ...fast, eduDmaMs: 100 }).args).toContain("-icount");
     // The migration's limit in the batch follows the host's.
     const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [], steps: [{ kind: "migrate" as const }] };
     expect(batchScript([job], 20_000, { ...IN_L1, migrateSeconds: 60 })).toContain("QEMU did not complete it within 60 s");

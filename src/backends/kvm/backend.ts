@@ -63,10 +63,12 @@ export interface KvmOptions {
   idleSkips?: boolean;
 }
 
-/** The L1 host the options name, skipping L1's idle time if they ask. */
-function l1HostOf(options: KvmOptions): L1Host {
+/** The L1 host the options name, skipping L1's idle time if they ask and its L0 (`binary`) leaves L1 any to skip. */
+function l1HostOf(options: KvmOptions, binary: string | undefined): L1Host {
   const host = L1_HOSTS[options.host ?? "pseries"];
-  return options.idleSkips ? withIdleSkips(host) : host;
+  if (!options.idleSkips) return host;
+  const l0 = host.l0(binary);
+  return withIdleSkips(host, "problem" in l0 ? undefined : l0);
 }
 
 /** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
@@ -168,7 +170,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
   private readonly groups: readonly number[];
 
   constructor(options: KvmOptions = {}) {
-    const host = l1HostOf(options);
+    const host = l1HostOf(options, options.binary ?? process.env.TCESPEC_QEMU);
     this.options = {
       kernel: options.kernel,
       hostKernel: options.hostKernel,

@@ -313,6 +313,44 @@ describe("L1's kernel crashing", () => {
   }, 60_000);
 });
 
+describe("an L1 handed its guests one at a time", () => {
+  it("gets each as it asks, and is told to stop once the host kernel crashed under the last: the rest are left for another L1", async () => {
+    const { dir, image } = fakeImage("handout");
+    // A stand-in for L0 and L1: asks as the batch script does, and runs what it is handed; guest 1 oopses and ends.
+    const guest = (oops: string) =>
+      `echo "TCESPEC-RUN $g 1.0 0.0"; echo TCESPEC-BEGIN; echo TCESPEC-END; ${oops}echo "TCESPEC-DONE $g 0 2.0 0.0"`;
+    const script = [
+      "echo 'TCESPEC-L1-READY 1.0 0.0'",
+      `while :; do echo TCESPEC-NEXT; read -r g; echo "handed $g"; [ "$g" = end ] && break; if [ "$g" = 1 ]; then ${guest("echo '[ 3.0] BUG: Unable to handle kernel data access at 0xc0ffee'; ")}; else ${guest("")}; fi; done`,
+      "echo TCESPEC-L1-DONE",
+    ].join("\n");
+    const host: L1Host = { ...PSERIES, args: [], l0: () => ({ binary: "sh", args: ["-c", script, "l0"] }) };
+    const job = { elf: new Uint8Array(), args: ["-m", "512M"], hideCaps: [] };
+    const order = [0, 1, 2];
+    const handed: number[] = [];
+    try {
+      const result = await runL1(image, [job, job, job], {
+        host,
+        timeoutMs: 5_000,
+        bootTimeoutMs: 10_000,
+        handOut: () => {
+          const next = order.shift();
+          if (next !== undefined) handed.push(next);
+          return next;
+        },
+      });
+      if (!("results" in result)) throw new Error(result.error);
+      // Guest 1 crashed the kernel: L1 was told to stop, and guest 2 was never taken from the queue.
+      expect(handed).toEqual([0, 1]);
+      expect(result.results[0]).toMatchObject({ body: expect.stringContaining("TCESPEC-BEGIN") });
+      expect(result.results[1]).toMatchObject({ crash: { software: "host kernel" } });
+      expect(result.results[2]).toMatchObject({ notRun: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 describe("L1 out of memory", () => {
   it("is an error of tcespec's sizing, not the host kernel's crash, for the guest it hit and those after", async () => {
     const { dir, image } = fakeImage("oom");

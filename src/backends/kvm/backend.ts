@@ -14,7 +14,7 @@ import { hiddenCaps } from "./caps.js";
 import type { GuestResult, Software } from "../real/console.js";
 import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
-import { guestCost, lanesFor } from "./lanes.js";
+import { guestCost, HandOut, lanesFor } from "./lanes.js";
 import { L1_HOSTS, PSERIES, withIdleSkips, type L0Program, type L1Host } from "./hosts.js";
 import type { HostName } from "../../profile-names.js";
 import { buildNativeShim } from "./caps.js";
@@ -338,6 +338,65 @@ export class KvmLauncher implements Launcher<KvmJob> {
     return versionMismatch({ binary: where, ...parsed }, this.options.qemuVersion, where);
   }
 
+  /**
+   * A guest's output counts only from software that says what it is, of the right version (why
+   * not, where it does not); a guest that did not finish keeps its own reason.
+   */
+  private wrongSoftware(results: readonly GuestResult[], software: Software | undefined): string | undefined {
+    return results.some((r) => "body" in r) ? this.judgedBy(software) : undefined;
+  }
+
+  /**
+   * Every guest in each L1's initramfs, each L1 (as many at once as lanes) handed the next as it
+   * asks (HandOut): the L1s end within about a guest of each other. An L1 whose host kernel
+   * crashed, or that ran a guest that spoils its host, is told to stop; another boots while
+   * guests are left. A guest its L1 never started is handed again.
+   */
+  private async handedOut(batchJobs: readonly BatchJob[], lanes: number, finished?: () => void): Promise<Launched[]> {
+    const spoils = batchJobs.map((job) => job.spoilsHost !== undefined);
+    const queue = new HandOut(batchJobs.map(guestCost), spoils);
+    const results: (Launched | undefined)[] = batchJobs.map(() => undefined);
+    const givenBack = batchJobs.map(() => 0);
+    let failed: string | undefined;
+    // The L1s running now: another boots only for guests none of them can take.
+    const live = new Set<{ spoiled?: boolean }>();
+    const lane = async () => {
+      for (let first = true; first ? queue.left > 0 : queue.needsAnother([...live]); first = false) {
+        const l1 = {};
+        live.add(l1);
+        const handed: number[] = [];
+        const handOut = () => {
+          const next = queue.next(l1);
+          if (next !== undefined) handed.push(next);
+          return next;
+        };
+        const answer = await this.bootImage().then((image) => runL1(image, batchJobs, { ...this.options, host: this.l1!, l0: this.l0Program()!, overlays: this.overlays(), finished, handOut }));
+        live.delete(l1);
+        if ("error" in answer) {
+          for (const i of handed) results[i] = named(answer);
+          // An L1 that never asked: this lane stops (the others go on; what none ran gets its error).
+          if (handed.length === 0) return void (failed = answer.error);
+          continue;
+        }
+        // An L1 that stopped before it asked (its kernel panicked at boot): this lane stops too, with its reason.
+        if (handed.length === 0) {
+          const first = answer.results[0];
+          return void (failed = first && "error" in first ? first.error : "not run: L1 stopped before it asked for a guest");
+        }
+        const wrong = this.wrongSoftware(handed.map((i) => answer.results[i]!), answer.software);
+        for (const i of handed) {
+          const result = answer.results[i]!;
+          if ("notRun" in result && result.notRun && givenBack[i]! < GIVE_BACKS) {
+            givenBack[i]!++;
+            queue.giveBack(i, spoils[i]!);
+          } else results[i] = launchedOf(result, wrong);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, batchJobs.length)) }, lane));
+    return results.map((r) => r ?? named({ error: failed ?? "not run: no L1 was left to run it" }));
+  }
+
   async launch(jobs: readonly GuestJob<KvmJob>[], lanes: number, finished?: () => void): Promise<Launched[]> {
     const direct = this.options.direct;
     // Built by `prepare` for the first spec that hides capabilities, if one did.
@@ -359,6 +418,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
         ...(job.spoilsHost ? { spoilsHost: job.spoilsHost } : {}),
       };
     });
+    // On an L1 host that loads any initramfs: every L1 holds every guest and is handed the next as it asks.
+    if (!direct && this.l1!.initrdLimit === undefined) return this.handedOut(batchJobs, lanes, finished);
     // Lanes of about equal work, each guest that spoils its host last in one (lanes.ts).
     const order = lanesFor(batchJobs.map(guestCost), batchJobs.map((job) => job.spoilsHost !== undefined), lanes);
     const batches = order.map((lane) => lane.map((i) => batchJobs[i]!));
@@ -377,19 +438,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
     // A guest that leaves its host spoiled ends its L1: the guests after it start a fresh one. (On
     // a POWER host itself there is no other host to go on with: they run there, as the user chose.)
     const answers = await Promise.all(batches.map((batch) => (direct ? afterCrashes(batch, runBatch) : afterSpoilers(batch, (part) => afterCrashes(part, runBatch)))));
-    // With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed.
-    const kept = process.env.TCESPEC_KVM_CONSOLE;
-    const named = (launched: Launched): Launched => ("error" in launched && kept ? { error: `${launched.error} (L1's console and monitor logs: ${kept})` } : launched);
     const launched = answers.map((answer, m) => {
       const count = batches[m]!.length;
       if ("error" in answer) return Array.from({ length: count }, () => named(answer));
-      // A guest's output counts only from software that says what it is, of the right version; a
-      // guest that did not finish keeps its own reason.
-      const wrong = answer.results.some((r) => "body" in r) ? this.judgedBy(answer.software) : undefined;
-      return answer.results.map(
-        (result): Launched =>
-          named("error" in result ? { error: result.error } : wrong ? { error: wrong } : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}), ...("warning" in result && result.warning ? { warning: result.warning } : {}), ...("unsettled" in result && result.unsettled ? { unsettled: result.unsettled } : {}) }),
-      );
+      const wrong = this.wrongSoftware(answer.results, answer.software);
+      return answer.results.map((result) => launchedOf(result, wrong));
     });
     // Back in the jobs' order.
     const results: Launched[] = [];
@@ -397,6 +450,26 @@ export class KvmLauncher implements Launcher<KvmJob> {
     return results;
   }
 }
+
+/** With --debug (TCESPEC_KVM_CONSOLE) every failure names the file that holds what L1 printed. */
+function named(launched: Launched): Launched {
+  const kept = process.env.TCESPEC_KVM_CONSOLE;
+  return "error" in launched && kept ? { error: `${launched.error} (L1's console and monitor logs: ${kept})` } : launched;
+}
+
+/** A guest's result as the pipeline takes it; `wrong`: why the software that ran it does not count (wrongSoftware). */
+function launchedOf(result: GuestResult, wrong: string | undefined): Launched {
+  return named(
+    "error" in result
+      ? { error: result.error }
+      : wrong
+        ? { error: wrong }
+        : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}), ...("warning" in result && result.warning ? { warning: result.warning } : {}), ...("unsettled" in result && result.unsettled ? { unsettled: result.unsettled } : {}) },
+  );
+}
+
+/** How often a guest is handed again after its L1 stopped before starting it. */
+const GIVE_BACKS = 2;
 
 /** The kvm backend: the real-target pipeline on real KVM, standing for the profile of the guests' QEMU. */
 export class KvmBackend extends RealBackend<KvmJob> {

@@ -8,8 +8,10 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, PLATFORM, SOFTWARE, softwareOf, splitConsole, TABLE_TRACE, type GuestResult, type Software } from "../real/console.js";
+import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, PLATFORM, SOFTWARE, softwareOf, splitConsole, guestResult, TABLE_TRACE, type GuestResult, type Software } from "../real/console.js";
 
+/** Handed out (runL1's handOut): how long L1 may take, past its guest's own timeout, to ask for the next (or, told to stop, to stop). */
+const HAND_OUT_MS = 30_000;
 /** How long after a kernel report L1 may take to move on to its next guest before it is stopped. */
 const CRASH_GRACE_MS = 5000;
 /** Written 1, it re-arms every WARN_ONCE (debugfs). */
@@ -85,15 +87,18 @@ function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number,
  * guest killed or a kernel that panicked afterwards is not the software's verdict but an error
  * of ours, said as one.
  */
-function outOfMemory(result: BatchResult, text: string, l1MiB: bigint): BatchResult {
+function outOfMemory(result: BatchResult, text: string, l1MiB: bigint, order?: readonly number[]): BatchResult {
   const oom = /Out of memory: Killed process \d+ \(([^)]*)\)/.exec(text);
   if (!oom || "error" in result) return result;
   const error = `L1 ran out of memory (it had ${l1MiB} MiB, tcespec's choice for this batch; its OOM killer took ${oom[1]}): not a verdict`;
-  // The guest running when the OOM killer struck, and those after it: the guests before it keep their own results.
-  const started = result.results.map((_, i) => text.indexOf(`${BATCH.run} ${i} `));
-  const during = started.reduce((at, start, i) => (start >= 0 && start < oom.index ? i : at), 0);
+  // The guest running when the OOM killer struck, and those after it (in the order L1 ran them):
+  // the guests before it keep their own results.
+  const ran = order ?? result.results.map((_, i) => i);
+  const started = ran.map((i) => text.indexOf(`${BATCH.run} ${i} `));
+  const during = started.reduce((at, start, k) => (start >= 0 && start < oom.index ? k : at), 0);
+  const after = new Set(ran.slice(during));
   const hit = (r: GuestResult) => ("crash" in r && r.crash.software === "host kernel") || ("error" in r && !r.notRun);
-  return { ...result, results: result.results.map((r, i) => (i >= during && hit(r) ? { error } : r)) };
+  return { ...result, results: result.results.map((r, i) => (after.has(i) && hit(r) ? { error } : r)) };
 }
 
 /** A guest's RAM, from its -m (MiB), or 0 where it has none. */
@@ -126,6 +131,14 @@ export interface L1Options {
   overlays?: readonly string[];
   /** Told as each guest ends (its TCESPEC-DONE line), for a progress line. */
   finished?: () => void;
+  /**
+   * Hands L1 its guests one at a time, as it asks: the next guest's index into the jobs, or
+   * undefined where L1 is to stop (HandOut in lanes.ts, which L1s of one launch share). Without
+   * it L1 runs every job, in order. L1 is told to stop, whatever this says, once the host kernel
+   * crashed under the guest it last ran (the guests after it would run on a kernel that cannot be
+   * trusted).
+   */
+  handOut?: () => number | undefined;
 }
 
 const GUEST_END = new RegExp(`${BATCH.done} \\d+ `, "g");
@@ -194,8 +207,12 @@ const PROMPT_POLLS = 600;
 const UNPLUG_POLLS = 100;
 const MIGRATE_POLLS_PER_SECOND = 5;
 
-/** The script that runs the batch: one guest QEMU per job, fenced by markers. */
-export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): string {
+/**
+ * The script that runs the batch: one guest QEMU per job, fenced by markers. Every guest in turn;
+ * or, `handOut`, the guests the host names, one at a time: the script asks (BATCH.next) and
+ * reads the answer from its console, a guest's index or \`end\` (runL1's handOut).
+ */
+export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1, handOut = false): string {
   const tmp = place.work;
   const migratePolls = (place.migrateSeconds ?? 20) * MIGRATE_POLLS_PER_SECOND;
   const lines = jobs.map((job, i) => {
@@ -377,13 +394,19 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   const prompt = `tcespec_prompt() { t=0; while [ $t -lt ${PROMPT_POLLS} ]; do grep -q "(qemu)" "$1" && return 0; [ -f "$2" ] && return 1; sleep 0.1; t=$((t+1)); done; return 1; }\n`;
   const setup = place.setup ? `${place.setup}\n` : "";
   const settle = place.kernelLog ? SETTLE : "";
-  return `${aslr}${kmsg}${software}${say}${prompt}${settle}${vfio}${setup}${lines.join("\n")}\n`;
+  // Handed out: each guest a function, run when the host names it. An answer that is neither an
+  // index nor \`end\` stops L1 with an error (a guest lost to a garbled line would pass unseen).
+  const guests = handOut
+    ? `${lines.map((line, i) => `tcespec_guest_${i}() {\n${line}\n}`).join("\n")}\nstty -echo 2>/dev/null\n` +
+      `while :; do echo "${BATCH.next}"; read -r g || break; case "$g" in end) break ;; *[!0-9]* | "") echo "${BATCH.l1Error} unreadable hand-out '$g'"; break ;; esac; tcespec_guest_$g; done`
+    : lines.join("\n");
+  return `${aslr}${kmsg}${software}${say}${prompt}${settle}${vfio}${setup}${guests}\n`;
 }
 
-export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1): Buffer {
+export function batchArchive(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1, handOut = false): Buffer {
   return cpio([
     dirEntry("batch"),
-    fileEntry("batch/run.sh", batchScript(jobs, timeoutMs, place), true),
+    fileEntry("batch/run.sh", batchScript(jobs, timeoutMs, place, handOut), true),
     ...jobs.map((job, i) => fileEntry(`batch/${i}.elf`, Buffer.from(job.elf))),
   ]);
 }
@@ -416,7 +439,11 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     appendFileSync(initrd, readFileSync(overlay));
     align();
   }
-  appendFileSync(initrd, batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}), stepMs: host.stepMs, ...(host.migrateSeconds ? { migrateSeconds: host.migrateSeconds } : {}) }));
+  const handOut = options.handOut;
+  appendFileSync(
+    initrd,
+    batchArchive(jobs, options.timeoutMs, { ...IN_L1, ...(host.guestMachine ? { guestMachine: host.guestMachine } : {}), ...(host.setup ? { setup: host.setup } : {}), stepMs: host.stepMs, ...(host.migrateSeconds ? { migrateSeconds: host.migrateSeconds } : {}) }, handOut !== undefined),
+  );
   const size = statSync(initrd).size;
   if (host.initrdLimit !== undefined && size > host.initrdLimit) {
     rmSync(dir, { recursive: true, force: true });
@@ -435,8 +462,13 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     // Under -icount sleep=off (IDLE_SKIPS) L1's clock jumps while it idles: its timeouts are in its time.
     const clock = host.args.includes("-icount") ? "of L1's time (L0 skips the time L1 idles)" : undefined;
     const results = (stopped?: string) => batchResult(text, jobs, options.timeoutMs, stopped, clock, host.stepMs);
-    const resolve = (result: BatchResult) => resolved(outOfMemory(result, text, l1MiB));
+    // The guests in the order L1 ran them: as handed out, or all in turn.
+    const handed: number[] = [];
+    const resolve = (result: BatchResult) => resolved(outOfMemory(result, text, l1MiB, handOut ? handed : undefined));
+    // Once it has finished, L1 is handed nothing more (a guest handed then would never run).
+    let over = false;
     const finish = settleOnce(resolve, () => {
+      over = true;
       clearTimeout(timer);
       clearTimeout(crashWatch);
       if (child) release(child);
@@ -445,13 +477,30 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
       if (process.env.TCESPEC_KVM_CONSOLE) appendFileSync(process.env.TCESPEC_KVM_CONSOLE, text);
     });
     const budget = options.bootTimeoutMs + jobs.reduce((sum, job) => sum + guestTimeoutMs(job, options.timeoutMs, host.stepMs) + 2000, 0);
+    // Handed out, L1 has each guest's own time from when it is handed (and HAND_OUT_MS to ask for it).
+    // `asked`: where in the console the requests answered so far end.
+    let asked = 0;
+    const handNext = () => {
+      if (over) return;
+      const last = handed.at(-1);
+      const lastRun = last === undefined ? undefined : guestResult(text, last);
+      const crashed = lastRun !== undefined && "crash" in lastRun && lastRun.crash.software === "host kernel";
+      const next = crashed ? undefined : handOut!();
+      if (next !== undefined) handed.push(next);
+      clearTimeout(timer);
+      const allowed = (next === undefined ? 0 : guestTimeoutMs(jobs[next]!, options.timeoutMs, host.stepMs)) + HAND_OUT_MS;
+      timer = setTimeout(() => finish(results(`L1 ran out of its time (${allowed} ms for ${next === undefined ? "stopping" : "the guest it was handed"})`)), allowed);
+      child!.stdin!.write(next === undefined ? "end\n" : `${next}\n`);
+    };
     let timer = setTimeout(() => finish({ error: `L1 did not boot within ${options.bootTimeoutMs} ms${lastLines(text)}` }), options.bootTimeoutMs);
     try {
-      child = reaped(binary, args, "ignore", l0.env ? { env: { ...process.env, ...l0.env } } : {});
+      child = reaped(binary, args, handOut ? "pipe" : "ignore", l0.env ? { env: { ...process.env, ...l0.env } } : {});
     } catch (error) {
       finish({ error: `cannot start ${binary}: ${(error as Error).message}` });
       return;
     }
+    // An answer written as L0 goes: what L1 did is read from its console all the same.
+    child.stdin?.on("error", () => {});
     child.stdout!.setEncoding("latin1");
     const ended = guestEnds(options.finished);
     child.stdout!.on("data", (chunk: string) => {
@@ -486,7 +535,16 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
         // Booted: from now on the batch's own budget counts.
         booted = true;
         clearTimeout(timer);
-        timer = setTimeout(() => finish(results(`the batch ran out of its time (${budget} ms)`)), budget);
+        timer = handOut
+          ? setTimeout(() => finish(results(`L1 did not ask for a guest within ${HAND_OUT_MS} ms of its boot`)), HAND_OUT_MS)
+          : setTimeout(() => finish(results(`the batch ran out of its time (${budget} ms)`)), budget);
+      }
+      if (handOut && booted) {
+        // Each request answered once, in turn.
+        for (let at = text.indexOf(`${BATCH.next}\n`, asked); at >= 0; at = text.indexOf(`${BATCH.next}\n`, asked)) {
+          asked = at + BATCH.next.length + 1;
+          handNext();
+        }
       }
       if (text.includes(BATCH.l1Done)) finish(results());
     });

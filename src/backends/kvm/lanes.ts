@@ -1,7 +1,9 @@
-// Which L1 runs which guest. Each lane is one L1 booted once, so its guests should take about as
-// long as the other lanes' (the run ends with the slowest), and a guest that spoils its host (its
-// kernel wrote past a TCE table: the guests after it need a fresh L1) should come last in a lane,
-// where no guest is left to need one.
+// Which L1 runs which guest. The L1s of a launch run side by side and the run ends with the
+// slowest, so each should end about when the others do; a guest that spoils its host (its kernel
+// wrote past a TCE table: the guests after it need a fresh L1) should come last in an L1, where
+// no guest is left to need one. On the pseries host every L1 holds every guest and is handed the
+// next as it asks (HandOut); where L0 loads only a small initramfs (PowerNV) each L1 gets a lane
+// fixed in advance (lanesFor), of about equal guessed cost.
 import { guestRam, type BatchJob } from "./l1.js";
 
 /**
@@ -51,4 +53,52 @@ export function lanesFor(costs: readonly number[], spoils: readonly boolean[], l
     work[lane]! += costs[i]!;
   }
   return plain.map((lane, k) => [...lane.sort((x, y) => x - y), ...last[k]!.sort((x, y) => x - y)]).filter((lane) => lane.length > 0);
+}
+
+/**
+ * The guests of one launch, handed to its L1s one at a time as each asks (runL1's handOut): the
+ * costliest first, so that the L1s end close together whatever each guest really takes (lanes
+ * fixed in advance ended 3 to 7 s apart for the library, its guests' times varying by 0.4 s
+ * each about the costs guestCost guesses); a guest that spoils its host only once no other is
+ * left, and as that L1's last (one that asks again is told to stop). A guest given back (its L1
+ * stopped before starting it) is handed again.
+ */
+export class HandOut {
+  private readonly plain: number[];
+  private readonly spoilers: number[];
+  constructor(costs: readonly number[], spoils: readonly boolean[]) {
+    const byCost = (x: number, y: number) => costs[y]! - costs[x]! || x - y;
+    const all = costs.map((_, i) => i);
+    this.plain = all.filter((i) => !spoils[i]).sort(byCost);
+    this.spoilers = all.filter((i) => spoils[i]).sort(byCost);
+  }
+
+  /** How many guests are still to be handed. */
+  get left(): number {
+    return this.plain.length + this.spoilers.length;
+  }
+
+  /**
+   * Whether a lane whose L1 stopped (its host kernel crashed, or it ran a guest that spoils its
+   * host) boots another: while guests that spoil no host are left, or more that do than the L1s
+   * running now (`live`) can still take, one each. (Else the L1 booted would find nothing left.)
+   */
+  needsAnother(live: readonly { spoiled?: boolean }[]): boolean {
+    return this.plain.length > 0 || this.spoilers.length > live.filter((l1) => !l1.spoiled).length;
+  }
+
+  /** The next guest for an L1 (`l1` is its own record, kept across its requests), or undefined: it is to stop. */
+  next(l1: { spoiled?: boolean }): number | undefined {
+    if (l1.spoiled) return undefined;
+    const plain = this.plain.shift();
+    if (plain !== undefined) return plain;
+    const spoiler = this.spoilers.shift();
+    if (spoiler !== undefined) l1.spoiled = true;
+    return spoiler;
+  }
+
+  /** A guest handed to an L1 that stopped before starting it: handed again, next. */
+  giveBack(i: number, spoils: boolean): void {
+    (spoils ? this.spoilers : this.plain).unshift(i);
+  }
 }

@@ -24,6 +24,8 @@ export const BATCH = {
   done: "TCESPEC-DONE",
   qemuExit: "TCESPEC-QEMU-EXIT",
   act: "TCESPEC-ACT",
+  /** An L1 that is handed its guests one at a time asks for the next (kvm/l1.ts): the host answers its index, or \`end\`. */
+  next: "TCESPEC-NEXT",
   monitorLog: "TCESPEC-MONITOR-LOG",
   klog: "TCESPEC-KLOG",
   klogEnd: "TCESPEC-KLOG-END",
@@ -299,42 +301,41 @@ export function softwareOf(text: string): Software | undefined {
 }
 
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */
-export function splitConsole(text: string, count: number, how: { timeoutMs?: number | readonly number[]; stopped?: string; clock?: string } = {}): GuestResult[] {
-  const results: GuestResult[] = [];
-  for (let i = 0; i < count; i++) {
-    const start = text.indexOf(`${BATCH.run} ${i} `);
-    const done = new RegExp(`${BATCH.done} ${i} (\\d+)[^\\n]*\\n`).exec(text);
-    if (start < 0) {
-      results.push({ error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn`, notRun: true });
-      continue;
-    }
-    const whole = text.slice(start, done ? done.index : undefined);
-    // The kernel log, where the batch printed it: read for a WARN, and out of the way of the rest.
-    const klog = new RegExp(`${BATCH.klog} ${i}\\n([\\s\\S]*?)(?:${BATCH.klogEnd} ${i}\\n|$)`).exec(whole);
-    const own = klog ? whole.slice(0, klog.index) + whole.slice(klog.index + klog[0].length) : whole;
-    const warning = klog ? kernelWarning(klog[1]!) : undefined;
-    const begin = own.indexOf(`${BEGIN_MARKER}\n`);
-    const end = own.indexOf(`${END_MARKER}\n`);
-    if (done && begin >= 0 && end > begin) {
-      // A kernel report while the guest went on (a WARN, KASAN, an oops in another task) is a crash all the same.
-      const reported = kernelCrash(own);
-      const unsettled = whole.includes(`${BATCH.unsettled} ${i}\n`);
-      results.push(reported ? { crash: reported, body: own.slice(0, end) } : { body: own.slice(0, end), ...(warning ? { warning } : unsettled ? { unsettled: UNSETTLED } : {}) });
-      continue;
-    }
-    const rc = done ? Number(new RegExp(`${BATCH.qemuExit} (\\d+)`).exec(own)?.[1] ?? done[1]) : undefined;
-    // A crash of the host kernel first: a step that failed or a QEMU that died with it follows from it.
-    const kernel = kernelCrash(own);
-    const qemu = kernel ? undefined : rc !== undefined ? qemuCrash(rc - 128, lastWords(own)) : undefined;
-    const crash = kernel ?? qemu;
-    // A WARN before it is named with the crash, or with why the guest did not finish: never lost.
-    const warned = warning ? [warning.report.report, ...(warning.report.also ?? [])] : [];
-    // The guest's own timeout (a batch's guests may each have one).
-    const timeoutMs = typeof how.timeoutMs === "number" ? how.timeoutMs : how.timeoutMs?.[i];
-    if (crash) results.push({ crash: warned.length > 0 ? { ...crash, also: [...warned, ...(crash.also ?? [])] } : crash, body: own });
-    else results.push({ error: `${whyUnfinished(own, rc, { ...how, timeoutMs })}${warned.length > 0 ? `; the host kernel had warned: ${warned[0]}` : ""}` });
+export function splitConsole(text: string, count: number, how: ConsoleHow = {}): GuestResult[] {
+  return Array.from({ length: count }, (_, i) => guestResult(text, i, how));
+}
+
+type ConsoleHow = { timeoutMs?: number | readonly number[]; stopped?: string; clock?: string };
+
+/** Guest `i`'s result from a batch's console (splitConsole's, for one guest). */
+export function guestResult(text: string, i: number, how: ConsoleHow = {}): GuestResult {
+  const start = text.indexOf(`${BATCH.run} ${i} `);
+  const done = new RegExp(`${BATCH.done} ${i} (\\d+)[^\\n]*\\n`).exec(text);
+  if (start < 0) return { error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn`, notRun: true };
+  const whole = text.slice(start, done ? done.index : undefined);
+  // The kernel log, where the batch printed it: read for a WARN, and out of the way of the rest.
+  const klog = new RegExp(`${BATCH.klog} ${i}\\n([\\s\\S]*?)(?:${BATCH.klogEnd} ${i}\\n|$)`).exec(whole);
+  const own = klog ? whole.slice(0, klog.index) + whole.slice(klog.index + klog[0].length) : whole;
+  const warning = klog ? kernelWarning(klog[1]!) : undefined;
+  const begin = own.indexOf(`${BEGIN_MARKER}\n`);
+  const end = own.indexOf(`${END_MARKER}\n`);
+  if (done && begin >= 0 && end > begin) {
+    // A kernel report while the guest went on (a WARN, KASAN, an oops in another task) is a crash all the same.
+    const reported = kernelCrash(own);
+    const unsettled = whole.includes(`${BATCH.unsettled} ${i}\n`);
+    return reported ? { crash: reported, body: own.slice(0, end) } : { body: own.slice(0, end), ...(warning ? { warning } : unsettled ? { unsettled: UNSETTLED } : {}) };
   }
-  return results;
+  const rc = done ? Number(new RegExp(`${BATCH.qemuExit} (\\d+)`).exec(own)?.[1] ?? done[1]) : undefined;
+  // A crash of the host kernel first: a step that failed or a QEMU that died with it follows from it.
+  const kernel = kernelCrash(own);
+  const qemu = kernel ? undefined : rc !== undefined ? qemuCrash(rc - 128, lastWords(own)) : undefined;
+  const crash = kernel ?? qemu;
+  // A WARN before it is named with the crash, or with why the guest did not finish: never lost.
+  const warned = warning ? [warning.report.report, ...(warning.report.also ?? [])] : [];
+  // The guest's own timeout (a batch's guests may each have one).
+  const timeoutMs = typeof how.timeoutMs === "number" ? how.timeoutMs : how.timeoutMs?.[i];
+  if (crash) return { crash: warned.length > 0 ? { ...crash, also: [...warned, ...(crash.also ?? [])] } : crash, body: own };
+  return { error: `${whyUnfinished(own, rc, { ...how, timeoutMs })}${warned.length > 0 ? `; the host kernel had warned: ${warned[0]}` : ""}` };
 }
 
 /** The first line of a kernel report: an oops, a BUG (KASAN's included), a panic, a WARN. */

@@ -210,7 +210,7 @@ const MIGRATE_POLLS_PER_SECOND = 5;
 /**
  * The script that runs the batch: one guest QEMU per job, fenced by markers. Every guest in turn;
  * or, `handOut`, the guests the host names, one at a time: the script asks (BATCH.next) and
- * reads the answer from its console, a guest's index or \`end\` (runL1's handOut).
+ * reads the answer from its console, a guest's index or `end` (runL1's handOut).
  */
 export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place: BatchPlace = IN_L1, handOut = false): string {
   const tmp = place.work;
@@ -395,7 +395,7 @@ export function batchScript(jobs: readonly BatchJob[], timeoutMs: number, place:
   const setup = place.setup ? `${place.setup}\n` : "";
   const settle = place.kernelLog ? SETTLE : "";
   // Handed out: each guest a function, run when the host names it. An answer that is neither an
-  // index nor \`end\` stops L1 with an error (a guest lost to a garbled line would pass unseen).
+  // index nor `end` stops L1 with an error (a guest lost to a garbled line would pass unseen).
   const guests = handOut
     ? `${lines.map((line, i) => `tcespec_guest_${i}() {\n${line}\n}`).join("\n")}\nstty -echo 2>/dev/null\n` +
       `while :; do echo "${BATCH.next}"; read -r g || break; case "$g" in end) break ;; *[!0-9]* | "") echo "${BATCH.l1Error} unreadable hand-out '$g'"; break ;; esac; tcespec_guest_$g; done`

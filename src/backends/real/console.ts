@@ -24,7 +24,7 @@ export const BATCH = {
   done: "TCESPEC-DONE",
   qemuExit: "TCESPEC-QEMU-EXIT",
   act: "TCESPEC-ACT",
-  /** An L1 that is handed its guests one at a time asks for the next (kvm/l1.ts): the host answers its index, or \`end\`. */
+  /** An L1 that is handed its guests one at a time asks for the next (kvm/l1.ts): the host answers its index, or `end`. */
   next: "TCESPEC-NEXT",
   monitorLog: "TCESPEC-MONITOR-LOG",
   klog: "TCESPEC-KLOG",

@@ -68,12 +68,17 @@ describe("handing guests out to the L1s as they ask", () => {
     expect(queue.left).toBe(0);
   });
 
-  it("hands again, first, a guest its L1 stopped before starting", () => {
+  it("hands again, first, a guest its L1 stopped before starting (twice at most)", () => {
     const queue = new HandOut([3, 2, 1], [false, false, false]);
     const l1 = {};
     expect(queue.next(l1)).toBe(0);
-    queue.giveBack(0, false);
+    expect(queue.giveBack(0)).toBe(true);
     expect([queue.next(l1), queue.next(l1), queue.next(l1)]).toEqual([0, 1, 2]);
+    // Twice at most: the third time it keeps the reason it was not run.
+    expect(queue.giveBack(0)).toBe(true);
+    expect(queue.next(l1)).toBe(0);
+    expect(queue.giveBack(0)).toBe(false);
+    expect(queue.left).toBe(0);
   });
 
   it("boots another L1 for guests the L1s running now will not take: any that spoil no host, or spoilers beyond one for each", () => {

@@ -11,7 +11,7 @@ import { existenceCalls } from "../real/calls.js";
 import { RealBackend, type GuestJob, type Launched, type Launcher } from "../real/pipeline.js";
 import { succeeded, type HostView, type MachineTraits } from "../real/traits.js";
 import { hiddenCaps } from "./caps.js";
-import type { GuestResult, Software } from "../real/console.js";
+import { hostKernelCrashed, type GuestResult, type Software } from "../real/console.js";
 import { findImage, initramfsToBoot, type L1Image } from "./image.js";
 import { runDirect, runL1, type BatchJob, type BatchResult } from "./l1.js";
 import { guestCost, HandOut, lanesFor } from "./lanes.js";
@@ -63,12 +63,15 @@ export interface KvmOptions {
   idleSkips?: boolean;
 }
 
-/** The L1 host the options name, skipping L1's idle time if they ask and its L0 (`binary`) leaves L1 any to skip. */
-function l1HostOf(options: KvmOptions, binary: string | undefined): L1Host {
+/**
+ * The L1 host the options name with its L0 (none where the guests run on this host, `direct`),
+ * skipping L1's idle time if they ask and that L0 leaves L1 any to skip.
+ */
+function l1HostOf(options: KvmOptions, direct: boolean): { host: L1Host; l0?: L0Program | { problem: string } } {
   const host = L1_HOSTS[options.host ?? "pseries"];
-  if (!options.idleSkips) return host;
-  const l0 = host.l0(binary);
-  return withIdleSkips(host, "problem" in l0 ? undefined : l0);
+  if (direct) return { host };
+  const l0 = host.l0(options.binary ?? process.env.TCESPEC_QEMU);
+  return { host: options.idleSkips ? withIdleSkips(host, "problem" in l0 ? undefined : l0) : host, l0 };
 }
 
 /** A POWER host whose own KVM can run the guests (Node calls ppc64le "ppc64"). */
@@ -170,7 +173,8 @@ export class KvmLauncher implements Launcher<KvmJob> {
   private readonly groups: readonly number[];
 
   constructor(options: KvmOptions = {}) {
-    const host = l1HostOf(options, options.binary ?? process.env.TCESPEC_QEMU);
+    const direct = options.direct ?? (directKvmHost() ? { accel: "kvm" as const } : false);
+    const { host, l0 } = l1HostOf(options, direct !== false);
     this.options = {
       kernel: options.kernel,
       hostKernel: options.hostKernel,
@@ -181,7 +185,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
       // KASAN checks every access L1's kernel makes, under TCG: its boot takes longer.
       bootTimeoutMs: options.bootTimeoutMs ?? (options.hostKernel?.manifest.kasan ? 300_000 : 120_000),
       cacheRoot: options.cacheRoot,
-      direct: options.direct ?? (directKvmHost() ? { accel: "kvm" } : false),
+      direct,
       // A build runs in the image of its base version; one of a version tcespec has no image for, in 7.2's (bookworm's libraries, as its sysroot).
       qemuVersion: options.build ? (baseFamily(options.build.manifest.base) ?? "7.2") : (options.qemuVersion ?? "7.2"),
       build: options.build,
@@ -201,7 +205,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
     this.groups = this.vfioHosts ? this.vfioHosts.map((_, i) => i) : this.l1!.groups;
     // On a POWER host, the platform its kernel names: PowerNV on bare metal, pSeries in an LPAR
     // (KVM nested under PowerVM). Off POWER (the direct path exercised under TCG): PowerNV's.
-    this.l0 = this.l1?.l0(options.binary ?? process.env.TCESPEC_QEMU);
+    this.l0 = l0;
     const traits = { ...kvmTraits(this.groups, this.l1, this.options.qemuVersion, this.l0Program()), host: this.l1?.name ?? hostOfPlatform(ownPlatform()) ?? "powernv" };
     this.traits = this.options.kernelRules ? { ...traits, kernelRules: this.options.kernelRules } : traits;
   }
@@ -353,10 +357,11 @@ export class KvmLauncher implements Launcher<KvmJob> {
    * guests are left. A guest its L1 never started is handed again.
    */
   private async handedOut(batchJobs: readonly BatchJob[], lanes: number, finished?: () => void): Promise<Launched[]> {
-    const spoils = batchJobs.map((job) => job.spoilsHost !== undefined);
-    const queue = new HandOut(batchJobs.map(guestCost), spoils);
+    const queue = new HandOut(
+      batchJobs.map(guestCost),
+      batchJobs.map((job) => job.spoilsHost !== undefined),
+    );
     const results: (Launched | undefined)[] = batchJobs.map(() => undefined);
-    const givenBack = batchJobs.map(() => 0);
     let failed: string | undefined;
     // The L1s running now: another boots only for guests none of them can take.
     const live = new Set<{ spoiled?: boolean }>();
@@ -386,10 +391,7 @@ export class KvmLauncher implements Launcher<KvmJob> {
         const wrong = this.wrongSoftware(handed.map((i) => answer.results[i]!), answer.software);
         for (const i of handed) {
           const result = answer.results[i]!;
-          if ("notRun" in result && result.notRun && givenBack[i]! < GIVE_BACKS) {
-            givenBack[i]!++;
-            queue.giveBack(i, spoils[i]!);
-          } else results[i] = launchedOf(result, wrong);
+          if (!("notRun" in result && result.notRun && queue.giveBack(i))) results[i] = launchedOf(result, wrong);
         }
       }
     };
@@ -467,9 +469,6 @@ function launchedOf(result: GuestResult, wrong: string | undefined): Launched {
         : { console: result.body, ...("crash" in result ? { crash: result.crash } : {}), ...("warning" in result && result.warning ? { warning: result.warning } : {}), ...("unsettled" in result && result.unsettled ? { unsettled: result.unsettled } : {}) },
   );
 }
-
-/** How often a guest is handed again after its L1 stopped before starting it. */
-const GIVE_BACKS = 2;
 
 /** The kvm backend: the real-target pipeline on real KVM, standing for the profile of the guests' QEMU. */
 export class KvmBackend extends RealBackend<KvmJob> {
@@ -556,7 +555,7 @@ export async function afterSpoilers(batch: BatchJob[], run: (batch: BatchJob[]) 
 async function afterCrashes(batch: BatchJob[], run: (batch: BatchJob[]) => Promise<BatchResult>): Promise<BatchResult> {
   const first = await run(batch);
   if ("error" in first) return first;
-  const crashed = first.results.findIndex((r) => "crash" in r && r.crash.software === "host kernel");
+  const crashed = first.results.findIndex(hostKernelCrashed);
   if (crashed < 0 || crashed === batch.length - 1) return first;
   const rest = await afterCrashes(batch.slice(crashed + 1), run);
   if ("error" in rest) return { ...first, results: [...first.results.slice(0, crashed + 1), ...batch.slice(crashed + 1).map(() => ({ error: rest.error }))] };

@@ -8,7 +8,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostStep } from "../real/pipeline.js";
-import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, PLATFORM, SOFTWARE, softwareOf, splitConsole, guestResult, TABLE_TRACE, type GuestResult, type Software } from "../real/console.js";
+import { BATCH, HOST_STEP, KERNEL_BANNER, KMSG_COPY, kernelReportAt, NOTIFIER_TRACES, PLATFORM, SOFTWARE, softwareOf, splitConsole, guestResult, hostKernelCrashed, notRun, TABLE_TRACE, type ConsoleHow, type GuestResult, type Software } from "../real/console.js";
 
 /** Handed out (runL1's handOut): how long L1 may take, past its guest's own timeout, to ask for the next (or, told to stop, to stop). */
 const HAND_OUT_MS = 30_000;
@@ -74,10 +74,13 @@ export interface BatchJob {
 export type BatchResult = { results: GuestResult[]; software?: Software } | { error: string };
 
 /** `clock`: whose time a guest's timeout counted, where it is not the wall's (an L1 whose idle time L0 skips). */
-function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string, clock?: string, stepMs = 0): BatchResult {
+/** `ran`: the guests an L1 was handed (runL1's handOut); only theirs are read from its console, the others were not run there. */
+function batchResult(text: string, jobs: readonly BatchJob[], timeoutMs: number, stopped?: string, clock?: string, stepMs = 0, ran?: readonly number[]): BatchResult {
   const software = softwareOf(text);
+  const how: ConsoleHow = { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs, stepMs)), ...(stopped ? { stopped } : {}), ...(clock ? { clock } : {}) };
+  const handed = ran && new Set(ran);
   return {
-    results: splitConsole(text, jobs.length, { timeoutMs: jobs.map((job) => guestTimeoutMs(job, timeoutMs, stepMs)), ...(stopped ? { stopped } : {}), ...(clock ? { clock } : {}) }),
+    results: handed ? jobs.map((_, i) => (handed.has(i) ? guestResult(text, i, how) : notRun(how))) : splitConsole(text, jobs.length, how),
     ...(software ? { software } : {}),
   };
 }
@@ -97,7 +100,7 @@ function outOfMemory(result: BatchResult, text: string, l1MiB: bigint, order?: r
   const started = ran.map((i) => text.indexOf(`${BATCH.run} ${i} `));
   const during = started.reduce((at, start, k) => (start >= 0 && start < oom.index ? k : at), 0);
   const after = new Set(ran.slice(during));
-  const hit = (r: GuestResult) => ("crash" in r && r.crash.software === "host kernel") || ("error" in r && !r.notRun);
+  const hit = (r: GuestResult) => hostKernelCrashed(r) || ("error" in r && !r.notRun);
   return { ...result, results: result.results.map((r, i) => (after.has(i) && hit(r) ? { error } : r)) };
 }
 
@@ -461,9 +464,9 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     let crashWatch: NodeJS.Timeout | undefined;
     // Under -icount sleep=off (IDLE_SKIPS) L1's clock jumps while it idles: its timeouts are in its time.
     const clock = host.args.includes("-icount") ? "of L1's time (L0 skips the time L1 idles)" : undefined;
-    const results = (stopped?: string) => batchResult(text, jobs, options.timeoutMs, stopped, clock, host.stepMs);
     // The guests in the order L1 ran them: as handed out, or all in turn.
     const handed: number[] = [];
+    const results = (stopped?: string) => batchResult(text, jobs, options.timeoutMs, stopped, clock, host.stepMs, handOut ? handed : undefined);
     const resolve = (result: BatchResult) => resolved(outOfMemory(result, text, l1MiB, handOut ? handed : undefined));
     // Once it has finished, L1 is handed nothing more (a guest handed then would never run).
     let over = false;
@@ -478,14 +481,12 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
     });
     const budget = options.bootTimeoutMs + jobs.reduce((sum, job) => sum + guestTimeoutMs(job, options.timeoutMs, host.stepMs) + 2000, 0);
     // Handed out, L1 has each guest's own time from when it is handed (and HAND_OUT_MS to ask for it).
-    // `asked`: where in the console the requests answered so far end.
+    // `asked`: how far the console has been searched for requests (each answered once, in turn).
     let asked = 0;
     const handNext = () => {
       if (over) return;
       const last = handed.at(-1);
-      const lastRun = last === undefined ? undefined : guestResult(text, last);
-      const crashed = lastRun !== undefined && "crash" in lastRun && lastRun.crash.software === "host kernel";
-      const next = crashed ? undefined : handOut!();
+      const next = last !== undefined && hostKernelCrashed(guestResult(text, last)) ? undefined : handOut!();
       if (next !== undefined) handed.push(next);
       clearTimeout(timer);
       const allowed = (next === undefined ? 0 : guestTimeoutMs(jobs[next]!, options.timeoutMs, host.stepMs)) + HAND_OUT_MS;
@@ -540,13 +541,15 @@ export function runL1(image: L1Image, jobs: readonly BatchJob[], options: L1Opti
           : setTimeout(() => finish(results(`the batch ran out of its time (${budget} ms)`)), budget);
       }
       if (handOut && booted) {
-        // Each request answered once, in turn.
-        for (let at = text.indexOf(`${BATCH.next}\n`, asked); at >= 0; at = text.indexOf(`${BATCH.next}\n`, asked)) {
-          asked = at + BATCH.next.length + 1;
+        const request = `${BATCH.next}\n`;
+        for (let at = text.indexOf(request, asked); at >= 0; at = text.indexOf(request, asked)) {
+          asked = at + request.length;
           handNext();
         }
+        // Only what came since can hold the next (the console grows a few bytes at a time).
+        asked = Math.max(asked, text.length - request.length + 1);
       }
-      if (text.includes(BATCH.l1Done)) finish(results());
+      if (fresh.includes(BATCH.l1Done)) finish(results());
     });
     let stderr = "";
     child.stderr!.setEncoding("utf8");

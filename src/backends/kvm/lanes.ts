@@ -26,6 +26,9 @@ function ramGiB(job: BatchJob): number {
   return bytes === 0n ? 0.5 : Number(bytes >> 20n) / 1024;
 }
 
+/** Orders guest indices by cost, the costliest first (the lower index first among equals). */
+const costliestFirst = (costs: readonly number[]) => (x: number, y: number) => costs[y]! - costs[x]! || x - y;
+
 /**
  * The guests of each lane, as indices into `jobs`: each given to the lane with the least work so
  * far, the costliest first; the guests that spoil their host go last, one to a lane while there
@@ -39,7 +42,7 @@ export function lanesFor(costs: readonly number[], spoils: readonly boolean[], l
   const plain: number[][] = Array.from({ length: count }, () => []);
   const last: number[][] = Array.from({ length: count }, () => []);
   const least = () => work.indexOf(Math.min(...work));
-  const byCost = (indices: number[]) => indices.sort((x, y) => costs[y]! - costs[x]! || x - y);
+  const byCost = (indices: number[]) => indices.sort(costliestFirst(costs));
   const spoilers = byCost(costs.map((_, i) => i).filter((i) => spoils[i]));
   // Spoilers first, so that each lane gets one before any gets two.
   spoilers.forEach((i, k) => {
@@ -63,14 +66,21 @@ export function lanesFor(costs: readonly number[], spoils: readonly boolean[], l
  * left, and as that L1's last (one that asks again is told to stop). A guest given back (its L1
  * stopped before starting it) is handed again.
  */
+/** How often a guest is handed again after its L1 stopped before starting it. */
+const GIVE_BACKS = 2;
+
 export class HandOut {
   private readonly plain: number[];
   private readonly spoilers: number[];
-  constructor(costs: readonly number[], spoils: readonly boolean[]) {
-    const byCost = (x: number, y: number) => costs[y]! - costs[x]! || x - y;
+  private readonly givenBack: number[];
+  constructor(
+    costs: readonly number[],
+    private readonly spoils: readonly boolean[],
+  ) {
     const all = costs.map((_, i) => i);
-    this.plain = all.filter((i) => !spoils[i]).sort(byCost);
-    this.spoilers = all.filter((i) => spoils[i]).sort(byCost);
+    this.plain = all.filter((i) => !spoils[i]).sort(costliestFirst(costs));
+    this.spoilers = all.filter((i) => spoils[i]).sort(costliestFirst(costs));
+    this.givenBack = costs.map(() => 0);
   }
 
   /** How many guests are still to be handed. */
@@ -97,8 +107,14 @@ export class HandOut {
     return spoiler;
   }
 
-  /** A guest handed to an L1 that stopped before starting it: handed again, next. */
-  giveBack(i: number, spoils: boolean): void {
-    (spoils ? this.spoilers : this.plain).unshift(i);
+  /**
+   * A guest handed to an L1 that stopped before starting it: handed again, next, unless it was
+   * given back `GIVE_BACKS` times already (false: it keeps the reason it was not run).
+   */
+  giveBack(i: number): boolean {
+    if (this.givenBack[i]! >= GIVE_BACKS) return false;
+    this.givenBack[i]!++;
+    (this.spoils[i] ? this.spoilers : this.plain).unshift(i);
+    return true;
   }
 }

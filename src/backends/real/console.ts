@@ -300,18 +300,28 @@ export function softwareOf(text: string): Software | undefined {
   return found ? { kernel: found[1]!, qemu: found[2]!.trim(), ...(banner ? { banner } : {}), ...(platform ? { platform } : {}) } : undefined;
 }
 
+/** Whether the host kernel crashed under a guest (its L1, or the host, cannot be trusted with the next). */
+export function hostKernelCrashed(result: GuestResult): boolean {
+  return "crash" in result && result.crash.software === "host kernel";
+}
+
 /** Splits L1's console into each guest's result (the text between its begin and end markers). */
 export function splitConsole(text: string, count: number, how: ConsoleHow = {}): GuestResult[] {
   return Array.from({ length: count }, (_, i) => guestResult(text, i, how));
 }
 
-type ConsoleHow = { timeoutMs?: number | readonly number[]; stopped?: string; clock?: string };
+/** The result of a guest the batch never started. */
+export function notRun(how: ConsoleHow = {}): GuestResult {
+  return { error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn`, notRun: true };
+}
+
+export type ConsoleHow = { timeoutMs?: number | readonly number[]; stopped?: string; clock?: string };
 
 /** Guest `i`'s result from a batch's console (splitConsole's, for one guest). */
 export function guestResult(text: string, i: number, how: ConsoleHow = {}): GuestResult {
   const start = text.indexOf(`${BATCH.run} ${i} `);
   const done = new RegExp(`${BATCH.done} ${i} (\\d+)[^\\n]*\\n`).exec(text);
-  if (start < 0) return { error: `not run: ${how.stopped ?? "L1 stopped"} before this guest's turn`, notRun: true };
+  if (start < 0) return notRun(how);
   const whole = text.slice(start, done ? done.index : undefined);
   // The kernel log, where the batch printed it: read for a WARN, and out of the way of the rest.
   const klog = new RegExp(`${BATCH.klog} ${i}\\n([\\s\\S]*?)(?:${BATCH.klogEnd} ${i}\\n|$)`).exec(whole);
